@@ -1,0 +1,68 @@
+// ember/kernels/pool.hpp - 2-D max pooling on raw NHWC memory ('valid' windows, any stride), with argmax indices.
+// Input [N,H,W,C], output [N,OH,OW,C]; the index of each maximum (within its image) drives the backward pass.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "ember/core/shape.hpp"
+#include "ember/kernels/parallel.hpp"
+
+namespace ember::kernels {
+
+struct Pool2DGeometry {
+    index_t n = 0, h = 0, w = 0, c = 0;
+    index_t ph = 2, pw = 2, sh = 2, sw = 2;
+    index_t oh = 0, ow = 0;
+    /// 'valid' pooling: out = floor((in - pool) / stride) + 1 (Keras' MaxPooling2D default), 0 when in < pool.
+    static Pool2DGeometry make(index_t n, index_t h, index_t w, index_t c, index_t ph, index_t pw, index_t sh,
+                               index_t sw) {
+        Pool2DGeometry g{n, h, w, c, ph, pw, sh, sw};
+        g.oh = h < ph ? 0 : (h - ph) / sh + 1;
+        g.ow = w < pw ? 0 : (w - pw) / sw + 1;
+        return g;
+    }
+};
+
+/// y = max over each window; argmax[i] = offset (within its image) of the input that won. Ties keep the first
+/// (top-left) element; a NaN in a window wins, so NaN propagates as in TensorFlow. Parallel over images and rows.
+template <class T>
+void max_pool2d_forward(const Pool2DGeometry& g, const T* x, T* y, std::int32_t* argmax) {
+    parallel_for(0, g.n * g.oh, 4, [&](index_t lo, index_t hi) {
+        for (index_t r = lo; r < hi; ++r) {
+            const index_t img = r / g.oh, oy = r % g.oh;
+            const T* xi = x + img * g.h * g.w * g.c;
+            for (index_t ox = 0; ox < g.ow; ++ox) {
+                const index_t o = ((img * g.oh + oy) * g.ow + ox) * g.c;
+                for (index_t ch = 0; ch < g.c; ++ch) {
+                    T best = -std::numeric_limits<T>::infinity();
+                    index_t best_at = ((oy * g.sh) * g.w + ox * g.sw) * g.c + ch;
+                    for (index_t ky = 0; ky < g.ph; ++ky)
+                        for (index_t kx = 0; kx < g.pw; ++kx) {
+                            const index_t at = ((oy * g.sh + ky) * g.w + ox * g.sw + kx) * g.c + ch;
+                            const T v = xi[at];
+                            if (v > best || (v != v && best == best)) {
+                                best = v;
+                                best_at = at;
+                            }
+                        }
+                    y[o + ch] = best;
+                    argmax[o + ch] = static_cast<std::int32_t>(best_at);
+                }
+            }
+        }
+    });
+}
+
+/// dx[argmax] += dy, image by image (windows may overlap when stride < pool, so images are the unit of work).
+template <class T>
+void max_pool2d_backward(const Pool2DGeometry& g, const T* dy, const std::int32_t* argmax, T* dx) {
+    const index_t out_image = g.oh * g.ow * g.c, in_image = g.h * g.w * g.c;
+    parallel_for(0, g.n, 1, [&](index_t lo, index_t hi) {
+        for (index_t img = lo; img < hi; ++img)
+            for (index_t i = 0; i < out_image; ++i)
+                dx[img * in_image + argmax[img * out_image + i]] += dy[img * out_image + i];
+    });
+}
+
+}  // namespace ember::kernels

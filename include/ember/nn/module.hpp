@@ -1,0 +1,107 @@
+// ember/nn/module.hpp - Module<T>: the layer contract (build, forward, parameters, train/eval).
+// Shapes given to build() are per sample (no batch dimension), as in Keras: build({180, 180, 3}).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ember/autograd/ops.hpp"
+
+namespace ember::nn {
+
+/// Activations a layer can fuse into its output. Models end in logits (Activation::linear); the loss applies
+/// log-softmax and predict() applies softmax (see docs/architecture.md).
+enum class Activation { linear, relu };
+inline constexpr Activation linear = Activation::linear;
+inline constexpr Activation relu = Activation::relu;
+
+using kernels::Padding;
+inline constexpr Padding valid = Padding::valid;
+inline constexpr Padding same = Padding::same;
+
+/// A parameter and its name inside its module ("kernel", "bias"; "conv2d.kernel" inside a Sequential).
+template <Real T>
+struct NamedParameter {
+    std::string name;
+    Tensor<T> value;
+};
+
+/// Base of every layer. A module learns its input shape on build() (or on its first forward call, from the
+/// input's shape), creates its parameters then, and afterwards maps [N, in...] to [N, out...].
+template <Real T>
+class Module {
+public:
+    virtual ~Module() = default;
+
+    /// Keras' class name ("Conv2D").
+    [[nodiscard]] virtual std::string type_name() const = 0;
+    /// Prefix of automatic names ("conv2d", "conv2d_1", ...).
+    [[nodiscard]] virtual std::string default_name() const = 0;
+    [[nodiscard]] const std::string& name() const { return name_; }
+    void set_name(std::string name) { name_ = std::move(name); }
+    /// "Conv2D 'conv2d_1'" - how error messages name this layer.
+    [[nodiscard]] std::string where() const { return type_name() + " '" + (name_.empty() ? default_name() : name_) + "'"; }
+
+    /// Creates the parameters for per-sample input shape `in` and returns the per-sample output shape. Draws
+    /// initial weights from `gen`. Throws ShapeError naming the layer when `in` does not fit.
+    Shape build(const Shape& in, Generator& gen) {
+        if (built_) {
+            EMBER_CHECK(in == input_shape_, ShapeError, where(), ": already built for input ", input_shape_,
+                        ", cannot rebuild for ", in);
+            return output_shape_;
+        }
+        output_shape_ = do_build(in, gen);
+        input_shape_ = in;
+        built_ = true;
+        return output_shape_;
+    }
+    [[nodiscard]] bool built() const { return built_; }
+    [[nodiscard]] const Shape& input_shape() const { return input_shape_; }
+    [[nodiscard]] const Shape& output_shape() const { return output_shape_; }
+
+    /// Applies the layer to a batch. Builds it first (with a generator seeded 0) when it was never built.
+    Tensor<T> operator()(const Tensor<T>& x) {
+        if (!built_) {
+            EMBER_CHECK(x.rank() >= 1, ShapeError, where(), ": expected a batch [N, ...], got ", x.shape());
+            Generator gen(0);
+            build(x.shape().drop_front(), gen);
+        }
+        return forward(x);
+    }
+    virtual Tensor<T> forward(const Tensor<T>& x) = 0;
+
+    /// Parameters with their names, in a stable order (the checkpoint order).
+    [[nodiscard]] virtual std::vector<NamedParameter<T>> named_parameters() const { return {}; }
+    [[nodiscard]] std::vector<Tensor<T>> parameters() const {
+        std::vector<Tensor<T>> out;
+        for (auto& p : named_parameters()) out.push_back(p.value);
+        return out;
+    }
+    [[nodiscard]] index_t parameter_count() const {
+        index_t n = 0;
+        for (auto& p : named_parameters()) n += p.value.numel();
+        return n;
+    }
+
+    /// Training mode (dropout active) or inference mode. Modules start in training mode, as in PyTorch.
+    virtual void train(bool on = true) { training_ = on; }
+    void eval() { train(false); }
+    [[nodiscard]] bool is_training() const { return training_; }
+
+protected:
+    virtual Shape do_build(const Shape& in, Generator& gen) = 0;
+    /// Throws StateError unless built (for accessors of parameters).
+    void require_built() const {
+        EMBER_CHECK(built_, StateError, where(), ": used before build(); call build(input_shape) or run a batch first");
+    }
+
+private:
+    std::string name_;
+    Shape input_shape_, output_shape_;
+    bool built_ = false;
+    bool training_ = true;
+};
+
+}  // namespace ember::nn
