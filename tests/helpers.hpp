@@ -7,7 +7,8 @@
 #include <functional>
 #include <string>
 
-#include <ember/ember.hpp>
+#include <ember/autograd/elementwise.hpp>
+#include <ember/autograd/reduce.hpp>
 
 namespace ember::test {
 

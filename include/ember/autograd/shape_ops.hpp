@@ -34,8 +34,6 @@ Tensor<T> reshape(const Tensor<T>& x, std::vector<index_t> shape) {
         for (index_t i = 0, n = g.numel(); i < n; ++i) pd[i] += pg[i];
     });
 }
-template <Real T>
-Tensor<T> reshape(const Tensor<T>& x, const Shape& shape) { return reshape(x, shape.dims()); }
 
 /// [N, d1, d2, ...] -> [N, d1*d2*...] (Keras' Flatten keeps the batch dimension).
 template <Real T>
