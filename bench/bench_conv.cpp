@@ -1,0 +1,43 @@
+// bench_conv: each reference-model convolution (batch 32 unless given), forward and backward, in GFLOP/s.
+// Run: ./build/bench/bench_conv --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <ember/ember.hpp>
+
+namespace {
+using namespace ember;
+
+struct Layer { const char* name; index_t hw, c, k; };
+constexpr Layer kLayers[] = {{"conv1", 180, 3, 32}, {"conv2", 180, 32, 32}, {"conv3", 90, 32, 64}, {"conv4", 45, 64, 64}};
+
+void conv(benchmark::State& state, bool backward) {
+    const Layer& l = kLayers[state.range(0)];
+    const index_t n = state.range(1);
+    Generator gen(1);
+    auto x = Tensor<float>::uniform({n, l.hw, l.hw, l.c}, -1, 1, gen);
+    auto w = Tensor<float>::uniform({5, 5, l.c, l.k}, -0.1f, 0.1f, gen);
+    auto b = Tensor<float>::zeros({l.k});
+    const auto g = kernels::Conv2DGeometry::make(n, l.hw, l.hw, l.c, 5, 5, l.k, 1, 1, Padding::same);
+    auto y = Tensor<float>::empty({n, g.oh, g.ow, l.k});
+    auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape()), db = Tensor<float>::zeros({l.k});
+    for (auto _ : state) {
+        if (backward)
+            kernels::conv2d_backward(g, x.data(), w.data(), y.data(), l.c == 3 ? nullptr : dx.data(), dw.data(), db.data());
+        else
+            kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data());
+        benchmark::DoNotOptimize(y.data());
+    }
+    const double flop = 2.0 * static_cast<double>(n * g.oh * g.ow) * static_cast<double>(g.patch() * l.k) *
+                        (backward ? (l.c == 3 ? 1.0 : 2.0) : 1.0);
+    state.counters["GFLOP/s"] = benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["images/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(l.name);
+}
+
+void BM_conv_forward(benchmark::State& s) { conv(s, false); }
+void BM_conv_backward(benchmark::State& s) { conv(s, true); }
+}  // namespace
+
+BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {32}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1, 2, 3}, {32}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_MAIN();
