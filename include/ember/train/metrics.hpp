@@ -1,0 +1,169 @@
+// ember/train/metrics.hpp - classification metrics: confusion matrix, per-class precision/recall/F1, balanced
+// accuracy, and one-vs-rest sensitivity/specificity at a probability threshold (the melanoma alert).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <cstdint>
+#include <iomanip>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ember/core/error.hpp"
+#include "ember/core/tensor.hpp"
+
+namespace ember::train {
+
+/// Counts of (true class, predicted class) pairs. Rows are the truth, columns the prediction.
+class ConfusionMatrix {
+public:
+    explicit ConfusionMatrix(int classes) : n_(classes), counts_(static_cast<std::size_t>(classes * classes), 0) {
+        EMBER_CHECK(classes > 0, ValueError, "ConfusionMatrix: need at least one class, got ", classes);
+    }
+
+    void add(int truth, int predicted) {
+        EMBER_CHECK(truth >= 0 && truth < n_ && predicted >= 0 && predicted < n_, ValueError,
+                    "ConfusionMatrix: pair (truth ", truth, ", predicted ", predicted, ") outside [0, ", n_, ")");
+        ++counts_[static_cast<std::size_t>(truth * n_ + predicted)];
+    }
+    void add(std::span<const std::int32_t> truths, std::span<const std::int32_t> predicted) {
+        EMBER_CHECK(truths.size() == predicted.size(), ValueError, "ConfusionMatrix: ", truths.size(),
+                    " labels but ", predicted.size(), " predictions");
+        for (std::size_t i = 0; i < truths.size(); ++i) add(truths[i], predicted[i]);
+    }
+
+    [[nodiscard]] int classes() const { return n_; }
+    [[nodiscard]] std::int64_t count(int truth, int predicted) const {
+        return counts_[static_cast<std::size_t>(truth * n_ + predicted)];
+    }
+    [[nodiscard]] std::int64_t total() const {
+        std::int64_t t = 0;
+        for (auto c : counts_) t += c;
+        return t;
+    }
+    /// Samples whose true class is c.
+    [[nodiscard]] std::int64_t support(int c) const {
+        std::int64_t t = 0;
+        for (int p = 0; p < n_; ++p) t += count(c, p);
+        return t;
+    }
+    [[nodiscard]] std::int64_t predicted_count(int c) const {
+        std::int64_t t = 0;
+        for (int r = 0; r < n_; ++r) t += count(r, c);
+        return t;
+    }
+    [[nodiscard]] double accuracy() const {
+        std::int64_t right = 0;
+        for (int c = 0; c < n_; ++c) right += count(c, c);
+        return total() ? static_cast<double>(right) / static_cast<double>(total()) : 0.0;
+    }
+    /// TP / (TP + FN); 0 for a class with no samples.
+    [[nodiscard]] double recall(int c) const {
+        const auto s = support(c);
+        return s ? static_cast<double>(count(c, c)) / static_cast<double>(s) : 0.0;
+    }
+    /// TP / (TP + FP); 0 for a class never predicted.
+    [[nodiscard]] double precision(int c) const {
+        const auto p = predicted_count(c);
+        return p ? static_cast<double>(count(c, c)) / static_cast<double>(p) : 0.0;
+    }
+    [[nodiscard]] double f1(int c) const {
+        const double p = precision(c), r = recall(c);
+        return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+    }
+    /// Mean recall over the classes that have samples (scikit-learn's balanced_accuracy_score).
+    [[nodiscard]] double balanced_accuracy() const {
+        double sum = 0;
+        int present = 0;
+        for (int c = 0; c < n_; ++c)
+            if (support(c)) {
+                sum += recall(c);
+                ++present;
+            }
+        return present ? sum / present : 0.0;
+    }
+    /// One-vs-rest specificity of class c: TN / (TN + FP).
+    [[nodiscard]] double specificity(int c) const {
+        const std::int64_t fp = predicted_count(c) - count(c, c);
+        const std::int64_t negatives = total() - support(c);
+        return negatives ? static_cast<double>(negatives - fp) / static_cast<double>(negatives) : 0.0;
+    }
+
+    /// The matrix as aligned text, rows labelled with `names` (true class) and columns numbered.
+    [[nodiscard]] std::string to_string(const std::vector<std::string>& names = {}) const {
+        std::ostringstream os;
+        std::size_t label_width = 4;
+        for (const auto& s : names) label_width = std::max(label_width, s.size());
+        os << std::setw(static_cast<int>(label_width)) << "true\\pred";
+        for (int p = 0; p < n_; ++p) os << std::setw(6) << p;
+        os << '\n';
+        for (int t = 0; t < n_; ++t) {
+            const std::string label = static_cast<std::size_t>(t) < names.size() ? names[static_cast<std::size_t>(t)]
+                                                                                 : std::to_string(t);
+            os << std::setw(static_cast<int>(std::max<std::size_t>(label_width, 9))) << label;
+            for (int p = 0; p < n_; ++p) os << std::setw(6) << count(t, p);
+            os << '\n';
+        }
+        return os.str();
+    }
+
+private:
+    int n_;
+    std::vector<std::int64_t> counts_;
+};
+
+/// Index of the largest value in each row of `scores` [N, C] (logits or probabilities).
+template <Real T>
+std::vector<std::int32_t> argmax_rows(const Tensor<T>& scores) {
+    EMBER_CHECK(scores.rank() == 2 && scores.size(1) > 0, ShapeError, "argmax_rows: expected [N, C], got ",
+                scores.shape());
+    const index_t n = scores.size(0), c = scores.size(1);
+    std::vector<std::int32_t> out(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < n; ++i) {
+        const T* row = scores.data() + i * c;
+        out[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(std::max_element(row, row + c) - row);
+    }
+    return out;
+}
+
+/// One-vs-rest rates of an alert that fires when score >= threshold.
+struct BinaryRates {
+    std::int64_t tp = 0, fn = 0, tn = 0, fp = 0;
+    [[nodiscard]] double sensitivity() const { return tp + fn ? static_cast<double>(tp) / static_cast<double>(tp + fn) : 0.0; }
+    [[nodiscard]] double specificity() const { return tn + fp ? static_cast<double>(tn) / static_cast<double>(tn + fp) : 0.0; }
+};
+
+/// Rates of "positive[i] is true" detected by "score[i] >= threshold".
+inline BinaryRates binary_rates(std::span<const double> score, const std::vector<bool>& positive, double threshold) {
+    EMBER_CHECK(score.size() == positive.size(), ValueError, "binary_rates: ", score.size(), " scores but ",
+                positive.size(), " labels");
+    BinaryRates r;
+    for (std::size_t i = 0; i < score.size(); ++i) {
+        const bool alert = score[i] >= threshold;
+        if (positive[i]) (alert ? r.tp : r.fn)++;
+        else (alert ? r.fp : r.tn)++;
+    }
+    return r;
+}
+
+/// The largest threshold whose alert reaches `target_sensitivity` on these scores (ties included), so the
+/// alert is as specific as it can be at that sensitivity. Returns 0 when there is no positive sample.
+inline double threshold_for_sensitivity(std::span<const double> score, const std::vector<bool>& positive,
+                                        double target_sensitivity) {
+    EMBER_CHECK(target_sensitivity >= 0 && target_sensitivity <= 1, ValueError,
+                "threshold_for_sensitivity: target must be in [0, 1], got ", target_sensitivity);
+    std::vector<double> pos;
+    for (std::size_t i = 0; i < score.size(); ++i)
+        if (positive[i]) pos.push_back(score[i]);
+    if (pos.empty()) return 0.0;
+    std::sort(pos.begin(), pos.end(), std::greater<>());
+    // Need at least ceil(target * P) positives at or above the threshold.
+    auto need = static_cast<std::size_t>(std::ceil(target_sensitivity * static_cast<double>(pos.size()) - 1e-9));
+    need = std::clamp<std::size_t>(need, 1, pos.size());
+    return pos[need - 1];
+}
+
+}  // namespace ember::train
