@@ -1,5 +1,5 @@
 // ember/core/storage.hpp - Storage<T>: a reference-counted, 64-byte-aligned buffer of T.
-// Tensors share one Storage between views; the buffer is aligned for AVX-512 loads of whole cache lines.
+// Tensors share one Storage between views; buffers come from the BlockCache (core/allocator.hpp).
 #pragma once
 
 #include <cstddef>
@@ -7,12 +7,10 @@
 #include <memory>
 #include <new>
 
+#include "ember/core/allocator.hpp"
 #include "ember/core/error.hpp"
 
 namespace ember {
-
-/// Alignment of every tensor buffer, in bytes (one cache line, one AVX-512 register).
-inline constexpr std::size_t kAlignment = 64;
 
 /// Owns `size` elements of trivially copyable T, aligned to kAlignment. Contents start uninitialised unless
 /// `zero` is set.
@@ -22,16 +20,16 @@ class Storage {
 
 public:
     explicit Storage(std::size_t size, bool zero = false) : size_(size) {
-        const std::size_t bytes = ((size * sizeof(T) + kAlignment - 1) / kAlignment) * kAlignment;
-        if (bytes > 0) {
-            data_ = static_cast<T*>(::operator new(bytes, std::align_val_t{kAlignment}));
-            if (zero) std::memset(static_cast<void*>(data_), 0, bytes);
+        bytes_ = ((size * sizeof(T) + kAlignment - 1) / kAlignment) * kAlignment;
+        if (bytes_ > 0) {
+            data_ = static_cast<T*>(BlockCache::instance().allocate(bytes_));
+            if (zero) std::memset(static_cast<void*>(data_), 0, bytes_);
         }
     }
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
     ~Storage() {
-        if (data_) ::operator delete(static_cast<void*>(data_), std::align_val_t{kAlignment});
+        if (data_) BlockCache::instance().deallocate(data_, bytes_);
     }
 
     [[nodiscard]] T* data() { return data_; }
@@ -41,6 +39,7 @@ public:
 private:
     T* data_ = nullptr;
     std::size_t size_ = 0;
+    std::size_t bytes_ = 0;
 };
 
 }  // namespace ember
