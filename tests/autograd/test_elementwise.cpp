@@ -48,6 +48,7 @@ TEST_CASE("relu forward and its gradient at zero", "[autograd][elementwise]") {
     CHECK(y.to_vector() == std::vector<double>{0, 0, 2, 0});
     sum(y).backward();
     CHECK(x.grad().to_vector() == std::vector<double>{0, 0, 1, 0});
+    CHECK(std::isnan(relu(Tensor<float>::full({1}, std::nanf(""))).item()));  // NaN is not silently zeroed
 }
 
 TEST_CASE("shapes that do not broadcast are named in the error", "[autograd][elementwise][errors]") {

@@ -126,11 +126,11 @@ Tensor<T> rescale(const Tensor<T>& x, T scale, T offset = T(0)) {
         x, "rescale", [=](T v) { return scale * v + offset; }, [=](T, T) { return scale; });
 }
 
-/// max(x, 0); its gradient at exactly 0 is taken as 0 (as TensorFlow and PyTorch do).
+/// max(x, 0); its gradient at exactly 0 is taken as 0 (as TensorFlow and PyTorch do); NaN stays NaN.
 template <Real T>
 Tensor<T> relu(const Tensor<T>& x) {
     return detail::unary(
-        x, "relu", [](T v) { return v > T(0) ? v : T(0); }, [](T v, T) { return v > T(0) ? T(1) : T(0); });
+        x, "relu", [](T v) { return v < T(0) ? T(0) : v; }, [](T v, T) { return v > T(0) ? T(1) : T(0); });
 }
 
 template <Real T>

@@ -136,7 +136,7 @@ void conv2d_forward(const Conv2DGeometry& g, const T* x, const T* w, const T* bi
                     if (bias)
                         for (index_t j = 0; j < g.k; ++j) o[j] += bias[j];
                     if (relu)
-                        for (index_t j = 0; j < g.k; ++j) o[j] = o[j] > T(0) ? o[j] : T(0);
+                        for (index_t j = 0; j < g.k; ++j) o[j] = o[j] < T(0) ? T(0) : o[j];  // NaN propagates, as in TensorFlow
                 }
             }
         }

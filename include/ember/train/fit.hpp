@@ -1,0 +1,174 @@
+// ember/train/fit.hpp - the training loop: epochs of mini-batches with progress, validation after each epoch,
+// history, best-by-validation callback (checkpoints), early stopping, learning-rate schedules, NaN detection.
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <optional>
+
+#include "ember/autograd/ops.hpp"
+#include "ember/nn/sequential.hpp"
+#include "ember/optim/optimizer.hpp"
+#include "ember/train/history.hpp"
+#include "ember/train/metrics.hpp"
+#include "ember/train/progress.hpp"
+
+namespace ember::train {
+
+/// One mini-batch: images [B, ...] and their integer labels.
+template <Real T>
+struct Batch {
+    Tensor<T> images;
+    std::vector<std::int32_t> labels;
+};
+
+/// What fit() and evaluate() need from a data source: the number of batches in an epoch, a way to start an
+/// epoch (reshuffling, for a training source) and to take the next batch (false at the end of the epoch).
+template <class L, class T>
+concept BatchSource = requires(L& l, int epoch, Batch<T>& b) {
+    { l.batches_per_epoch() } -> std::convertible_to<long>;
+    l.start_epoch(epoch);
+    { l.next(b) } -> std::same_as<bool>;
+};
+
+/// Thrown when the loss stops being a finite number; the message says at which epoch and batch.
+class NonFiniteLossError : public StateError {
+public:
+    using StateError::StateError;
+};
+
+struct Evaluation {
+    double loss = 0;
+    ConfusionMatrix confusion{1};
+    Tensor<float> probabilities;  // [N, classes], softmax of the logits, in the source's order
+    std::vector<std::int32_t> labels;
+};
+
+/// Runs `model` in inference mode (no dropout, no autograd) over one epoch of `source`, returning the mean loss,
+/// the confusion matrix and the class probabilities.
+template <Real T, class Source>
+    requires BatchSource<Source, T>
+Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::span<const T> class_weights = {}) {
+    const bool was_training = model.is_training();
+    model.eval();
+    NoGradGuard no_grad;
+    Evaluation ev;
+    ev.confusion = ConfusionMatrix(classes);
+    std::vector<float> probs;
+    double loss_sum = 0;
+    long seen = 0;
+    source.start_epoch(0);
+    Batch<T> b;
+    while (source.next(b)) {
+        Tensor<T> logits = model(b.images);
+        EMBER_CHECK(logits.rank() == 2 && logits.size(1) == classes, ShapeError, "evaluate: the model gives ",
+                    logits.shape(), ", expected [N, ", classes, "]");
+        loss_sum += static_cast<double>(sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels), class_weights).item()) *
+                    static_cast<double>(b.labels.size());
+        seen += static_cast<long>(b.labels.size());
+        ev.confusion.add(b.labels, argmax_rows(logits));
+        const Tensor<T> p = softmax(logits);
+        for (T v : p.span()) probs.push_back(static_cast<float>(v));
+        ev.labels.insert(ev.labels.end(), b.labels.begin(), b.labels.end());
+    }
+    ev.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
+    ev.probabilities = Tensor<float>::from_data({static_cast<index_t>(ev.labels.size()), classes}, probs);
+    model.train(was_training);
+    return ev;
+}
+
+struct FitOptions {
+    int epochs = 50;
+    int classes = 0;                          // required: the number of output classes
+    std::vector<float> class_weights;         // empty: unweighted loss (Keras' class_weight semantics)
+    int early_stopping_patience = 0;          // stop after this many epochs without a better val_accuracy (0: never)
+    /// Learning rate for each epoch (1-based), given the initial rate; empty: constant.
+    std::function<double(int epoch, double initial_lr)> lr_schedule;
+    /// Called when val_accuracy improves (e.g. to save a checkpoint), with the epoch's record.
+    std::function<void(const EpochRecord&, const Evaluation&)> on_best;
+    /// Called after every epoch (e.g. to write history.csv).
+    std::function<void(const History&)> on_epoch_end;
+    std::ostream* log = &std::cout;           // progress and epoch lines; nullptr for silence
+    bool interactive_progress = ::isatty(STDOUT_FILENO) != 0;
+};
+
+/// Trains `model` with `opt` on `train` and validates on `val` after each epoch; returns the history.
+/// Throws NonFiniteLossError (naming epoch and batch) when a loss is NaN or infinite: on_best has by then saved
+/// the last good model.
+template <class Train, class Val>
+    requires BatchSource<Train, float> && BatchSource<Val, float>
+History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, Val& val,
+            const FitOptions& o) {
+    EMBER_CHECK(o.epochs > 0, ValueError, "fit: epochs must be > 0, got ", o.epochs);
+    EMBER_CHECK(o.classes > 0, ValueError, "fit: classes must be > 0, got ", o.classes);
+    History history;
+    const double initial_lr = opt.learning_rate();
+    double best = -1;
+    int since_best = 0;
+    const std::span<const float> weights(o.class_weights);
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+        if (o.lr_schedule) opt.set_learning_rate(o.lr_schedule(epoch, initial_lr));
+        if (o.log) *o.log << "Epoch " << epoch << "/" << o.epochs << " (lr " << opt.learning_rate() << ")\n";
+        const auto start = std::chrono::steady_clock::now();
+        model.train();
+        train.start_epoch(epoch);
+        const long steps = train.batches_per_epoch();
+        std::optional<ProgressBar> bar;
+        if (o.log) bar.emplace(steps, *o.log, o.interactive_progress);
+        double loss_sum = 0;
+        long seen = 0, right = 0, step = 0;
+        Batch<float> b;
+        while (train.next(b)) {
+            ++step;
+            Tensor<float> logits = model(b.images);
+            Tensor<float> loss = sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels), weights);
+            const double value = loss.item();
+            if (!std::isfinite(value))
+                throw NonFiniteLossError(detail::cat("fit: the loss became ", value, " at epoch ", epoch, ", batch ",
+                                                     step, " of ", steps,
+                                                     "; training stopped (the best checkpoint so far is kept)"));
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+            const auto pred = argmax_rows(logits.detach());
+            for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == b.labels[i];
+            loss_sum += value * static_cast<double>(b.labels.size());
+            seen += static_cast<long>(b.labels.size());
+            if (bar) bar->update(step, seen, loss_sum / static_cast<double>(seen), static_cast<double>(right) / static_cast<double>(seen));
+        }
+        Evaluation ev = evaluate(model, val, o.classes, weights);
+        EpochRecord rec;
+        rec.epoch = epoch;
+        rec.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
+        rec.accuracy = seen ? static_cast<double>(right) / static_cast<double>(seen) : 0.0;
+        rec.val_loss = ev.loss;
+        rec.val_accuracy = ev.confusion.accuracy();
+        rec.val_balanced_accuracy = ev.confusion.balanced_accuracy();
+        rec.learning_rate = opt.learning_rate();
+        rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        history.epochs.push_back(rec);
+        const bool improved = rec.val_accuracy > best;
+        if (o.log)
+            *o.log << "  loss " << rec.loss << " acc " << rec.accuracy << " | val_loss " << rec.val_loss << " val_acc "
+                   << rec.val_accuracy << " val_balanced_acc " << rec.val_balanced_accuracy << " | "
+                   << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "") << "\n";
+        if (improved) {
+            best = rec.val_accuracy;
+            since_best = 0;
+            if (o.on_best) o.on_best(rec, ev);
+        } else {
+            ++since_best;
+        }
+        if (o.on_epoch_end) o.on_epoch_end(history);
+        if (o.early_stopping_patience > 0 && since_best >= o.early_stopping_patience) {
+            if (o.log) *o.log << "Early stopping: no better val_accuracy for " << since_best << " epochs\n";
+            break;
+        }
+    }
+    return history;
+}
+
+}  // namespace ember::train
