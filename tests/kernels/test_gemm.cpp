@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <ember/kernels/gemm.hpp>
 
 #include "helpers.hpp"
@@ -32,4 +34,38 @@ TEST_CASE("gemm with k = 0 scales C by beta", "[kernels][gemm]") {
     auto c = Tensor<float>::full({2, 2}, 3);
     kernels::gemm<float>(false, false, 2, 2, 0, 1.f, nullptr, 0, nullptr, 2, 0.f, c.data(), 2);
     for (float v : c.span()) CHECK(v == 0);
+}
+
+TEST_CASE("the packed SIMD GEMM agrees with Eigen on edge-heavy shapes and all transposes", "[kernels][gemm]") {
+    Generator gen(6);
+    INFO("SIMD mode: " << kernels::simd::isa_name);
+    const index_t shapes[][3] = {{1, 1, 1}, {13, 7, 9}, {12, 32, 256}, {25, 33, 257}, {81, 32, 800}, {37, 800, 32},
+                                 {100, 64, 513}, {5, 100, 3}};
+    for (const auto& s : shapes) {
+        const index_t m = s[0], n = s[1], k = s[2];
+        for (bool ta : {false, true})
+            for (bool tb : {false, true})
+                for (float beta : {0.0f, 1.0f}) {
+                    CAPTURE(m, n, k, ta, tb, beta);
+                    // leading dimensions larger than the extents, to catch stride mistakes
+                    const index_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+                    auto a = Tensor<float>::uniform({ta ? k : m, lda}, -1, 1, gen);
+                    auto b = Tensor<float>::uniform({tb ? n : k, ldb}, -1, 1, gen);
+                    auto c = Tensor<float>::uniform({m, ldc}, -1, 1, gen);
+                    auto ref = c.clone();
+                    kernels::gemm_eigen<float>(ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb, beta, ref.data(), ldc);
+                    kernels::gemm<float>(ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+                    CHECK(test::max_rel_error(c, ref) < 1e-5 * std::sqrt(static_cast<double>(k)));
+                }
+    }
+}
+
+TEST_CASE("the packed GEMM in double is exact to rounding", "[kernels][gemm]") {
+    Generator gen(7);
+    auto a = Tensor<double>::uniform({29, 301}, -1, 1, gen);
+    auto b = Tensor<double>::uniform({301, 19}, -1, 1, gen);
+    auto c = Tensor<double>::zeros({29, 19}), ref = Tensor<double>::zeros({29, 19});
+    kernels::gemm_eigen<double>(false, false, 29, 19, 301, 1.0, a.data(), 301, b.data(), 19, 0.0, ref.data(), 19);
+    kernels::gemm<double>(false, false, 29, 19, 301, 1.0, a.data(), 301, b.data(), 19, 0.0, c.data(), 19);
+    CHECK(test::max_rel_error(c, ref) < 1e-12);
 }

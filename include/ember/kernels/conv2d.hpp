@@ -62,9 +62,10 @@ struct Conv2DGeometry {
     [[nodiscard]] index_t out_pixels() const { return oh * ow; }       // rows of it, per image
     [[nodiscard]] index_t in_image() const { return h * w * c; }
     [[nodiscard]] index_t out_image() const { return oh * ow * k; }
-    /// Output pixels per im2col tile: about 256 KiB of scratch, so a tile stays in L2.
-    [[nodiscard]] index_t tile_pixels(std::size_t elem_size) const {
-        const index_t target = static_cast<index_t>((256 * 1024) / (elem_size * static_cast<std::size_t>(patch())));
+    /// Output pixels per im2col tile of about `kib` KiB of scratch (kept within L2). Measured on a 2-core Xeon
+    /// (bench_conv): the forward pass is fastest with ~1 MiB tiles, backward with ~256 KiB.
+    [[nodiscard]] index_t tile_pixels(std::size_t elem_size, std::size_t kib) const {
+        const index_t target = static_cast<index_t>((kib * 1024) / (elem_size * static_cast<std::size_t>(patch())));
         return std::clamp<index_t>(target, 16, std::max<index_t>(out_pixels(), 1));
     }
 };
@@ -114,12 +115,14 @@ void col2im_tile(const Conv2DGeometry& g, const T* col, index_t p0, index_t p1, 
     }
 }
 
-/// y[N,OH,OW,K] = conv(x, w) + bias, then ReLU when `relu`. `bias` may be null. Parallel over (image, tile).
+/// y[N,OH,OW,K] = conv(x, w) + bias, then ReLU when `relu`. `bias` may be null. Parallel over (image, tile);
+/// the weights are packed once for the packed GEMM (Note [Packed GEMM] in gemm.hpp).
 template <class T>
 void conv2d_forward(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y) {
-    const index_t tile = g.tile_pixels(sizeof(T));
+    const index_t tile = g.tile_pixels(sizeof(T), 1024);
     const index_t tiles_per_image = (g.out_pixels() + tile - 1) / tile;
     const index_t work = g.n * tiles_per_image;
+    const PackedB<T> wp(false, w, g.k, g.patch(), g.k);  // [KH*KW*C, K], packed once for every tile
     parallel_region([&](int tid, int nthreads) {
         Storage<T> col(static_cast<std::size_t>(tile * g.patch()));
         const index_t lo = work * tid / nthreads, hi = work * (tid + 1) / nthreads;
@@ -129,7 +132,7 @@ void conv2d_forward(const Conv2DGeometry& g, const T* x, const T* w, const T* bi
             im2col_tile(g, x + img * g.in_image(), p0, p1, col.data());
             T* out = y + img * g.out_image() + p0 * g.k;
             // [P, KH*KW*C] x [KH*KW*C, K] -> [P, K]
-            gemm<T>(false, false, p1 - p0, g.k, g.patch(), T(1), col.data(), g.patch(), w, g.k, T(0), out, g.k);
+            gemm_packed(false, p1 - p0, col.data(), g.patch(), wp, false, out, g.k);
             if (bias || relu) {
                 for (index_t p = 0; p < p1 - p0; ++p) {
                     T* o = out + p * g.k;
@@ -149,10 +152,12 @@ void conv2d_forward(const Conv2DGeometry& g, const T* x, const T* w, const T* bi
 /// one dw/db accumulator per thread summed at the end (deterministic for a given thread count).
 template <class T>
 void conv2d_backward(const Conv2DGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
-    const index_t tile = g.tile_pixels(sizeof(T));
+    const index_t tile = g.tile_pixels(sizeof(T), 256);
     const index_t wsize = g.patch() * g.k;
     const int nt = static_cast<int>(std::min<index_t>(std::max<index_t>(g.n, 1), max_threads()));
     std::vector<std::vector<T>> dw_parts(static_cast<std::size_t>(nt)), db_parts(static_cast<std::size_t>(nt));
+    PackedB<T> wt;  // W^T [K, KH*KW*C], packed once for every tile's data gradient
+    if (dx) wt = PackedB<T>(true, w, g.k, g.k, g.patch());
     parallel_region(
         [&](int tid, int nthreads) {
             Storage<T> col(static_cast<std::size_t>(tile * g.patch()));
@@ -179,8 +184,7 @@ void conv2d_backward(const Conv2DGeometry& g, const T* x, const T* w, const T* d
                             for (index_t j = 0; j < g.k; ++j) my_db[static_cast<std::size_t>(j)] += dyt[p * g.k + j];
                     if (dx) {
                         // [P, K] x [K, KH*KW*C] -> [P, KH*KW*C]
-                        gemm<T>(false, true, np, g.patch(), g.k, T(1), dyt, g.k, w, g.k, T(0), dcol.data(),
-                                g.patch());
+                        gemm_packed(false, np, dyt, g.k, wt, false, dcol.data(), g.patch());
                         col2im_tile(g, dcol.data(), p0, p1, dx + img * g.in_image());
                     }
                 }
