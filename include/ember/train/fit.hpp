@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "ember/autograd/ops.hpp"
+#include "ember/data/loader.hpp"
 #include "ember/nn/sequential.hpp"
 #include "ember/optim/optimizer.hpp"
 #include "ember/train/history.hpp"
@@ -18,12 +19,7 @@
 
 namespace ember::train {
 
-/// One mini-batch: images [B, ...] and their integer labels.
-template <Real T>
-struct Batch {
-    Tensor<T> images;
-    std::vector<std::int32_t> labels;
-};
+using data::Batch;
 
 /// What fit() and evaluate() need from a data source: the number of batches in an epoch, a way to start an
 /// epoch (reshuffling, for a training source) and to take the next batch (false at the end of the epoch).

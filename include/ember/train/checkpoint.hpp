@@ -1,0 +1,89 @@
+// ember/train/checkpoint.hpp - model checkpoints as safetensors files: the parameters under their names
+// ("conv2d.kernel", ...) plus metadata: format version, input shape, architecture and anything the caller adds
+// (class names, alert threshold). Written atomically; loading checks every name, dtype and shape.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "ember/data/safetensors.hpp"
+#include "ember/nn/sequential.hpp"
+
+namespace ember::train {
+
+inline constexpr const char* kCheckpointFormat = "ember-checkpoint";
+inline constexpr const char* kCheckpointVersion = "1";
+
+/// "conv2d:Conv2D:[180, 180, 32];..." - the layer names, types and output shapes of a built model, so that a
+/// checkpoint of another architecture is recognised before any weight is touched.
+template <Real T>
+std::string architecture_string(const nn::Sequential<T>& model) {
+    std::string s;
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        if (i) s += ';';
+        s += model[i].name() + ":" + model[i].type_name() + ":" + model[i].output_shape().str();
+    }
+    return s;
+}
+
+/// Saves the parameters of a built `model` and `metadata` to `path` (atomically: written to "<path>.tmp", then
+/// renamed). Adds format, format_version, input_shape and architecture to the metadata.
+template <Real T>
+void save_checkpoint(const std::filesystem::path& path, const nn::Sequential<T>& model,
+                     std::map<std::string, std::string> metadata = {}) {
+    EMBER_CHECK(model.built(), StateError, "save_checkpoint: the model is not built");
+    metadata["format"] = kCheckpointFormat;
+    metadata["format_version"] = kCheckpointVersion;
+    metadata["input_shape"] = model.input_shape().str();
+    metadata["architecture"] = architecture_string(model);
+    std::vector<std::pair<std::string, Tensor<T>>> tensors;
+    for (auto& p : model.named_parameters()) tensors.emplace_back(p.name, p.value);
+    data::save_safetensors<T>(path, tensors, metadata);
+}
+
+/// Reads a checkpoint's metadata and checks it against the built `model`, then copies every parameter in.
+/// Throws IoError for an unreadable or truncated file, and ValueError naming the first mismatch (another
+/// format, architecture, missing or extra tensor, shape) - in which case the model is left unchanged.
+/// Returns the metadata.
+template <Real T>
+std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, nn::Sequential<T>& model) {
+    EMBER_CHECK(model.built(), StateError, "load_checkpoint: build the model before loading '", path.string(), "'");
+    auto file = data::load_safetensors<T>(path);
+    const std::string where = "checkpoint '" + path.string() + "'";
+    auto meta = [&](const char* key) {
+        auto it = file.metadata.find(key);
+        return it == file.metadata.end() ? std::string("(missing)") : it->second;
+    };
+    EMBER_CHECK(meta("format") == kCheckpointFormat, ValueError, where, " is not an ember checkpoint (format: ", meta("format"), ")");
+    EMBER_CHECK(meta("format_version") == kCheckpointVersion, ValueError, where, " has format version ",
+                meta("format_version"), ", this build reads version ", kCheckpointVersion);
+    EMBER_CHECK(meta("input_shape") == model.input_shape().str(), ValueError, where, " is for input ",
+                meta("input_shape"), ", the model takes ", model.input_shape());
+    EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where,
+                " holds another architecture:\n  checkpoint: ", meta("architecture"), "\n  model:      ",
+                architecture_string(model));
+    const auto params = model.named_parameters();
+    for (const auto& p : params) {
+        auto it = file.tensors.find(p.name);
+        EMBER_CHECK(it != file.tensors.end(), ValueError, where, " has no tensor '", p.name, "'");
+        EMBER_CHECK(file.dtypes.at(p.name) == data::detail::dtype_name<T>(), ValueError, where, ": tensor '", p.name,
+                    "' has dtype ", file.dtypes.at(p.name), ", the model uses ", data::detail::dtype_name<T>());
+        EMBER_CHECK(it->second.shape() == p.value.shape(), ValueError, where, ": tensor '", p.name, "' has shape ",
+                    it->second.shape(), ", the model expects ", p.value.shape());
+    }
+    EMBER_CHECK(file.tensors.size() == params.size(), ValueError, where, " has ", file.tensors.size(),
+                " tensors, the model has ", params.size(), " parameters");
+    for (const auto& p : params) {
+        Tensor<T> dst = p.value;
+        dst.copy_from(file.tensors.at(p.name));
+    }
+    return file.metadata;
+}
+
+/// Reads only the metadata of a checkpoint (class names, threshold, ...) without a model.
+inline std::map<std::string, std::string> read_checkpoint_metadata(const std::filesystem::path& path) {
+    return data::load_safetensors<float>(path).metadata;
+}
+
+}  // namespace ember::train
