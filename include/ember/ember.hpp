@@ -10,4 +10,5 @@
 #include "ember/nn/nn.hpp"
 #include "ember/optim/adam.hpp"
 #include "ember/optim/sgd.hpp"
+#include "ember/train/metrics.hpp"
 #include "ember/version.hpp"

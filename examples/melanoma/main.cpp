@@ -1,0 +1,589 @@
+// examples/melanoma/main.cpp - the `melanoma` program: audit an ISIC class-folder dataset, train the reference CNN
+// under an honest protocol (split first, augment only the training side), evaluate it with what a dermatologist
+// needs (per-class recall, melanoma sensitivity/specificity, confusion matrix), and predict with a melanoma alert.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <ember/data/augment.hpp>
+#include <ember/data/image_folder.hpp>
+#include <ember/data/loader.hpp>
+#include <ember/data/split.hpp>
+#include <ember/ember.hpp>
+#include <ember/train/checkpoint.hpp>
+#include <ember/train/fit.hpp>
+
+#include "model.hpp"
+#include "plots.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace ember;
+
+namespace {
+
+constexpr const char* kDatasetRepo = "https://github.com/AmitBytesSage/Melanoma-Skin-Cancer-Detection-Model.git";
+constexpr const char* kDatasetFolder = "Skin cancer ISIC The International Skin Imaging Collaboration";
+constexpr const char* kMelanoma = "melanoma";
+
+/// A usage problem: reported as "error: ..." with exit code 2 (bad input) rather than a crash.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// ---- data location --------------------------------------------------------------------------------------------
+
+/// `dir` itself when it holds class folders, else `dir`/<split> (Train or Test), also looking inside the ISIC
+/// folder name of the public copy.
+fs::path split_dir(const fs::path& dir, const std::string& split) {
+    for (const fs::path& candidate : {dir / split, dir / kDatasetFolder / split})
+        if (fs::is_directory(candidate)) return candidate;
+    return dir;
+}
+
+/// Without --data: the default download folder, fetched with git when the network allows.
+fs::path default_data_dir() {
+    const fs::path dir = "data/isic";
+    if (fs::is_directory(dir / kDatasetFolder)) return dir;
+    std::cerr << "No --data given; fetching the public 180x180 ISIC copy into " << dir << " ...\n";
+    fs::create_directories(dir.parent_path());
+    const std::string cmd = std::string("git clone --depth 1 --quiet ") + kDatasetRepo + " '" + dir.string() + "' 2>&1";
+    if (std::system(cmd.c_str()) == 0 && fs::is_directory(dir / kDatasetFolder)) return dir;
+    throw UsageError(std::string("no --data folder given and the dataset could not be downloaded.\n") +
+                     "Get it on a machine with network access and pass its folder with --data:\n"
+                     "  git clone --depth 1 " + kDatasetRepo + " data/isic\n"
+                     "  melanoma train --data 'data/isic/" + kDatasetFolder + "'\n"
+                     "(any folder of <class>/<image> sub-folders works, e.g. ../shared/data/isic-mini)");
+}
+
+int find_class(const std::vector<std::string>& names, const std::string& name) {
+    auto it = std::find(names.begin(), names.end(), name);
+    return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+}
+
+void ensure_writable_dir(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path probe = dir / ".write-test";
+    std::ofstream out(probe);
+    if (ec || !out.good())
+        throw UsageError("cannot write to output folder '" + dir.string() + "'" + (ec ? ": " + ec.message() : ""));
+    out.close();
+    fs::remove(probe);
+}
+
+void write_json(const fs::path& path, const json& j) {
+    const fs::path tmp = path.string() + ".tmp";
+    {
+        std::ofstream out(tmp);
+        out << std::setw(2) << j << '\n';
+        if (!out.good()) throw IoError("cannot write '" + tmp.string() + "'");
+    }
+    fs::rename(tmp, path);
+}
+
+data::ImageSet load_folder(const fs::path& dir, bool strict, std::vector<std::string> class_names = {}) {
+    const auto index = data::index_image_folder(dir, class_names, !class_names.empty());
+    std::cout << "Found " << index.files.size() << " images in " << index.class_names.size() << " classes in "
+              << dir << "\n";
+    data::LoadOptions o;
+    o.height = o.width = melanoma::kImageSize;
+    o.strict = strict;
+    train::ProgressBar bar(static_cast<long>(index.files.size()), std::cout);
+    o.on_progress = [&](std::size_t done, std::size_t) { bar.update(static_cast<long>(done), static_cast<long>(done), 0, 0); };
+    o.on_warning = [](const std::string& w) { std::cerr << w << "\n"; };
+    return data::load_images(index, o);
+}
+
+json class_names_json(const std::vector<std::string>& names) { return json(names); }
+
+// ---- metrics --------------------------------------------------------------------------------------------------
+
+/// The melanoma column of the probabilities and who is truly melanoma.
+std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const train::Evaluation& ev, int mel) {
+    std::vector<double> p;
+    std::vector<bool> pos;
+    const index_t c = ev.probabilities.size(1);
+    for (std::size_t i = 0; i < ev.labels.size(); ++i) {
+        p.push_back(ev.probabilities.data()[static_cast<index_t>(i) * c + mel]);
+        pos.push_back(ev.labels[i] == mel);
+    }
+    return {p, pos};
+}
+
+json report(const train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os) {
+    const auto& cm = ev.confusion;
+    json j;
+    j["images"] = cm.total();
+    j["loss"] = ev.loss;
+    j["accuracy"] = cm.accuracy();
+    j["balanced_accuracy"] = cm.balanced_accuracy();
+    os << std::fixed << std::setprecision(3);
+    os << "Images " << cm.total() << "  loss " << ev.loss << "  accuracy " << cm.accuracy() << "  balanced accuracy "
+       << cm.balanced_accuracy() << "\n\n";
+    os << std::left << std::setw(28) << "class" << std::right << std::setw(10) << "precision" << std::setw(9)
+       << "recall" << std::setw(9) << "f1" << std::setw(9) << "support" << "\n";
+    for (int c = 0; c < cm.classes(); ++c) {
+        const auto& n = names[static_cast<std::size_t>(c)];
+        os << std::left << std::setw(28) << n << std::right << std::setw(10) << cm.precision(c) << std::setw(9)
+           << cm.recall(c) << std::setw(9) << cm.f1(c) << std::setw(9) << cm.support(c) << "\n";
+        j["per_class"][n] = {{"precision", cm.precision(c)}, {"recall", cm.recall(c)}, {"f1", cm.f1(c)},
+                             {"support", cm.support(c)}};
+    }
+    os << "\nConfusion matrix (rows: true class, columns: predicted class index)\n" << cm.to_string(names) << "\n";
+    json matrix = json::array();
+    for (int t = 0; t < cm.classes(); ++t) {
+        json row = json::array();
+        for (int p = 0; p < cm.classes(); ++p) row.push_back(cm.count(t, p));
+        matrix.push_back(row);
+    }
+    j["confusion_matrix"] = matrix;
+    j["class_names"] = names;
+    const int mel = find_class(names, kMelanoma);
+    if (mel >= 0) {
+        const auto [p, pos] = melanoma_scores(ev, mel);
+        const auto r = train::binary_rates(p, pos, threshold);
+        os << "Melanoma alert (p(melanoma) >= " << threshold << "): sensitivity " << r.sensitivity() << " ("
+           << r.tp << "/" << r.tp + r.fn << "), specificity " << r.specificity() << " (" << r.tn << "/" << r.tn + r.fp
+           << ")\n";
+        os << "Melanoma by arg-max: recall " << cm.recall(mel) << ", specificity " << cm.specificity(mel) << "\n";
+        j["melanoma_alert"] = {{"threshold", threshold}, {"sensitivity", r.sensitivity()}, {"specificity", r.specificity()},
+                               {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp}};
+    }
+    os.unsetf(std::ios::floatfield);
+    return j;
+}
+
+// ---- audit ----------------------------------------------------------------------------------------------------
+
+std::uint64_t fnv1a_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    char buf[1 << 16];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i) {
+            h ^= static_cast<unsigned char>(buf[i]);
+            h *= 0x100000001b3ULL;
+        }
+    }
+    return h;
+}
+
+int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
+    ensure_writable_dir(out_dir);
+    const fs::path train_dir = split_dir(data_dir, "Train"), test_dir = split_dir(data_dir, "Test");
+    const bool has_test = test_dir != train_dir && fs::is_directory(test_dir);
+    const auto train_index = data::index_image_folder(train_dir, {}, true);
+    const auto& names = train_index.class_names;
+    std::vector<data::FolderIndex> splits{train_index};
+    std::vector<std::string> split_names{"Train"};
+    if (has_test) {
+        splits.push_back(data::index_image_folder(test_dir, names, true));
+        split_names.push_back("Test");
+    }
+    json j;
+    std::vector<std::vector<long>> counts;
+    std::cout << "Images per class\n" << std::left << std::setw(28) << "class";
+    for (const auto& s : split_names) std::cout << std::right << std::setw(8) << s;
+    std::cout << "\n";
+    for (const auto& s : splits) counts.push_back(s.counts());
+    for (std::size_t c = 0; c < names.size(); ++c) {
+        std::cout << std::left << std::setw(28) << names[c];
+        for (std::size_t s = 0; s < splits.size(); ++s) {
+            std::cout << std::right << std::setw(8) << counts[s][c];
+            j["counts"][split_names[s]][names[c]] = counts[s][c];
+        }
+        std::cout << "\n";
+    }
+    // sizes, formats and content hashes
+    std::map<std::string, long> sizes, formats;
+    std::vector<std::vector<std::uint64_t>> hashes(splits.size());
+    long unreadable = 0;
+    for (std::size_t s = 0; s < splits.size(); ++s)
+        for (const auto& f : splits[s].files) {
+            hashes[s].push_back(fnv1a_file(f.path));
+            std::string ext = f.path.extension().string();
+            std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+            ++formats[ext];
+            try {
+                const auto info = data::probe_image(f.path);
+                ++sizes[std::to_string(info.width) + "x" + std::to_string(info.height) + "x" + std::to_string(info.channels)];
+            } catch (const IoError& e) {
+                ++unreadable;
+                std::cerr << "warning: " << e.what() << "\n";
+            }
+        }
+    std::cout << "\nImage sizes (WxHxC):";
+    for (const auto& [k, v] : sizes) std::cout << " " << k << " (" << v << ")";
+    std::cout << "\nFormats:";
+    for (const auto& [k, v] : formats) std::cout << " " << k << " (" << v << ")";
+    std::cout << "\nUnreadable files: " << unreadable << "\n";
+    j["sizes"] = sizes;
+    j["formats"] = formats;
+    j["unreadable"] = unreadable;
+
+    // duplicates by content within each split: same class (redundant) or different classes (contradictory)
+    for (std::size_t s = 0; s < splits.size(); ++s) {
+        std::map<std::uint64_t, std::vector<std::size_t>> by_hash;
+        for (std::size_t i = 0; i < hashes[s].size(); ++i) by_hash[hashes[s][i]].push_back(i);
+        std::map<std::pair<int, int>, long> cross;
+        std::map<int, long> within;
+        for (const auto& [h, members] : by_hash) {
+            if (members.size() < 2) continue;
+            std::set<int> classes;
+            for (auto i : members) classes.insert(splits[s].files[i].label);
+            for (int c : classes) {
+                const long in_class = std::count_if(members.begin(), members.end(), [&](std::size_t i) { return splits[s].files[i].label == c; });
+                if (in_class > 1) within[c] += in_class - 1;
+            }
+            for (auto a = classes.begin(); a != classes.end(); ++a)
+                for (auto b = std::next(a); b != classes.end(); ++b) ++cross[{*a, *b}];
+        }
+        std::cout << "\n" << split_names[s] << ": identical images within a class:";
+        if (within.empty()) std::cout << " none";
+        for (const auto& [c, n] : within) {
+            std::cout << "\n  " << names[static_cast<std::size_t>(c)] << ": " << n << " extra copies";
+            j["duplicates"][split_names[s]]["within_class"][names[static_cast<std::size_t>(c)]] = n;
+        }
+        std::cout << "\n" << split_names[s] << ": identical images under two classes (contradictory labels):";
+        if (cross.empty()) std::cout << " none";
+        for (const auto& [pair, n] : cross) {
+            const std::string key = names[static_cast<std::size_t>(pair.first)] + " / " + names[static_cast<std::size_t>(pair.second)];
+            std::cout << "\n  " << key << ": " << n;
+            j["duplicates"][split_names[s]]["across_classes"][key] = n;
+        }
+        std::cout << "\n";
+    }
+    if (has_test) {
+        const std::set<std::uint64_t> train_hashes(hashes[0].begin(), hashes[0].end());
+        long leaked = 0;
+        for (std::size_t i = 0; i < hashes[1].size(); ++i)
+            if (train_hashes.count(hashes[1][i])) {
+                ++leaked;
+                j["leakage"]["files"].push_back(splits[1].files[i].path.filename().string());
+            }
+        j["leakage"]["test_images_in_train"] = leaked;
+        std::cout << "\nTest images identical to a Train image (leakage): " << leaked << " of " << hashes[1].size() << "\n";
+    }
+    write_json(out_dir / "audit.json", j);
+    melanoma::plots::class_distribution(out_dir, names, counts, split_names);
+    std::cout << "\nWrote " << (out_dir / "audit.json") << (melanoma::plots::gnuplot_available() ? " and class_distribution.png" : "") << "\n";
+    return 0;
+}
+
+// ---- train ----------------------------------------------------------------------------------------------------
+
+struct TrainArgs {
+    fs::path data, out = "runs/melanoma";
+    int epochs = 50;
+    long batch = 32;
+    std::uint64_t seed = 123;
+    double val_split = 0.2;
+    std::string split = "stratified";
+    std::string augment = "none";
+    int rebalance = 0;
+    bool class_weights = false;
+    int threads = 0;
+    double lr = 1e-3;
+    std::string lr_schedule = "constant";
+    int patience = 0;
+    double alert_sensitivity = 0.9;
+    bool strict = false;
+    long limit = 0;  // use at most this many training images (smoke tests)
+};
+
+int run_train(TrainArgs a) {
+    if (a.epochs <= 0) throw UsageError("--epochs must be > 0, got " + std::to_string(a.epochs));
+    if (a.batch <= 0) throw UsageError("--batch must be > 0, got " + std::to_string(a.batch));
+    if (!(a.val_split > 0 && a.val_split < 1)) throw UsageError("--val-split must be in (0, 1)");
+    if (a.rebalance < 0) throw UsageError("--rebalance must be >= 0");
+    ensure_writable_dir(a.out);  // refuse before hours of training, not after
+    if (a.threads > 0) kernels::set_num_threads(a.threads);
+    if (a.data.empty()) a.data = default_data_dir();
+
+    const fs::path train_dir = split_dir(a.data, "Train");
+    data::ImageSet set = load_folder(train_dir, a.strict);
+    const auto& names = set.class_names;
+    const int classes = static_cast<int>(names.size());
+
+    // Split first: augmentation and rebalancing touch only the training side.
+    data::Split split = a.split == "keras" ? data::keras_split(set.size(), a.val_split, static_cast<std::uint32_t>(a.seed))
+                                           : data::stratified_split(set.labels, a.val_split, a.seed);
+    if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
+    if (a.rebalance > 0) {
+        const std::size_t before = split.train.size();
+        data::rebalance(set, split.train, a.rebalance, a.seed + 1);
+        std::cout << "Rebalanced the training side: " << before << " -> " << split.train.size() << " images (+"
+                  << a.rebalance << " per class, Augmentor rotate p=0.7 up to 10 degrees)\n";
+    }
+    std::cout << "Split (" << a.split << ", seed " << a.seed << "): " << split.train.size() << " training, "
+              << split.validation.size() << " validation images\n";
+
+    data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed};
+    if (a.augment == "flip-rotate-zoom") {
+        train_opts.augment = [](float* img, int h, int w, int c, Generator& gen) {
+            data::random_augment(img, h, w, c, data::AugmentOptions{}, gen);
+        };
+    }
+    data::BatchLoader train_loader(set, split.train, train_opts);
+    data::BatchLoader val_loader(set, split.validation, {.batch_size = a.batch});
+
+    auto model = melanoma::reference_model(classes);
+    model.build({melanoma::kImageSize, melanoma::kImageSize, 3}, a.seed);
+    std::cout << model.summary();
+    optim::Adam<float> adam(model.parameters(), {.lr = a.lr});
+
+    train::FitOptions fo;
+    fo.epochs = a.epochs;
+    fo.classes = classes;
+    fo.early_stopping_patience = a.patience;
+    if (a.class_weights) {
+        std::vector<long> counts(static_cast<std::size_t>(classes), 0);
+        for (auto i : split.train) ++counts[static_cast<std::size_t>(set.labels[i])];
+        std::cout << "Class weights (n / (classes * count)):";
+        for (int c = 0; c < classes; ++c) {
+            const double w = counts[static_cast<std::size_t>(c)]
+                                 ? static_cast<double>(split.train.size()) / (classes * static_cast<double>(counts[static_cast<std::size_t>(c)]))
+                                 : 0.0;
+            fo.class_weights.push_back(static_cast<float>(w));
+            std::cout << " " << std::setprecision(3) << w;
+        }
+        std::cout << "\n";
+    }
+    if (a.lr_schedule == "cosine") {
+        const int total = a.epochs;
+        fo.lr_schedule = [total](int epoch, double lr) {
+            return 0.5 * lr * (1 + std::cos(M_PI * (epoch - 1) / std::max(1, total)));
+        };
+    } else if (a.lr_schedule == "step") {
+        fo.lr_schedule = [](int epoch, double lr) { return lr * std::pow(0.5, (epoch - 1) / 10); };
+    }
+    const fs::path best = a.out / "best.safetensors";
+    const json names_json = class_names_json(names);
+    auto metadata = [&](double threshold, const train::EpochRecord& rec) {
+        return std::map<std::string, std::string>{
+            {"class_names", names_json.dump()},
+            {"alert_class", kMelanoma},
+            {"alert_threshold", std::to_string(threshold)},
+            {"epoch", std::to_string(rec.epoch)},
+            {"val_accuracy", std::to_string(rec.val_accuracy)},
+            {"seed", std::to_string(a.seed)}};
+    };
+    train::EpochRecord best_record;
+    fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) {
+        best_record = rec;
+        train::save_checkpoint(best, model, metadata(0.5, rec));
+        std::cout << "  saved " << best << "\n";
+    };
+    fo.on_epoch_end = [&](const train::History& h) {
+        h.write_csv(a.out / "history.csv");
+        if (h.epochs.size() >= 2) melanoma::plots::training_curves(a.out);
+    };
+    train::History history;
+    try {
+        history = train::fit(model, adam, train_loader, val_loader, fo);
+    } catch (const train::NonFiniteLossError& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 3;
+    }
+
+    // Reload the best epoch, choose the alert threshold on the validation split, store it in the checkpoint.
+    train::load_checkpoint(best, model);
+    auto ev = train::evaluate(model, val_loader, classes);
+    double threshold = 0.5;
+    const int mel = find_class(names, kMelanoma);
+    if (mel >= 0) {
+        const auto [p, pos] = melanoma_scores(ev, mel);
+        threshold = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
+    }
+    train::save_checkpoint(best, model, metadata(threshold, best_record));
+    std::cout << "\nBest epoch " << best_record.epoch << " (val_accuracy " << best_record.val_accuracy
+              << "); melanoma alert threshold chosen on validation for sensitivity >= " << a.alert_sensitivity << ": "
+              << threshold << "\n\nValidation split, best checkpoint:\n";
+    json j = report(ev, names, threshold, std::cout);
+    j["best_epoch"] = best_record.epoch;
+    write_json(a.out / "val_metrics.json", j);
+    melanoma::plots::confusion_matrix(a.out, ev.confusion, names);
+    std::cout << "\nWrote " << best << ", history.csv, val_metrics.json"
+              << (melanoma::plots::gnuplot_available() ? ", curves.png, confusion_matrix.png" : "") << " in " << a.out << "\n";
+    return 0;
+}
+
+// ---- evaluate / predict ---------------------------------------------------------------------------------------
+
+struct LoadedModel {
+    nn::Sequential<float> model;
+    std::vector<std::string> names;
+    double threshold = 0.5;
+};
+
+LoadedModel load_model(const fs::path& ckpt) {
+    if (!fs::is_regular_file(ckpt)) throw UsageError("checkpoint '" + ckpt.string() + "' does not exist");
+    const auto meta = train::read_checkpoint_metadata(ckpt);
+    LoadedModel m;
+    try {
+        m.names = json::parse(meta.at("class_names")).get<std::vector<std::string>>();
+        m.threshold = std::stod(meta.at("alert_threshold"));
+    } catch (const std::exception&) {
+        throw IoError("checkpoint '" + ckpt.string() + "' lacks class_names / alert_threshold metadata (not written by melanoma train?)");
+    }
+    m.model = melanoma::reference_model(static_cast<int>(m.names.size()));
+    m.model.build({melanoma::kImageSize, melanoma::kImageSize, 3});
+    train::load_checkpoint(ckpt, m.model);
+    m.model.eval();
+    return m;
+}
+
+int run_evaluate(const fs::path& data_dir, const fs::path& ckpt, fs::path out, double threshold_override, bool strict) {
+    LoadedModel m = load_model(ckpt);
+    if (out.empty()) out = ckpt.parent_path() / ("eval-" + fs::absolute(data_dir).lexically_normal().filename().string());
+    ensure_writable_dir(out);
+    const double threshold = threshold_override >= 0 ? threshold_override : m.threshold;
+    const fs::path dir = split_dir(data_dir, "Test");
+    data::ImageSet set = load_folder(dir, strict, m.names);
+    std::vector<std::size_t> all(set.size());
+    std::iota(all.begin(), all.end(), 0);
+    data::BatchLoader loader(set, all, {.batch_size = 32});
+    const auto ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()));
+    std::cout << "\nEvaluation of " << ckpt << " on " << dir << "\n";
+    json j = report(ev, m.names, threshold, std::cout);
+    j["checkpoint"] = ckpt.string();
+    j["data"] = dir.string();
+    write_json(out / "metrics.json", j);
+    {
+        std::ofstream txt(out / "confusion_matrix.txt");
+        txt << ev.confusion.to_string(m.names);
+    }
+    melanoma::plots::confusion_matrix(out, ev.confusion, m.names);
+    std::cout << "\nWrote metrics.json, confusion_matrix.txt"
+              << (melanoma::plots::gnuplot_available() ? ", confusion_matrix.png" : "") << " in " << out << "\n";
+    return 0;
+}
+
+int run_predict(const fs::path& ckpt, const std::vector<fs::path>& images, double threshold_override, bool as_json) {
+    LoadedModel m = load_model(ckpt);
+    const double threshold = threshold_override >= 0 ? threshold_override : m.threshold;
+    const int mel = find_class(m.names, kMelanoma);
+    NoGradGuard no_grad;
+    json out = json::array();
+    int failures = 0;
+    for (const auto& path : images) {
+        json item{{"image", path.string()}};
+        try {
+            const Tensor<float> x = data::load_image_tensor(path, melanoma::kImageSize, melanoma::kImageSize);
+            const Tensor<float> p = softmax(m.model(x));
+            std::vector<int> order(m.names.size());
+            std::iota(order.begin(), order.end(), 0);
+            std::sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
+            for (std::size_t c = 0; c < m.names.size(); ++c) item["probabilities"][m.names[c]] = p.data()[c];
+            for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
+                item["top3"].push_back({{"class", m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]},
+                                        {"probability", p.data()[order[static_cast<std::size_t>(k)]]}});
+            const bool alert = mel >= 0 && p.data()[mel] >= threshold;
+            item["melanoma_probability"] = mel >= 0 ? p.data()[mel] : 0.0f;
+            item["melanoma_alert"] = alert;
+            item["threshold"] = threshold;
+            if (!as_json) {
+                std::cout << path.string() << "\n";
+                for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
+                    std::cout << "  " << k + 1 << ". " << std::left << std::setw(28) << m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]
+                              << std::right << std::fixed << std::setprecision(3) << p.data()[order[static_cast<std::size_t>(k)]] << "\n";
+                if (mel >= 0) {
+                    std::cout << "  p(melanoma) = " << p.data()[mel] << " (alert threshold " << threshold << ")\n";
+                    if (alert) std::cout << "  MELANOMA ALERT: refer this lesion to a dermatologist\n";
+                }
+                std::cout.unsetf(std::ios::floatfield);
+            }
+        } catch (const IoError& e) {
+            ++failures;
+            item["error"] = e.what();
+            if (!as_json) std::cerr << "error: " << e.what() << "\n";
+        }
+        out.push_back(item);
+    }
+    if (as_json) std::cout << std::setw(2) << out << "\n";
+    return failures ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"melanoma: train and evaluate a CNN on ISIC dermoscopy images, with a melanoma alert (ember example)"};
+    app.require_subcommand(1);
+
+    fs::path audit_data, audit_out = "runs/audit";
+    auto* audit = app.add_subcommand("audit", "count images per class and split, find duplicates, contradictory labels and Train/Test leakage");
+    audit->add_option("--data", audit_data, "dataset folder (with Train/ and Test/, or one folder of class folders)")->required();
+    audit->add_option("--out", audit_out, "where audit.json and class_distribution.png go");
+
+    TrainArgs ta;
+    auto* trn = app.add_subcommand("train", "train the reference CNN (split first, augment only the training side)");
+    trn->add_option("--data", ta.data, "dataset folder (Train/ is used); without it the public copy is downloaded");
+    trn->add_option("--out", ta.out, "run folder: checkpoint, history.csv, plots, val_metrics.json");
+    trn->add_option("--epochs", ta.epochs, "epochs")->capture_default_str();
+    trn->add_option("--batch", ta.batch, "batch size")->capture_default_str();
+    trn->add_option("--seed", ta.seed, "seed of the split, initial weights, shuffling, dropout and augmentation")->capture_default_str();
+    trn->add_option("--val-split", ta.val_split, "validation fraction")->capture_default_str();
+    trn->add_option("--split", ta.split, "stratified | keras (Keras' image_dataset_from_directory split)")
+        ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
+    trn->add_option("--augment", ta.augment, "none | flip-rotate-zoom (Keras RandomFlip, RandomRotation(0.2), RandomZoom(0.2, 0.3))")
+        ->check(CLI::IsMember({"none", "flip-rotate-zoom"}))->capture_default_str();
+    trn->add_option("--rebalance", ta.rebalance, "extra samples per class, Augmentor style (0: off; the seed used 500)")->capture_default_str();
+    trn->add_flag("--class-weights", ta.class_weights, "weight the loss by inverse class frequency");
+    trn->add_option("--threads", ta.threads, "OpenMP threads (0: all cores)")->capture_default_str();
+    trn->add_option("--lr", ta.lr, "Adam learning rate")->capture_default_str();
+    trn->add_option("--lr-schedule", ta.lr_schedule, "constant | cosine | step (halve every 10 epochs)")
+        ->check(CLI::IsMember({"constant", "cosine", "step"}))->capture_default_str();
+    trn->add_option("--patience", ta.patience, "early stopping: epochs without a better val_accuracy (0: off)")->capture_default_str();
+    trn->add_option("--alert-sensitivity", ta.alert_sensitivity, "melanoma sensitivity the alert threshold is chosen for, on validation")
+        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+    trn->add_flag("--strict", ta.strict, "a corrupt image is fatal (default: skipped with a warning)");
+    trn->add_option("--limit", ta.limit, "use at most this many training images (quick checks)");
+
+    fs::path ev_data, ev_model, ev_out;
+    double ev_threshold = -1;
+    bool ev_strict = false;
+    auto* evl = app.add_subcommand("evaluate", "accuracy, per-class precision/recall/F1, confusion matrix, melanoma sensitivity/specificity");
+    evl->add_option("--data", ev_data, "folder of class folders (or a dataset folder: its Test/ is used)")->required();
+    evl->add_option("--model", ev_model, "checkpoint written by train")->required();
+    evl->add_option("--out", ev_out, "where metrics.json and the confusion matrix go (default: beside the checkpoint)");
+    evl->add_option("--threshold", ev_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
+    evl->add_flag("--strict", ev_strict, "a corrupt image is fatal");
+
+    fs::path pr_model;
+    std::vector<fs::path> pr_images;
+    double pr_threshold = -1;
+    bool pr_json = false;
+    auto* prd = app.add_subcommand("predict", "class probabilities, top-3 and a MELANOMA ALERT line per image");
+    prd->add_option("--model", pr_model, "checkpoint written by train")->required();
+    prd->add_option("images", pr_images, "image files")->required();
+    prd->add_option("--threshold", pr_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
+    prd->add_flag("--json", pr_json, "print JSON");
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (*audit) return run_audit(audit_data, audit_out);
+        if (*trn) return run_train(ta);
+        if (*evl) return run_evaluate(ev_data, ev_model, ev_out, ev_threshold, ev_strict);
+        if (*prd) return run_predict(pr_model, pr_images, pr_threshold, pr_json);
+    } catch (const UsageError& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

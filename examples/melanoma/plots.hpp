@@ -1,0 +1,116 @@
+// examples/melanoma/plots.hpp - PNG plots through gnuplot (terminal pngcairo): training curves, class
+// distribution, confusion matrix. Without gnuplot each function says so once and returns false; the CSV/JSON
+// files the plots are drawn from are written regardless.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <ember/train/metrics.hpp>
+
+namespace melanoma::plots {
+
+inline bool gnuplot_available() {
+    static const bool ok = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
+    static bool warned = false;
+    if (!ok && !warned) {
+        std::cerr << "note: gnuplot not found (apt-get install gnuplot-nox): plots skipped, CSV/JSON written\n";
+        warned = true;
+    }
+    return ok;
+}
+
+/// Runs a gnuplot script; returns false (with a message) when gnuplot is missing or fails.
+inline bool run_gnuplot(const std::filesystem::path& dir, const std::string& name, const std::string& script) {
+    if (!gnuplot_available()) return false;
+    const auto script_path = dir / (name + ".gp");
+    {
+        std::ofstream out(script_path);
+        out << script;
+    }
+    const std::string cmd = "gnuplot '" + script_path.string() + "' 2> '" + (dir / (name + ".gnuplot.log")).string() + "'";
+    const bool ok = std::system(cmd.c_str()) == 0;
+    if (!ok) std::cerr << "warning: gnuplot failed for " << name << " (see " << (dir / (name + ".gnuplot.log")) << ")\n";
+    std::filesystem::remove(script_path);
+    if (ok) std::filesystem::remove(dir / (name + ".gnuplot.log"));
+    return ok;
+}
+
+/// Accuracy and loss curves (train and validation) from history.csv into curves.png.
+inline bool training_curves(const std::filesystem::path& run_dir) {
+    const auto csv = (run_dir / "history.csv").string();
+    const std::string script =
+        "set terminal pngcairo size 1200,480 font 'sans,10'\n"
+        "set output '" + (run_dir / "curves.png").string() + "'\n"
+        "set datafile separator ','\nset key autotitle columnhead\nset multiplot layout 1,2\n"
+        "set title 'Accuracy'\nset xlabel 'epoch'\nset yrange [0:1]\nset grid\n"
+        "plot '" + csv + "' using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation', "
+        "'' using 1:6 with linespoints title 'validation (balanced)'\n"
+        "set title 'Loss'\nset autoscale y\n"
+        "plot '" + csv + "' using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n"
+        "unset multiplot\n";
+    return run_gnuplot(run_dir, "curves", script);
+}
+
+/// Horizontal bars of image counts per class and split.
+inline bool class_distribution(const std::filesystem::path& dir, const std::vector<std::string>& names,
+                               const std::vector<std::vector<long>>& counts, const std::vector<std::string>& splits) {
+    const auto dat = dir / "class_distribution.dat";
+    {
+        std::ofstream out(dat);
+        for (std::size_t c = 0; c < names.size(); ++c) {
+            out << '"' << names[c] << '"';
+            for (const auto& col : counts) out << '\t' << col[c];
+            out << '\n';
+        }
+    }
+    std::string plot = "plot ";
+    for (std::size_t s = 0; s < splits.size(); ++s)
+        plot += (s ? ", '' " : "'" + dat.string() + "' ") + std::string("using ") + std::to_string(s + 2) +
+                ":xtic(1) title '" + splits[s] + "'";
+    const std::string script =
+        "set terminal pngcairo size 1000,520 font 'sans,10'\n"
+        "set output '" + (dir / "class_distribution.png").string() + "'\n"
+        "set title 'Images per class'\nset style data histograms\nset style histogram clustered gap 1\n"
+        "set style fill solid 0.8 border -1\nset xtics rotate by -30 scale 0\nset bmargin 9\nset yrange [0:*]\nset offsets 0,0,graph 0.08,0\nset grid ytics\nset key top left\n"
+        "set datafile separator '\\t'\n" + plot + "\n";
+    const bool ok = run_gnuplot(dir, "class_distribution", script);
+    std::filesystem::remove(dat);
+    return ok;
+}
+
+/// The confusion matrix as a heat map with counts, rows = true class.
+inline bool confusion_matrix(const std::filesystem::path& dir, const ember::train::ConfusionMatrix& cm,
+                             const std::vector<std::string>& names) {
+    const auto dat = dir / "confusion.dat";
+    const int n = cm.classes();
+    {
+        std::ofstream out(dat);
+        for (int t = 0; t < n; ++t)
+            for (int p = 0; p < n; ++p) {
+                const double s = static_cast<double>(cm.support(t));
+                out << p << ' ' << t << ' ' << (s > 0 ? static_cast<double>(cm.count(t, p)) / s : 0.0) << ' '
+                    << cm.count(t, p) << '\n';
+            }
+    }
+    std::string tics;
+    for (int i = 0; i < n; ++i) tics += (i ? ", " : "") + std::string("\"") + names[static_cast<std::size_t>(i)] + "\" " + std::to_string(i);
+    const std::string script =
+        "set terminal pngcairo size 900,800 font 'sans,10'\n"
+        "set output '" + (dir / "confusion_matrix.png").string() + "'\n"
+        "set title 'Confusion matrix (row-normalised; numbers are counts)'\n"
+        "set xlabel 'predicted'\nset ylabel 'true'\nset xrange [-0.5:" + std::to_string(n - 0.5) + "]\n"
+        "set yrange [" + std::to_string(n - 0.5) + ":-0.5]\nset xtics (" + tics + ") rotate by -35\n"
+        "set ytics (" + tics + ")\nset cbrange [0:1]\nset palette defined (0 'white', 1 '#b2182b')\n"
+        "plot '" + dat.string() + "' using 1:2:3 with image notitle, '' using 1:2:(sprintf('%d', $4)) with labels notitle\n";
+    const bool ok = run_gnuplot(dir, "confusion_matrix", script);
+    std::filesystem::remove(dat);
+    return ok;
+}
+
+}  // namespace melanoma::plots
