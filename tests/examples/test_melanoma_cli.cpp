@@ -1,0 +1,149 @@
+// End-to-end tests of the melanoma program: bad input on generated files, and a short real run on isic-mini.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "image_files.hpp"
+
+namespace fs = std::filesystem;
+using ember::test::fresh_dir;
+using ember::test::write_image;
+using ember::test::write_text;
+
+namespace {
+struct Run {
+    int code = 0;
+    std::string output;  // stdout and stderr together
+};
+
+Run melanoma(const std::string& args) {
+    const fs::path log = fs::temp_directory_path() / "ember-tests" / "melanoma-cli.log";
+    fs::create_directories(log.parent_path());
+    const std::string cmd = std::string("'") + MELANOMA_BIN + "' " + args + " > '" + log.string() + "' 2>&1";
+    const int status = std::system(cmd.c_str());
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    r.output = ss.str();
+    return r;
+}
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+/// Two classes ("benign lesion", "melanoma") of small PNG images.
+fs::path tiny_dataset(const std::string& name, int per_class = 6) {
+    const fs::path root = fresh_dir(name);
+    for (int i = 0; i < per_class; ++i) {
+        write_image(root / "Train" / "benign lesion" / ("b" + std::to_string(i) + ".png"), 24, 20, 3, i);
+        write_image(root / "Train" / "melanoma" / ("m" + std::to_string(i) + ".png"), 20, 24, 3, 100 + i);
+    }
+    write_image(root / "Test" / "benign lesion" / "t0.png", 24, 24, 3, 7);
+    write_image(root / "Test" / "melanoma" / "t1.png", 24, 24, 3, 107);
+    return root;
+}
+
+/// A PNG whose header declares a zero width.
+void write_zero_width_png(const fs::path& p) {
+    const unsigned char bytes[] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                   0, 0, 0, 0, 0, 0, 0, 10, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes), sizeof bytes);
+}
+}  // namespace
+
+TEST_CASE("melanoma refuses bad options before doing any work", "[examples][melanoma][errors]") {
+    const fs::path root = tiny_dataset("cli-options");
+    auto r = melanoma("train --data " + q(root) + " --epochs 0 --out " + q(root / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --epochs must be > 0, got 0"));
+    r = melanoma("train --data " + q(root) + " --batch 0 --out " + q(root / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --batch must be > 0, got 0"));
+    write_text(root / "a-file", "x");
+    r = melanoma("train --data " + q(root) + " --out " + q(root / "a-file" / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: cannot write to output folder '" + (root / "a-file" / "run").string() + "'"));
+    CHECK_THAT(r.output, !Catch::Contains("Found"));  // refused before loading data
+}
+
+TEST_CASE("melanoma names missing, empty and class-less data folders", "[examples][melanoma][errors]") {
+    const fs::path root = fresh_dir("cli-folders");
+    auto r = melanoma("train --data " + q(root / "nope") + " --out " + q(root / "run"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("error: data folder '" + (root / "nope").string() + "' does not exist or is not a directory"));
+    fs::create_directories(root / "empty");
+    r = melanoma("train --data " + q(root / "empty") + " --out " + q(root / "run"));
+    CHECK_THAT(r.output, Catch::Contains("has no class folders"));
+    write_image(root / "one" / "melanoma" / "a.png", 8, 8, 3);
+    fs::create_directories(root / "one" / "nevus");
+    r = melanoma("train --data " + q(root / "one") + " --out " + q(root / "run"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("class folder '" + (root / "one" / "nevus").string() + "' holds no images"));
+}
+
+TEST_CASE("melanoma skips corrupt and zero-size images with a warning, or stops with --strict", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-corrupt");
+    write_text(root / "Train" / "melanoma" / "broken.jpg", "not a jpeg");
+    write_zero_width_png(root / "Train" / "melanoma" / "zero.png");
+    write_text(root / "Train" / "melanoma" / "notes.txt", "ignored: not an image extension");
+    auto r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: skipped cannot decode '" + (root / "Train" / "melanoma" / "broken.jpg").string()));
+    CHECK_THAT(r.output, Catch::Contains("warning: skipped cannot decode '" + (root / "Train" / "melanoma" / "zero.png").string()));
+    CHECK(fs::exists(root / "run" / "best.safetensors"));
+    CHECK(fs::exists(root / "run" / "history.csv"));
+    r = melanoma("train --strict --data " + q(root) + " --epochs 1 --out " + q(root / "run2"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("error: cannot decode '"));
+}
+
+TEST_CASE("evaluate and predict use the checkpoint; truncated checkpoints are refused", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-eval");
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
+    const fs::path ckpt = root / "run" / "best.safetensors";
+    auto r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --out " + q(root / "eval"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= "));
+    CHECK(fs::exists(root / "eval" / "metrics.json"));
+    r = melanoma("predict --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("p(melanoma) = "));
+    r = melanoma("predict --json --threshold 0 --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK_THAT(r.output, Catch::Contains("\"melanoma_alert\": true"));
+    r = melanoma("predict --model " + q(ckpt) + " " + q(root / "missing.png"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("error: cannot decode '" + (root / "missing.png").string() + "': no such file"));
+    fs::copy_file(ckpt, root / "cut.safetensors");
+    fs::resize_file(root / "cut.safetensors", fs::file_size(ckpt) / 2);
+    r = melanoma("predict --model " + q(root / "cut.safetensors") + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("has data offsets outside"));
+}
+
+TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {
+    const fs::path data = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini";
+    if (!fs::is_directory(data)) {
+        WARN("skipped: " << data.string() << " not found (../shared/data is only beside the project checkout)");
+        return;
+    }
+    const fs::path out = fresh_dir("cli-isic");
+    auto r = melanoma("audit --data " + q(data) + " --out " + q(out / "audit"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Test images identical to a Train image (leakage): 0 of 54"));
+    r = melanoma("train --data " + q(data) + " --epochs 2 --out " + q(out / "run"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Total params: 460,585"));
+    CHECK_THAT(r.output, Catch::Contains("Epoch 2/2"));
+    CHECK(fs::exists(out / "run" / "best.safetensors"));
+    r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Images 54"));
+    r = melanoma("predict --model " + q(out / "run" / "best.safetensors") + " " +
+                 q(data / "Test" / "melanoma" / fs::directory_iterator(data / "Test" / "melanoma")->path().filename()));
+    CHECK(r.code == 0);
+}
