@@ -360,7 +360,7 @@ int run_train(TrainArgs a) {
             fo.class_weights.push_back(static_cast<float>(w));
             std::cout << " " << std::setprecision(3) << w;
         }
-        std::cout << "\n";
+        std::cout << std::setprecision(6) << "\n";
     }
     if (a.lr_schedule == "cosine") {
         const int total = a.epochs;
