@@ -66,7 +66,7 @@ TEST_CASE("backward errors: non-scalar without upstream, tensor without grad", "
           "detach() first)");
 }
 
-TEST_CASE("NoGradGuard records nothing and restores the mode; detach cuts history", "[autograd][engine]") {
+TEST_CASE("NoGradGuard records nothing and restores the mode, and detach cuts history", "[autograd][engine]") {
     auto x = Tensor<double>::from_data({2}, {1, 2}).requires_grad(true);
     {
         NoGradGuard guard;

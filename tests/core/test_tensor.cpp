@@ -42,7 +42,7 @@ TEST_CASE("Tensor storage is 64-byte aligned", "[core][tensor]") {
     }
 }
 
-TEST_CASE("Tensor handles share data; clone copies; views share storage", "[core][tensor]") {
+TEST_CASE("Tensor handles share data, and clone copies, and views share storage", "[core][tensor]") {
     auto a = Tensor<float>::from_data({2, 3}, {1, 2, 3, 4, 5, 6});
     auto b = a;  // a handle
     b(0, 0) = 10;

@@ -29,7 +29,7 @@ TEST_CASE("flips are exact permutations", "[data][augment]") {
         for (int x = 0; x < w; ++x) CHECK(px(v, w, c, y, x, 0) == px(orig, w, c, h - 1 - y, x, 0));
 }
 
-TEST_CASE("rotation by 0 and zoom 1 are the identity; 90 degrees of a square is a transpose and flip", "[data][augment]") {
+TEST_CASE("rotation by 0 and zoom 1 are the identity, and 90 degrees of a square is a transpose and flip", "[data][augment]") {
     const int n = 5, c = 1;
     auto v = ramp(n, n, c);
     const auto orig = v;

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "image_files.hpp"
 
 namespace fs = std::filesystem;
@@ -21,7 +23,10 @@ struct Run {
 };
 
 Run melanoma(const std::string& args) {
-    const fs::path log = fs::temp_directory_path() / "ember-tests" / "melanoma-cli.log";
+    // ctest runs test cases in parallel processes: each run gets its own log file
+    static int runs = 0;
+    const fs::path log = fs::temp_directory_path() / "ember-tests" /
+                         ("melanoma-cli-" + std::to_string(::getpid()) + "-" + std::to_string(runs++) + ".log");
     fs::create_directories(log.parent_path());
     const std::string cmd = std::string("'") + MELANOMA_BIN + "' " + args + " > '" + log.string() + "' 2>&1";
     const int status = std::system(cmd.c_str());
@@ -31,6 +36,7 @@ Run melanoma(const std::string& args) {
     std::stringstream ss;
     ss << in.rdbuf();
     r.output = ss.str();
+    fs::remove(log);
     return r;
 }
 
@@ -102,7 +108,7 @@ TEST_CASE("melanoma skips corrupt and zero-size images with a warning, or stops 
     CHECK_THAT(r.output, Catch::Contains("error: cannot decode '"));
 }
 
-TEST_CASE("evaluate and predict use the checkpoint; truncated checkpoints are refused", "[examples][melanoma]") {
+TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints are refused", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-eval");
     REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
     const fs::path ckpt = root / "run" / "best.safetensors";

@@ -82,7 +82,7 @@ TEST_CASE("conv2d kernels match the direct reference on odd shapes, strides, eve
     }
 }
 
-TEST_CASE("conv2d forward fuses bias and ReLU; float agrees with double", "[kernels][conv2d]") {
+TEST_CASE("conv2d forward fuses bias and ReLU, and float agrees with double", "[kernels][conv2d]") {
     Generator gen(3);
     auto x = Tensor<double>::uniform({2, 10, 9, 6}, -1, 1, gen);
     auto w = Tensor<double>::uniform({5, 5, 6, 7}, -0.3, 0.3, gen);

@@ -6,7 +6,7 @@
 
 using namespace ember;
 
-TEST_CASE("glorot fans include the receptive field; limits match Keras for the reference model", "[nn][init]") {
+TEST_CASE("glorot fans include the receptive field, and limits match Keras for the reference model", "[nn][init]") {
     CHECK(nn::init::fans({5, 5, 3, 32}) == std::pair<index_t, index_t>{75, 800});
     CHECK(nn::init::fans({30976, 9}) == std::pair<index_t, index_t>{30976, 9});
     CHECK(nn::init::glorot_limit({5, 5, 3, 32}) == Approx(0.0828).margin(5e-5));

@@ -67,7 +67,7 @@ TEST_CASE("the same seed builds the same weights", "[nn][sequential]") {
     CHECK(a.parameters()[0].to_vector() != c.parameters()[0].to_vector());
 }
 
-TEST_CASE("train()/eval() reach every layer; a wrong input shape is named", "[nn][sequential]") {
+TEST_CASE("train()/eval() reach every layer, and a wrong input shape is named", "[nn][sequential]") {
     auto model = reference_model();
     model.build({180, 180, 3});
     model.eval();

@@ -46,7 +46,7 @@ TEST_CASE("Adam's epsilon is Keras' (1e-7, on the uncorrected sqrt(v)), not PyTo
     CHECK(theta(0) != Approx(-5e-4).epsilon(1e-3));
 }
 
-TEST_CASE("Adam skips parameters without gradients; zero_grad clears them", "[optim][adam]") {
+TEST_CASE("Adam skips parameters without gradients, and zero_grad clears them", "[optim][adam]") {
     auto a = Tensor<float>::ones({2}).requires_grad(true);
     auto b = Tensor<float>::ones({2}).requires_grad(true);
     optim::Adam<float> adam({a, b});

@@ -29,7 +29,7 @@ TEST_CASE("confusion matrix metrics match hand counts", "[train][metrics]") {
     CHECK_THAT(cm.to_string({"a", "b", "c"}), Catch::Contains("        a     2     1     1"));
 }
 
-TEST_CASE("balanced accuracy skips absent classes; errors name the pair", "[train][metrics][errors]") {
+TEST_CASE("balanced accuracy skips absent classes, and errors name the pair", "[train][metrics][errors]") {
     ConfusionMatrix cm(3);
     cm.add(0, 0);
     cm.add(1, 0);
