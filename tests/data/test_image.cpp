@@ -1,11 +1,33 @@
+// Tests of ember/data/image.hpp: decoding to RGB, error messages that name the file, TensorFlow's bilinear resize.
 #include <catch2/catch.hpp>
 
 #include <ember/data/image.hpp>
+
+#include <fstream>
+#include <iterator>
 
 #include "helpers.hpp"
 #include "image_files.hpp"
 
 using namespace ember;
+namespace fs = std::filesystem;
+
+namespace {
+std::string read_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A 3x2 GIF87a with a 4-colour palette (red, green, blue, (10, 20, 30)); pixels 0 1 2 / 3 2 1. Written by Pillow.
+constexpr std::uint8_t kGif[] = {0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x03, 0x00, 0x02, 0x00, 0x81, 0x00,
+                                 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0x0a, 0x14,
+                                 0x1e, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x08,
+                                 0x09, 0x00, 0x01, 0x04, 0x10, 0x30, 0x40, 0x40, 0x80, 0x80, 0x00, 0x3b};
+
+std::string decode_error(const fs::path& p) {
+    return test::error_message<IoError>([&] { data::decode_image(p); });
+}
+}  // namespace
 
 TEST_CASE("decode_image converts PNG/BMP/JPEG of 1-4 channels to RGB", "[data][image]") {
     const auto dir = test::fresh_dir("decode");
@@ -16,65 +38,184 @@ TEST_CASE("decode_image converts PNG/BMP/JPEG of 1-4 channels to RGB", "[data][i
         CHECK(img.width == 5);
         CHECK(img.height == 4);
         CHECK(img.channels == 3);
-        const int src_c = ch >= 3 ? 2 : 0;  // gray is repeated into R, G and B
-        CHECK(img.at(3, 4, 2) == test::pattern(3, 4, src_c));
-        CHECK(img.at(1, 2, 0) == test::pattern(1, 2, 0));
+        CHECK(img.valid());
+        for (int y = 0; y < 4; ++y)
+            for (int x = 0; x < 5; ++x)
+                for (int c = 0; c < 3; ++c) {
+                    const int src_c = ch >= 3 ? c : 0;  // gray (and gray + alpha) is repeated into R, G and B
+                    REQUIRE(img.at(y, x, c) == test::pattern(y, x, src_c));
+                }
+        const auto info = data::probe_image(dir / "a.png");
+        CHECK(info.width == 5);
+        CHECK(info.height == 4);
+        CHECK(info.channels == ch);
     }
     test::write_image(dir / "b.bmp", 6, 3, 3);
     CHECK(data::decode_image(dir / "b.bmp").at(2, 5, 1) == test::pattern(2, 5, 1));
+    test::write_image(dir / "b4.bmp", 6, 3, 4);
+    CHECK(data::decode_image(dir / "b4.bmp").at(1, 4, 2) == test::pattern(1, 4, 2));
+    // JPEG is lossy: the smooth test pattern comes back within a few levels
     test::write_image(dir / "c.jpg", 16, 16, 3);
-    CHECK(data::decode_image(dir / "c.jpg").width == 16);
+    const auto jpg = data::decode_image(dir / "c.jpg");
+    CHECK(jpg.width == 16);
+    CHECK(jpg.height == 16);
+    test::write_image(dir / "g.jpg", 16, 8, 1);
+    const auto gray_jpg = data::decode_image(dir / "g.jpg");
+    CHECK(gray_jpg.channels == 3);
+    CHECK(gray_jpg.at(3, 7, 0) == gray_jpg.at(3, 7, 2));
     const auto info = data::probe_image(dir / "b.bmp");
     CHECK(info.width == 6);
     CHECK(info.height == 3);
+    // the format comes from the content, not the extension (as in TensorFlow)
+    fs::copy_file(dir / "b.bmp", dir / "really-a-bmp.png");
+    CHECK(data::decode_image(dir / "really-a-bmp.png").pixels == data::decode_image(dir / "b.bmp").pixels);
+}
+
+TEST_CASE("decode_image reads GIF (first frame) and bytes in memory", "[data][image]") {
+    const auto img = data::decode_image(std::span<const std::uint8_t>(kGif), "t.gif");
+    REQUIRE(img.width == 3);
+    REQUIRE(img.height == 2);
+    CHECK(img.pixels == std::vector<std::uint8_t>{255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 0, 0, 255, 0, 255, 0});
+    const auto dir = test::fresh_dir("decode-gif");
+    test::write_text(dir / "t.GIF", std::string(reinterpret_cast<const char*>(kGif), sizeof kGif));
+    CHECK(data::decode_image(dir / "t.GIF").pixels == img.pixels);
+    CHECK(data::probe_image(dir / "t.GIF").width == 3);
+    // in-memory PNG equals the file
+    test::write_image(dir / "p.png", 7, 5, 3);
+    const std::string png = read_bytes(dir / "p.png");
+    const auto from_memory =
+        data::decode_image(std::span(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()), "p.png");
+    CHECK(from_memory.pixels == data::decode_image(dir / "p.png").pixels);
 }
 
 TEST_CASE("decode_image names the file and the problem", "[data][image][errors]") {
     const auto dir = test::fresh_dir("decode-bad");
-    CHECK(test::error_message<IoError>([&] { data::decode_image(dir / "missing.jpg"); }) ==
-          "cannot decode '" + (dir / "missing.jpg").string() + "': no such file");
+    const auto where = [&](const char* name) { return "cannot decode '" + (dir / name).string() + "': "; };
+    CHECK(decode_error(dir / "missing.jpg") == where("missing.jpg") + "no such file");
+    fs::create_directories(dir / "folder.jpg");
+    CHECK(decode_error(dir / "folder.jpg") == where("folder.jpg") + "it is a directory, not a file");
     test::write_text(dir / "empty.jpg", "");
-    CHECK(test::error_message<IoError>([&] { data::decode_image(dir / "empty.jpg"); }) ==
-          "cannot decode '" + (dir / "empty.jpg").string() + "': the file is empty");
+    CHECK(decode_error(dir / "empty.jpg") == where("empty.jpg") + "the file is empty (0 bytes)");
     test::write_text(dir / "text.jpg", "this is not an image at all");
-    CHECK_THAT(test::error_message<IoError>([&] { data::decode_image(dir / "text.jpg"); }),
-               Catch::StartsWith("cannot decode '" + (dir / "text.jpg").string() + "': ") &&
-                   Catch::EndsWith("(not a valid JPEG/PNG/BMP/GIF file, or truncated)"));
-    // a truncated PNG: the first 60 bytes of a valid one
+    CHECK(decode_error(dir / "text.jpg") == where("text.jpg") + "not a JPEG, PNG, BMP or GIF file");
+    CHECK(test::error_message<IoError>([&] { data::probe_image(dir / "text.jpg"); }) ==
+          "cannot read image '" + (dir / "text.jpg").string() + "': not a JPEG, PNG, BMP or GIF file");
+    CHECK(test::error_message<IoError>([&] { data::probe_image(dir / "missing.jpg"); }) ==
+          "cannot read image '" + (dir / "missing.jpg").string() + "': no such file");
+
+    // truncated files of each format: every cut is an error that says which format and that it is cut or corrupt
     test::write_image(dir / "full.png", 32, 32, 3);
-    std::string bytes;
-    {
-        std::ifstream in(dir / "full.png", std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    test::write_image(dir / "full.jpg", 32, 32, 3);
+    test::write_image(dir / "full.bmp", 32, 32, 3);
+    const std::string gif(reinterpret_cast<const char*>(kGif), sizeof kGif);
+    for (const auto& [name, format, bytes] : {std::tuple{"cut.png", "PNG", read_bytes(dir / "full.png")},
+                                              std::tuple{"cut.jpg", "JPEG", read_bytes(dir / "full.jpg")},
+                                              std::tuple{"cut.bmp", "BMP", read_bytes(dir / "full.bmp")},
+                                              std::tuple{"cut.gif", "GIF", gif}}) {
+        // (a GIF without its last byte, the trailer, still holds a whole first frame: not cut there)
+        for (std::size_t keep : {bytes.size() / 4, bytes.size() / 2, bytes.size() - 20, bytes.size() - 1}) {
+            CAPTURE(name, keep, bytes.size());
+            if (std::string_view(format) == "GIF" && keep == bytes.size() - 1) continue;
+            test::write_text(dir / name, bytes.substr(0, keep));
+            const std::string msg = decode_error(dir / name);
+            CHECK_THAT(msg, Catch::StartsWith(where(name) + "corrupt or truncated " + format + " data (") ||
+                                Catch::Equals(where(name) + "truncated " + format +
+                                              " file (the data ends before the image does)"));
+        }
     }
-    test::write_text(dir / "cut.png", bytes.substr(0, 60));
-    CHECK_THROWS_AS(data::decode_image(dir / "cut.png"), IoError);
+    // stb_image alone accepts a cut BMP (it pads with zeros); the read past the end gives it away
+    test::write_text(dir / "half.bmp", read_bytes(dir / "full.bmp").substr(0, 2000));
+    CHECK(decode_error(dir / "half.bmp") == where("half.bmp") + "truncated BMP file (the data ends before the image does)");
+    // a PNG whose pixel data is garbled
+    std::string png = read_bytes(dir / "full.png");
+    for (std::size_t i = 60; i < 120 && i < png.size(); ++i) png[i] = static_cast<char>(png[i] ^ 0x5A);
+    test::write_text(dir / "garbled.png", png);
+    CHECK_THAT(decode_error(dir / "garbled.png"), Catch::StartsWith(where("garbled.png") + "corrupt or truncated PNG data ("));
+    // an unreadable file (when the tests run as root, permissions do not stop reading: nothing to check)
+    test::write_image(dir / "locked.png", 4, 4, 3);
+    fs::permissions(dir / "locked.png", fs::perms::none);
+    if (!std::ifstream(dir / "locked.png")) {
+        CHECK(decode_error(dir / "locked.png") == where("locked.png") + "cannot open it (Permission denied)");
+    }
+    fs::permissions(dir / "locked.png", fs::perms::owner_all);
+    CHECK(test::error_message<IoError>([&] { data::decode_image(std::span<const std::uint8_t>{}, "buf"); }) ==
+          "cannot decode 'buf': the data is empty (0 bytes)");
 }
 
 TEST_CASE("resize_bilinear matches TensorFlow's half-pixel bilinear resize", "[data][image]") {
-    // 1x2 -> 1x4 along x: TF samples at src = (x + 0.5) * 0.5 - 0.5 = -0.25, 0.25, 0.75, 1.25
-    data::Image img{1, 2, 1, {0, 100}};
-    float out[4];
-    data::resize_bilinear(img, 1, 4, out);
-    CHECK(out[0] == Approx(0.0f));    // clamped to pixel 0
-    CHECK(out[1] == Approx(25.0f));
-    CHECK(out[2] == Approx(75.0f));
-    CHECK(out[3] == Approx(100.0f));  // clamped to pixel 1
-    // 4 -> 2: src = (x + 0.5) * 2 - 0.5 = 0.5, 2.5: averages of neighbours
-    data::Image row{1, 4, 1, {0, 10, 20, 40}};
-    float half[2];
-    data::resize_bilinear(row, 1, 2, half);
-    CHECK(half[0] == Approx(5.0f));
-    CHECK(half[1] == Approx(30.0f));
-    // 3 -> 5 on both axes of a 3x3 image equals the separable 1-D result
-    data::Image sq{3, 3, 1, {0, 30, 60, 90, 120, 150, 180, 210, 240}};
+    // 2x2 -> 4x4: TF samples at src = (i + 0.5) * 0.5 - 0.5 = -0.25, 0.25, 0.75, 1.25 on both axes; outside
+    // [0, 1] both taps are the border pixel. Rows: [0 10 30 40], +20, +60, +80.
+    const data::Image two{2, 2, 1, {0, 40, 80, 120}};
+    const auto up = data::resize_bilinear(two, 4, 4);
+    const std::vector<float> expected_up{0, 10, 30, 40, 20, 30, 50, 60, 60, 70, 90, 100, 80, 90, 110, 120};
+    for (std::size_t i = 0; i < 16; ++i) CHECK(up[i] == Approx(expected_up[i]).margin(1e-4));
+    // 4x4 -> 2x2: src = (i + 0.5) * 2 - 0.5 = 0.5, 2.5: the mean of each 2x2 block; v(y, x) = 40 y + 10 x
+    data::Image four{4, 4, 1, {}};
+    for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < 4; ++x) four.pixels.push_back(static_cast<std::uint8_t>(40 * y + 10 * x));
+    const auto down = data::resize_bilinear(four, 2, 2);
+    CHECK(down == std::vector<float>{25, 45, 105, 125});
+    // 3 -> 5: src = (i + 0.5) * 0.6 - 0.5 = -0.2, 0.4, 1.0, 1.6, 2.2 (pixel 0, 0.6 between 0 and 1, 1, 0.6 between 1
+    // and 2, pixel 2); on a 3x3 image v(y, x) = 90 y + 30 x
+    const data::Image sq{3, 3, 1, {0, 30, 60, 90, 120, 150, 180, 210, 240}};
     float big[25];
     data::resize_bilinear(sq, 5, 5, big);
-    // src = (i + 0.5) * 0.6 - 0.5 = -0.2, 0.4, 1.0, 1.6, 2.2 -> x values 0, 12, 30, 48, 60 on row 0
-    CHECK(big[1] == Approx(12.0f));
-    CHECK(big[2] == Approx(30.0f));
-    CHECK(big[2 * 5 + 2] == Approx(120.0f));
-    CHECK(big[4 * 5 + 4] == Approx(240.0f));
-    // same size is the identity
+    const float axis[5] = {0, 12, 30, 48, 60};
+    for (int y = 0; y < 5; ++y)
+        for (int x = 0; x < 5; ++x) CHECK(big[y * 5 + x] == Approx(3 * axis[y] + axis[x]).margin(1e-4));
+    // a non-square, 3-channel case (2x3 -> 3x2); each axis separately, channels independent:
+    // y: src = (i + 0.5) * 2/3 - 0.5 = -1/6, 0.5, 7/6 -> row 0, mid, row 1; x: src = 0.25, 1.75
+    data::Image rgb{2, 3, 3, {}};
+    for (int y = 0; y < 2; ++y)
+        for (int x = 0; x < 3; ++x)
+            for (int c = 0; c < 3; ++c) rgb.pixels.push_back(static_cast<std::uint8_t>(100 * y + 20 * x + c));
+    const auto r = data::resize_bilinear(rgb, 3, 2);
+    const float ys[3] = {0, 50, 100}, xs[2] = {5, 35};
+    for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < 2; ++x)
+            for (int c = 0; c < 3; ++c) CHECK(r[static_cast<std::size_t>((y * 2 + x) * 3 + c)] == Approx(ys[y] + xs[x] + c));
+    // the same size is the identity; the byte version rounds to nearest
+    CHECK(data::resize_bilinear(sq, 3, 3) == std::vector<float>{0, 30, 60, 90, 120, 150, 180, 210, 240});
     CHECK(data::resize_bilinear_u8(sq, 3, 3).pixels == sq.pixels);
+    const data::Image pair{1, 2, 1, {0, 1}};
+    CHECK(data::resize_bilinear_u8(pair, 1, 4).pixels == std::vector<std::uint8_t>{0, 0, 1, 1});  // 0, .25, .75, 1
+    CHECK(data::resize_bilinear_u8(two, 4, 4).pixels == std::vector<std::uint8_t>(expected_up.begin(), expected_up.end()));
+}
+
+TEST_CASE("resize_bilinear rejects bad sizes and inconsistent images", "[data][image][errors]") {
+    const data::Image sq{2, 2, 1, {1, 2, 3, 4}};
+    CHECK(test::error_message<ValueError>([&] { data::resize_bilinear(sq, 0, 3); }) ==
+          "resize_bilinear: target size must be positive, got 0x3");
+    const data::Image bad{2, 2, 3, {1, 2, 3}};
+    CHECK(test::error_message<ValueError>([&] { data::resize_bilinear(bad, 2, 2); }) ==
+          "resize_bilinear: the image is empty or its pixel count (3) does not match 2x2x3");
+}
+
+TEST_CASE("load_image_tensor gives Keras' [1, H, W, 3] floats in 0..255", "[data][image]") {
+    const auto dir = test::fresh_dir("load-tensor");
+    test::write_image(dir / "a.png", 9, 6, 3);
+    const auto t = data::load_image_tensor(dir / "a.png", 3, 4);
+    CHECK(t.shape() == Shape{1, 3, 4, 3});
+    const auto expected = data::resize_bilinear(data::decode_image(dir / "a.png"), 3, 4);
+    for (std::size_t i = 0; i < expected.size(); ++i) REQUIRE(t.data()[i] == expected[i]);
+}
+
+TEST_CASE("the isic-mini JPEGs decode to 180x180 RGB", "[data][image][isic]") {
+    const fs::path dir = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini" / "Train" / "melanoma";
+    if (!fs::is_directory(dir)) {
+        WARN("skipped: " << dir.string() << " not found (../shared/data is only beside the project checkout)");
+        return;
+    }
+    int seen = 0;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        if (e.path().extension() != ".jpg" || seen >= 5) continue;
+        ++seen;
+        const auto img = data::decode_image(e.path());
+        CHECK(img.height == 180);
+        CHECK(img.width == 180);
+        CHECK(img.channels == 3);
+        const auto info = data::probe_image(e.path());
+        CHECK(info.channels == 3);
+    }
+    CHECK(seen == 5);
 }
