@@ -1,5 +1,5 @@
-// ember/data/split.hpp - train/validation splits: Keras-compatible (NumPy's legacy RandomState shuffle, reproduced
-// bit for bit) and stratified (the same fraction of every class, seeded with ember::Generator).
+// ember/data/split.hpp - train/validation splits as index lists: Keras-compatible (NumPy's legacy RandomState
+// shuffle, reproduced bit for bit) and stratified (the same fraction of every class, seeded with ember::Generator).
 #pragma once
 
 #include <algorithm>
@@ -14,20 +14,22 @@
 
 namespace ember::data {
 
-/// NumPy's legacy `np.random.RandomState(seed)` for an integer seed: MT19937 seeded by init_genrand, and the
-/// legacy bounded integer draw (mask-and-reject on 32-bit outputs) that RandomState.shuffle uses. Only what
-/// Keras' split needs is reproduced.
+/// NumPy's legacy `np.random.RandomState(seed)` for an integer seed, as far as Keras' split needs it: MT19937
+/// seeded by init_genrand (Matsumoto & Nishimura 1998), NumPy's legacy bounded integer draw `random_interval`
+/// (mask to the next power of two minus one, reject values above the bound) and `RandomState.shuffle`.
+/// Checked against NumPy 1.24's RandomState (see tests/data/test_split.cpp).
 class NumpyRandomState {
 public:
+    /// RandomState(seed); NumPy accepts 0 <= seed < 2^32.
     explicit NumpyRandomState(std::uint32_t seed) {
         mt_[0] = seed;
-        for (std::uint32_t i = 1; i < 624; ++i) mt_[i] = 1812433253U * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + i;
-        index_ = 624;
+        for (std::uint32_t i = 1; i < kN; ++i) mt_[i] = 1812433253U * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + i;
+        index_ = kN;
     }
 
     /// MT19937's tempered 32-bit output (genrand_int32).
     std::uint32_t next_u32() {
-        if (index_ >= 624) twist();
+        if (index_ >= kN) twist();
         std::uint32_t y = mt_[index_++];
         y ^= y >> 11;
         y ^= (y << 7) & 0x9d2c5680U;
@@ -36,40 +38,52 @@ public:
         return y;
     }
 
-    /// A uniform integer in [0, max] the way NumPy's legacy random_interval draws it.
+    /// Two 32-bit outputs, the first in the high half (NumPy's MT19937 next_uint64).
+    std::uint64_t next_u64() {
+        const std::uint64_t hi = next_u32();
+        return (hi << 32) | next_u32();
+    }
+
+    /// A uniform integer in [0, max], drawn as NumPy's legacy random_interval does (32-bit draws while max fits
+    /// in 32 bits, 64-bit draws above). RandomState.randint(0, max + 1) draws the same numbers.
     std::uint64_t interval(std::uint64_t max) {
         if (max == 0) return 0;
-        std::uint64_t mask = max;
+        std::uint64_t mask = max;  // the smallest 2^k - 1 >= max
         mask |= mask >> 1;
         mask |= mask >> 2;
         mask |= mask >> 4;
         mask |= mask >> 8;
         mask |= mask >> 16;
         mask |= mask >> 32;
-        EMBER_CHECK(max <= 0xffffffffULL, ValueError, "NumpyRandomState::interval: max above 2^32 is not supported");
         std::uint64_t value = 0;
-        while ((value = (next_u32() & mask)) > max) {
+        if (max <= 0xffffffffULL) {
+            while ((value = (next_u32() & mask)) > max) {
+            }
+        } else {
+            while ((value = (next_u64() & mask)) > max) {
+            }
         }
         return value;
     }
 
-    /// RandomState.shuffle: Fisher-Yates from the last element down.
+    /// RandomState.shuffle: Fisher-Yates from the last element down, swapping v[i] with v[interval(i)].
     template <class T>
     void shuffle(std::vector<T>& v) {
         for (std::size_t i = v.size(); i-- > 1;) std::swap(v[i], v[static_cast<std::size_t>(interval(i))]);
     }
 
 private:
+    static constexpr std::uint32_t kN = 624, kM = 397;
     void twist() {
         constexpr std::uint32_t upper = 0x80000000U, lower = 0x7fffffffU, matrix = 0x9908b0dfU;
-        for (int i = 0; i < 624; ++i) {
-            const std::uint32_t y = (mt_[i] & upper) | (mt_[(i + 1) % 624] & lower);
-            mt_[i] = mt_[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1U) ? matrix : 0U);
+        for (std::uint32_t i = 0; i < kN; ++i) {
+            const std::uint32_t y = (mt_[i] & upper) | (mt_[(i + 1) % kN] & lower);
+            mt_[i] = mt_[(i + kM) % kN] ^ (y >> 1) ^ ((y & 1U) ? matrix : 0U);
         }
         index_ = 0;
     }
-    std::array<std::uint32_t, 624> mt_{};
-    int index_ = 624;
+    std::array<std::uint32_t, kN> mt_{};
+    std::uint32_t index_ = kN;
 };
 
 /// Indices of the training and validation parts of a dataset.
@@ -77,29 +91,46 @@ struct Split {
     std::vector<std::size_t> train, validation;
 };
 
-/// Keras' image_dataset_from_directory(validation_split=f, seed=s): the sorted file list is shuffled once with
-/// RandomState(seed) and the last floor(f * n) files are validation. Indices refer to the sorted list.
+namespace detail {
+inline void check_fraction(double f) {
+    EMBER_CHECK(f >= 0 && f < 1, ValueError, "split: validation fraction must be in [0, 1), got ", f);
+}
+}  // namespace detail
+
+/// Keras' image_dataset_from_directory(validation_split=f, seed=s, subset='both'): the file list in Keras' order
+/// (index_image_folder's) is shuffled once with np.random.RandomState(s).shuffle and the last floor(f * n) files
+/// are validation, the rest training (2,239 files, f = 0.2 -> 1,792 / 447). Both lists are in shuffled order and
+/// hold indices into the unshuffled list, so `train[k]` is the k-th training file Keras yields in its first epoch
+/// when training is not reshuffled. Throws ValueError for f outside [0, 1).
 inline Split keras_split(std::size_t n, double validation_fraction, std::uint32_t seed) {
-    EMBER_CHECK(validation_fraction >= 0 && validation_fraction < 1, ValueError,
-                "split: validation fraction must be in [0, 1), got ", validation_fraction);
+    detail::check_fraction(validation_fraction);
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
     NumpyRandomState rng(seed);
     rng.shuffle(order);
+    // int(validation_split * len(samples)) in Python: a double product, truncated
     const auto n_val = static_cast<std::size_t>(validation_fraction * static_cast<double>(n));
+    const auto cut = order.end() - static_cast<std::ptrdiff_t>(n_val);
     Split s;
-    s.train.assign(order.begin(), order.end() - static_cast<std::ptrdiff_t>(n_val));
-    s.validation.assign(order.end() - static_cast<std::ptrdiff_t>(n_val), order.end());
+    s.train.assign(order.begin(), cut);
+    s.validation.assign(cut, order.end());
     return s;
 }
 
-/// Per class, round(f * count) samples (at least one when the class has two or more) go to validation, chosen
-/// by a seeded shuffle; both parts are returned in ascending index order.
+/// A stratified split: in every class, round(f * count) samples (at least one when the class has two or more
+/// and f > 0; never all of them, so every class keeps a training sample) go to validation, chosen by a Fisher-Yates
+/// shuffle driven by Generator(seed); the rest are training. For the isic-mini Train folder (9 x 30 images) and
+/// f = 0.2 that is 6 validation images per class, where Keras' split with seed 123 gives from 2 to 12 per class.
+/// Both lists are returned in ascending index order. Labels must be >= 0 (class indices).
+/// Throws ValueError for f outside [0, 1) or a negative label.
 inline Split stratified_split(std::span<const std::int32_t> labels, double validation_fraction, std::uint64_t seed) {
-    EMBER_CHECK(validation_fraction >= 0 && validation_fraction < 1, ValueError,
-                "split: validation fraction must be in [0, 1), got ", validation_fraction);
+    detail::check_fraction(validation_fraction);
     std::int32_t classes = 0;
-    for (auto l : labels) classes = std::max(classes, l + 1);
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        EMBER_CHECK(labels[i] >= 0, ValueError, "stratified_split: label ", labels[i], " at index ", i,
+                    " is negative (labels are class indices)");
+        classes = std::max(classes, labels[i] + 1);
+    }
     std::vector<std::vector<std::size_t>> per_class(static_cast<std::size_t>(classes));
     for (std::size_t i = 0; i < labels.size(); ++i) per_class[static_cast<std::size_t>(labels[i])].push_back(i);
     Generator gen(seed);
@@ -108,8 +139,10 @@ inline Split stratified_split(std::span<const std::int32_t> labels, double valid
         for (std::size_t i = members.size(); i-- > 1;) std::swap(members[i], members[gen.below(i + 1)]);
         auto n_val = static_cast<std::size_t>(std::lround(validation_fraction * static_cast<double>(members.size())));
         if (validation_fraction > 0 && n_val == 0 && members.size() >= 2) n_val = 1;
-        s.validation.insert(s.validation.end(), members.begin(), members.begin() + static_cast<std::ptrdiff_t>(n_val));
-        s.train.insert(s.train.end(), members.begin() + static_cast<std::ptrdiff_t>(n_val), members.end());
+        if (n_val >= members.size() && !members.empty()) n_val = members.size() - 1;  // keep one for training
+        const auto cut = members.begin() + static_cast<std::ptrdiff_t>(n_val);
+        s.validation.insert(s.validation.end(), members.begin(), cut);
+        s.train.insert(s.train.end(), cut, members.end());
     }
     std::sort(s.train.begin(), s.train.end());
     std::sort(s.validation.begin(), s.validation.end());
