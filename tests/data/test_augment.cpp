@@ -1,3 +1,5 @@
+// Tests of ember/data/augment.hpp: flips, Keras' rotation and zoom (matrices, reflect fill), Augmentor's
+// rotate-and-crop, class rebalancing.
 #include <catch2/catch.hpp>
 
 #include <numbers>
@@ -18,77 +20,222 @@ float px(const std::vector<float>& v, int w, int c, int y, int x, int ch) { retu
 }  // namespace
 
 TEST_CASE("flips are exact permutations", "[data][augment]") {
-    const int h = 3, w = 4, c = 2;
-    auto v = ramp(h, w, c);
-    const auto orig = v;
-    data::flip(v.data(), h, w, c, true, false);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) CHECK(px(v, w, c, y, x, 1) == px(orig, w, c, y, w - 1 - x, 1));
-    data::flip(v.data(), h, w, c, true, true);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) CHECK(px(v, w, c, y, x, 0) == px(orig, w, c, h - 1 - y, x, 0));
+    for (auto [h, w] : {std::pair{3, 4}, std::pair{4, 5}, std::pair{1, 1}}) {
+        const int c = 2;
+        CAPTURE(h, w);
+        auto v = ramp(h, w, c);
+        const auto orig = v;
+        data::flip(v.data(), h, w, c, true, false);
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int ch = 0; ch < c; ++ch) REQUIRE(px(v, w, c, y, x, ch) == px(orig, w, c, y, w - 1 - x, ch));
+        data::flip(v.data(), h, w, c, true, true);  // undoes the horizontal flip, adds a vertical one
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int ch = 0; ch < c; ++ch) REQUIRE(px(v, w, c, y, x, ch) == px(orig, w, c, h - 1 - y, x, ch));
+        data::flip(v.data(), h, w, c, false, true);
+        CHECK(v == orig);
+    }
+    // RandomFlip('horizontal_and_vertical') picks each flip with probability 1/2
+    Generator gen(3);
+    int changed = 0;
+    const data::RandomFlip both;
+    for (int i = 0; i < 400; ++i) {
+        auto v = ramp(2, 2, 1);
+        both(v.data(), 2, 2, 1, gen);
+        if (v != ramp(2, 2, 1)) ++changed;
+    }
+    CHECK(changed > 260);  // expected 300 (3 of the 4 outcomes change a 2x2 ramp)
+    CHECK(changed < 340);
 }
 
-TEST_CASE("rotation by 0 and zoom 1 are the identity, and 90 degrees of a square is a transpose and flip", "[data][augment]") {
+TEST_CASE("rotation by 0 and zoom 0 are the identity; 90 degrees of a square is a transpose and a flip", "[data][augment]") {
     const int n = 5, c = 1;
-    auto v = ramp(n, n, c);
-    const auto orig = v;
-    data::rotate_zoom(v.data(), n, n, c, 0.0, 1.0);
-    for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == Approx(orig[i]).margin(1e-4));
-    data::rotate_zoom(v.data(), n, n, c, std::numbers::pi / 2, 1.0);
-    // out(y, x) = in(M (x, y)): with m = [[0, -1], [1, 0]] the source of (x, y) is (n-1-y, x)
+    const auto orig = ramp(n, n, c);
+    auto v = orig;
+    data::rotate(v.data(), n, n, c, 0.0);
+    CHECK(v == orig);
+    data::zoom(v.data(), n, n, c, 1.0, 1.0);
+    CHECK(v == orig);
+    Generator gen(1);
+    data::RandomRotation(0.0)(v.data(), n, n, c, gen);
+    data::RandomZoom(0.0, 0.0)(v.data(), n, n, c, gen);
+    CHECK(v == orig);
+    // +90 degrees (counter-clockwise as displayed, Keras' sign): out(y, x) = in(x, n - 1 - y), i.e. the transpose
+    // flipped top-bottom; the top-right corner comes to the top left
+    data::rotate(v.data(), n, n, c, std::numbers::pi / 2);
     for (int y = 0; y < n; ++y)
         for (int x = 0; x < n; ++x) CHECK(px(v, n, c, y, x, 0) == Approx(px(orig, n, c, x, n - 1 - y, 0)).margin(1e-3));
+    // 180 degrees = both flips, on a non-square image too
+    auto r = ramp(4, 6, 3), f = r;
+    data::rotate(r.data(), 4, 6, 3, std::numbers::pi);
+    data::flip(f.data(), 4, 6, 3, true, true);
+    for (std::size_t i = 0; i < r.size(); ++i) CHECK(r[i] == Approx(f[i]).margin(1e-3));
 }
 
-TEST_CASE("zoom samples 'zoom' times further from the centre and reflects at the border", "[data][augment]") {
+TEST_CASE("zoom samples 'zoom' times further from the centre; fill modes follow Keras", "[data][augment]") {
     const int n = 8;
-    auto v = ramp(n, n, 1);
-    const auto orig = v;
-    data::rotate_zoom(v.data(), n, n, 1, 0.0, 2.0);
+    const auto orig = ramp(n, n, 1);
+    auto v = orig;
+    data::zoom(v.data(), n, n, 1, 2.0, 2.0);
     // out(4, 5) samples x = 4 + 2 * (5.5 - 4) - 0.5 = 6.5, y = 4 + 2 * (4.5 - 4) - 0.5 = 4.5
     const float expected = (px(orig, n, 1, 4, 6, 0) + px(orig, n, 1, 4, 7, 0) + px(orig, n, 1, 5, 6, 0) + px(orig, n, 1, 5, 7, 0)) / 4;
     CHECK(px(v, n, 1, 4, 5, 0) == Approx(expected));
-    // Keras' reflect: (d c b a | a b c d | d c b a), mirrored about the outer edge of the border pixel
-    CHECK(data::detail::reflect_coord(-0.5f, 8) == Approx(0.0f));
-    CHECK(data::detail::reflect_coord(-1.0f, 8) == Approx(0.0f));
-    CHECK(data::detail::reflect_coord(-1.5f, 8) == Approx(0.5f));
-    CHECK(data::detail::reflect_coord(8.5f, 8) == Approx(6.5f));
-    CHECK(data::detail::reflect_coord(3.25f, 8) == Approx(3.25f));
+    // out(4, 7) samples x = 4 + 2 * 3.5 - 0.5 = 10.5: reflected about 7.5 to 4.5
+    CHECK(px(v, n, 1, 4, 7, 0) == Approx((px(orig, n, 1, 4, 4, 0) + px(orig, n, 1, 4, 5, 0) + px(orig, n, 1, 5, 4, 0) +
+                                          px(orig, n, 1, 5, 5, 0)) / 4));
+    // reflect: (d c b a | a b c d | d c b a), mirrored about the outer edge of the border pixel
+    using data::FillMode;
+    CHECK(data::detail::map_coord(-0.5f, 8, FillMode::reflect) == Approx(0.0f));
+    CHECK(data::detail::map_coord(-1.0f, 8, FillMode::reflect) == Approx(0.0f));
+    CHECK(data::detail::map_coord(-1.5f, 8, FillMode::reflect) == Approx(0.5f));
+    CHECK(data::detail::map_coord(-3.0f, 8, FillMode::reflect) == Approx(2.0f));
+    CHECK(data::detail::map_coord(8.5f, 8, FillMode::reflect) == Approx(6.5f));
+    CHECK(data::detail::map_coord(7.25f, 8, FillMode::reflect) == Approx(7.0f));
+    CHECK(data::detail::map_coord(3.25f, 8, FillMode::reflect) == Approx(3.25f));
+    CHECK(data::detail::map_coord(17.0f, 8, FillMode::reflect) == Approx(1.0f));  // a whole period (16) on
+    CHECK(data::detail::map_coord(-9.0f, 8, FillMode::nearest) == Approx(0.0f));
+    CHECK(data::detail::map_coord(5.0f, 1, FillMode::reflect) == Approx(0.0f));
+    // zooming out a constant image: reflect and nearest stay constant, constant fill shows a border of k
+    std::vector<float> flat(16 * 16, 50.0f);
+    for (auto mode : {FillMode::reflect, FillMode::nearest}) {
+        auto z = flat;
+        data::zoom(z.data(), 16, 16, 1, 1.3, 1.3, mode);
+        for (float p : z) REQUIRE(p == Approx(50.0f));
+    }
+    auto z = flat;
+    data::zoom(z.data(), 16, 16, 1, 2.0, 2.0, FillMode::constant, 7.0f);
+    CHECK(z[0] == 7.0f);                    // corner: outside
+    CHECK(z[8 * 16 + 8] == Approx(50.0f));  // centre: inside
+    // zoom < 1 zooms in: the centre 2x magnified
+    auto in = ramp(8, 8, 1);
+    data::zoom(in.data(), 8, 8, 1, 0.5, 0.5);
+    CHECK(px(in, 8, 1, 3, 3, 0) == Approx(px(orig, 8, 1, 3, 3, 0) * 0.75f + px(orig, 8, 1, 4, 4, 0) * 0.25f).margin(1e-3));
 }
 
-TEST_CASE("random_augment and augmentor_rotate are deterministic for a seed", "[data][augment]") {
-    auto a = ramp(6, 6, 3), b = a;
-    Generator g1(9), g2(9);
+TEST_CASE("the random layers draw as Keras: angle = U(lower, upper) * 2 pi, zoom = 1 + U(lower, upper)", "[data][augment]") {
+    const int n = 9;
+    for (std::uint64_t seed : {1u, 2u, 3u}) {
+        auto a = ramp(n, n, 2), b = a;
+        Generator g1(seed), g2(seed);
+        data::RandomRotation(0.2)(a.data(), n, n, 2, g1);
+        data::rotate(b.data(), n, n, 2, g2.uniform(-0.2, 0.2) * 2 * std::numbers::pi);
+        CHECK(a == b);
+        data::RandomZoom(0.2, 0.3)(a.data(), n, n, 2, g1);
+        const double z = 1 + g2.uniform(0.2, 0.3);
+        data::zoom(b.data(), n, n, 2, z, z);
+        CHECK(a == b);
+    }
+    CHECK(data::RandomZoom(0.25).lower == -0.25);
+    CHECK(test::error_message<ValueError>([] { data::RandomZoom(0.5, 1.5); }) ==
+          "RandomZoom: factors must lie in [-1, 1] with lower <= upper, got (0.5, 1.5)");
+    CHECK(test::error_message<ValueError>([] { data::RandomRotation(0.3, 0.1); }) ==
+          "RandomRotation: lower factor 0.3 is above upper factor 0.1");
+}
+
+TEST_CASE("random_augment is Keras' flip, rotation, zoom in sequence and deterministic for a seed", "[data][augment]") {
+    auto a = ramp(6, 6, 3), b = a, c = a, d = a;
+    Generator g1(9), g2(9), g3(9), g4(10);
     data::random_augment(a.data(), 6, 6, 3, {}, g1);
     data::random_augment(b.data(), 6, 6, 3, {}, g2);
     CHECK(a == b);
-    data::Image img{20, 20, 3, std::vector<std::uint8_t>(1200, 7)};
-    Generator g3(4), g4(4);
-    CHECK(data::augmentor_rotate(img, g3).pixels == data::augmentor_rotate(img, g4).pixels);
-    // a constant image stays constant: the crop leaves no fill to blend in
+    data::RandomFlip{}(c.data(), 6, 6, 3, g3);
+    data::RandomRotation(0.2)(c.data(), 6, 6, 3, g3);
+    data::RandomZoom(0.2, 0.3)(c.data(), 6, 6, 3, g3);
+    CHECK(a == c);
+    data::random_augment(d.data(), 6, 6, 3, {}, g4);
+    CHECK(a != d);
+}
+
+TEST_CASE("augmentor_rotate crops to the largest same-aspect rectangle without fill", "[data][augment]") {
+    CHECK(data::inscribed_scale(10, 10, 0.0) == Approx(1.0));
+    CHECK(data::inscribed_scale(10, 10, std::numbers::pi / 4) == Approx(1 / std::sqrt(2.0)));
+    CHECK(data::inscribed_scale(180, 180, 10 * std::numbers::pi / 180) == Approx(1 / (std::cos(0.174533) + std::sin(0.174533))));
+    // every output pixel samples inside the image (pixel centres within [-0.5, n - 0.5]), and the crop is tight:
+    // a 2% larger rectangle would reach outside
+    for (auto [h, w] : {std::pair{180, 180}, std::pair{120, 200}, std::pair{200, 90}})
+        for (int deg : {-10, -7, -1, 3, 10}) {
+            CAPTURE(h, w, deg);
+            const auto m = data::augmentor_matrix(h, w, deg);
+            float worst = 0;
+            for (auto [y, x] : {std::pair{0, 0}, std::pair{0, w - 1}, std::pair{h - 1, 0}, std::pair{h - 1, w - 1}}) {
+                const auto [sx, sy] = data::detail::affine_source(m, h, w, y, x);
+                CHECK(sx >= -0.5f - 1e-3f);
+                CHECK(sx <= static_cast<float>(w) - 0.5f + 1e-3f);
+                CHECK(sy >= -0.5f - 1e-3f);
+                CHECK(sy <= static_cast<float>(h) - 0.5f + 1e-3f);
+                worst = std::max({worst, -sx, -sy, sx - static_cast<float>(w - 1), sy - static_cast<float>(h - 1)});
+            }
+            const auto bigger = data::augmentor_matrix(h, w, deg);
+            std::array<float, 4> grown{};
+            for (int k = 0; k < 4; ++k) grown[static_cast<std::size_t>(k)] = bigger[static_cast<std::size_t>(k)] * 1.02f;
+            bool outside = false;
+            for (auto [y, x] : {std::pair{0, 0}, std::pair{0, w - 1}, std::pair{h - 1, 0}, std::pair{h - 1, w - 1}}) {
+                const auto [sx, sy] = data::detail::affine_source(grown, h, w, y, x);
+                outside = outside || sx < -0.5f || sy < -0.5f || sx > static_cast<float>(w) - 0.5f || sy > static_cast<float>(h) - 0.5f;
+            }
+            CHECK(outside);
+        }
+    // a constant image stays constant; deterministic for a seed
+    data::Image img{20, 30, 3, std::vector<std::uint8_t>(1800, 7)};
     Generator g5(1);
     for (int i = 0; i < 10; ++i)
         for (auto p : data::augmentor_rotate(img, g5, 1.0).pixels) REQUIRE(p == 7);
-    CHECK(data::inscribed_scale(10, 10, 0.0) == Approx(1.0));
-    CHECK(data::inscribed_scale(10, 10, std::numbers::pi / 4) == Approx(1 / std::sqrt(2.0)));
+    data::Image ramp_img{20, 30, 3, {}};
+    for (int i = 0; i < 1800; ++i) ramp_img.pixels.push_back(static_cast<std::uint8_t>(i % 251));
+    Generator g3(4), g4(4);
+    for (int i = 0; i < 5; ++i) CHECK(data::augmentor_rotate(ramp_img, g3).pixels == data::augmentor_rotate(ramp_img, g4).pixels);
+    // p = 0.7 and an integer angle in [-10, 10] where 0 has odds 1/11: about 0.7 * 10 / 11 = 64% change
+    Generator g6(8);
+    int changed = 0;
+    for (int i = 0; i < 1000; ++i) changed += data::augmentor_rotate(ramp_img, g6).pixels != ramp_img.pixels ? 1 : 0;
+    CHECK(changed > 590);
+    CHECK(changed < 690);
+    Generator g7(8);
+    CHECK(data::augmentor_rotate(ramp_img, g7, 0.0).pixels == ramp_img.pixels);
 }
 
 TEST_CASE("rebalance adds per-class samples on the training side only", "[data][augment]") {
-    data::ImageSet set;
-    set.height = set.width = 4;
-    set.class_names = {"a", "b", "c"};
-    for (int i = 0; i < 9; ++i) set.push_back(data::Image{4, 4, 3, std::vector<std::uint8_t>(48, static_cast<std::uint8_t>(i))}, i % 3, "x");
-    std::vector<std::size_t> train{0, 1, 2, 3, 4, 5};  // 6..8 are validation
+    auto make = [] {
+        data::ImageSet set;
+        set.height = set.width = 6;
+        set.class_names = {"a", "b", "c", "d"};
+        for (int i = 0; i < 9; ++i) {
+            std::vector<std::uint8_t> p(108);
+            for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<std::uint8_t>(i * 20 + (k % 3));  // flat per channel
+            set.push_back(data::Image{6, 6, 3, p}, i % 3, "x" + std::to_string(i));
+        }
+        return set;
+    };
+    auto set = make();
+    std::vector<std::size_t> train{0, 1, 2, 3, 4, 5};  // 6..8 are validation; class "d" has no images
     data::rebalance(set, train, 5, 11);
     CHECK(set.size() == 9 + 15);
     CHECK(train.size() == 6 + 15);
-    std::vector<int> per_class(3, 0);
+    CHECK(set.pixels.size() == set.size() * set.image_bytes());
+    std::vector<int> per_class(4, 0);
     for (std::size_t i = 9; i < set.size(); ++i) {
+        CHECK(train[i - 3] == i);
         ++per_class[static_cast<std::size_t>(set.labels[i])];
-        const int src_pixel = set.image(i)[0];
-        CHECK(src_pixel < 6);  // copies come from training images only
-        CHECK(src_pixel % 3 == set.labels[i]);
+        const int src = set.image(i)[0] / 20;  // flat images survive rotation unchanged
+        CHECK(src < 6);                        // copies come from training images only
+        CHECK(src % 3 == set.labels[i]);
+        CHECK(set.paths[i] == "x" + std::to_string(src));
     }
-    CHECK(per_class == std::vector<int>{5, 5, 5});
+    CHECK(per_class == std::vector<int>{5, 5, 5, 0});
+    // deterministic for a seed, whatever the thread count
+    auto again = make();
+    std::vector<std::size_t> train2{0, 1, 2, 3, 4, 5};
+    const int threads = kernels::max_threads();
+    kernels::set_num_threads(1);
+    data::rebalance(again, train2, 5, 11);
+    kernels::set_num_threads(threads);
+    CHECK(again.pixels == set.pixels);
+    CHECK(again.labels == set.labels);
+    CHECK(train2 == train);
+    CHECK(test::error_message<ValueError>([&] { data::rebalance(set, train, -1, 1); }) ==
+          "rebalance: samples per class must be >= 0, got -1");
+    std::vector<std::size_t> bad{99};
+    CHECK(test::error_message<IndexError>([&] { data::rebalance(set, bad, 1, 1); }) ==
+          "rebalance: index 99 outside a set of 24 images");
 }

@@ -1,139 +1,305 @@
-// ember/data/augment.hpp - image augmentation on HWC float images: Keras' RandomFlip / RandomRotation /
-// RandomZoom (reflect fill, bilinear), and the Augmentor recipe used to rebalance classes (rotate by up to
-// +-10 degrees, crop to the largest same-aspect rectangle without fill, resize back).
+// ember/data/augment.hpp - augmentation of HWC float images (values 0..255): Keras' RandomFlip / RandomRotation /
+// RandomZoom (bilinear, 'reflect' fill by default), and the Augmentor recipe used to rebalance classes (rotate by
+// up to +-10 degrees, crop to the largest same-aspect rectangle without fill, resize back).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <numbers>
-#include <span>
 #include <vector>
 
+#include "ember/core/error.hpp"
 #include "ember/core/random.hpp"
 #include "ember/data/image_folder.hpp"
+#include "ember/kernels/parallel.hpp"
 
 namespace ember::data {
 
+/// What a transform samples outside the image (Keras' fill_mode):
+/// reflect  (d c b a | a b c d | d c b a), mirrored about the outer edge of the border pixel (Keras' default);
+/// nearest  (a a a a | a b c d | d d d d);
+/// constant (k k k k | a b c d | k k k k) with k = fill_value.
+enum class FillMode { reflect, nearest, constant };
+
 namespace detail {
-/// Keras' 'reflect' fill: (d c b a | a b c d | d c b a), i.e. reflection about the outer edge of the border pixel.
-inline float reflect_coord(float v, int n) {
-    if (n == 1) return 0.0f;
-    const float period = 2.0f * static_cast<float>(n);
-    v = std::fmod(v + 0.5f, period);
-    if (v < 0) v += period;
-    if (v >= static_cast<float>(n)) v = period - v;
-    return std::clamp(v - 0.5f, 0.0f, static_cast<float>(n - 1));
+/// Maps a source coordinate (in pixel indices, pixel centres at integers) into [0, n - 1] for reflect / nearest,
+/// as TensorFlow's ImageProjectiveTransform does before it interpolates.
+inline float map_coord(float v, int n, FillMode mode) {
+    if (n <= 1) return 0.0f;
+    const auto len = static_cast<float>(n);
+    if (mode == FillMode::reflect && (v < 0 || v > len - 1)) {
+        // reflect about -0.5 and n - 0.5: fold into one period of 2n, then mirror the upper half
+        const float period = 2.0f * len;
+        float u = std::fmod(v + 0.5f, period);
+        if (u < 0) u += period;
+        if (u >= len) u = period - u;
+        v = u - 0.5f;
+    }
+    return std::clamp(v, 0.0f, len - 1);
 }
 
-/// out(x, y) = in(M * ((x, y) - centre) + centre) for pixel centres, bilinear, reflect fill.
-/// m = {m00, m01, m10, m11} maps output offsets to input offsets (x right, y down).
-inline void affine_resample(const float* in, int h, int w, int c, const float m[4], float* out) {
+/// Keras' 'reflect' fill for one coordinate (kept for callers of the earlier name).
+inline float reflect_coord(float v, int n) { return map_coord(v, n, FillMode::reflect); }
+
+/// The source point sampled for output pixel (y, x) by affine_transform with matrix m (see there):
+/// {source x, source y} in pixel indices, before any fill mapping.
+inline std::array<float, 2> affine_source(const std::array<float, 4>& m, int h, int w, int y, int x) {
     const float cx = 0.5f * static_cast<float>(w), cy = 0.5f * static_cast<float>(h);
+    const float dx = static_cast<float>(x) + 0.5f - cx, dy = static_cast<float>(y) + 0.5f - cy;
+    return {m[0] * dx + m[1] * dy + cx - 0.5f, m[2] * dx + m[3] * dy + cy - 0.5f};
+}
+}  // namespace detail
+
+/// out(y, x) = in at source point M * (p - c) + c, where p is the centre of output pixel (x, y), c the image
+/// centre and M = [[m0, m1], [m2, m3]] maps output offsets (x right, y down) to input offsets; bilinear
+/// interpolation; outside the image `fill` decides (TensorFlow's ImageProjectiveTransformV3, as Keras' layers use
+/// it with their matrices). `in` and `out` are h x w x c, HWC, and must not overlap.
+inline void affine_transform(const float* in, int h, int w, int c, const std::array<float, 4>& m, float* out,
+                             FillMode fill = FillMode::reflect, float fill_value = 0.0f) {
+    const auto uc = static_cast<std::size_t>(c);
+    const auto px = [&](int yy, int xx) {
+        return in + (static_cast<std::size_t>(yy) * static_cast<std::size_t>(w) + static_cast<std::size_t>(xx)) * uc;
+    };
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
-            const float dx = static_cast<float>(x) + 0.5f - cx, dy = static_cast<float>(y) + 0.5f - cy;
-            const float sx = reflect_coord(m[0] * dx + m[1] * dy + cx - 0.5f, w);
-            const float sy = reflect_coord(m[2] * dx + m[3] * dy + cy - 0.5f, h);
+            float* o = out + (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * uc;
+            auto [sx, sy] = detail::affine_source(m, h, w, y, x);
+            if (fill == FillMode::constant) {
+                // taps outside the image read fill_value; a point more than a pixel outside is all fill
+                const float fx0 = std::floor(sx), fy0 = std::floor(sy);
+                const float fx = sx - fx0, fy = sy - fy0;
+                const int x0 = static_cast<int>(fx0), y0 = static_cast<int>(fy0);
+                const auto tap = [&](int yy, int xx, std::size_t ch) {
+                    return (yy < 0 || yy >= h || xx < 0 || xx >= w) ? fill_value : px(yy, xx)[ch];
+                };
+                if (sx <= -1.0f || sy <= -1.0f || sx >= static_cast<float>(w) || sy >= static_cast<float>(h)) {
+                    std::fill(o, o + c, fill_value);
+                    continue;
+                }
+                for (std::size_t ch = 0; ch < uc; ++ch) {
+                    const float top = tap(y0, x0, ch) + (tap(y0, x0 + 1, ch) - tap(y0, x0, ch)) * fx;
+                    const float bottom = tap(y0 + 1, x0, ch) + (tap(y0 + 1, x0 + 1, ch) - tap(y0 + 1, x0, ch)) * fx;
+                    o[ch] = top + (bottom - top) * fy;
+                }
+                continue;
+            }
+            sx = detail::map_coord(sx, w, fill);
+            sy = detail::map_coord(sy, h, fill);
             const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
             const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
             const float fx = sx - static_cast<float>(x0), fy = sy - static_cast<float>(y0);
-            float* o = out + (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * static_cast<std::size_t>(c);
-            auto px = [&](int yy, int xx) { return in + (static_cast<std::size_t>(yy) * static_cast<std::size_t>(w) + static_cast<std::size_t>(xx)) * static_cast<std::size_t>(c); };
             const float *p00 = px(y0, x0), *p01 = px(y0, x1), *p10 = px(y1, x0), *p11 = px(y1, x1);
-            for (int ch = 0; ch < c; ++ch) {
+            for (std::size_t ch = 0; ch < uc; ++ch) {
                 const float top = p00[ch] + (p01[ch] - p00[ch]) * fx;
                 const float bottom = p10[ch] + (p11[ch] - p10[ch]) * fx;
                 o[ch] = top + (bottom - top) * fy;
             }
         }
 }
+
+namespace detail {
+inline void affine_in_place(float* img, int h, int w, int c, const std::array<float, 4>& m, FillMode fill,
+                            float fill_value) {
+    std::vector<float> out(static_cast<std::size_t>(h) * static_cast<std::size_t>(w) * static_cast<std::size_t>(c));
+    affine_transform(img, h, w, c, m, out.data(), fill, fill_value);
+    std::memcpy(img, out.data(), out.size() * sizeof(float));
+}
+/// Rotation by `radians` composed with a zoom (source offsets scaled by zoom_x, zoom_y).
+inline std::array<float, 4> rotation_zoom_matrix(double radians, double zoom_y, double zoom_x) {
+    const double cs = std::cos(radians), sn = std::sin(radians);
+    return {static_cast<float>(cs * zoom_x), static_cast<float>(-sn * zoom_y), static_cast<float>(sn * zoom_x),
+            static_cast<float>(cs * zoom_y)};
+}
 }  // namespace detail
 
-/// Flips an HWC image left-right (`horizontal`) and/or top-bottom in place.
+/// Flips an HWC image left-right (`horizontal`) and/or top-bottom (`vertical`) in place: exact permutations.
 inline void flip(float* img, int h, int w, int c, bool horizontal, bool vertical) {
-    const auto at = [&](int y, int x) { return img + (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * static_cast<std::size_t>(c); };
+    const auto at = [&](int y, int x) {
+        return img + (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) *
+                         static_cast<std::size_t>(c);
+    };
     if (horizontal)
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w / 2; ++x) std::swap_ranges(at(y, x), at(y, x) + c, at(y, w - 1 - x));
     if (vertical)
-        for (int y = 0; y < h / 2; ++y) std::swap_ranges(at(y, 0), at(y, 0) + static_cast<std::ptrdiff_t>(w) * c, at(h - 1 - y, 0));
+        for (int y = 0; y < h / 2; ++y)
+            std::swap_ranges(at(y, 0), at(y, 0) + static_cast<std::ptrdiff_t>(w) * c, at(h - 1 - y, 0));
 }
 
-/// Rotates an HWC image about its centre by `radians` (counter-clockwise as displayed), zooming by `zoom` (> 1
-/// zooms out: the content shrinks), with bilinear sampling and reflect fill, in place.
+/// Rotates an HWC image in place about its centre by `radians` (positive: counter-clockwise as displayed, as in
+/// Keras), bilinear, `fill` outside. The matrix is Keras' RandomRotation one.
+inline void rotate(float* img, int h, int w, int c, double radians, FillMode fill = FillMode::reflect,
+                   float fill_value = 0.0f) {
+    detail::affine_in_place(img, h, w, c, detail::rotation_zoom_matrix(radians, 1.0, 1.0), fill, fill_value);
+}
+
+/// Zooms an HWC image in place about its centre: the source is sampled zoom_y / zoom_x times further from the
+/// centre, so zoom > 1 zooms out (the content shrinks, `fill` around it) and zoom < 1 zooms in; Keras' RandomZoom
+/// matrix with zoom = 1 + factor.
+inline void zoom(float* img, int h, int w, int c, double zoom_y, double zoom_x, FillMode fill = FillMode::reflect,
+                 float fill_value = 0.0f) {
+    detail::affine_in_place(img, h, w, c, detail::rotation_zoom_matrix(0.0, zoom_y, zoom_x), fill, fill_value);
+}
+
+/// Rotation and zoom in one resampling (`zoom` > 1 zooms out), reflect fill, in place.
 inline void rotate_zoom(float* img, int h, int w, int c, double radians, double zoom = 1.0) {
-    const float cs = static_cast<float>(std::cos(radians) * zoom), sn = static_cast<float>(std::sin(radians) * zoom);
-    const float m[4] = {cs, -sn, sn, cs};
-    std::vector<float> out(static_cast<std::size_t>(h) * static_cast<std::size_t>(w) * static_cast<std::size_t>(c));
-    detail::affine_resample(img, h, w, c, m, out.data());
-    std::copy(out.begin(), out.end(), img);
+    detail::affine_in_place(img, h, w, c, detail::rotation_zoom_matrix(radians, zoom, zoom), FillMode::reflect, 0.0f);
 }
 
-/// Keras' augmentation layers of the reference model's second variant: RandomFlip('horizontal_and_vertical'),
-/// RandomRotation(rotation) (angle uniform in +-rotation * 2 pi), RandomZoom((zoom_min, zoom_max)) (positive
-/// factors zoom out by 1 + factor), reflect fill, bilinear.
+/// Keras' RandomFlip: left-right and/or top-bottom, each with probability 1/2 ('horizontal_and_vertical' = both).
+struct RandomFlip {
+    bool horizontal = true, vertical = true;
+    void operator()(float* img, int h, int w, int c, Generator& gen) const {
+        const bool hf = horizontal && gen.uniform() < 0.5;
+        const bool vf = vertical && gen.uniform() < 0.5;
+        flip(img, h, w, c, hf, vf);
+    }
+};
+
+/// Keras' RandomRotation(factor): an angle uniform in [lower, upper] * 2 pi (RandomRotation(0.2): up to +-72
+/// degrees), bilinear, reflect fill by default.
+struct RandomRotation {
+    double lower = -0.2, upper = 0.2;
+    FillMode fill = FillMode::reflect;
+    float fill_value = 0.0f;
+
+    RandomRotation() = default;
+    /// RandomRotation(f): [-|f|, |f|]; RandomRotation(lo, hi): [lo, hi]. Throws ValueError when lo > hi.
+    explicit RandomRotation(double factor) : lower(-std::abs(factor)), upper(std::abs(factor)) {}
+    RandomRotation(double lo, double hi, FillMode f = FillMode::reflect, float value = 0.0f)
+        : lower(lo), upper(hi), fill(f), fill_value(value) {
+        EMBER_CHECK(lo <= hi, ValueError, "RandomRotation: lower factor ", lo, " is above upper factor ", hi);
+    }
+    void operator()(float* img, int h, int w, int c, Generator& gen) const {
+        const double angle = gen.uniform(lower, upper) * 2.0 * std::numbers::pi;
+        if (angle != 0.0) rotate(img, h, w, c, angle, fill, fill_value);
+    }
+};
+
+/// Keras' RandomZoom(height_factor=(lower, upper)): zoom = 1 + uniform(lower, upper), positive factors zoom out
+/// (RandomZoom((0.2, 0.3)): the content shrinks to 1/1.2 .. 1/1.3), the same zoom on the width (Keras'
+/// width_factor=None keeps the aspect ratio); bilinear, reflect fill by default. A single factor f means [-f, f].
+struct RandomZoom {
+    double lower = 0.2, upper = 0.3;
+    FillMode fill = FillMode::reflect;
+    float fill_value = 0.0f;
+
+    RandomZoom() = default;
+    /// Throws ValueError when a factor is outside [-1, 1] or lo > hi (as Keras).
+    explicit RandomZoom(double factor) : RandomZoom(-std::abs(factor), std::abs(factor)) {}
+    RandomZoom(double lo, double hi, FillMode f = FillMode::reflect, float value = 0.0f)
+        : lower(lo), upper(hi), fill(f), fill_value(value) {
+        EMBER_CHECK(lo <= hi && std::abs(lo) <= 1 && std::abs(hi) <= 1, ValueError,
+                    "RandomZoom: factors must lie in [-1, 1] with lower <= upper, got (", lo, ", ", hi, ")");
+    }
+    void operator()(float* img, int h, int w, int c, Generator& gen) const {
+        const double z = 1.0 + gen.uniform(lower, upper);
+        if (z != 1.0) zoom(img, h, w, c, z, z, fill, fill_value);
+    }
+};
+
+/// The Keras augmentation of the reference model's second variant: RandomFlip('horizontal_and_vertical'),
+/// RandomRotation(rotation), RandomZoom((zoom_min, zoom_max)), reflect fill, bilinear.
 struct AugmentOptions {
     bool flip = true;
     double rotation = 0.2;
     double zoom_min = 0.2, zoom_max = 0.3;
 };
 
-/// Applies AugmentOptions' random transforms to one HWC float image, drawing from `gen`.
+/// Applies AugmentOptions' layers to one HWC float image in Keras' order (flip, then rotation, then zoom, each
+/// resampling the previous result, as a Sequential of the three layers does), drawing from `gen` (two flip
+/// draws, the angle, the zoom). Throws ValueError for zoom factors outside [-1, 1].
 inline void random_augment(float* img, int h, int w, int c, const AugmentOptions& o, Generator& gen) {
-    if (o.flip) {
-        const bool hf = gen.uniform() < 0.5, vf = gen.uniform() < 0.5;
-        flip(img, h, w, c, hf, vf);
-    }
-    const double angle = o.rotation > 0 ? gen.uniform(-o.rotation, o.rotation) * 2 * std::numbers::pi : 0.0;
-    const double zoom = 1.0 + (o.zoom_max > o.zoom_min ? gen.uniform(o.zoom_min, o.zoom_max) : o.zoom_min);
-    if (angle != 0.0 || zoom != 1.0) rotate_zoom(img, h, w, c, angle, zoom);
+    if (o.flip) RandomFlip{}(img, h, w, c, gen);
+    if (o.rotation != 0.0) RandomRotation(o.rotation)(img, h, w, c, gen);
+    RandomZoom(std::min(o.zoom_min, o.zoom_max), std::max(o.zoom_min, o.zoom_max))(img, h, w, c, gen);
 }
 
-/// Scale of the largest rectangle with the image's aspect ratio, centred, that fits inside the image rotated by
-/// `radians`: the crop that leaves no fill (Augmentor's RotateRange crop).
+/// Scale of the largest centred rectangle with the image's aspect ratio that fits inside the image rotated by
+/// `radians` (so contains no fill): min(w / (w |cos| + h |sin|), h / (w |sin| + h |cos|)).
 inline double inscribed_scale(int h, int w, double radians) {
     const double a = std::abs(std::sin(radians)), b = std::abs(std::cos(radians));
-    return std::min(w / (w * b + h * a), h / (w * a + h * b));
+    const double fw = w, fh = h;
+    return std::min(fw / (fw * b + fh * a), fh / (fw * a + fh * b));
 }
 
-/// Augmentor's rotate(probability, max_left, max_right) on one image: with probability `probability` an integer
-/// angle is drawn as Augmentor does (left or right with equal odds, then uniform in [-max, 0] or [0, max], so 0
-/// can come up), the image is rotated, cropped to the largest same-aspect rectangle without fill and resized back;
-/// otherwise the image is returned unchanged.
+/// The sampling matrix of augmentor_rotate for `degrees`: rotation composed with the inscribed crop.
+inline std::array<float, 4> augmentor_matrix(int h, int w, int degrees) {
+    const double rad = degrees * std::numbers::pi / 180.0;
+    const double s = inscribed_scale(h, w, rad);
+    return detail::rotation_zoom_matrix(rad, s, s);
+}
+
+/// Augmentor's rotate(probability, max_left_rotation, max_right_rotation) on one image: with probability
+/// `probability` an integer angle is drawn as Augmentor's RotateRange does (left or right with equal odds, then
+/// uniform in [-max, 0] or [0, max], so 0 comes up 1 time in max + 1), the image is rotated, cropped to the
+/// largest same-aspect rectangle that holds no fill and resized back to its size; otherwise it is returned
+/// unchanged. Rotation, crop and resize are one bilinear resampling here (Augmentor uses two bicubic ones).
 inline Image augmentor_rotate(const Image& img, Generator& gen, double probability = 0.7, int max_degrees = 10) {
     if (gen.uniform() >= probability) return img;
     const bool left = gen.below(2) == 0;
-    const int degrees = left ? -static_cast<int>(gen.below(static_cast<std::uint64_t>(max_degrees) + 1))
-                             : static_cast<int>(gen.below(static_cast<std::uint64_t>(max_degrees) + 1));
+    const auto magnitude = static_cast<int>(gen.below(static_cast<std::uint64_t>(std::max(max_degrees, 0)) + 1));
+    const int degrees = left ? -magnitude : magnitude;
     if (degrees == 0) return img;
-    const double rad = degrees * std::numbers::pi / 180.0;
-    const double s = inscribed_scale(img.height, img.width, rad);
     std::vector<float> f(img.pixels.begin(), img.pixels.end()), out(f.size());
-    const float cs = static_cast<float>(std::cos(rad) * s), sn = static_cast<float>(std::sin(rad) * s);
-    const float m[4] = {cs, -sn, sn, cs};
-    detail::affine_resample(f.data(), img.height, img.width, img.channels, m, out.data());
+    affine_transform(f.data(), img.height, img.width, img.channels, augmentor_matrix(img.height, img.width, degrees),
+                     out.data(), FillMode::reflect);
     Image r = img;
     for (std::size_t i = 0; i < out.size(); ++i)
-        r.pixels[i] = static_cast<std::uint8_t>(std::lround(std::clamp(out[i], 0.0f, 255.0f)));
+        r.pixels[i] = static_cast<std::uint8_t>(std::clamp(out[i], 0.0f, 255.0f) + 0.5f);
     return r;
 }
 
-/// The Augmentor rebalancing of the seed project, applied to the training side only: for every class, `per_class`
-/// images are drawn with replacement from that class's training images, passed through augmentor_rotate, appended
-/// to `set`, and their indices appended to `train`. Deterministic for a seed.
+/// The Augmentor rebalancing of the seed project (Pipeline.rotate(0.7, 10, 10) then sample(per_class), per class),
+/// applied to the training side only: for every class, `per_class` images are drawn with replacement from that
+/// class's images in `train`, passed through augmentor_rotate, appended to `set` (label and path of the source),
+/// and their indices appended to `train`. Validation images are never sources, so validation stays clean (the
+/// seed wrote the copies into Train before splitting). Rotations run in parallel; the result is a function of
+/// `seed` only. Throws ValueError for per_class < 0, IndexError for an index outside the set.
 inline void rebalance(ImageSet& set, std::vector<std::size_t>& train, int per_class, std::uint64_t seed) {
     EMBER_CHECK(per_class >= 0, ValueError, "rebalance: samples per class must be >= 0, got ", per_class);
     if (per_class == 0) return;
     std::vector<std::vector<std::size_t>> by_class(set.class_names.size());
-    for (std::size_t i : train) by_class[static_cast<std::size_t>(set.labels[i])].push_back(i);
+    for (std::size_t i : train) {
+        EMBER_CHECK(i < set.size(), IndexError, "rebalance: index ", i, " outside a set of ", set.size(), " images");
+        const auto label = static_cast<std::size_t>(set.labels[i]);
+        EMBER_CHECK(label < by_class.size(), IndexError, "rebalance: image ", i, " has label ", set.labels[i],
+                    " but the set has ", by_class.size(), " classes");
+        by_class[label].push_back(i);
+    }
+    // Draw every source and per-sample seed first (serially), then rotate in parallel.
+    struct Job {
+        std::size_t source;
+        std::uint64_t seed;
+    };
+    std::vector<Job> jobs;
     Generator gen(seed);
-    for (std::size_t c = 0; c < by_class.size(); ++c) {
-        if (by_class[c].empty()) continue;
-        for (int k = 0; k < per_class; ++k) {
-            const std::size_t src = by_class[c][gen.below(by_class[c].size())];
-            Image img{set.height, set.width, 3, std::vector<std::uint8_t>(set.image(src), set.image(src) + set.image_bytes())};
-            set.push_back(augmentor_rotate(img, gen), set.labels[src], set.paths[src]);
-            train.push_back(set.size() - 1);
+    for (const auto& members : by_class) {
+        if (members.empty()) continue;
+        for (int k = 0; k < per_class; ++k) jobs.push_back({members[gen.below(members.size())], gen.next_u64()});
+    }
+    const std::size_t first = set.size(), bytes = set.image_bytes();
+    set.pixels.resize((first + jobs.size()) * bytes);
+    kernels::parallel_for(0, static_cast<index_t>(jobs.size()), 1, [&](index_t lo, index_t hi) {
+        for (index_t j = lo; j < hi; ++j) {
+            const Job& job = jobs[static_cast<std::size_t>(j)];
+            const std::uint8_t* src = set.pixels.data() + job.source * bytes;
+            Image img{set.height, set.width, 3, std::vector<std::uint8_t>(src, src + bytes)};
+            Generator g(job.seed);
+            const Image r = augmentor_rotate(img, g);
+            std::memcpy(set.pixels.data() + (first + static_cast<std::size_t>(j)) * bytes, r.pixels.data(), bytes);
         }
+    });
+    set.labels.reserve(first + jobs.size());
+    set.paths.reserve(first + jobs.size());
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        const std::int32_t label = set.labels[jobs[j].source];
+        std::filesystem::path path = set.paths.size() > jobs[j].source ? set.paths[jobs[j].source] : std::filesystem::path{};
+        set.labels.push_back(label);
+        set.paths.push_back(std::move(path));
+        train.push_back(first + j);
     }
 }
 
