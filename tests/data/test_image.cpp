@@ -103,6 +103,11 @@ TEST_CASE("decode_image names the file and the problem", "[data][image][errors]"
     CHECK(test::error_message<IoError>([&] { data::probe_image(dir / "missing.jpg"); }) ==
           "cannot read image '" + (dir / "missing.jpg").string() + "': no such file");
 
+    test::write_text(dir / "sig-only.png", std::string("\x89PNG\r\n\x1a\n", 8) + "garbage!");
+    CHECK_THAT(test::error_message<IoError>([&] { data::probe_image(dir / "sig-only.png"); }),
+               Catch::StartsWith("cannot read image '" + (dir / "sig-only.png").string() +
+                                 "': corrupt or unsupported PNG header (stb_image: "));
+
     // truncated files of each format: every cut is an error that says which format and that it is cut or corrupt
     test::write_image(dir / "full.png", 32, 32, 3);
     test::write_image(dir / "full.jpg", 32, 32, 3);
@@ -118,7 +123,7 @@ TEST_CASE("decode_image names the file and the problem", "[data][image][errors]"
             if (std::string_view(format) == "GIF" && keep == bytes.size() - 1) continue;
             test::write_text(dir / name, bytes.substr(0, keep));
             const std::string msg = decode_error(dir / name);
-            CHECK_THAT(msg, Catch::StartsWith(where(name) + "corrupt or truncated " + format + " data (") ||
+            CHECK_THAT(msg, Catch::StartsWith(where(name) + "corrupt, truncated or unsupported " + format + " data (stb_image: ") ||
                                 Catch::Equals(where(name) + "truncated " + format +
                                               " file (the data ends before the image does)"));
         }
@@ -130,7 +135,7 @@ TEST_CASE("decode_image names the file and the problem", "[data][image][errors]"
     std::string png = read_bytes(dir / "full.png");
     for (std::size_t i = 60; i < 120 && i < png.size(); ++i) png[i] = static_cast<char>(png[i] ^ 0x5A);
     test::write_text(dir / "garbled.png", png);
-    CHECK_THAT(decode_error(dir / "garbled.png"), Catch::StartsWith(where("garbled.png") + "corrupt or truncated PNG data ("));
+    CHECK_THAT(decode_error(dir / "garbled.png"), Catch::StartsWith(where("garbled.png") + "corrupt, truncated or unsupported PNG data (stb_image: "));
     // an unreadable file (when the tests run as root, permissions do not stop reading: nothing to check)
     test::write_image(dir / "locked.png", 4, 4, 3);
     fs::permissions(dir / "locked.png", fs::perms::none);

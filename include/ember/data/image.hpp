@@ -170,7 +170,8 @@ inline std::string_view peek_format(std::FILE* f) {
     return image_format(head, n);
 }
 
-/// Decodes from `src` to 3 channels, or throws IoError "cannot decode '<name>': <why>".
+/// Decodes from `src` to 3 channels, or throws IoError "cannot decode '<name>': <why>" (stb_image's reason
+/// included when it refused the data).
 inline Image decode_rgb(ByteSource& src, std::string_view format, const std::string& name) {
     EMBER_CHECK(!format.empty(), IoError, "cannot decode '", name, "': not a JPEG, PNG, BMP or GIF file");
     const stbi_io_callbacks cb = ByteSource::callbacks();
@@ -184,8 +185,8 @@ inline Image decode_rgb(ByteSource& src, std::string_view format, const std::str
                                          std::generic_category().message(src.io_errno()), ")"));
     if (!data) {
         const char* why = stbi_failure_reason();
-        throw IoError(ember::detail::cat("cannot decode '", name, "': corrupt or truncated ", format, " data (",
-                                         why ? why : "unknown reason", ")"));
+        throw IoError(ember::detail::cat("cannot decode '", name, "': corrupt, truncated or unsupported ", format,
+                                         " data (stb_image: ", why ? why : "unknown reason", ")"));
     }
     EMBER_CHECK(!src.overran(), IoError, "cannot decode '", name, "': truncated ", format,
                 " file (the data ends before the image does)");
@@ -211,8 +212,8 @@ inline ImageInfo probe_image(const std::filesystem::path& path) {
     ImageInfo info;
     if (!stbi_info_from_callbacks(&cb, &src, &info.width, &info.height, &info.channels) || src.io_failed()) {
         const char* why = stbi_failure_reason();
-        throw IoError(ember::detail::cat("cannot read image '", path.string(), "': corrupt ", format, " header (",
-                                         why ? why : "unknown reason", ")"));
+        throw IoError(ember::detail::cat("cannot read image '", path.string(), "': corrupt or unsupported ", format,
+                                         " header (stb_image: ", why ? why : "unknown reason", ")"));
     }
     return info;
 }

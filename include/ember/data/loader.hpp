@@ -53,7 +53,9 @@ inline std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c)
 /// Batches over `indices` (into an ImageSet that must outlive the loader), batch_size at a time; the last batch
 /// of an epoch holds the remainder (kept, as in Keras). With `shuffle`, epoch e visits the indices in an order
 /// drawn from Generator(f(seed, e)); the augmentation of image i in epoch e draws from Generator(g(seed, e, i)),
-/// so a run is the same whatever the batch size, thread timing or prefetching. Satisfies train::BatchSource:
+/// so a run is the same whatever the batch size, thread timing or prefetching. (Keras reshuffles with
+/// dataset.shuffle(buffer_size=8 * batch_size), a local shuffle of its once-shuffled list; this one is a full
+/// Fisher-Yates shuffle.) Satisfies train::BatchSource:
 ///     loader.start_epoch(e); Batch<float> b; while (loader.next(b)) { ... }
 /// or, equivalently, `for (auto& b : loader.epoch(e)) { ... }`.
 class BatchLoader {
