@@ -68,7 +68,8 @@ inline std::string_view image_format(const std::uint8_t* head, std::size_t n) {
 /// for bytes past the end: stb_image pads a short input with zeros and may then "succeed" (a truncated BMP
 /// decodes to an image with black rows), so a read past the end is how a truncated file is recognised.
 /// Note [truncation]: complete files never trigger it (checked on the 324 isic-mini JPEGs and on PNG, BMP, GIF,
-/// progressive and grayscale JPEG files written by Pillow); every truncation of those files did.
+/// progressive and grayscale JPEG files written by Pillow), and every cut inside their image data is caught,
+/// here or by stb_image itself (a GIF cut after its first frame still decodes that frame, which is all we read).
 class ByteSource {
 public:
     explicit ByteSource(std::span<const std::uint8_t> bytes) : bytes_(bytes), size_(bytes.size()) {}
