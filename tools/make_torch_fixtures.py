@@ -3,14 +3,20 @@
 ember's cross-check (tests/interop/test_pytorch.cpp).
 
 Needs Debian's python3-torch (apt-get install python3-torch); only to regenerate the committed fixture, never to
-build or test. Run from the repository root:  /usr/bin/python3 tools/make_torch_fixtures.py
+build or test. Run from anywhere with the system Python (a pyenv `python3` on PATH has no torch):
+    /usr/bin/python3 tools/make_torch_fixtures.py
+The output is deterministic (fixed seed, float64 on the CPU): rerunning it with the same torch rewrites the same bytes.
 
-Everything is float64 and in ember's layouts, which is the interop contract:
-  images NHWC (PyTorch: NCHW, permute(0, 3, 1, 2)); conv kernels HWIO [KH, KW, C_in, C_out] (PyTorch: OIHW,
-  permute(3, 2, 0, 1)); Dense kernels [in, out] (PyTorch Linear.weight is [out, in], transposed);
-  Flatten flattens NHWC (PyTorch: permute to NHWC first, so that Dense weights map 1:1).
-TensorFlow's 'same' padding is done with an explicit F.pad: the extra row/column goes to the bottom/right.
-Gradients are those of a weighted sum  L = sum(y * r)  with a fixed random r (stored as '<case>.r').
+Everything is stored in ember's layouts, which is the interop contract:
+  images NHWC            PyTorch NCHW:            x.permute(0, 3, 1, 2)
+  conv kernels HWIO      PyTorch Conv2d.weight OIHW: w.permute(2, 3, 1, 0)   (ember -> PyTorch: permute(3, 2, 0, 1))
+  Dense kernel [in, out] PyTorch Linear.weight [out, in]: transposed
+  Flatten of NHWC        PyTorch flattens NCHW, so the Linear weight after a Flatten also has its input rows
+                         reordered from (C, H, W) to (H, W, C): see ember_state() below.
+TensorFlow's 'same' padding (ember's) is an explicit F.pad with the extra row/column at the bottom/right; PyTorch's
+own padding='same' agrees only for stride 1 and odd kernels (used in the model, where it applies).
+Gradients of the single-op cases are those of a weighted sum  L = sum(y * r)  with a fixed random r ('<case>.r'),
+so that every output element gets its own upstream gradient. Labels are I64, everything else F64.
 """
 import json
 import math
@@ -27,26 +33,33 @@ tensors = {}
 
 
 def put(name, t):
-    tensors[name] = t.detach().to(torch.float64).contiguous()
+    assert name not in tensors, name
+    t = t.detach().contiguous()
+    tensors[name] = t if t.dtype == torch.int64 else t.to(torch.float64)
 
 
 def tf_same_pads(size, k, stride):
+    """TensorFlow's 'same': out = ceil(size / stride); the odd pixel of the total goes after (bottom/right)."""
     out = math.ceil(size / stride)
     total = max((out - 1) * stride + k - size, 0)
     return total // 2, total - total // 2
 
 
 def conv_nhwc(x, w, b, stride, padding, relu):
-    """x NHWC, w HWIO -> y NHWC, with TensorFlow's padding."""
+    """x NHWC, w HWIO -> y NHWC, with TensorFlow's padding; stride is (sh, sw)."""
     xc = x.permute(0, 3, 1, 2)
     if padding == "same":
-        top, bottom = tf_same_pads(x.shape[1], w.shape[0], stride)
-        left, right = tf_same_pads(x.shape[2], w.shape[1], stride)
+        top, bottom = tf_same_pads(x.shape[1], w.shape[0], stride[0])
+        left, right = tf_same_pads(x.shape[2], w.shape[1], stride[1])
         xc = F.pad(xc, (left, right, top, bottom))
     y = F.conv2d(xc, w.permute(3, 2, 0, 1), b, stride=stride)
     if relu:
         y = torch.relu(y)
     return y.permute(0, 2, 3, 1)
+
+
+def max_pool_nhwc(x):
+    return F.max_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
 
 
 def grads_of(name, y, inputs):
@@ -58,96 +71,160 @@ def grads_of(name, y, inputs):
         put(name + ".d" + key, t.grad)
 
 
-def conv_case(name, x_shape, w_shape, stride, padding, relu):
-    x = (torch.rand(x_shape) * 2 - 1).requires_grad_()
-    w = (torch.rand(w_shape) * 2 - 1).requires_grad_()
-    b = (torch.rand(w_shape[3]) * 0.4 - 0.2).requires_grad_()
+def uniform(shape, lo=-1.0, hi=1.0):
+    return (torch.rand(shape) * (hi - lo) + lo).requires_grad_()
+
+
+# (a) conv2d, NHWC x HWIO, on odd sizes. 'same' pads (top, bottom) x (left, right):
+#   conv_same5      7x9, 5x5, s1         -> (2, 2) x (2, 2), fused relu
+#   conv_even4_s2   7x9, 4x4, s2         -> (1, 2) x (1, 2): the extra row and column at the bottom/right
+#   conv_rect_s12   5x8, 2x3, s(1, 2)    -> (0, 1) x (0, 1), fused relu
+#   conv_valid3_s2  9x7, 3x3, s2 'valid' -> 4x3
+#   conv_nobias     5x6, 2x2, s1 'valid', no bias (Keras use_bias=False)
+CONV_CASES = [
+    ("conv_same5", (2, 7, 9, 3), (5, 5, 3, 4), (1, 1), "same", True, True),
+    ("conv_even4_s2", (1, 7, 9, 2), (4, 4, 2, 3), (2, 2), "same", False, True),
+    ("conv_rect_s12", (2, 5, 8, 3), (2, 3, 3, 4), (1, 2), "same", True, True),
+    ("conv_valid3_s2", (2, 9, 7, 3), (3, 3, 3, 5), (2, 2), "valid", False, True),
+    ("conv_nobias", (1, 5, 6, 3), (2, 2, 3, 2), (1, 1), "valid", False, False),
+]
+for name, x_shape, w_shape, stride, padding, relu, has_bias in CONV_CASES:
+    x, w = uniform(x_shape), uniform(w_shape)
+    inputs = {"x": x, "w": w}
     put(name + ".x", x)
     put(name + ".w", w)
-    put(name + ".b", b)
-    grads_of(name, conv_nhwc(x, w, b, stride, padding, relu), {"x": x, "w": w, "b": b})
+    b = None
+    if has_bias:
+        b = uniform(w_shape[3], -0.2, 0.2)
+        inputs["b"] = b
+        put(name + ".b", b)
+    grads_of(name, conv_nhwc(x, w, b, stride, padding, relu), inputs)
 
+# (b) max pooling 2x2, stride 2, 'valid' (floor) on odd sizes: 9x7 -> 4x3 and the reference model's 45 -> 22;
+# pool_ties has integer values, so windows hold equal maxima: PyTorch routes the gradient to the first one in
+# row-major window order, as ember does.
+for name, shape, ties in [("pool", (2, 9, 7, 3), False), ("pool45", (1, 45, 23, 2), False),
+                          ("pool_ties", (2, 6, 5, 2), True)]:
+    x = torch.floor(torch.rand(shape) * 3) if ties else torch.rand(shape)
+    x.requires_grad_()
+    put(name + ".x", x)
+    grads_of(name, max_pool_nhwc(x), {"x": x})
 
-conv_case("conv_same5", (2, 7, 9, 3), (5, 5, 3, 4), 1, "same", True)
-conv_case("conv_even4_s2", (1, 8, 9, 2), (4, 4, 2, 3), 2, "same", False)
-conv_case("conv_valid3_s2", (2, 9, 7, 3), (3, 3, 3, 5), 2, "valid", False)
-
-# max pooling 2x2, stride 2, 'valid' on odd sizes (floor)
-x = torch.rand(2, 9, 7, 3).requires_grad_()
-put("pool.x", x)
-grads_of("pool", F.max_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1), {"x": x})
-
-# dense: y = x W + b with W [in, out]
-x = (torch.rand(4, 6) * 2 - 1).requires_grad_()
-w = (torch.rand(6, 5) * 2 - 1).requires_grad_()
-b = (torch.rand(5) * 2 - 1).requires_grad_()
+# (c) dense: y = x W + b with W [in, out] (PyTorch: F.linear(x, W.t(), b))
+x, w, b = uniform((4, 6)), uniform((6, 5)), uniform(5)
 for k, t in {"x": x, "w": w, "b": b}.items():
     put("dense." + k, t)
 grads_of("dense", F.linear(x, w.t(), b), {"x": x, "w": w, "b": b})
 
-# sparse categorical cross-entropy on logits: mean over the batch; with class weights in Keras' semantics
-# (per-sample weights, divided by N - PyTorch's weighted mean would divide by the sum of the weights)
-logits = (torch.randn(6, 5) * 3).requires_grad_()
+# (d) sparse categorical cross-entropy on logits, mean over the batch. Class weights follow Keras (they act as
+# sample weights and the batch is reduced with sum / N), not PyTorch's weighted mean (sum / sum of weights).
+# loss_large has logits of order 1e3, where log(softmax) would overflow without the fused log-sum-exp.
 labels = torch.tensor([0, 4, 2, 2, 1, 3])
-put("loss.logits", logits)
-put("loss.labels", labels.to(torch.float64))
-loss = F.cross_entropy(logits, labels)
-loss.backward()
-put("loss.value", loss.reshape(1))
-put("loss.dlogits", logits.grad)
+put("loss.labels", labels)
+for name, scale in [("loss", 3.0), ("loss_large", 1000.0)]:
+    logits = (torch.randn(6, 5) * scale).requires_grad_()
+    put(name + ".logits", logits)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    put(name + ".value", loss)
+    put(name + ".dlogits", logits.grad)
 cw = torch.tensor([0.5, 2.0, 1.0, 3.0, 0.25])
-logits2 = logits.detach().clone().requires_grad_()
-wloss = (F.cross_entropy(logits2, labels, reduction="none") * cw[labels]).sum() / labels.numel()
+logits = tensors["loss.logits"].clone().requires_grad_()
+wloss = (F.cross_entropy(logits, labels, reduction="none") * cw[labels]).sum() / labels.numel()
 wloss.backward()
+assert not torch.isclose(wloss, F.cross_entropy(logits, labels, weight=cw))  # the two conventions differ here
 put("loss.class_weights", cw)
-put("loss.weighted_value", wloss.reshape(1))
-put("loss.weighted_dlogits", logits2.grad)
+put("loss.weighted_value", wloss)
+put("loss.weighted_dlogits", logits.grad)
 
-# a reduced reference model: Rescaling(1/255) -> Conv(4,5,same,relu) -> Conv(4,5,same,relu) -> MaxPool 2 ->
-# Conv(8,5,same,relu) -> MaxPool 2 -> Flatten -> Dense(3), batch 2 of 20x20x3 images, labels [0, 2]
+
+# (e) a reduced reference model, written as a PyTorch user would (NCHW, nn.Conv2d, nn.Linear, NCHW Flatten), in
+# eval mode so that its Dropout is the identity. ember's model: Rescaling(1/255), Conv2D(4, 5, same, relu),
+# Conv2D(4, 5, same, relu), MaxPool2D(2), Conv2D(8, 5, same, relu), MaxPool2D(2), Dropout(0.25), Flatten, Dense(3).
+class Reduced(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv2d = torch.nn.Conv2d(3, 4, 5, padding="same")
+        self.conv2d_1 = torch.nn.Conv2d(4, 4, 5, padding="same")
+        self.conv2d_2 = torch.nn.Conv2d(4, 8, 5, padding="same")
+        self.dropout = torch.nn.Dropout(0.25)
+        self.dense = torch.nn.Linear(8 * 5 * 5, 3)
+
+    def forward(self, images_nhwc):
+        h = images_nhwc.permute(0, 3, 1, 2) / 255
+        h = torch.relu(self.conv2d(h))
+        h = F.max_pool2d(torch.relu(self.conv2d_1(h)), 2)
+        h = F.max_pool2d(torch.relu(self.conv2d_2(h)), 2)
+        return self.dense(torch.flatten(self.dropout(h), 1))
+
+
+def ember_state(module, values, pooled_chw):
+    """PyTorch parameter tensors (values: name -> tensor of the parameter's shape) -> ember's names and layouts."""
+    out = {}
+    for name, p in module.named_parameters():
+        layer, kind = name.split(".")
+        t = values[name]
+        if kind == "bias":
+            out[layer + ".bias"] = t
+        elif isinstance(getattr(module, layer), torch.nn.Conv2d):
+            out[layer + ".kernel"] = t.permute(2, 3, 1, 0)  # OIHW -> HWIO
+        else:  # Linear [out, C*H*W] -> ember Dense kernel [H*W*C, out]
+            c, h, w = pooled_chw
+            out[layer + ".kernel"] = t.reshape(-1, c, h, w).permute(2, 3, 1, 0).reshape(h * w * c, -1)
+    return out
+
+
+model = Reduced().eval()  # PyTorch's default initialisation
 images = torch.floor(torch.rand(2, 20, 20, 3) * 256)
 labels = torch.tensor([0, 2])
-params = {}
-for name, shape in [("conv2d", (5, 5, 3, 4)), ("conv2d_1", (5, 5, 4, 4)), ("conv2d_2", (5, 5, 4, 8))]:
-    fan_in, fan_out = shape[0] * shape[1] * shape[2], shape[0] * shape[1] * shape[3]
-    lim = math.sqrt(6 / (fan_in + fan_out))
-    params[name + ".kernel"] = ((torch.rand(shape) * 2 - 1) * lim).requires_grad_()
-    params[name + ".bias"] = (torch.rand(shape[3]) * 0.1).requires_grad_()
-params["dense.kernel"] = ((torch.rand(5 * 5 * 8, 3) * 2 - 1) * 0.1).requires_grad_()
-params["dense.bias"] = (torch.rand(3) * 0.1).requires_grad_()
-h = images / 255
-h = conv_nhwc(h, params["conv2d.kernel"], params["conv2d.bias"], 1, "same", True)
-h = conv_nhwc(h, params["conv2d_1.kernel"], params["conv2d_1.bias"], 1, "same", True)
-h = F.max_pool2d(h.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
-h = conv_nhwc(h, params["conv2d_2.kernel"], params["conv2d_2.bias"], 1, "same", True)
-h = F.max_pool2d(h.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
-logits = F.linear(h.reshape(2, -1), params["dense.kernel"].t(), params["dense.bias"])
+logits = model(images)
 loss = F.cross_entropy(logits, labels)
 loss.backward()
-put("model.images", images)
-put("model.labels", labels.to(torch.float64))
-put("model.logits", logits)
-put("model.loss", loss.reshape(1))
-for k, t in params.items():
-    put("model." + k, t)
-    put("model.grad." + k, t.grad)
+params = ember_state(model, dict(model.named_parameters()), (8, 5, 5))
+grads = ember_state(model, {n: p.grad for n, p in model.named_parameters()}, (8, 5, 5))
 
-# write safetensors by hand: 8-byte little-endian header length, JSON header, raw little-endian data
+# The layouts map 1:1: ember's computation (NHWC, HWIO, TensorFlow padding, NHWC Flatten, x W + b) with the
+# converted weights reproduces the PyTorch module's logits.
+with torch.no_grad():
+    h = images / 255
+    h = conv_nhwc(h, params["conv2d.kernel"], params["conv2d.bias"], (1, 1), "same", True)
+    h = max_pool_nhwc(conv_nhwc(h, params["conv2d_1.kernel"], params["conv2d_1.bias"], (1, 1), "same", True))
+    h = max_pool_nhwc(conv_nhwc(h, params["conv2d_2.kernel"], params["conv2d_2.bias"], (1, 1), "same", True))
+    again = h.reshape(2, -1) @ params["dense.kernel"] + params["dense.bias"]
+    assert torch.allclose(again, logits, rtol=1e-12, atol=1e-12), (again - logits).abs().max()
+
+put("model.images", images)
+put("model.labels", labels)
+put("model.logits", logits)
+put("model.loss", loss)
+for k in params:
+    put("model." + k, params[k])
+    put("model.grad." + k, grads[k])
+
+# Write safetensors by hand: 8-byte little-endian header length, JSON header padded with spaces to 8 bytes, raw
+# little-endian row-major data in name order.
 header, blobs, offset = {}, [], 0
-header["__metadata__"] = {"generator": "tools/make_torch_fixtures.py", "torch": torch.__version__}
+header["__metadata__"] = {
+    "generator": "tools/make_torch_fixtures.py",
+    "torch": torch.__version__,
+    "layouts": "NHWC images, HWIO conv kernels, Dense kernels [in, out], NHWC Flatten",
+}
 for name in sorted(tensors):
     t = tensors[name]
-    data = t.numpy().astype("<f8").tobytes()
-    header[name] = {"dtype": "F64", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+    dtype, fmt = ("I64", "<i8") if t.dtype == torch.int64 else ("F64", "<f8")
+    data = t.numpy().astype(fmt).tobytes()
+    header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
     blobs.append(data)
     offset += len(data)
 text = json.dumps(header, separators=(",", ":"))
 text += " " * ((8 - len(text) % 8) % 8)
 out = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch_reference.safetensors"
 out.parent.mkdir(parents=True, exist_ok=True)
-with open(out, "wb") as f:
+tmp = out.with_suffix(".tmp")
+with open(tmp, "wb") as f:
     f.write(struct.pack("<Q", len(text)))
     f.write(text.encode())
     for blob in blobs:
         f.write(blob)
+tmp.replace(out)
 print(f"wrote {out} ({out.stat().st_size} bytes, {len(tensors)} tensors, torch {torch.__version__})", file=sys.stderr)

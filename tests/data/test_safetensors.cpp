@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <ember/data/safetensors.hpp>
 
@@ -12,15 +14,27 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path temp_file(const std::string& name) {
-    const auto dir = fs::temp_directory_path() / "ember-tests";
+    const auto dir = fs::temp_directory_path() / "ember-tests-safetensors";
     fs::create_directories(dir);
     return dir / name;
 }
-void write_bytes(const fs::path& p, const std::string& header, const std::string& data) {
-    std::ofstream out(p, std::ios::binary);
-    const std::uint64_t n = header.size();
+/// A file made of an 8-byte length, `header` and `data`; `declared` overrides the length field.
+void write_bytes(const fs::path& p, const std::string& header, const std::string& data,
+                 std::uint64_t declared = std::numeric_limits<std::uint64_t>::max()) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    const std::uint64_t n = declared == std::numeric_limits<std::uint64_t>::max() ? header.size() : declared;
     out.write(reinterpret_cast<const char*>(&n), 8);
     out << header << data;
+}
+std::string read_all(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+template <class T>
+std::string bytes_of(std::initializer_list<T> values) {
+    std::string s(values.size() * sizeof(T), '\0');
+    std::memcpy(s.data(), values.begin(), s.size());
+    return s;
 }
 }  // namespace
 
@@ -28,58 +42,187 @@ TEMPLATE_TEST_CASE("safetensors round trip is bit-exact with metadata", "[data][
     Generator gen(1);
     auto a = Tensor<TestType>::normal({3, 4}, 0, 1, gen);
     auto b = Tensor<TestType>::normal({5}, 0, 1, gen);
+    b.data()[0] = std::numeric_limits<TestType>::denorm_min();
+    b.data()[1] = -std::numeric_limits<TestType>::infinity();
+    b.data()[2] = std::numeric_limits<TestType>::quiet_NaN();
+    b.data()[3] = TestType(-0.0);
+    auto s = Tensor<TestType>::scalar(TestType(0.1));
+    auto empty = Tensor<TestType>::zeros({0, 3});
     const auto path = temp_file("roundtrip.safetensors");
-    data::save_safetensors<TestType>(path, {{"layer.kernel", a}, {"layer.bias", b}}, {{"classes", "[\"a\",\"b\"]"}});
+    data::save_safetensors<TestType>(path, {{"layer.kernel", a}, {"layer.bias", b}, {"scalar", s}, {"empty", empty}},
+                                     {{"classes", "[\"a\",\"b\"]"}, {"note", "ünïcödé"}});
     CHECK_FALSE(fs::exists(path.string() + ".tmp"));
     auto loaded = data::load_safetensors<TestType>(path);
-    REQUIRE(loaded.tensors.size() == 2);
-    CHECK(loaded.tensors.at("layer.kernel").shape() == Shape{3, 4});
-    CHECK(loaded.tensors.at("layer.kernel").to_vector() == a.to_vector());
-    CHECK(loaded.tensors.at("layer.bias").to_vector() == b.to_vector());
+    REQUIRE(loaded.tensors.size() == 4);
+    CHECK(loaded.integers.empty());
+    const auto same_bits = [](const Tensor<TestType>& x, const Tensor<TestType>& y) {
+        return x.shape() == y.shape() &&
+               std::memcmp(x.data(), y.data(), static_cast<std::size_t>(x.numel()) * sizeof(TestType)) == 0;
+    };
+    CHECK(same_bits(loaded.tensors.at("layer.kernel"), a));
+    CHECK(same_bits(loaded.tensors.at("layer.bias"), b));
+    CHECK(same_bits(loaded.tensors.at("scalar"), s));
+    CHECK(loaded.tensors.at("scalar").shape() == Shape{});
+    CHECK(loaded.tensors.at("empty").shape() == Shape{0, 3});
     CHECK(loaded.metadata.at("classes") == "[\"a\",\"b\"]");
+    CHECK(loaded.metadata.at("note") == "ünïcödé");
     CHECK(loaded.dtypes.at("layer.bias") == (std::is_same_v<TestType, float> ? "F32" : "F64"));
-    // the data section starts 8-byte aligned
-    std::ifstream in(path, std::ios::binary);
+
+    // The layout another reader expects: 8-byte length, JSON header padded to 8 bytes, data in the given order.
+    const std::string file = read_all(path);
     std::uint64_t n = 0;
-    in.read(reinterpret_cast<char*>(&n), 8);
+    std::memcpy(&n, file.data(), 8);
     CHECK(n % 8 == 0);
+    const auto header = nlohmann::json::parse(file.substr(8, n));
+    CHECK(header.at("layer.kernel").at("shape") == nlohmann::json::array({3, 4}));
+    CHECK(header.at("layer.kernel").at("data_offsets") == nlohmann::json::array({0, 12 * sizeof(TestType)}));
+    CHECK(header.at("layer.bias").at("data_offsets").at(0) == 12 * sizeof(TestType));
+    CHECK(header.at("__metadata__").at("classes") == "[\"a\",\"b\"]");
+    CHECK(file.size() == 8 + n + 18 * sizeof(TestType));
+    CHECK(std::memcmp(file.data() + 8 + n, a.data(), 12 * sizeof(TestType)) == 0);
 }
 
-TEST_CASE("corrupt safetensors files are rejected with a message naming the problem", "[data][safetensors][errors]") {
+TEST_CASE("safetensors converts F32 <-> F64 on load and reads I32/I64 integer tensors", "[data][safetensors]") {
+    const auto p = temp_file("mixed.safetensors");
+    const std::string header =
+        R"({"f":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+        R"("d":{"dtype":"F64","shape":[2],"data_offsets":[8,24]},)"
+        R"("i":{"dtype":"I32","shape":[3],"data_offsets":[24,36]},)"
+        R"("l":{"dtype":"I64","shape":[1,2],"data_offsets":[36,52]}})";
+    write_bytes(p, header,
+                bytes_of<float>({0.1f, -2.5f}) + bytes_of<double>({0.1, 1e300}) + bytes_of<std::int32_t>({-1, 0, 7}) +
+                    bytes_of<std::int64_t>({std::int64_t(1) << 40, -3}));
+    auto as_double = data::load_safetensors<double>(p);
+    CHECK(as_double.tensors.at("f").to_vector() == std::vector<double>{double(0.1f), -2.5});
+    CHECK(as_double.tensors.at("d").to_vector() == std::vector<double>{0.1, 1e300});
+    CHECK(as_double.integers.at("i").shape == Shape{3});
+    CHECK(as_double.integers.at("i").values == std::vector<std::int64_t>{-1, 0, 7});
+    CHECK(as_double.integers.at("l").shape == Shape{1, 2});
+    CHECK(as_double.integers.at("l").values == std::vector<std::int64_t>{std::int64_t(1) << 40, -3});
+    CHECK(as_double.dtypes == std::map<std::string, std::string>{{"f", "F32"}, {"d", "F64"}, {"i", "I32"}, {"l", "I64"}});
+    auto as_float = data::load_safetensors<float>(p);
+    CHECK(as_float.tensors.at("f").to_vector() == std::vector<float>{0.1f, -2.5f});
+    CHECK(as_float.tensors.at("d").data()[0] == 0.1f);
+    CHECK(std::isinf(as_float.tensors.at("d").data()[1]));  // beyond float's range: IEEE conversion gives inf
+
+    // everything a Safetensors holds is written back, integers as I64
+    const auto q = temp_file("mixed2.safetensors");
+    data::save_safetensors(q, as_double);
+    auto again = data::load_safetensors<double>(q);
+    CHECK(again.tensors.at("d").to_vector() == as_double.tensors.at("d").to_vector());
+    CHECK(again.integers.at("i").values == as_double.integers.at("i").values);
+    CHECK(again.dtypes.at("i") == "I64");
+    CHECK(again.metadata.empty());
+}
+
+TEST_CASE("corrupt safetensors files are rejected with a message naming the file and the problem",
+          "[data][safetensors][errors]") {
     const auto p = temp_file("bad.safetensors");
     const std::string where = "'" + p.string() + "'";
-    {
-        std::ofstream out(p, std::ios::binary);
-        out << "abc";
+    const auto message = [&] { return test::error_message<IoError>([&] { (void)data::load_safetensors<float>(p); }); };
+
+    SECTION("truncated before the header length") {
+        std::ofstream(p, std::ios::binary | std::ios::trunc) << "abc";
+        CHECK(message() == where + " is not a safetensors file: 3 bytes, shorter than the 8-byte header length");
     }
-    CHECK(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }) ==
-          where + " is not a safetensors file: 3 bytes, shorter than the 8-byte header length");
-    write_bytes(p, "{}", "");
-    {
-        std::ofstream out(p, std::ios::binary);
-        const std::uint64_t n = 1000;
-        out.write(reinterpret_cast<const char*>(&n), 8);
-        out << "{}";
+    SECTION("header length beyond the file") {
+        write_bytes(p, "{}", "", 1000);
+        CHECK(message() == where + " is truncated or not a safetensors file: header of 1000 bytes in a file of 10 bytes");
     }
-    CHECK(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }) ==
-          where + " is truncated or not a safetensors file: header of 1000 bytes in a file of 10 bytes");
-    write_bytes(p, "{not json", "");
-    CHECK_THAT(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }), Catch::StartsWith(where + " has a malformed header: "));
-    write_bytes(p, R"({"w":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}})", "ab");
-    CHECK(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }) ==
-          where + ": tensor 'w' has dtype I8, only F32 and F64 are supported");
-    write_bytes(p, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "abcd");
-    CHECK(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }) ==
-          where + ": tensor 'w' has data offsets outside the 4 data bytes (file truncated?)");
-    write_bytes(p, R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", "abcdefgh");
-    CHECK(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }) ==
-          where + ": tensor 'w' of shape [3] and dtype F32 needs 12 bytes, its offsets give 8");
-    write_bytes(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                "abcdefgh");
-    CHECK(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }) == where + ": tensor data ranges overlap");
-    write_bytes(p, R"({"w":{"dtype":"F32","shape":[2]}})", "");
-    CHECK_THAT(test::error_message<IoError>([&] { data::load_safetensors<float>(p); }),
-               Catch::StartsWith(where + ": malformed entry for tensor 'w': "));
-    CHECK(test::error_message<IoError>([&] { data::load_safetensors<float>(temp_file("missing.safetensors")); }) ==
-          "cannot open '" + temp_file("missing.safetensors").string() + "'");
+    SECTION("malformed JSON, or JSON that is not an object") {
+        write_bytes(p, "{not json", "");
+        CHECK_THAT(message(), Catch::StartsWith(where + " has a malformed header: ") && Catch::Contains("parse error"));
+        write_bytes(p, "", "");
+        CHECK_THAT(message(), Catch::StartsWith(where + " has a malformed header: "));
+        write_bytes(p, "[1, 2]", "");
+        CHECK(message() == where + " has a malformed header: not a JSON object");
+    }
+    SECTION("unknown dtype") {
+        write_bytes(p, R"({"w":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}})", "ab");
+        CHECK(message() == where + ": tensor 'w' has dtype I8, only F32, F64, I32 and I64 are supported");
+    }
+    SECTION("offsets beyond the data (a truncated file)") {
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "abcd");
+        CHECK(message() == where + ": tensor 'w' has data offsets outside the 4 data bytes: [0, 8] (file truncated?)");
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", "abcdefgh");
+        CHECK(message() == where + ": tensor 'w' has data offsets [8, 4] that end before they begin");
+    }
+    SECTION("a saved file cut in half") {
+        data::save_safetensors<float>(p, {{"a", Tensor<float>::zeros({64})}, {"b", Tensor<float>::ones({64})}});
+        fs::resize_file(p, fs::file_size(p) / 2);
+        CHECK_THAT(message(), Catch::StartsWith(where + ": tensor '") &&
+                                  Catch::Contains("' has data offsets outside the ") &&
+                                  Catch::EndsWith("(file truncated?)"));
+    }
+    SECTION("offsets not matching shape x dtype size") {
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", "abcdefgh");
+        CHECK(message() == where + ": tensor 'w' of shape [3] and dtype F32 needs 12 bytes, its offsets give 8");
+        write_bytes(p, R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", "abcdefgh");
+        CHECK(message() == where + ": tensor 'w' has shape [4294967296,4294967296], too large to address");
+    }
+    SECTION("overlapping ranges, gaps and trailing bytes") {
+        write_bytes(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                    "abcdefgh");
+        CHECK(message() == where + ": the data of tensors 'a' [0, 8) and 'b' [4, 8) overlap");
+        write_bytes(p, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                    "abcdefghijkl");
+        CHECK(message() == where + ": data bytes [4, 8) before tensor 'b' belong to no tensor");
+        write_bytes(p, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "abcdefgh");
+        CHECK(message() == where + ": 4 bytes after the last tensor's data belong to no tensor");
+    }
+    SECTION("malformed entries and metadata") {
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[2]}})", "");
+        CHECK_THAT(message(), Catch::StartsWith(where + ": malformed entry for tensor 'w': expected an object with "
+                                                        "dtype, shape and data_offsets, got {"));
+        write_bytes(p, R"({"w":[1,2]})", "");
+        CHECK_THAT(message(), Catch::StartsWith(where + ": malformed entry for tensor 'w'"));
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", "");
+        CHECK(message() == where + ": tensor 'w' has a malformed shape: -1 is not a non-negative integer");
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,0]}})", "");
+        CHECK(message() == where + ": tensor 'w' has a malformed shape: 1.5 is not a non-negative integer");
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", "abcdefgh");
+        CHECK(message() == where + ": tensor 'w' has a malformed shape: 2");
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", "abcdefgh");
+        CHECK(message() == where + ": tensor 'w' has malformed data_offsets: [0] is not [begin, end]");
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", "abcdefgh");
+        CHECK(message() == where + ": tensor 'w' has a malformed data_offsets: -8 is not a non-negative integer");
+        write_bytes(p, R"({"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})", "abcdefgh");
+        CHECK(message() == where + ": tensor 'w' has a malformed dtype: 32");
+        write_bytes(p, R"({"__metadata__":{"k":1}})", "");
+        CHECK(message() == where + ": __metadata__ value of 'k' is not a string");
+        write_bytes(p, R"({"__metadata__":"k"})", "");
+        CHECK(message() == where + ": __metadata__ must be an object of strings");
+    }
+    SECTION("missing file") {
+        const auto missing = temp_file("missing.safetensors");
+        CHECK(test::error_message<IoError>([&] { (void)data::load_safetensors<float>(missing); }) ==
+              "cannot open '" + missing.string() + "'");
+    }
+}
+
+TEST_CASE("save_safetensors rejects bad names and unwritable places, leaving no temporary file",
+          "[data][safetensors][errors]") {
+    const auto p = temp_file("save.safetensors");
+    const auto t = Tensor<float>::zeros({2});
+    CHECK(test::error_message<ValueError>([&] { data::save_safetensors<float>(p, {{"w", t}, {"w", t}}); }) ==
+          "save_safetensors '" + p.string() + "': duplicate or reserved tensor name 'w'");
+    CHECK(test::error_message<ValueError>([&] { data::save_safetensors<float>(p, {{"__metadata__", t}}); }) ==
+          "save_safetensors '" + p.string() + "': duplicate or reserved tensor name '__metadata__'");
+    CHECK(test::error_message<ValueError>([&] { data::save_safetensors<float>(p, {{"w", Tensor<float>()}}); }) ==
+          "save_safetensors '" + p.string() + "': tensor 'w' is undefined");
+    data::Safetensors<float> bad;
+    bad.integers["y"] = {Shape{3}, {1, 2}};
+    CHECK(test::error_message<ValueError>([&] { data::save_safetensors(p, bad); }) ==
+          "save_safetensors '" + p.string() + "': integer tensor 'y' of shape [3] holds 2 values");
+
+    // a directory in the way of the rename: the old target stays, the temporary file is removed
+    const auto dir = temp_file("a-directory.safetensors");
+    fs::create_directories(dir / "inside");
+    CHECK_THAT(test::error_message<IoError>([&] { data::save_safetensors<float>(dir, {{"w", t}}); }),
+               Catch::StartsWith("cannot rename '" + dir.string() + ".tmp' to '" + dir.string() + "': "));
+    CHECK(fs::is_directory(dir / "inside"));
+    CHECK_FALSE(fs::exists(dir.string() + ".tmp"));
+    const auto nowhere = temp_file("no-such-dir") / "x.safetensors";
+    CHECK(test::error_message<IoError>([&] { data::save_safetensors<float>(nowhere, {{"w", t}}); }) ==
+          "cannot write '" + nowhere.string() + ".tmp'");
 }

@@ -1,7 +1,11 @@
 // Cross-check against PyTorch: tests/fixtures/torch_reference.safetensors holds inputs, weights, outputs and
-// gradients computed by PyTorch 1.13 (tools/make_torch_fixtures.py), in ember's layouts (NHWC, HWIO, Dense
-// [in, out]) - so passing this test is also the weight-interop contract.
+// gradients computed by PyTorch 1.13 in float64 (tools/make_torch_fixtures.py), stored in ember's layouts (NHWC,
+// HWIO, Dense [in, out]) - so passing this test is also the weight-interop contract that the script documents.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
 
 #include <ember/data/safetensors.hpp>
 #include <ember/nn/nn.hpp>
@@ -12,9 +16,11 @@ using namespace ember;
 
 namespace {
 const data::Safetensors<double>& fixture() {
-    static const auto f = data::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) + "/tests/fixtures/torch_reference.safetensors");
+    static const auto f =
+        data::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) + "/tests/fixtures/torch_reference.safetensors");
     return f;
 }
+bool has(const std::string& name) { return fixture().tensors.count(name) != 0; }
 const Tensor<double>& get(const std::string& name) {
     const auto& t = fixture().tensors;
     auto it = t.find(name);
@@ -23,79 +29,145 @@ const Tensor<double>& get(const std::string& name) {
 }
 Tensor<double> leaf(const std::string& name) { return get(name).clone().requires_grad(true); }
 std::vector<std::int32_t> labels(const std::string& name) {
+    auto it = fixture().integers.find(name);
+    if (it == fixture().integers.end()) FAIL("fixture has no integer tensor '" << name << "'");
     std::vector<std::int32_t> out;
-    for (double v : get(name).span()) out.push_back(static_cast<std::int32_t>(v));
+    for (std::int64_t v : it->second.values) out.push_back(static_cast<std::int32_t>(v));
     return out;
 }
-constexpr double kTol = 1e-5;
+
+/// max |a - b| / max |b|: relative to the reference's scale, so that small gradients are not compared in
+/// absolute terms and exact zeros (dead ReLUs, pooled-away inputs) are not divided by.
+double rel_error(const Tensor<double>& a, const Tensor<double>& b) {
+    REQUIRE(a.defined());
+    REQUIRE(a.shape() == b.shape());
+    double diff = 0, scale = 0;
+    for (index_t i = 0; i < a.numel(); ++i) {
+        diff = std::max(diff, std::abs(a.data()[i] - b.data()[i]));
+        scale = std::max(scale, std::abs(b.data()[i]));
+    }
+    return scale == 0 ? diff : diff / scale;
+}
+double rel_error(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
+
+// Everything is float64 on both sides, so the results agree to rounding (about 1e-15 measured with PyTorch 1.13).
+// 1e-10 is far stricter than the 1e-5 the cross-check asks for: it also catches a float32 intermediate (about
+// 1e-7) sneaking into ember's double path, besides any difference in padding, indexing or formulae.
+constexpr double kTol = 1e-10;
 }  // namespace
 
-TEST_CASE("conv2d matches PyTorch: 'same' 5x5 + relu, even kernel stride 2, 'valid' stride 2", "[interop][pytorch]") {
-    struct Case { const char* name; Conv2DOptions o; };
-    for (const Case& c : {Case{"conv_same5", {1, 1, Padding::same, true}}, Case{"conv_even4_s2", {2, 2, Padding::same, false}},
-                          Case{"conv_valid3_s2", {2, 2, Padding::valid, false}}}) {
+TEST_CASE("the PyTorch fixture is float64, with I64 labels, from the generator script", "[interop][pytorch]") {
+    CHECK(fixture().metadata.at("generator") == "tools/make_torch_fixtures.py");
+    for (const auto& [name, dtype] : fixture().dtypes) {
+        CAPTURE(name);
+        CHECK(dtype == (name.ends_with("labels") ? "I64" : "F64"));
+    }
+}
+
+TEST_CASE("conv2d matches PyTorch: 'same' (odd, even, rectangular kernels, strides 1 and 2), 'valid', no bias",
+          "[interop][pytorch]") {
+    struct Case {
+        const char* name;
+        Conv2DOptions o;
+    };
+    for (const Case& c : {Case{"conv_same5", {1, 1, Padding::same, true}},
+                          Case{"conv_even4_s2", {2, 2, Padding::same, false}},
+                          Case{"conv_rect_s12", {1, 2, Padding::same, true}},
+                          Case{"conv_valid3_s2", {2, 2, Padding::valid, false}},
+                          Case{"conv_nobias", {1, 1, Padding::valid, false}}}) {
         const std::string n = c.name;
         CAPTURE(n);
-        auto x = leaf(n + ".x"), w = leaf(n + ".w"), b = leaf(n + ".b");
+        const bool with_bias = has(n + ".b");
+        CHECK(with_bias == (n != "conv_nobias"));
+        auto x = leaf(n + ".x"), w = leaf(n + ".w");
+        Tensor<double> b = with_bias ? leaf(n + ".b") : Tensor<double>();
         auto y = conv2d(x, w, b, c.o);
-        CHECK(test::max_rel_error(y, get(n + ".y")) < kTol);
+        CHECK(rel_error(y, get(n + ".y")) < kTol);
         sum(mul(y, get(n + ".r"))).backward();
-        CHECK(test::max_rel_error(x.grad(), get(n + ".dx")) < kTol);
-        CHECK(test::max_rel_error(w.grad(), get(n + ".dw")) < kTol);
-        CHECK(test::max_rel_error(b.grad(), get(n + ".db")) < kTol);
+        CHECK(rel_error(x.grad(), get(n + ".dx")) < kTol);
+        CHECK(rel_error(w.grad(), get(n + ".dw")) < kTol);
+        if (with_bias) CHECK(rel_error(b.grad(), get(n + ".db")) < kTol);
     }
 }
 
-TEST_CASE("max_pool2d and dense match PyTorch", "[interop][pytorch]") {
-    auto x = leaf("pool.x");
-    auto y = max_pool2d(x);
-    CHECK(test::max_rel_error(y, get("pool.y")) < kTol);
-    sum(mul(y, get("pool.r"))).backward();
-    CHECK(test::max_rel_error(x.grad(), get("pool.dx")) < kTol);
-
-    auto dx = leaf("dense.x"), dw = leaf("dense.w"), db = leaf("dense.b");
-    auto dy = add(matmul(dx, dw), db);
-    CHECK(test::max_rel_error(dy, get("dense.y")) < kTol);
-    sum(mul(dy, get("dense.r"))).backward();
-    CHECK(test::max_rel_error(dx.grad(), get("dense.dx")) < kTol);
-    CHECK(test::max_rel_error(dw.grad(), get("dense.dw")) < kTol);
-    CHECK(test::max_rel_error(db.grad(), get("dense.db")) < kTol);
+TEST_CASE("max_pool2d matches PyTorch on odd sizes (45 -> 22) and routes ties to the first maximum",
+          "[interop][pytorch]") {
+    for (const std::string n : {"pool", "pool45", "pool_ties"}) {
+        CAPTURE(n);
+        auto x = leaf(n + ".x");
+        auto y = max_pool2d(x);
+        CHECK(rel_error(y, get(n + ".y")) < kTol);
+        sum(mul(y, get(n + ".r"))).backward();
+        CHECK(rel_error(x.grad(), get(n + ".dx")) < kTol);
+    }
+    CHECK(get("pool45.y").shape() == Shape{1, 22, 11, 2});
 }
 
-TEST_CASE("sparse categorical cross-entropy matches PyTorch, and Keras' class weighting", "[interop][pytorch]") {
+TEST_CASE("dense (x W + b, W [in, out]) matches PyTorch's linear", "[interop][pytorch]") {
+    auto x = leaf("dense.x"), w = leaf("dense.w"), b = leaf("dense.b");
+    auto y = add(matmul(x, w), b);
+    CHECK(rel_error(y, get("dense.y")) < kTol);
+    sum(mul(y, get("dense.r"))).backward();
+    CHECK(rel_error(x.grad(), get("dense.dx")) < kTol);
+    CHECK(rel_error(w.grad(), get("dense.dw")) < kTol);
+    CHECK(rel_error(b.grad(), get("dense.db")) < kTol);
+}
+
+TEST_CASE("sparse categorical cross-entropy matches PyTorch, with large logits and Keras' class weighting",
+          "[interop][pytorch]") {
     const auto y = labels("loss.labels");
+    for (const std::string n : {"loss", "loss_large"}) {
+        CAPTURE(n);
+        auto logits = leaf(n + ".logits");
+        auto loss = sparse_categorical_crossentropy(logits, y);
+        CHECK(rel_error(loss.item(), get(n + ".value").item()) < kTol);
+        loss.backward();
+        CHECK(rel_error(logits.grad(), get(n + ".dlogits")) < kTol);
+    }
+    // Keras: sum_i w[y_i] * nll_i / N (PyTorch's weight= would divide by sum_i w[y_i] instead)
     auto logits = leaf("loss.logits");
-    auto loss = sparse_categorical_crossentropy(logits, y);
-    CHECK(loss.item() == Approx(get("loss.value").item()).epsilon(kTol));
-    loss.backward();
-    CHECK(test::max_rel_error(logits.grad(), get("loss.dlogits")) < kTol);
-    auto logits2 = leaf("loss.logits");
     const auto cw = get("loss.class_weights").to_vector();
-    auto weighted = sparse_categorical_crossentropy(logits2, y, cw);
-    CHECK(weighted.item() == Approx(get("loss.weighted_value").item()).epsilon(kTol));
+    auto weighted = sparse_categorical_crossentropy(logits, y, cw);
+    CHECK(rel_error(weighted.item(), get("loss.weighted_value").item()) < kTol);
     weighted.backward();
-    CHECK(test::max_rel_error(logits2.grad(), get("loss.weighted_dlogits")) < kTol);
+    CHECK(rel_error(logits.grad(), get("loss.weighted_dlogits")) < kTol);
 }
 
-TEST_CASE("a reduced reference model matches PyTorch: logits, loss and every parameter gradient", "[interop][pytorch]") {
-    nn::Sequential<double> model{nn::Rescaling<double>(1.0 / 255), nn::Conv2D<double>(4, 5, nn::same, nn::relu),
-                                 nn::Conv2D<double>(4, 5, nn::same, nn::relu), nn::MaxPool2D<double>(2),
-                                 nn::Conv2D<double>(8, 5, nn::same, nn::relu), nn::MaxPool2D<double>(2),
-                                 nn::Flatten<double>(), nn::Dense<double>(3)};
+TEST_CASE("a reduced reference model matches a PyTorch module: logits, loss and every parameter gradient",
+          "[interop][pytorch]") {
+    nn::Sequential<double> model{nn::Rescaling<double>(1.0 / 255),
+                                 nn::Conv2D<double>(4, 5, nn::same, nn::relu),
+                                 nn::Conv2D<double>(4, 5, nn::same, nn::relu),
+                                 nn::MaxPool2D<double>(2),
+                                 nn::Conv2D<double>(8, 5, nn::same, nn::relu),
+                                 nn::MaxPool2D<double>(2),
+                                 nn::Dropout<double>(0.25),
+                                 nn::Flatten<double>(),
+                                 nn::Dense<double>(3)};
     model.build({20, 20, 3});
+    model.eval();  // PyTorch's module ran in eval mode: dropout is the identity
+
+    // The fixture holds exactly the model's parameters, under ember's names and in ember's shapes.
+    std::set<std::string> in_fixture, in_model;
+    for (const auto& [name, t] : fixture().tensors)
+        if (name.starts_with("model.grad.")) in_fixture.insert(name.substr(11));
     for (auto& p : model.named_parameters()) {
         CAPTURE(p.name);
+        in_model.insert(p.name);
         Tensor<double> dst = p.value;
-        REQUIRE(get("model." + p.name).shape() == dst.shape());  // the layouts map 1:1
+        REQUIRE(get("model." + p.name).shape() == dst.shape());
         dst.copy_from(get("model." + p.name));
     }
+    CHECK(in_model == in_fixture);
+    CHECK(in_model.size() == 8);
+
     auto logits = model(get("model.images"));
-    CHECK(test::max_rel_error(logits, get("model.logits")) < kTol);
+    CHECK(rel_error(logits, get("model.logits")) < kTol);
     auto loss = nn::sparse_categorical_crossentropy(logits, labels("model.labels"));
-    CHECK(loss.item() == Approx(get("model.loss").item()).epsilon(kTol));
+    CHECK(rel_error(loss.item(), get("model.loss").item()) < kTol);
     loss.backward();
     for (auto& p : model.named_parameters()) {
         CAPTURE(p.name);
-        CHECK(test::max_rel_error(p.value.grad(), get("model.grad." + p.name)) < kTol);
+        CHECK(rel_error(p.value.grad(), get("model.grad." + p.name)) < kTol);
     }
 }

@@ -1,6 +1,6 @@
 // ember/data/safetensors.hpp - read and write the safetensors format: an 8-byte little-endian header length, a
 // JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then the raw little-endian
-// tensor bytes. PyTorch, NumPy and the Hugging Face tools read these files.
+// row-major tensor bytes. PyTorch, NumPy and the Hugging Face tools read these files.
 #pragma once
 
 #include <algorithm>
@@ -9,8 +9,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,71 +26,156 @@ namespace ember::data {
 
 static_assert(std::endian::native == std::endian::little, "ember's safetensors I/O assumes a little-endian host");
 
-/// The contents of a safetensors file: float tensors by name (F32 and F64 entries are converted to T) and the
-/// string metadata.
+/// An integer tensor (dtype I32 or I64 in the file, e.g. class labels), its values widened to int64, row-major.
+struct IntTensor {
+    Shape shape;
+    std::vector<std::int64_t> values;
+};
+
+/// The contents of a safetensors file: float tensors by name (F32 and F64 entries are converted to T), integer
+/// tensors by name (I32 and I64 entries), the dtype each entry had in the file, and the string metadata.
 template <Real T>
 struct Safetensors {
     std::map<std::string, Tensor<T>> tensors;
-    std::map<std::string, std::string> dtypes;  // the dtype each tensor had in the file ("F32", "F64")
+    std::map<std::string, IntTensor> integers;
+    std::map<std::string, std::string> dtypes;  // "F32", "F64", "I32" or "I64", for every entry above
     std::map<std::string, std::string> metadata;
 };
+
+/// The largest JSON header accepted, as in the reference implementation (huggingface/safetensors).
+inline constexpr std::uint64_t kSafetensorsMaxHeader = 100'000'000;
 
 namespace detail {
 template <Real T>
 constexpr const char* dtype_name() { return std::is_same_v<T, float> ? "F32" : "F64"; }
-}  // namespace detail
 
-/// Writes `tensors` (in the given order) and `metadata` to `path` atomically: the bytes go to "<path>.tmp",
-/// which is then renamed over `path`, so a crash never leaves a half-written file. Throws IoError.
-template <Real T>
-void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor<T>>>& tensors,
-                      const std::map<std::string, std::string>& metadata = {}) {
-    nlohmann::ordered_json header;
+/// Bytes per element of a dtype ember reads, 0 for any other.
+inline std::uint64_t dtype_size(const std::string& dtype) {
+    if (dtype == "F32" || dtype == "I32") return 4;
+    if (dtype == "F64" || dtype == "I64") return 8;
+    return 0;
+}
+
+/// One entry to write: name, dtype, shape and the bytes (already little-endian, row-major).
+struct RawEntry {
+    std::string name;
+    const char* dtype;
+    std::vector<index_t> dims;
+    const void* bytes;
+    std::size_t size;
+};
+
+/// Writes `entries` and `metadata` to "<path>.tmp", then renames it over `path`. On any failure the temporary
+/// file is removed and `path` is left as it was.
+inline void write_safetensors(const std::filesystem::path& path, const std::vector<RawEntry>& entries,
+                              const std::map<std::string, std::string>& metadata) {
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
-    std::size_t offset = 0;
-    for (const auto& [name, t] : tensors) {
-        EMBER_CHECK(name != "__metadata__" && !header.contains(name), ValueError, "save_safetensors: duplicate or reserved tensor name '", name, "'");
-        const std::size_t bytes = static_cast<std::size_t>(t.numel()) * sizeof(T);
-        header[name] = {{"dtype", detail::dtype_name<T>()}, {"shape", t.shape().dims()}, {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
+    std::uint64_t offset = 0;
+    for (const auto& e : entries) {
+        EMBER_CHECK(e.name != "__metadata__" && !header.contains(e.name), ValueError, "save_safetensors '",
+                    path.string(), "': duplicate or reserved tensor name '", e.name, "'");
+        header[e.name] = {{"dtype", e.dtype}, {"shape", e.dims}, {"data_offsets", {offset, offset + e.size}}};
+        offset += e.size;
     }
     std::string json = header.dump();
-    while ((json.size() + 8) % 8 != 0) json.push_back(' ');  // data starts 8-byte aligned, as the format recommends
+    json.append((8 - json.size() % 8) % 8, ' ');  // the data starts 8-byte aligned, as the format recommends
+
     const auto tmp = std::filesystem::path(path.string() + ".tmp");
+    const auto fail = [&](const std::string& what) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+        throw IoError(what);
+    };
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        EMBER_CHECK(out.good(), IoError, "cannot write '", tmp.string(), "'");
+        if (!out) fail(ember::detail::cat("cannot write '", tmp.string(), "'"));
         const std::uint64_t n = json.size();
         out.write(reinterpret_cast<const char*>(&n), 8);
         out.write(json.data(), static_cast<std::streamsize>(json.size()));
-        for (const auto& [name, t] : tensors)
-            out.write(reinterpret_cast<const char*>(t.data()), static_cast<std::streamsize>(t.numel() * static_cast<index_t>(sizeof(T))));
+        for (const auto& e : entries)
+            if (e.size) out.write(static_cast<const char*>(e.bytes), static_cast<std::streamsize>(e.size));
         out.flush();
-        EMBER_CHECK(out.good(), IoError, "error while writing '", tmp.string(), "' (disk full?)");
+        if (!out) fail(ember::detail::cat("error while writing '", tmp.string(), "' (disk full?)"));
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
-    EMBER_CHECK(!ec, IoError, "cannot rename '", tmp.string(), "' to '", path.string(), "': ", ec.message());
+    if (ec) fail(ember::detail::cat("cannot rename '", tmp.string(), "' to '", path.string(), "': ", ec.message()));
 }
 
-/// Reads a safetensors file, converting F32/F64 tensors to T. Checks the whole structure and throws IoError
-/// naming the file and the problem: too short, header length beyond the file, malformed JSON, unknown dtype,
-/// offsets out of range, overlapping or not matching shape x dtype.
+/// A non-negative integer of a header field, or IoError naming the file, tensor and field.
+inline std::uint64_t header_uint(const nlohmann::json& v, const std::string& where, const std::string& name,
+                                 const char* field) {
+    EMBER_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0), IoError, where,
+                ": tensor '", name, "' has a malformed ", field, ": ", v.dump(), " is not a non-negative integer");
+    return v.get<std::uint64_t>();
+}
+}  // namespace detail
+
+/// Writes `tensors` (as F32 for float, F64 for double, in the given order) and `metadata` to `path`
+/// atomically: the bytes go to "<path>.tmp", which is then renamed over `path`, so an interrupted write never
+/// leaves a half-written file under `path`. Throws ValueError for a duplicate, reserved ("__metadata__") or
+/// undefined tensor, IoError when the file cannot be written.
+template <Real T>
+void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor<T>>>& tensors,
+                      const std::map<std::string, std::string>& metadata = {}) {
+    std::vector<detail::RawEntry> entries;
+    for (const auto& [name, t] : tensors) {
+        EMBER_CHECK(t.defined(), ValueError, "save_safetensors '", path.string(), "': tensor '", name,
+                    "' is undefined");
+        entries.push_back({name, detail::dtype_name<T>(), t.shape().dims(), t.data(),
+                           static_cast<std::size_t>(t.numel()) * sizeof(T)});
+    }
+    detail::write_safetensors(path, entries, metadata);
+}
+
+/// Writes everything `contents` holds: its float tensors (as F32 for float, F64 for double), its integer
+/// tensors as I64, and its metadata; tensors in name order. Atomic and throwing as the overload above.
+template <Real T>
+void save_safetensors(const std::filesystem::path& path, const Safetensors<T>& contents) {
+    std::vector<detail::RawEntry> entries;
+    for (const auto& [name, t] : contents.tensors) {
+        EMBER_CHECK(t.defined(), ValueError, "save_safetensors '", path.string(), "': tensor '", name,
+                    "' is undefined");
+        entries.push_back({name, detail::dtype_name<T>(), t.shape().dims(), t.data(),
+                           static_cast<std::size_t>(t.numel()) * sizeof(T)});
+    }
+    for (const auto& [name, t] : contents.integers) {
+        EMBER_CHECK(static_cast<index_t>(t.values.size()) == t.shape.numel(), ValueError, "save_safetensors '",
+                    path.string(), "': integer tensor '", name, "' of shape ", t.shape, " holds ", t.values.size(),
+                    " values");
+        entries.push_back({name, "I64", t.shape.dims(), t.values.data(), t.values.size() * sizeof(std::int64_t)});
+    }
+    detail::write_safetensors(path, entries, contents.metadata);
+}
+
+/// Reads a safetensors file: F32/F64 tensors converted to T (F64 -> float rounds, to +-inf beyond float's range;
+/// `dtypes` tells what the file held), I32/I64 tensors into `integers`. Checks the whole structure before reading
+/// any tensor data and throws IoError naming the file and the problem: shorter than 8 bytes, header length beyond
+/// the file, malformed JSON or entry, unknown dtype, shape x dtype not matching the offsets, offsets outside the
+/// data, or data ranges that overlap, leave a gap or stop before the end of the file (the reference
+/// implementation's rule: the ranges tile the data section exactly).
 template <Real T>
 Safetensors<T> load_safetensors(const std::filesystem::path& path) {
     const std::string where = "'" + path.string() + "'";
     std::ifstream in(path, std::ios::binary);
     EMBER_CHECK(in.good(), IoError, "cannot open ", where);
     in.seekg(0, std::ios::end);
-    const auto file_size = static_cast<std::uint64_t>(in.tellg());
+    const auto end_pos = in.tellg();
+    EMBER_CHECK(end_pos >= 0, IoError, "cannot read ", where, " (not a regular file?)");
+    const auto file_size = static_cast<std::uint64_t>(end_pos);
     in.seekg(0);
-    EMBER_CHECK(file_size >= 8, IoError, where, " is not a safetensors file: ", file_size, " bytes, shorter than the 8-byte header length");
+    EMBER_CHECK(file_size >= 8, IoError, where, " is not a safetensors file: ", file_size,
+                " bytes, shorter than the 8-byte header length");
     std::uint64_t header_len = 0;
     in.read(reinterpret_cast<char*>(&header_len), 8);
     EMBER_CHECK(header_len <= file_size - 8, IoError, where, " is truncated or not a safetensors file: header of ",
                 header_len, " bytes in a file of ", file_size, " bytes");
-    std::string json(header_len, '\0');
+    EMBER_CHECK(header_len <= kSafetensorsMaxHeader, IoError, where, " has a header of ", header_len,
+                " bytes, more than the format's limit of ", kSafetensorsMaxHeader);
+    std::string json(static_cast<std::size_t>(header_len), '\0');
     in.read(json.data(), static_cast<std::streamsize>(header_len));
+    EMBER_CHECK(in.good(), IoError, "cannot read the header of ", where);
     nlohmann::json header;
     try {
         header = nlohmann::json::parse(json);
@@ -94,13 +183,17 @@ Safetensors<T> load_safetensors(const std::filesystem::path& path) {
         throw IoError(ember::detail::cat(where, " has a malformed header: ", e.what()));
     }
     EMBER_CHECK(header.is_object(), IoError, where, " has a malformed header: not a JSON object");
-    const std::uint64_t data_size = file_size - 8 - header_len;
-    std::vector<char> data(data_size);
-    in.read(data.data(), static_cast<std::streamsize>(data_size));
-    EMBER_CHECK(in.good() || data_size == 0, IoError, "cannot read ", where);
+    const std::uint64_t data_start = 8 + header_len;
+    const std::uint64_t data_size = file_size - data_start;
 
+    // Pass 1: check every entry and the layout of the data section before reading a byte of it.
+    struct Entry {
+        std::string name, dtype;
+        Shape shape;
+        std::uint64_t begin, end;
+    };
+    std::vector<Entry> entries;
     Safetensors<T> result;
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
     for (const auto& [name, entry] : header.items()) {
         if (name == "__metadata__") {
             EMBER_CHECK(entry.is_object(), IoError, where, ": __metadata__ must be an object of strings");
@@ -110,44 +203,100 @@ Safetensors<T> load_safetensors(const std::filesystem::path& path) {
             }
             continue;
         }
-        try {
-            const std::string dtype = entry.at("dtype").template get<std::string>();
-            const auto dims = entry.at("shape").template get<std::vector<index_t>>();
-            const auto offs = entry.at("data_offsets").template get<std::vector<std::uint64_t>>();
-            EMBER_CHECK(dtype == "F32" || dtype == "F64", IoError, where, ": tensor '", name, "' has dtype ", dtype,
-                        ", only F32 and F64 are supported");
-            EMBER_CHECK(offs.size() == 2 && offs[0] <= offs[1] && offs[1] <= data_size, IoError, where, ": tensor '", name,
-                        "' has data offsets outside the ", data_size, " data bytes (file truncated?)");
-            const Shape shape{std::vector<index_t>(dims)};
-            const std::uint64_t elem = dtype == "F32" ? 4 : 8;
-            EMBER_CHECK(offs[1] - offs[0] == static_cast<std::uint64_t>(shape.numel()) * elem, IoError, where, ": tensor '",
-                        name, "' of shape ", shape, " and dtype ", dtype, " needs ", shape.numel() * static_cast<index_t>(elem),
-                        " bytes, its offsets give ", offs[1] - offs[0]);
-            ranges.emplace_back(offs[0], offs[1]);
-            Tensor<T> t = Tensor<T>::empty(shape);
-            const char* src = data.data() + offs[0];
-            for (index_t i = 0; i < shape.numel(); ++i) {
-                if (elem == 4) {
-                    float v;
-                    std::memcpy(&v, src + i * 4, 4);
-                    t.data()[i] = static_cast<T>(v);
-                } else {
-                    double v;
-                    std::memcpy(&v, src + i * 8, 8);
-                    t.data()[i] = static_cast<T>(v);
-                }
-            }
-            result.tensors.emplace(name, std::move(t));
-            result.dtypes.emplace(name, dtype);
-        } catch (const nlohmann::json::exception& e) {
-            throw IoError(ember::detail::cat(where, ": malformed entry for tensor '", name, "': ", e.what()));
-        } catch (const ShapeError& e) {
-            throw IoError(ember::detail::cat(where, ": tensor '", name, "' has an invalid shape: ", e.what()));
+        EMBER_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
+                        entry.contains("data_offsets"),
+                    IoError, where, ": malformed entry for tensor '", name,
+                    "': expected an object with dtype, shape and data_offsets, got ", entry.dump());
+        const auto& jd = entry["dtype"];
+        const auto& js = entry["shape"];
+        const auto& jo = entry["data_offsets"];
+        EMBER_CHECK(jd.is_string(), IoError, where, ": tensor '", name, "' has a malformed dtype: ", jd.dump());
+        const std::string dtype = jd.template get<std::string>();
+        const std::uint64_t elem = detail::dtype_size(dtype);
+        EMBER_CHECK(elem != 0, IoError, where, ": tensor '", name, "' has dtype ", dtype,
+                    ", only F32, F64, I32 and I64 are supported");
+        EMBER_CHECK(js.is_array(), IoError, where, ": tensor '", name, "' has a malformed shape: ", js.dump());
+        EMBER_CHECK(jo.is_array() && jo.size() == 2, IoError, where, ": tensor '", name,
+                    "' has malformed data_offsets: ", jo.dump(), " is not [begin, end]");
+        std::vector<index_t> dims;
+        std::uint64_t bytes = elem;  // shape x dtype size, checked for overflow
+        bool overflow = false;
+        for (const auto& d : js) {
+            const std::uint64_t v = detail::header_uint(d, where, name, "shape");
+            overflow = overflow || v > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()) ||
+                       (v != 0 && bytes > std::numeric_limits<std::uint64_t>::max() / v);
+            if (!overflow) bytes *= v;
+            dims.push_back(overflow ? 0 : static_cast<index_t>(v));
         }
+        EMBER_CHECK(!overflow, IoError, where, ": tensor '", name, "' has shape ", js.dump(),
+                    ", too large to address");
+        const std::uint64_t begin = detail::header_uint(jo[0], where, name, "data_offsets");
+        const std::uint64_t end = detail::header_uint(jo[1], where, name, "data_offsets");
+        EMBER_CHECK(begin <= end, IoError, where, ": tensor '", name, "' has data offsets [", begin, ", ", end,
+                    "] that end before they begin");
+        EMBER_CHECK(end <= data_size, IoError, where, ": tensor '", name, "' has data offsets outside the ",
+                    data_size, " data bytes: [", begin, ", ", end, "] (file truncated?)");
+        Shape shape(std::move(dims));
+        EMBER_CHECK(end - begin == bytes, IoError, where, ": tensor '", name, "' of shape ", shape, " and dtype ",
+                    dtype, " needs ", bytes, " bytes, its offsets give ", end - begin);
+        entries.push_back({name, dtype, std::move(shape), begin, end});
     }
-    std::sort(ranges.begin(), ranges.end());
-    for (std::size_t i = 1; i < ranges.size(); ++i)
-        EMBER_CHECK(ranges[i].first >= ranges[i - 1].second, IoError, where, ": tensor data ranges overlap");
+    std::vector<const Entry*> order;
+    for (const auto& e : entries) order.push_back(&e);
+    std::sort(order.begin(), order.end(),
+              [](const Entry* a, const Entry* b) { return std::pair(a->begin, a->end) < std::pair(b->begin, b->end); });
+    std::uint64_t covered = 0;
+    const Entry* previous = nullptr;
+    for (const Entry* e : order) {
+        EMBER_CHECK(e->begin >= covered, IoError, where, ": the data of tensors '", previous->name, "' [",
+                    previous->begin, ", ", previous->end, ") and '", e->name, "' [", e->begin, ", ", e->end,
+                    ") overlap");
+        EMBER_CHECK(e->begin == covered, IoError, where, ": data bytes [", covered, ", ", e->begin,
+                    ") before tensor '", e->name, "' belong to no tensor");
+        covered = e->end;
+        previous = e;
+    }
+    EMBER_CHECK(covered == data_size, IoError, where, ": ", data_size - covered, " bytes after the last tensor's data",
+                " belong to no tensor");
+
+    // Pass 2: read each tensor, converting to T (floats) or int64 (integers).
+    std::vector<char> buffer;
+    for (const Entry& e : entries) {
+        const auto n = static_cast<std::size_t>(e.shape.numel());
+        in.seekg(static_cast<std::streamoff>(data_start + e.begin));
+        const auto read = [&](void* dst) {
+            in.read(static_cast<char*>(dst), static_cast<std::streamsize>(e.end - e.begin));
+            EMBER_CHECK(in.good() || e.end == e.begin, IoError, "cannot read tensor '", e.name, "' from ", where);
+        };
+        const auto convert = [&](auto* dst, auto source_tag) {
+            using S = decltype(source_tag);
+            buffer.resize(static_cast<std::size_t>(e.end - e.begin));
+            read(buffer.data());
+            for (std::size_t i = 0; i < n; ++i) {
+                S v;
+                std::memcpy(&v, buffer.data() + i * sizeof(S), sizeof(S));
+                dst[i] = static_cast<std::remove_pointer_t<decltype(dst)>>(v);
+            }
+        };
+        if (e.dtype == "I32" || e.dtype == "I64") {
+            IntTensor t{e.shape, std::vector<std::int64_t>(n)};
+            if (e.dtype == "I64")
+                read(t.values.data());
+            else
+                convert(t.values.data(), std::int32_t{});
+            result.integers.emplace(e.name, std::move(t));
+        } else {
+            Tensor<T> t = Tensor<T>::empty(e.shape);
+            if (e.dtype == detail::dtype_name<T>())
+                read(t.data());
+            else if (e.dtype == "F32")
+                convert(t.data(), float{});
+            else
+                convert(t.data(), double{});
+            result.tensors.emplace(e.name, std::move(t));
+        }
+        result.dtypes.emplace(e.name, e.dtype);
+    }
     return result;
 }
 
