@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <ember/ember.hpp>
+#include <string>
 
 namespace {
 using namespace ember;
@@ -18,26 +19,32 @@ void conv(benchmark::State& state, bool backward) {
     auto w = Tensor<float>::uniform({5, 5, l.c, l.k}, -0.1f, 0.1f, gen);
     auto b = Tensor<float>::zeros({l.k});
     const auto g = kernels::Conv2DGeometry::make(n, l.hw, l.hw, l.c, 5, 5, l.k, 1, 1, Padding::same);
+    const auto algo = static_cast<kernels::ConvAlgo>(state.range(2));
     auto y = Tensor<float>::empty({n, g.oh, g.ow, l.k});
+    auto dy = Tensor<float>::uniform(y.shape(), -1, 1, gen);
     auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape()), db = Tensor<float>::zeros({l.k});
+    kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data(), algo);  // the ReLU mask for backward
     for (auto _ : state) {
-        if (backward)
-            kernels::conv2d_backward(g, x.data(), w.data(), y.data(), l.c == 3 ? nullptr : dx.data(), dw.data(), db.data());
+        if (backward)  // as in training: conv1's input needs no gradient
+            kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), y.data(), l.c == 3 ? nullptr : dx.data(),
+                                     dw.data(), db.data(), algo);
         else
-            kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data());
+            kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data(), algo);
         benchmark::DoNotOptimize(y.data());
     }
     const double flop = 2.0 * static_cast<double>(n * g.oh * g.ow) * static_cast<double>(g.patch() * l.k) *
                         (backward ? (l.c == 3 ? 1.0 : 2.0) : 1.0);
     state.counters["GFLOP/s"] = benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["images/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
-    state.SetLabel(l.name);
+    const char* algos[] = {"auto", "im2col", "implicit"};
+    state.SetLabel(std::string(l.name) + " " + algos[state.range(2)]);
 }
 
 void BM_conv_forward(benchmark::State& s) { conv(s, false); }
 void BM_conv_backward(benchmark::State& s) { conv(s, true); }
 }  // namespace
 
-BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {32}})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1, 2, 3}, {32}})->Unit(benchmark::kMillisecond)->UseRealTime();
+// Arguments: layer (0-3 = conv1-conv4), batch, algorithm (0 automatic, 1 im2col, 2 implicit).
+BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_MAIN();

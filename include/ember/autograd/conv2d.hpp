@@ -50,17 +50,8 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& bias =
     Tensor<T> y_saved = o.relu ? y.detach() : Tensor<T>();
     return autograd::record(y, "conv2d", {x, w, bias},
                             [=](const Tensor<T>& gy, std::vector<Tensor<T>>& gi) {
-        const T* dy = gy.data();
-        Tensor<T> masked;
-        if (o.relu) {  // d relu: pass the gradient where the output is positive
-            masked = Tensor<T>::empty(gy.shape());
-            const T* py = y_saved.data();
-            T* pm = masked.data();
-            for (index_t i = 0, n = gy.numel(); i < n; ++i) pm[i] = py[i] > T(0) ? dy[i] : T(0);
-            dy = masked.data();
-        }
-        kernels::conv2d_backward(g, x.data(), w.data(), dy, gi[0].defined() ? gi[0].data() : nullptr,
-                                 gi[1].defined() ? gi[1].data() : nullptr,
+        kernels::conv2d_backward(g, x.data(), w.data(), gy.data(), o.relu ? y_saved.data() : nullptr,
+                                 gi[0].defined() ? gi[0].data() : nullptr, gi[1].defined() ? gi[1].data() : nullptr,
                                  gi[2].defined() ? gi[2].data() : nullptr);
     });
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <utility>
 
 #include "ember/core/allocator.hpp"
 #include "ember/core/error.hpp"
@@ -26,8 +27,21 @@ public:
             if (zero) std::memset(static_cast<void*>(data_), 0, bytes_);
         }
     }
+    Storage() = default;
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
+    Storage(Storage&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
+          bytes_(std::exchange(other.bytes_, 0)) {}
+    Storage& operator=(Storage&& other) noexcept {
+        if (this != &other) {
+            if (data_) BlockCache::instance().deallocate(data_, bytes_);
+            data_ = std::exchange(other.data_, nullptr);
+            size_ = std::exchange(other.size_, 0);
+            bytes_ = std::exchange(other.bytes_, 0);
+        }
+        return *this;
+    }
     ~Storage() {
         if (data_) BlockCache::instance().deallocate(data_, bytes_);
     }

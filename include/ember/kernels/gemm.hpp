@@ -89,13 +89,15 @@ void pack_b(bool trans, const T* b, index_t ldb, index_t n, index_t p0, index_t 
     }
 }
 
-/// C[mr, nr] (+)= A[mr, kc] * Bp[kc, NR], the register-blocked inner kernel. Element (r, p) of A is read at
+/// C[mr, nr] (+)= A[mr, kc] * B[kc, NR], the register-blocked inner kernel. Element (r, p) of A is read at
 /// a[r * rs + p * cs]: a packed panel has (rs, cs) = (1, MR); a row-major A is read in place with (lda, 1), a
-/// transposed one with (1, lda) - packing A costs more than it saves when N is small (a conv has 32-64 filters).
-/// Rows r >= mr are never read.
+/// transposed one with (1, lda) - packing A costs more than it saves when N is small (a conv has 32-64 filters),
+/// and the implicit convolution reads an image row in place with (stride * C, 1). Row p of B is the NR values
+/// at bp + p * ldb (a packed panel has ldb = NR); all NR are loaded even when nr < NR, so B must have NR
+/// readable values per row. Rows r >= mr of A are never read.
 template <class T>
-inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T* bp, T* c, index_t ldc,
-                         bool accumulate, index_t mr, index_t nr) {
+inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T* bp, index_t ldb, T* c,
+                         index_t ldc, bool accumulate, index_t mr, index_t nr) {
     using V = simd::Vec<T>;
     constexpr int MR = Blocking<T>::mr, NV = Blocking<T>::nv, W = V::width, NR = Blocking<T>::nr;
     V acc[MR][NV];
@@ -107,7 +109,7 @@ inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T
         for (index_t p = 0; p < kc; ++p) {
             V bv[NV];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) bv[v] = V::load(bp + p * NR + v * W);
+            for (int v = 0; v < NV; ++v) bv[v] = V::load(bp + p * ldb + v * W);
             const T* ar = a + p * cs;
 #pragma GCC unroll 16
             for (int r = 0; r < MR; ++r) {
@@ -120,7 +122,7 @@ inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T
         for (index_t p = 0; p < kc; ++p) {
             V bv[NV];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) bv[v] = V::load(bp + p * NR + v * W);
+            for (int v = 0; v < NV; ++v) bv[v] = V::load(bp + p * ldb + v * W);
             const T* ar = a + p * cs;
             for (int r = 0; r < mr; ++r) {
                 const V av = V::broadcast(ar[r * rs]);
@@ -149,29 +151,39 @@ inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T
 }  // namespace gemm_detail
 
 /// op(B) [K, N] packed once for many products with it (e.g. a convolution's weights across im2col tiles).
+/// The depth K is cut into slices of at most Blocking::kc rows; a slice never crosses a multiple of `group`
+/// (the implicit convolution needs one slice set per kernel row: group = KW * C). Slice s is stored at
+/// data + p0 * n_pad as NR-column panels of kc x NR.
 template <class T>
 class PackedB {
 public:
+    struct Slice {
+        index_t p0 = 0, kc = 0;
+    };
     PackedB() = default;
-    PackedB(bool trans, const T* b, index_t ldb, index_t k, index_t n) : k_(k), n_(n) {
+    PackedB(bool trans, const T* b, index_t ldb, index_t k, index_t n, index_t group = 0) : k_(k), n_(n) {
         using B = gemm_detail::Blocking<T>;
-        const index_t n_pad = (n + B::nr - 1) / B::nr * B::nr;
-        data_.resize(static_cast<std::size_t>(k * n_pad));
-        for (index_t p0 = 0; p0 < k; p0 += B::kc) {
-            const index_t kc = std::min(B::kc, k - p0);
-            gemm_detail::pack_b(trans, b, ldb, n, p0, kc, data_.data() + p0 * n_pad);
+        n_pad_ = (n + B::nr - 1) / B::nr * B::nr;
+        data_.resize(static_cast<std::size_t>(k * n_pad_));
+        if (group <= 0) group = std::max<index_t>(k, 1);
+        for (index_t g0 = 0; g0 < k; g0 += group) {
+            const index_t len = std::min(group, k - g0), parts = (len + B::kc - 1) / B::kc;
+            for (index_t i = 0; i < parts; ++i) {  // near-equal slices, none deeper than kc
+                const index_t p0 = g0 + len * i / parts, p1 = g0 + len * (i + 1) / parts;
+                slices_.push_back({p0, p1 - p0});
+                gemm_detail::pack_b(trans, b, ldb, n, p0, p1 - p0, data_.data() + p0 * n_pad_);
+            }
         }
     }
     [[nodiscard]] index_t k() const { return k_; }
     [[nodiscard]] index_t n() const { return n_; }
-    /// The packed slice for depth block starting at p0 (kc deep), panels of NR columns, each kc x NR.
-    [[nodiscard]] const T* slice(index_t p0) const {
-        using B = gemm_detail::Blocking<T>;
-        return data_.data() + p0 * ((n_ + B::nr - 1) / B::nr * B::nr);
-    }
+    [[nodiscard]] const std::vector<Slice>& slices() const { return slices_; }
+    /// The packed slice starting at depth p0: NR-column panels, panel j0 / NR at slice(p0) + j0 * kc.
+    [[nodiscard]] const T* slice(index_t p0) const { return data_.data() + p0 * n_pad_; }
 
 private:
-    index_t k_ = 0, n_ = 0;
+    index_t k_ = 0, n_ = 0, n_pad_ = 0;
+    std::vector<Slice> slices_;
     std::vector<T> data_;
 };
 
@@ -188,8 +200,7 @@ void gemm_packed(bool trans_a, index_t m, const T* a, index_t lda, const PackedB
         return;
     }
     const index_t rs = trans_a ? 1 : lda, cs = trans_a ? lda : 1;
-    for (index_t p0 = 0; p0 < k; p0 += B::kc) {
-        const index_t kc = std::min(B::kc, k - p0);
+    for (const auto& [p0, kc] : b.slices()) {
         const bool acc = accumulate || p0 > 0;
         const T* bslice = b.slice(p0);
         for (index_t i0 = 0; i0 < m; i0 += B::mc) {
@@ -198,7 +209,7 @@ void gemm_packed(bool trans_a, index_t m, const T* a, index_t lda, const PackedB
                 const index_t nr = std::min<index_t>(B::nr, n - j0);
                 const T* bp = bslice + j0 * kc;
                 for (index_t ip = 0; ip < mc; ip += B::mr)
-                    gemm_detail::micro_kernel(kc, a + (i0 + ip) * rs + p0 * cs, rs, cs, bp,
+                    gemm_detail::micro_kernel(kc, a + (i0 + ip) * rs + p0 * cs, rs, cs, bp, B::nr,
                                               c + (i0 + ip) * ldc + j0, ldc, acc, std::min<index_t>(B::mr, mc - ip), nr);
             }
         }
