@@ -3,7 +3,9 @@
 #include <benchmark/benchmark.h>
 
 #include <ember/ember.hpp>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace {
 using namespace ember;
@@ -24,9 +26,11 @@ void conv(benchmark::State& state, bool backward) {
     auto dy = Tensor<float>::uniform(y.shape(), -1, 1, gen);
     auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape()), db = Tensor<float>::zeros({l.k});
     kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data(), algo);  // the ReLU mask for backward
+    std::vector<std::uint8_t> mask(static_cast<std::size_t>(y.numel()));
+    kernels::relu_mask(y.data(), y.numel(), mask.data());
     for (auto _ : state) {
         if (backward)  // as in training: conv1's input needs no gradient
-            kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), y.data(), l.c == 3 ? nullptr : dx.data(),
+            kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), mask.data(), l.c == 3 ? nullptr : dx.data(),
                                      dw.data(), db.data(), algo);
         else
             kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data(), algo);

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <vector>
+
 #include <ember/kernels/conv2d.hpp>
 
 #include "helpers.hpp"
@@ -63,7 +66,7 @@ TEST_CASE("conv2d kernels match the direct reference on odd shapes, strides, eve
         // against the reference by building dx, dw, db from plain loops.
         auto dy = Tensor<double>::uniform(ref.shape(), -1, 1, gen);
         auto dx = Tensor<double>::zeros(x.shape()), dw = Tensor<double>::zeros(w.shape()), db = Tensor<double>::zeros({cs.k});
-        kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), static_cast<const double*>(nullptr), dx.data(),
+        kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), static_cast<const std::uint8_t*>(nullptr), dx.data(),
                                  dw.data(), db.data(), algo);
         auto dx_ref = Tensor<double>::zeros(x.shape()), dw_ref = Tensor<double>::zeros(w.shape()),
              db_ref = Tensor<double>::zeros({cs.k});
@@ -118,7 +121,7 @@ TEST_CASE("conv2d kernels give the same result on 1 and 2 threads", "[kernels][c
         auto y = Tensor<float>::empty(dy.shape());
         auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape());
         kernels::conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), false, y.data());
-        kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), static_cast<const float*>(nullptr), dx.data(), dw.data(), static_cast<float*>(nullptr));
+        kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), static_cast<const std::uint8_t*>(nullptr), dx.data(), dw.data(), static_cast<float*>(nullptr));
         kernels::set_num_threads(saved);
         return std::tuple{y, dx, dw};
     };
@@ -142,10 +145,13 @@ TEST_CASE("conv2d backward with the fused ReLU mask equals backward of the maske
         auto masked = dy.clone();
         for (index_t i = 0; i < y.numel(); ++i)
             if (!(y.data()[i] > 0)) masked.data()[i] = 0;
+        std::vector<std::uint8_t> mask(static_cast<std::size_t>(y.numel()));
+        kernels::relu_mask(y.data(), y.numel(), mask.data());
+        CHECK(mask[0] == 0);
         auto dx1 = Tensor<double>::zeros(x.shape()), dw1 = Tensor<double>::zeros(w.shape()), db1 = Tensor<double>::zeros({6});
         auto dx2 = Tensor<double>::zeros(x.shape()), dw2 = Tensor<double>::zeros(w.shape()), db2 = Tensor<double>::zeros({6});
-        kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), y.data(), dx1.data(), dw1.data(), db1.data(), algo);
-        kernels::conv2d_backward(g, x.data(), w.data(), masked.data(), static_cast<const double*>(nullptr), dx2.data(),
+        kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), mask.data(), dx1.data(), dw1.data(), db1.data(), algo);
+        kernels::conv2d_backward(g, x.data(), w.data(), masked.data(), static_cast<const std::uint8_t*>(nullptr), dx2.data(),
                                  dw2.data(), db2.data(), algo);
         CHECK(test::max_rel_error(dx1, dx2) < 1e-13);
         CHECK(test::max_rel_error(dw1, dw2) < 1e-13);
@@ -168,7 +174,9 @@ TEST_CASE("conv2d kernels split one image's rows over threads (batch 1) and agre
             auto y = Tensor<float>::empty(dy.shape());
             auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape()), db = Tensor<float>::zeros({20});
             kernels::conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), true, y.data());
-            kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), y.data(), dx.data(), dw.data(), db.data());
+            std::vector<std::uint8_t> mask(static_cast<std::size_t>(y.numel()));
+            kernels::relu_mask(y.data(), y.numel(), mask.data());
+            kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), mask.data(), dx.data(), dw.data(), db.data());
             kernels::set_num_threads(saved);
             return std::tuple{y, dx, dw, db};
         };

@@ -2,6 +2,8 @@
 // fused ReLU. Shapes are checked here once; kernels/conv2d.hpp trusts them.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ember/autograd/engine.hpp"
@@ -47,10 +49,14 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& bias =
     Tensor<T> y = Tensor<T>::empty({g.n, g.oh, g.ow, g.k});
     kernels::conv2d_forward(g, x.data(), w.data(), bias.defined() ? bias.data() : nullptr, o.relu, y.data());
     if (!autograd::needs_grad<T>({&x, &w, &bias})) return y;
-    Tensor<T> y_saved = o.relu ? y.detach() : Tensor<T>();
+    std::shared_ptr<Storage<std::uint8_t>> mask;  // the ReLU derivative, not y itself (a quarter of the memory)
+    if (o.relu) {
+        mask = std::make_shared<Storage<std::uint8_t>>(static_cast<std::size_t>(y.numel()));
+        kernels::relu_mask(y.data(), y.numel(), mask->data());
+    }
     return autograd::record(y, "conv2d", {x, w, bias},
                             [=](const Tensor<T>& gy, std::vector<Tensor<T>>& gi) {
-        kernels::conv2d_backward(g, x.data(), w.data(), gy.data(), o.relu ? y_saved.data() : nullptr,
+        kernels::conv2d_backward(g, x.data(), w.data(), gy.data(), mask ? mask->data() : nullptr,
                                  gi[0].defined() ? gi[0].data() : nullptr, gi[1].defined() ? gi[1].data() : nullptr,
                                  gi[2].defined() ? gi[2].data() : nullptr);
     });

@@ -18,15 +18,41 @@
 
 namespace ember::autograd {
 
-/// One recorded op: its inputs (the graph's edges) and how to push a gradient back through it.
+template <Real T>
+class Node;
+
+/// Where the gradient of one input of a recorded op goes: the node that produced it, or the leaf whose grad
+/// accumulates it; inactive for an input that needs no gradient. An edge holds no data: an op's input buffer
+/// lives only as long as something else (a consumer's saved tensors, the caller) holds it, so a max-pool does
+/// not keep its 133 MB input alive until backward (PyTorch's saved-tensor rule).
+template <Real T>
+struct Edge {
+    std::shared_ptr<Node<T>> fn;
+    std::shared_ptr<detail::TensorImpl<T>> leaf;
+    Shape shape;
+    [[nodiscard]] bool active() const { return fn || leaf; }
+};
+
+/// One recorded op: the edges to its inputs and how to push a gradient back through it.
 template <Real T>
 class Node {
 public:
-    Node(std::string name, std::vector<Tensor<T>> inputs) : name_(std::move(name)), inputs_(std::move(inputs)) {}
+    Node(std::string name, const std::vector<Tensor<T>>& inputs) : name_(std::move(name)) {
+        inputs_.reserve(inputs.size());
+        for (const auto& in : inputs) {
+            Edge<T> e;
+            if (in.defined() && in.requires_grad()) {
+                e.shape = in.shape();
+                if (in.impl().grad_fn) e.fn = in.impl().grad_fn;
+                else e.leaf = in.impl_ptr();
+            }
+            inputs_.push_back(std::move(e));
+        }
+    }
     virtual ~Node() = default;
 
     [[nodiscard]] const std::string& name() const { return name_; }
-    [[nodiscard]] const std::vector<Tensor<T>>& inputs() const { return inputs_; }
+    [[nodiscard]] const std::vector<Edge<T>>& inputs() const { return inputs_; }
     [[nodiscard]] bool released() const { return released_; }
 
     /// Adds d(loss)/d(input i) into `input_grads[i]` (defined only where input i requires grad), given the
@@ -42,7 +68,7 @@ public:
 
 private:
     std::string name_;
-    std::vector<Tensor<T>> inputs_;
+    std::vector<Edge<T>> inputs_;
     bool released_ = false;
 };
 
@@ -50,8 +76,8 @@ private:
 template <Real T, class F>
 class FunctionNode final : public Node<T> {
 public:
-    FunctionNode(std::string name, std::vector<Tensor<T>> inputs, F f)
-        : Node<T>(std::move(name), std::move(inputs)), f_(std::move(f)) {}
+    FunctionNode(std::string name, const std::vector<Tensor<T>>& inputs, F f)
+        : Node<T>(std::move(name), inputs), f_(std::move(f)) {}
     void backward(const Tensor<T>& grad_out, std::vector<Tensor<T>>& input_grads) override {
         (*f_)(grad_out, input_grads);
     }
@@ -82,7 +108,7 @@ Tensor<T> record(Tensor<T> out, std::string name, std::vector<Tensor<T>> inputs,
         for (const auto& t : inputs) any = any || (t.defined() && t.requires_grad());
     if (!any) return out;
     auto& impl = out.impl();
-    impl.grad_fn = std::make_shared<FunctionNode<T, F>>(std::move(name), std::move(inputs), std::move(backward_fn));
+    impl.grad_fn = std::make_shared<FunctionNode<T, F>>(std::move(name), inputs, std::move(backward_fn));
     impl.requires_grad = true;
     return out;
 }
@@ -100,13 +126,10 @@ std::vector<std::shared_ptr<Node<T>>> topological_order(const std::shared_ptr<No
         auto& [node, next] = stack.back();
         const auto& ins = node->inputs();
         if (next < ins.size()) {
-            const Tensor<T>& in = ins[next++];
-            if (in.defined() && in.requires_grad()) {
-                const auto& child = in.impl().grad_fn;
-                if (child && !visited[child.get()]) {
-                    visited[child.get()] = true;
-                    stack.emplace_back(child, 0);
-                }
+            const auto& child = ins[next++].fn;
+            if (child && !visited[child.get()]) {
+                visited[child.get()] = true;
+                stack.emplace_back(child, 0);
             }
         } else {
             post.push_back(std::move(node));
@@ -158,15 +181,14 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& upstream, bool retain_
         const auto& ins = node->inputs();
         input_grads.assign(ins.size(), Tensor<T>());
         for (std::size_t i = 0; i < ins.size(); ++i) {
-            const Tensor<T>& in = ins[i];
-            if (!in.defined() || !in.requires_grad()) continue;
-            if (Node<T>* producer = in.impl().grad_fn.get()) {
-                auto& slot = grads[producer];
-                if (!slot.defined()) slot = Tensor<T>::zeros(in.shape());
+            const Edge<T>& e = ins[i];
+            if (e.fn) {
+                auto& slot = grads[e.fn.get()];
+                if (!slot.defined()) slot = Tensor<T>::zeros(e.shape);
                 input_grads[i] = slot;
-            } else {
-                if (!in.impl().grad) in.impl().grad = Tensor<T>::zeros(in.shape()).impl_ptr();
-                input_grads[i] = Tensor<T>::from_impl(in.impl().grad);
+            } else if (e.leaf) {
+                if (!e.leaf->grad) e.leaf->grad = Tensor<T>::zeros(e.shape).impl_ptr();
+                input_grads[i] = Tensor<T>::from_impl(e.leaf->grad);
             }
         }
         node->backward(grad_out, input_grads);

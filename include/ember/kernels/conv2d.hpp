@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -141,11 +142,12 @@ inline bool use_implicit_backward(const Conv2DGeometry& g, ConvAlgo algo) {
 }
 
 /// Writes rows [r0, r1) of xp [.., wp, c], the zero-padded copy of image x [h, w, c] placed at (top, left)
-/// (columns of x beyond wp - left are dropped). With `mask`, copies x * (mask > 0) (the ReLU derivative); with
-/// `csum`, adds the copied values of each channel into csum[c].
+/// (columns of x beyond wp - left are dropped). With `mask` (one byte per value of x), copies x where the mask
+/// is non-zero and 0 elsewhere (the ReLU derivative); with `csum`, adds the copied values of each channel into
+/// csum[c].
 template <class T>
 void pad_rows(const T* x, index_t h, index_t w, index_t c, index_t top, index_t left, index_t wp, index_t r0,
-              index_t r1, T* xp, const T* mask, T* csum) {
+              index_t r1, T* xp, const std::uint8_t* mask, T* csum) {
     const index_t cols = std::max<index_t>(std::min(w, wp - left), 0), row = wp * c;
     for (index_t r = r0; r < r1; ++r) {
         T* dst = xp + r * row;
@@ -158,8 +160,8 @@ void pad_rows(const T* x, index_t h, index_t w, index_t c, index_t top, index_t 
         T* d = dst + left * c;
         const T* src = x + iy * w * c;
         if (mask) {
-            const T* m = mask + iy * w * c;
-            for (index_t i = 0; i < cols * c; ++i) d[i] = m[i] > T(0) ? src[i] : T(0);
+            const std::uint8_t* m = mask + iy * w * c;
+            for (index_t i = 0; i < cols * c; ++i) d[i] = m[i] ? src[i] : T(0);
         } else {
             std::memcpy(d, src, static_cast<std::size_t>(cols * c) * sizeof(T));
         }
@@ -278,7 +280,7 @@ void forward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* 
         [&](index_t img, int s, int, int part, int parts) {
             if (pad)
                 pad_rows(x + img * g.in_image(), g.h, g.w, g.c, g.pad_top, g.pad_left, wpx, hp * part / parts,
-                         hp * (part + 1) / parts, ws[static_cast<std::size_t>(s)].data(), static_cast<const T*>(nullptr),
+                         hp * (part + 1) / parts, ws[static_cast<std::size_t>(s)].data(), static_cast<const std::uint8_t*>(nullptr),
                          static_cast<T*>(nullptr));
         },
         [&](index_t img, int s, int, int part, int parts) {
@@ -340,11 +342,11 @@ void backward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* d
             for (index_t j = 0; j < g.k; ++j) db[j] += part[static_cast<std::size_t>(j)];
 }
 
-/// Implicit backward at stride 1 (Note [Implicit convolution]). dy is masked by relu_out (when given) while it is
-/// copied into its padded buffer, which backward-data reads as its input and backward-weights as its B.
+/// Implicit backward at stride 1 (Note [Implicit convolution]). dy is masked by relu_mask (when given) while it
+/// is copied into its padded buffer, which backward-data reads as its input and backward-weights as its B.
 template <class T>
-void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* dy, const T* relu_out, T* dx,
-                       T* dw, T* db) {
+void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* dy, const std::uint8_t* relu_mask,
+                       T* dx, T* dw, T* db) {
     using B = gemm_detail::Blocking<T>;
     const index_t kwc = g.kw * g.c, wsize = g.patch() * g.k;
     // Backward-data is the stride-1 convolution of dy, padded by (KH-1-top, KW-1-left), with the kernel
@@ -385,11 +387,12 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
             auto& wk = ws[static_cast<std::size_t>(s)];
             std::fill_n(wk.dyp.data() + dhp * dys, B::nr, T(0));
             pad_rows(dy + img * g.out_image(), g.oh, g.ow, g.k, tpt, tpl, dwp, dhp * part / parts,
-                     dhp * (part + 1) / parts, wk.dyp.data(), relu_out ? relu_out + img * g.out_image() : nullptr,
+                     dhp * (part + 1) / parts, wk.dyp.data(), relu_mask ? relu_mask + img * g.out_image() : nullptr,
                      db ? db_parts[static_cast<std::size_t>(tid)].data() : nullptr);
             if (xpad)
                 pad_rows(x + img * g.in_image(), g.h, g.w, g.c, g.pad_top, g.pad_left, xwp, xhp * part / parts,
-                         xhp * (part + 1) / parts, wk.xp.data(), static_cast<const T*>(nullptr), static_cast<T*>(nullptr));
+                         xhp * (part + 1) / parts, wk.xp.data(), static_cast<const std::uint8_t*>(nullptr),
+                         static_cast<T*>(nullptr));
         },
         [&](index_t img, int s, int tid, int part, int parts) {
             auto& wk = ws[static_cast<std::size_t>(s)];
@@ -438,22 +441,31 @@ void conv2d_forward(const Conv2DGeometry& g, const T* x, const T* w, const T* bi
         conv_detail::forward_im2col(g, x, w, bias, relu, y);
 }
 
-/// Backward of conv2d_forward: adds into dx (may be null), dw [KH,KW,C,K] and db [K] (may be null). When the
-/// forward fused a ReLU, pass its output as `relu_out`: dy then counts only where relu_out > 0.
+/// mask[i] = (y[i] > 0) for the n values of y: the ReLU derivative, kept for backward in a quarter of the memory
+/// of y itself (so a ReLU'd convolution's 133 MB output need not outlive its consumer).
 template <class T>
-void conv2d_backward(const Conv2DGeometry& g, const T* x, const T* w, const T* dy, const T* relu_out, T* dx, T* dw,
-                     T* db, ConvAlgo algo = ConvAlgo::automatic) {
+void relu_mask(const T* y, index_t n, std::uint8_t* mask) {
+    parallel_for(0, n, index_t{1} << 16, [&](index_t lo, index_t hi) {
+        for (index_t i = lo; i < hi; ++i) mask[i] = y[i] > T(0) ? 1 : 0;
+    });
+}
+
+/// Backward of conv2d_forward: adds into dx (may be null), dw [KH,KW,C,K] and db [K] (may be null). When the
+/// forward fused a ReLU, pass relu_mask(y) as `relu_mask`: dy then counts only where the mask is set.
+template <class T>
+void conv2d_backward(const Conv2DGeometry& g, const T* x, const T* w, const T* dy, const std::uint8_t* relu_mask,
+                     T* dx, T* dw, T* db, ConvAlgo algo = ConvAlgo::automatic) {
     if (g.n == 0 || g.oh == 0 || g.ow == 0 || g.k == 0) return;
     if (conv_detail::use_implicit_backward(g, algo)) {
-        conv_detail::backward_implicit(g, x, w, dy, relu_out, dx, dw, db);
+        conv_detail::backward_implicit(g, x, w, dy, relu_mask, dx, dw, db);
         return;
     }
     Storage<T> masked;
-    if (relu_out) {  // d relu: pass the gradient where the output is positive
+    if (relu_mask) {  // d relu: pass the gradient where the output is positive
         masked = Storage<T>(static_cast<std::size_t>(g.n * g.out_image()));
         T* pm = masked.data();
-        parallel_for(0, g.n * g.out_image(), 1 << 16, [&](index_t lo, index_t hi) {
-            for (index_t i = lo; i < hi; ++i) pm[i] = relu_out[i] > T(0) ? dy[i] : T(0);
+        parallel_for(0, g.n * g.out_image(), index_t{1} << 16, [&](index_t lo, index_t hi) {
+            for (index_t i = lo; i < hi; ++i) pm[i] = relu_mask[i] ? dy[i] : T(0);
         });
         dy = masked.data();
     }
