@@ -95,10 +95,11 @@ void pack_b(bool trans, const T* b, index_t ldb, index_t n, index_t p0, index_t 
 /// and the implicit convolution reads an image row in place with (stride * C, 1). Row p of B is the NR values
 /// at bp + p * ldb (a packed panel has ldb = NR); all NR are loaded even when nr < NR, so B must have NR
 /// readable values per row. Rows r >= mr of A are never read.
-template <class T>
-inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T* bp, index_t ldb, T* c,
-                         index_t ldc, bool accumulate, index_t mr, index_t nr) {
+template <class T, index_t RS, index_t CS>
+inline void micro_kernel_strided(index_t kc, const T* a, index_t rs_rt, index_t cs_rt, const T* bp, index_t ldb, T* c,
+                                 index_t ldc, bool accumulate, index_t mr, index_t nr) {
     using V = simd::Vec<T>;
+    const index_t rs = RS > 0 ? RS : rs_rt, cs = CS > 0 ? CS : cs_rt;  // compile-time where given
     constexpr int MR = Blocking<T>::mr, NV = Blocking<T>::nv, W = V::width, NR = Blocking<T>::nr;
     V acc[MR][NV];
 #pragma GCC unroll 16
@@ -146,6 +147,26 @@ inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T
         for (int v = 0; v < NV; ++v) acc[r][v].store(tmp + r * NR + v * W);
     for (index_t r = 0; r < mr; ++r)
         for (index_t j = 0; j < nr; ++j) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : T(0)) + tmp[r * NR + j];
+}
+
+
+// Note [Micro-kernel strides]: with runtime strides the twelve rows of A need twelve base registers, which with
+// B's pointer and the loop counters overflow x86-64's sixteen (the compiler spilled two into xmm registers and
+// the stack, measured in `perf annotate`). With A's row stride known at compile time every broadcast is one base
+// register plus an immediate offset. The convolutions' strides are C (rows of an image, rs = C) or 1 (columns
+// of it, rs = 1): the common ones get their own instantiation, the rest the generic one.
+template <class T>
+inline void micro_kernel(index_t kc, const T* a, index_t rs, index_t cs, const T* bp, index_t ldb, T* c,
+                         index_t ldc, bool accumulate, index_t mr, index_t nr) {
+    if (cs == 1) {
+        switch (rs) {
+            case 32: return micro_kernel_strided<T, 32, 1>(kc, a, rs, cs, bp, ldb, c, ldc, accumulate, mr, nr);
+            case 64: return micro_kernel_strided<T, 64, 1>(kc, a, rs, cs, bp, ldb, c, ldc, accumulate, mr, nr);
+            default: break;
+        }
+    }
+    if (rs == 1) return micro_kernel_strided<T, 1, 0>(kc, a, rs, cs, bp, ldb, c, ldc, accumulate, mr, nr);
+    micro_kernel_strided<T, 0, 0>(kc, a, rs, cs, bp, ldb, c, ldc, accumulate, mr, nr);
 }
 
 }  // namespace gemm_detail
