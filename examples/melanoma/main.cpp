@@ -299,6 +299,7 @@ struct TrainArgs {
     double lr = 1e-3;
     std::string lr_schedule = "constant";
     int patience = 0;
+    std::string monitor = "val_accuracy";
     double alert_sensitivity = 0.9;
     bool strict = false;
     long limit = 0;  // use at most this many training images (smoke tests)
@@ -349,6 +350,7 @@ int run_train(TrainArgs a) {
     fo.epochs = a.epochs;
     fo.classes = classes;
     fo.early_stopping_patience = a.patience;
+    fo.monitor = train::parse_monitor(a.monitor);
     if (a.class_weights) {
         std::vector<long> counts(static_cast<std::size_t>(classes), 0);
         for (auto i : split.train) ++counts[static_cast<std::size_t>(set.labels[i])];
@@ -409,8 +411,8 @@ int run_train(TrainArgs a) {
         threshold = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
     }
     train::save_checkpoint(best, model, metadata(threshold, best_record));
-    std::cout << "\nBest epoch " << best_record.epoch << " (val_accuracy " << best_record.val_accuracy
-              << "); melanoma alert threshold chosen on validation for sensitivity >= " << a.alert_sensitivity << ": "
+    std::cout << "\nBest epoch " << best_record.epoch << " by " << a.monitor << " (val_accuracy "
+              << best_record.val_accuracy << ", val_balanced_accuracy " << best_record.val_balanced_accuracy << "); melanoma alert threshold chosen on validation for sensitivity >= " << a.alert_sensitivity << ": "
               << threshold << "\n\nValidation split, best checkpoint:\n";
     json j = report(ev, names, threshold, std::cout);
     j["best_epoch"] = best_record.epoch;
@@ -546,7 +548,10 @@ int main(int argc, char** argv) {
     trn->add_option("--lr", ta.lr, "Adam learning rate")->capture_default_str();
     trn->add_option("--lr-schedule", ta.lr_schedule, "constant | cosine | step (halve every 10 epochs)")
         ->check(CLI::IsMember({"constant", "cosine", "step"}))->capture_default_str();
-    trn->add_option("--patience", ta.patience, "early stopping: epochs without a better val_accuracy (0: off)")->capture_default_str();
+    trn->add_option("--patience", ta.patience, "early stopping: epochs without a better monitored value (0: off)")->capture_default_str();
+    trn->add_option("--monitor", ta.monitor, "what picks the best checkpoint and drives early stopping")
+        ->check(CLI::IsMember({"val_accuracy", "val_balanced_accuracy", "val_loss"}))
+        ->capture_default_str();
     trn->add_option("--alert-sensitivity", ta.alert_sensitivity, "melanoma sensitivity the alert threshold is chosen for, on validation")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
     trn->add_flag("--strict", ta.strict, "a corrupt image is fatal (default: skipped with a warning)");

@@ -70,6 +70,9 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     r = melanoma("train --data " + q(root) + " --batch 0 --out " + q(root / "run"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --batch must be > 0, got 0"));
+    r = melanoma("train --data " + q(root) + " --monitor accuracy --out " + q(root / "run"));
+    CHECK(r.code != 0);
+    CHECK_THAT(r.output, Catch::Contains("--monitor") && Catch::Contains("accuracy not in"));
     write_text(root / "a-file", "x");
     r = melanoma("train --data " + q(root) + " --out " + q(root / "a-file" / "run"));
     CHECK(r.code == 2);
@@ -141,8 +144,9 @@ TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predic
     auto r = melanoma("audit --data " + q(data) + " --out " + q(out / "audit"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Test images identical to a Train image (leakage): 0 of 54"));
-    r = melanoma("train --data " + q(data) + " --epochs 2 --out " + q(out / "run"));
+    r = melanoma("train --data " + q(data) + " --epochs 2 --monitor val_balanced_accuracy --out " + q(out / "run"));
     CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("by val_balanced_accuracy"));
     CHECK_THAT(r.output, Catch::Contains("Total params: 460,585"));
     CHECK_THAT(r.output, Catch::Contains("Epoch 2/2"));
     CHECK(fs::exists(out / "run" / "best.safetensors"));

@@ -136,3 +136,36 @@ TEST_CASE("the same seed and thread count reproduce a run exactly (shuffling, dr
     };
     CHECK(run() == run());
 }
+
+TEST_CASE("fit keeps the best epoch by the monitored value (balanced accuracy, loss)", "[train][fit]") {
+    for (const auto monitor : {train::Monitor::val_balanced_accuracy, train::Monitor::val_loss}) {
+        CAPTURE(train::monitor_name(monitor));
+        Toy train_set(16, 1), val_set(8, 2);
+        auto model = toy_model();
+        optim::Adam<float> adam(model.parameters(), {.lr = 0.05});
+        train::FitOptions o;
+        o.epochs = 5;
+        o.classes = 2;
+        o.log = nullptr;
+        o.monitor = monitor;
+        std::vector<int> best_epochs;
+        o.on_best = [&](const train::EpochRecord& r, const train::Evaluation&) { best_epochs.push_back(r.epoch); };
+        const auto h = train::fit(model, adam, train_set, val_set, o);
+        auto value = [&](int epoch) {
+            const auto& r = h.epochs[static_cast<std::size_t>(epoch - 1)];
+            return monitor == train::Monitor::val_loss ? -r.val_loss : r.val_balanced_accuracy;
+        };
+        // on_best fires exactly at the epochs that beat every earlier one.
+        std::vector<int> expected;
+        double best = -1e300;
+        for (int e = 1; e <= static_cast<int>(h.epochs.size()); ++e)
+            if (value(e) > best) {
+                best = value(e);
+                expected.push_back(e);
+            }
+        CHECK(best_epochs == expected);
+    }
+    CHECK(train::parse_monitor("val_balanced_accuracy") == train::Monitor::val_balanced_accuracy);
+    CHECK(test::error_message<ValueError>([] { train::parse_monitor("accuracy"); }) ==
+          "unknown monitor 'accuracy': expected val_accuracy, val_balanced_accuracy or val_loss");
+}

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <limits>
 #include <optional>
+#include <string>
 
 #include "ember/autograd/ops.hpp"
 #include "ember/data/loader.hpp"
@@ -76,14 +77,37 @@ Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::
     return ev;
 }
 
+/// The validation figure that decides the best epoch (checkpointing) and early stopping, as Keras'
+/// `monitor`: accuracy and balanced accuracy are maximised, the loss minimised. Balanced accuracy (the mean
+/// per-class recall) does not reward predicting the majority class, which accuracy does on imbalanced data.
+enum class Monitor { val_accuracy, val_balanced_accuracy, val_loss };
+
+inline const char* monitor_name(Monitor m) {
+    switch (m) {
+        case Monitor::val_accuracy: return "val_accuracy";
+        case Monitor::val_balanced_accuracy: return "val_balanced_accuracy";
+        case Monitor::val_loss: return "val_loss";
+    }
+    return "?";
+}
+
+/// Parses "val_accuracy" | "val_balanced_accuracy" | "val_loss"; ValueError naming the choices otherwise.
+inline Monitor parse_monitor(const std::string& name) {
+    for (Monitor m : {Monitor::val_accuracy, Monitor::val_balanced_accuracy, Monitor::val_loss})
+        if (name == monitor_name(m)) return m;
+    throw ValueError(detail::cat("unknown monitor '", name,
+                                 "': expected val_accuracy, val_balanced_accuracy or val_loss"));
+}
+
 struct FitOptions {
     int epochs = 50;
     int classes = 0;                          // required: the number of output classes
     std::vector<float> class_weights;         // empty: unweighted loss (Keras' class_weight semantics)
-    int early_stopping_patience = 0;          // stop after this many epochs without a better val_accuracy (0: never)
+    Monitor monitor = Monitor::val_accuracy;  // what "better" means for on_best and early stopping
+    int early_stopping_patience = 0;          // stop after this many epochs without a better monitored value (0: never)
     /// Learning rate for each epoch (1-based), given the initial rate; empty: constant.
     std::function<double(int epoch, double initial_lr)> lr_schedule;
-    /// Called when val_accuracy improves (e.g. to save a checkpoint), with the epoch's record.
+    /// Called when the monitored value improves (e.g. to save a checkpoint), with the epoch's record.
     std::function<void(const EpochRecord&, const Evaluation&)> on_best;
     /// Called after every epoch (e.g. to write history.csv).
     std::function<void(const History&)> on_epoch_end;
@@ -102,7 +126,15 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
     EMBER_CHECK(o.classes > 0, ValueError, "fit: classes must be > 0, got ", o.classes);
     History history;
     const double initial_lr = opt.learning_rate();
-    double best = -1;
+    // Scores where higher is better; the first epoch always improves on -infinity.
+    double best = -std::numeric_limits<double>::infinity();
+    auto score = [&](const EpochRecord& r) {
+        switch (o.monitor) {
+            case Monitor::val_balanced_accuracy: return r.val_balanced_accuracy;
+            case Monitor::val_loss: return -r.val_loss;
+            default: return r.val_accuracy;
+        }
+    };
     int since_best = 0;
     const std::span<const float> weights(o.class_weights);
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
@@ -146,13 +178,13 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         rec.learning_rate = opt.learning_rate();
         rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         history.epochs.push_back(rec);
-        const bool improved = rec.val_accuracy > best;
+        const bool improved = score(rec) > best;
         if (o.log)
             *o.log << "  loss " << rec.loss << " acc " << rec.accuracy << " | val_loss " << rec.val_loss << " val_acc "
                    << rec.val_accuracy << " val_balanced_acc " << rec.val_balanced_accuracy << " | "
                    << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "") << "\n";
         if (improved) {
-            best = rec.val_accuracy;
+            best = score(rec);
             since_best = 0;
             if (o.on_best) o.on_best(rec, ev);
         } else {
@@ -160,7 +192,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         }
         if (o.on_epoch_end) o.on_epoch_end(history);
         if (o.early_stopping_patience > 0 && since_best >= o.early_stopping_patience) {
-            if (o.log) *o.log << "Early stopping: no better val_accuracy for " << since_best << " epochs\n";
+            if (o.log)
+                *o.log << "Early stopping: no better " << monitor_name(o.monitor) << " for " << since_best << " epochs\n";
             break;
         }
     }
