@@ -238,6 +238,15 @@ inline bool needs_padding(const Conv2DGeometry& g) {
     return g.pad_top > 0 || g.pad_left > 0 || padded_rows(g) > g.h || padded_cols(g) > g.w;
 }
 
+/// Adds each thread's partial gradient into `out` (skipped when null), in thread order: deterministic for a
+/// given thread count.
+template <class T>
+void add_parts(const std::vector<std::vector<T>>& parts, T* out) {
+    if (!out) return;
+    for (const auto& part : parts)
+        for (std::size_t i = 0; i < part.size(); ++i) out[i] += part[i];
+}
+
 template <class T>
 void forward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y) {
     const index_t tile = g.tile_pixels(sizeof(T), 1024);
@@ -334,12 +343,8 @@ void backward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* d
             }
         },
         nt);
-    for (const auto& part : dw_parts)
-        if (dw && !part.empty())
-            for (index_t i = 0; i < wsize; ++i) dw[i] += part[static_cast<std::size_t>(i)];
-    for (const auto& part : db_parts)
-        if (db && !part.empty())
-            for (index_t j = 0; j < g.k; ++j) db[j] += part[static_cast<std::size_t>(j)];
+    add_parts(dw_parts, dw);
+    add_parts(db_parts, db);
 }
 
 /// Implicit backward at stride 1 (Note [Implicit convolution]). dy is masked by relu_mask (when given) while it
@@ -419,12 +424,8 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
                 }
             }
         });
-    for (const auto& part : dw_parts)
-        if (dw && !part.empty())
-            for (index_t i = 0; i < wsize; ++i) dw[i] += part[static_cast<std::size_t>(i)];
-    for (const auto& part : db_parts)
-        if (db && !part.empty())
-            for (index_t j = 0; j < g.k; ++j) db[j] += part[static_cast<std::size_t>(j)];
+    add_parts(dw_parts, dw);
+    add_parts(db_parts, db);
 }
 
 }  // namespace conv_detail
