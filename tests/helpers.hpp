@@ -3,14 +3,34 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <system_error>
 
 #include <ember/autograd/elementwise.hpp>
 #include <ember/autograd/reduce.hpp>
 
 namespace ember::test {
+
+/// This test process's own scratch folder, removed when the process exits. ctest runs test cases as parallel
+/// processes, so a fixed folder shared by two cases (the float and double variants of a template test, say)
+/// let one rename or delete the other's files.
+inline const std::filesystem::path& scratch_root() {
+    struct Root {
+        std::filesystem::path path;
+        ~Root() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static const Root root{std::filesystem::temp_directory_path() / ("ember-tests-" + std::to_string(::getpid()))};
+    std::filesystem::create_directories(root.path);
+    return root.path;
+}
 
 /// max |a - b| / max(1, |b|) over all elements; shapes must match.
 template <Real T>

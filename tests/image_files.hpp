@@ -19,11 +19,13 @@
 #endif
 #pragma GCC diagnostic pop
 
+#include "helpers.hpp"
+
 namespace ember::test {
 
-/// A fresh, empty folder under the system temp dir.
+/// A fresh, empty folder in this test process's scratch folder.
 inline std::filesystem::path fresh_dir(const std::string& name) {
-    const auto dir = std::filesystem::temp_directory_path() / "ember-tests" / name;
+    const auto dir = scratch_root() / name;
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;

@@ -14,9 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path temp_file(const std::string& name) {
-    const auto dir = fs::temp_directory_path() / "ember-tests-safetensors";
-    fs::create_directories(dir);
-    return dir / name;
+    return ember::test::scratch_root() / name;
 }
 /// A file made of an 8-byte length, `header` and `data`; `declared` overrides the length field.
 void write_bytes(const fs::path& p, const std::string& header, const std::string& data,

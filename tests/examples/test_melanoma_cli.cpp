@@ -25,8 +25,7 @@ struct Run {
 Run melanoma(const std::string& args) {
     // ctest runs test cases in parallel processes: each run gets its own log file
     static int runs = 0;
-    const fs::path log = fs::temp_directory_path() / "ember-tests" /
-                         ("melanoma-cli-" + std::to_string(::getpid()) + "-" + std::to_string(runs++) + ".log");
+    const fs::path log = ember::test::scratch_root() / ("melanoma-cli-" + std::to_string(runs++) + ".log");
     fs::create_directories(log.parent_path());
     const std::string cmd = std::string("'") + MELANOMA_BIN + "' " + args + " > '" + log.string() + "' 2>&1";
     const int status = std::system(cmd.c_str());

@@ -18,9 +18,7 @@ nn::Sequential<float> small_model(index_t classes = 3) {
     return m;
 }
 fs::path temp(const std::string& name) {
-    const auto dir = fs::temp_directory_path() / "ember-tests";
-    fs::create_directories(dir);
-    return dir / name;
+    return ember::test::scratch_root() / name;
 }
 }  // namespace
 
