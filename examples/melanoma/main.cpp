@@ -295,6 +295,7 @@ struct TrainArgs {
     std::string augment = "none";
     int rebalance = 0;
     bool class_weights = false;
+    bool dedup = false;
     int threads = 0;
     double lr = 1e-3;
     std::string lr_schedule = "constant";
@@ -316,6 +317,13 @@ int run_train(TrainArgs a) {
 
     const fs::path train_dir = split_dir(a.data, "Train");
     data::ImageSet set = load_folder(train_dir, a.strict);
+    if (a.dedup) {  // before the split, so no image has a copy on the other side
+        const auto d = data::deduplicate(set);
+        std::cout << "Deduplicated: dropped " << d.same_class_copies << " same-class copies and " << d.contradictory
+                  << " images filed under two or more classes (" << d.contradictory_groups << " distinct); "
+                  << d.keep.size() << " of " << set.size() << " images remain\n";
+        set = data::subset(set, d.keep);
+    }
     const auto& names = set.class_names;
     const int classes = static_cast<int>(names.size());
 
@@ -544,6 +552,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"none", "flip-rotate-zoom"}))->capture_default_str();
     trn->add_option("--rebalance", ta.rebalance, "extra samples per class, Augmentor style (0: off; the seed used 500)")->capture_default_str();
     trn->add_flag("--class-weights", ta.class_weights, "weight the loss by inverse class frequency");
+    trn->add_flag("--dedup", ta.dedup,
+                  "before splitting, keep one copy of identical images in a class and drop images filed under several classes");
     trn->add_option("--threads", ta.threads, "OpenMP threads (0: all cores)")->capture_default_str();
     trn->add_option("--lr", ta.lr, "Adam learning rate")->capture_default_str();
     trn->add_option("--lr-schedule", ta.lr_schedule, "constant | cosine | step (halve every 10 epochs)")

@@ -143,8 +143,9 @@ TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predic
     auto r = melanoma("audit --data " + q(data) + " --out " + q(out / "audit"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Test images identical to a Train image (leakage): 0 of 54"));
-    r = melanoma("train --data " + q(data) + " --epochs 2 --monitor val_balanced_accuracy --out " + q(out / "run"));
+    r = melanoma("train --data " + q(data) + " --epochs 2 --monitor val_balanced_accuracy --dedup --out " + q(out / "run"));
     CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Deduplicated: dropped"));
     CHECK_THAT(r.output, Catch::Contains("by val_balanced_accuracy"));
     CHECK_THAT(r.output, Catch::Contains("Total params: 460,585"));
     CHECK_THAT(r.output, Catch::Contains("Epoch 2/2"));

@@ -1,0 +1,47 @@
+// Tests of ember/data/dedup.hpp on a small in-memory set with planted copies.
+#include <catch2/catch.hpp>
+
+#include <ember/data/dedup.hpp>
+
+#include "helpers.hpp"
+
+using namespace ember;
+
+namespace {
+/// A 4x4 image filled with `value` (one distinct image per value).
+data::Image flat(std::uint8_t value) {
+    data::Image img;
+    img.height = img.width = 4;
+    img.channels = 3;
+    img.pixels.assign(4 * 4 * 3, value);
+    return img;
+}
+}  // namespace
+
+TEST_CASE("deduplicate keeps one copy per class and drops images filed under two classes", "[data][dedup]") {
+    data::ImageSet set;
+    set.height = set.width = 4;
+    set.class_names = {"a", "b", "c"};
+    set.push_back(flat(1), 0, "a/1.jpg");
+    set.push_back(flat(2), 0, "a/2.jpg");
+    set.push_back(flat(1), 0, "a/1-copy.jpg");   // same class copy of 0: dropped
+    set.push_back(flat(3), 1, "b/3.jpg");         // contradictory with 5 and 6: all three dropped
+    set.push_back(flat(4), 1, "b/4.jpg");
+    set.push_back(flat(3), 2, "c/3.jpg");
+    set.push_back(flat(3), 2, "c/3-again.jpg");
+    set.push_back(flat(2), 0, "a/2-copy.png");    // same pixels, another file: a copy
+    const auto r = data::deduplicate(set);
+    CHECK(r.keep == std::vector<std::size_t>{0, 1, 4});
+    CHECK(r.same_class_copies == 2);
+    CHECK(r.contradictory == 3);
+    CHECK(r.contradictory_groups == 1);
+
+    const auto sub = data::subset(set, r.keep);
+    REQUIRE(sub.size() == 3);
+    CHECK(sub.labels == std::vector<std::int32_t>{0, 0, 1});
+    CHECK(sub.paths[2] == "b/4.jpg");
+    CHECK(sub.image(2)[0] == 4);
+    CHECK(sub.class_names == set.class_names);
+    CHECK(test::error_message<IndexError>([&] { data::subset(set, {9}); }) ==
+          "subset: index 9 out of range for a set of 8 images");
+}
