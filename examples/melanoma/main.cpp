@@ -456,7 +456,8 @@ LoadedModel load_model(const fs::path& ckpt) {
     return m;
 }
 
-int run_evaluate(const fs::path& data_dir, const fs::path& ckpt, fs::path out, double threshold_override, bool strict) {
+int run_evaluate(const fs::path& data_dir, const fs::path& ckpt, fs::path out, double threshold_override, bool strict,
+                 const fs::path& exclude_copies_of) {
     LoadedModel m = load_model(ckpt);
     if (out.empty()) out = ckpt.parent_path() / ("eval-" + fs::absolute(data_dir).lexically_normal().filename().string());
     ensure_writable_dir(out);
@@ -465,12 +466,22 @@ int run_evaluate(const fs::path& data_dir, const fs::path& ckpt, fs::path out, d
     data::ImageSet set = load_folder(dir, strict, m.names);
     std::vector<std::size_t> all(set.size());
     std::iota(all.begin(), all.end(), 0);
+    if (!exclude_copies_of.empty()) {  // leave out images the model may have trained on
+        const data::ImageSet seen = load_folder(exclude_copies_of, strict);
+        const auto copy = data::copies_in(set, seen);
+        std::erase_if(all, [&](std::size_t i) { return copy[i]; });
+        std::cout << "Left out " << set.size() - all.size() << " of " << set.size() << " images identical to an image in "
+                  << exclude_copies_of << "\n";
+        EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", exclude_copies_of);
+    }
     data::BatchLoader loader(set, all, {.batch_size = 32});
     const auto ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()));
     std::cout << "\nEvaluation of " << ckpt << " on " << dir << "\n";
     json j = report(ev, m.names, threshold, std::cout);
     j["checkpoint"] = ckpt.string();
     j["data"] = dir.string();
+    j["images"] = all.size();
+    if (!exclude_copies_of.empty()) j["excluded_copies_of"] = exclude_copies_of.string();
     write_json(out / "metrics.json", j);
     {
         std::ofstream txt(out / "confusion_matrix.txt");
@@ -570,12 +581,15 @@ int main(int argc, char** argv) {
     fs::path ev_data, ev_model, ev_out;
     double ev_threshold = -1;
     bool ev_strict = false;
+    fs::path ev_exclude;
     auto* evl = app.add_subcommand("evaluate", "accuracy, per-class precision/recall/F1, confusion matrix, melanoma sensitivity/specificity");
     evl->add_option("--data", ev_data, "folder of class folders (or a dataset folder: its Test/ is used)")->required();
     evl->add_option("--model", ev_model, "checkpoint written by train")->required();
     evl->add_option("--out", ev_out, "where metrics.json and the confusion matrix go (default: beside the checkpoint)");
     evl->add_option("--threshold", ev_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
     evl->add_flag("--strict", ev_strict, "a corrupt image is fatal");
+    evl->add_option("--exclude-copies-of", ev_exclude,
+                    "folder of class folders (e.g. Train): leave out images identical to one of its images");
 
     fs::path pr_model;
     std::vector<fs::path> pr_images;
@@ -591,7 +605,7 @@ int main(int argc, char** argv) {
     try {
         if (*audit) return run_audit(audit_data, audit_out);
         if (*trn) return run_train(ta);
-        if (*evl) return run_evaluate(ev_data, ev_model, ev_out, ev_threshold, ev_strict);
+        if (*evl) return run_evaluate(ev_data, ev_model, ev_out, ev_threshold, ev_strict, ev_exclude);
         if (*prd) return run_predict(pr_model, pr_images, pr_threshold, pr_json);
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";

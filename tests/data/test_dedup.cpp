@@ -45,3 +45,23 @@ TEST_CASE("deduplicate keeps one copy per class and drops images filed under two
     CHECK(test::error_message<IndexError>([&] { data::subset(set, {9}); }) ==
           "subset: index 9 out of range for a set of 8 images");
 }
+
+TEST_CASE("copies_in finds the images of one set that another set holds", "[data][dedup]") {
+    data::ImageSet train, test;
+    train.height = train.width = test.height = test.width = 4;
+    train.class_names = test.class_names = {"a", "b"};
+    train.push_back(flat(1), 0, "t/1.jpg");
+    train.push_back(flat(2), 1, "t/2.jpg");
+    test.push_back(flat(2), 0, "s/2.jpg");  // a copy, whatever its label
+    test.push_back(flat(3), 1, "s/3.jpg");
+    CHECK(data::copies_in(test, train) == std::vector<bool>{true, false});
+    data::ImageSet other;
+    other.height = other.width = 5;
+    other.class_names = {"a"};
+    data::Image big = flat(1);
+    big.height = big.width = 5;
+    big.pixels.assign(5 * 5 * 3, 1);
+    other.push_back(big, 0, "o.jpg");
+    CHECK(test::error_message<ShapeError>([&] { data::copies_in(test, other); }) ==
+          "copies_in: the sets hold images of different sizes (4x4 and 5x5)");
+}

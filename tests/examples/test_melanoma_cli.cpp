@@ -153,6 +153,10 @@ TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predic
     r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Images 54"));
+    r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors") +
+                 " --exclude-copies-of " + q(data / "Train") + " --out " + q(out / "eval-unseen"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Left out 0 of 54 images identical to an image in"));
     r = melanoma("predict --model " + q(out / "run" / "best.safetensors") + " " +
                  q(data / "Test" / "melanoma" / fs::directory_iterator(data / "Test" / "melanoma")->path().filename()));
     CHECK(r.code == 0);

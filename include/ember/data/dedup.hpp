@@ -64,6 +64,23 @@ inline DedupResult deduplicate(const ImageSet& set) {
     return r;
 }
 
+/// For each image of `a`, whether `b` holds an image with identical pixels (e.g. Test images that also sit in
+/// Train: a model that saw them in training scores them for free). Both sets must have the same image size.
+inline std::vector<bool> copies_in(const ImageSet& a, const ImageSet& b) {
+    EMBER_CHECK(a.size() == 0 || b.size() == 0 || (a.height == b.height && a.width == b.width), ShapeError,
+                "copies_in: the sets hold images of different sizes (", a.height, "x", a.width, " and ", b.height,
+                "x", b.width, ")");
+    std::multimap<std::uint64_t, std::size_t> index;
+    for (std::size_t j = 0; j < b.size(); ++j) index.emplace(pixel_hash(b, j), j);
+    std::vector<bool> found(a.size(), false);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto [lo, hi] = index.equal_range(pixel_hash(a, i));
+        for (auto it = lo; it != hi && !found[i]; ++it)
+            found[i] = std::memcmp(a.image(i), b.image(it->second), a.image_bytes()) == 0;
+    }
+    return found;
+}
+
 /// The images `indices` of `set`, in that order, as a new set with the same class names.
 inline ImageSet subset(const ImageSet& set, const std::vector<std::size_t>& indices) {
     ImageSet out;
