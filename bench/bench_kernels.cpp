@@ -1,0 +1,80 @@
+// bench_kernels: the pieces under the convolutions, in GFLOP/s or GB/s: the packed GEMM against Eigen on the
+// im2col shapes of the reference model, an im2col tile, and max-pool forward/backward at pool1's shape.
+// Single-threaded (GEMM and im2col run on the calling thread inside ember's parallel loops); max-pool uses
+// OMP_NUM_THREADS. Run: ./build/bench/bench_kernels --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <vector>
+
+#include <ember/ember.hpp>
+
+namespace {
+using namespace ember;
+
+// [M, K] x [K, N] of conv2, conv3 and conv4 for one image (M = output pixels, K = 5*5*C, N = filters).
+struct GemmShape { index_t m, k, n; };
+constexpr GemmShape kShapes[] = {{32400, 800, 32}, {8100, 800, 64}, {2025, 1600, 64}};
+
+void gemm(benchmark::State& state, bool eigen) {
+    const auto s = kShapes[state.range(0)];
+    Generator gen(1);
+    auto a = Tensor<float>::uniform({s.m, s.k}, -1, 1, gen), b = Tensor<float>::uniform({s.k, s.n}, -1, 1, gen);
+    auto c = Tensor<float>::empty({s.m, s.n});
+    for (auto _ : state) {
+        if (eigen)
+            kernels::gemm_eigen(false, false, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.n, 0.0f, c.data(), s.n);
+        else
+            kernels::gemm(false, false, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.n, 0.0f, c.data(), s.n);
+        benchmark::DoNotOptimize(c.data());
+    }
+    const double flop = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+    state.counters["GFLOP/s"] = benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(eigen ? "eigen" : "packed");
+}
+void BM_gemm_packed(benchmark::State& s) { gemm(s, false); }
+void BM_gemm_eigen(benchmark::State& s) { gemm(s, true); }
+
+void BM_im2col_tile(benchmark::State& state) {  // conv2's geometry, one 1 MiB tile as the im2col path uses
+    const auto g = kernels::Conv2DGeometry::make(1, 180, 180, 32, 5, 5, 32, 1, 1, kernels::Padding::same);
+    const index_t tile = g.tile_pixels(sizeof(float), 1024);
+    Generator gen(2);
+    auto x = Tensor<float>::uniform({1, 180, 180, 32}, -1, 1, gen);
+    std::vector<float> col(static_cast<std::size_t>(tile * g.patch()));
+    index_t p0 = 0;
+    for (auto _ : state) {
+        kernels::im2col_tile(g, x.data(), p0, p0 + tile, col.data());
+        benchmark::DoNotOptimize(col.data());
+        p0 = (p0 + tile) % (g.out_pixels() - tile);
+    }
+    const double bytes = static_cast<double>(col.size() * sizeof(float));
+    state.counters["GB/s written"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_max_pool(benchmark::State& state) {  // pool1: [32, 180, 180, 32] -> [32, 90, 90, 32]
+    const bool backward = state.range(0) != 0;
+    const auto g = kernels::Pool2DGeometry::make(32, 180, 180, 32, 2, 2, 2, 2);
+    Generator gen(3);
+    auto x = Tensor<float>::uniform({32, 180, 180, 32}, -1, 1, gen);
+    auto y = Tensor<float>::empty({32, 90, 90, 32});
+    auto dx = Tensor<float>::zeros(x.shape());
+    std::vector<std::int32_t> argmax(static_cast<std::size_t>(y.numel()));
+    kernels::max_pool2d_forward(g, x.data(), y.data(), argmax.data());
+    for (auto _ : state) {
+        if (backward)
+            kernels::max_pool2d_backward(g, y.data(), argmax.data(), dx.data());
+        else
+            kernels::max_pool2d_forward(g, x.data(), y.data(), argmax.data());
+        benchmark::DoNotOptimize(y.data());
+    }
+    const double bytes = static_cast<double>((x.numel() + 2 * y.numel()) * 4);  // the big side, the small side, argmax
+    state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(backward ? "backward" : "forward");
+}
+}  // namespace
+
+BENCHMARK(BM_gemm_packed)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_gemm_eigen)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_im2col_tile)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_max_pool)->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_MAIN();
