@@ -127,8 +127,8 @@ void col2im_tile(const Conv2DGeometry& g, const T* col, index_t p0, index_t p1, 
 // place. The ReLU mask is applied while dy is copied into its padded buffer, and the bias gradient summed there.
 
 /// Which algorithm a convolution uses. `automatic` picks the implicit one wherever it applies (forward always,
-/// backward at stride 1), else tiled im2col + GEMM: on the reference model's four layers it is 1.1-1.6x faster
-/// forward and 1.3-3x backward (bench_conv, docs/performance.md). Tests pin each to check both.
+/// backward at stride 1), else tiled im2col + GEMM: on the reference model's four layers it is 1.2-1.4x faster
+/// forward and 1.4-3.8x backward (bench_conv, docs/performance.md). Tests pin each to check both.
 enum class ConvAlgo { automatic, im2col, implicit };
 
 namespace conv_detail {
