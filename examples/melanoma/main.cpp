@@ -371,6 +371,15 @@ int run_train(TrainArgs a) {
             std::cout << " " << std::setprecision(3) << w;
         }
         std::cout << std::setprecision(6) << "\n";
+        // A class with a handful of images gets a weight in the hundreds, and its few images then dominate every
+        // gradient: with --dedup the seborrheic-keratosis class keeps 1 training image (weight 175) and a run
+        // diverged within 4 epochs (docs/melanoma.md).
+        for (int c = 0; c < classes; ++c)
+            if (fo.class_weights[static_cast<std::size_t>(c)] > 20)
+                std::cerr << "warning: class '" << names[static_cast<std::size_t>(c)] << "' has only "
+                          << counts[static_cast<std::size_t>(c)] << " training image(s); its loss weight "
+                          << std::setprecision(3) << fo.class_weights[static_cast<std::size_t>(c)] << std::setprecision(6)
+                          << " will dominate the gradient\n";
     }
     if (a.lr_schedule == "cosine") {
         const int total = a.epochs;

@@ -79,6 +79,17 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     CHECK_THAT(r.output, !Catch::Contains("Found"));  // refused before loading data
 }
 
+TEST_CASE("melanoma warns when --class-weights gives a nearly empty class a dominating weight", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-weights", 100);
+    write_image(root / "Train" / "rare" / "r0.png", 24, 24, 3, 200);
+    write_image(root / "Train" / "rare" / "r1.png", 24, 24, 3, 201);
+    const auto r = melanoma("train --data " + q(root) + " --epochs 1 --class-weights --out " + q(root / "run"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: class 'rare' has only ") &&
+                             Catch::Contains("will dominate the gradient"));
+    CHECK_THAT(r.output, !Catch::Contains("warning: class 'melanoma'"));
+}
+
 TEST_CASE("melanoma names missing, empty and class-less data folders", "[examples][melanoma][errors]") {
     const fs::path root = fresh_dir("cli-folders");
     auto r = melanoma("train --data " + q(root / "nope") + " --out " + q(root / "run"));
