@@ -170,14 +170,10 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
 
 std::uint64_t fnv1a_file(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
-    std::uint64_t h = 0xcbf29ce484222325ULL;
+    std::uint64_t h = data::fnv1a(nullptr, 0);
     char buf[1 << 16];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        for (std::streamsize i = 0; i < in.gcount(); ++i) {
-            h ^= static_cast<unsigned char>(buf[i]);
-            h *= 0x100000001b3ULL;
-        }
-    }
+    while (in.read(buf, sizeof buf) || in.gcount() > 0)
+        h = data::fnv1a(reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(in.gcount()), h);
     return h;
 }
 

@@ -21,13 +21,14 @@ struct DedupResult {
     std::size_t contradictory_groups = 0; // distinct images with contradictory labels
 };
 
-/// FNV-1a (64-bit) over the decoded pixels of image i: equal images hash equally whatever their file format.
-inline std::uint64_t pixel_hash(const ImageSet& set, std::size_t i) {
-    std::uint64_t h = 1469598103934665603ull;
-    const std::uint8_t* p = set.image(i);
-    for (std::size_t b = 0, n = set.image_bytes(); b < n; ++b) h = (h ^ p[b]) * 1099511628211ull;
+/// FNV-1a (64-bit) of n bytes, continuing from `h` (so a stream can be hashed in pieces).
+inline std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n, std::uint64_t h = 1469598103934665603ull) {
+    for (std::size_t b = 0; b < n; ++b) h = (h ^ p[b]) * 1099511628211ull;
     return h;
 }
+
+/// The hash of image i's decoded pixels: equal images hash equally whatever their file format.
+inline std::uint64_t pixel_hash(const ImageSet& set, std::size_t i) { return fnv1a(set.image(i), set.image_bytes()); }
 
 /// Groups the images of `set` by identical decoded pixels (hash, then a byte comparison, so a hash collision
 /// cannot merge different images). A group whose copies all carry one label keeps its first copy; a group with

@@ -247,6 +247,31 @@ void add_parts(const std::vector<std::vector<T>>& parts, T* out) {
         for (std::size_t i = 0; i < part.size(); ++i) out[i] += part[i];
 }
 
+/// The input as the implicit kernels read it: each image copied into a zero-padded workspace of
+/// padded_rows x padded_cols pixels, or read in place where no window leaves the image ('valid').
+template <class T>
+struct PaddedInput {
+    const Conv2DGeometry& g;
+    const T* x;
+    bool pad = needs_padding(g);
+    index_t stride = (pad ? padded_cols(g) : g.w) * g.c;  // elements from one row to the next
+
+    PaddedInput(const Conv2DGeometry& geometry, const T* input) : g(geometry), x(input) {}
+    /// A workspace for one image (empty when the input is read in place).
+    [[nodiscard]] Storage<T> workspace() const {
+        return Storage<T>(pad ? static_cast<std::size_t>(padded_rows(g) * stride) : 0);
+    }
+    /// Fills share `part` of `parts` of image img's padded rows into `ws`.
+    void fill(index_t img, int part, int parts, Storage<T>& ws) const {
+        if (!pad) return;
+        const index_t hp = padded_rows(g);
+        pad_rows(x + img * g.in_image(), g.h, g.w, g.c, g.pad_top, g.pad_left, padded_cols(g), hp * part / parts,
+                 hp * (part + 1) / parts, ws.data(), static_cast<const std::uint8_t*>(nullptr), static_cast<T*>(nullptr));
+    }
+    /// Row 0 of image img as the kernels read it.
+    [[nodiscard]] const T* rows(index_t img, const Storage<T>& ws) const { return pad ? ws.data() : x + img * g.in_image(); }
+};
+
 template <class T>
 void forward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y) {
     const index_t tile = g.tile_pixels(sizeof(T), 1024);
@@ -279,23 +304,15 @@ void forward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* bi
 template <class T>
 void forward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y) {
     const PackedB<T> wp(false, w, g.k, g.patch(), g.k, g.kw * g.c);
-    const bool pad = needs_padding(g);
-    const index_t hp = padded_rows(g), wpx = padded_cols(g);
-    const index_t xs = pad ? wpx * g.c : g.w * g.c;
+    const PaddedInput<T> in(g, x);
     std::vector<Storage<T>> ws;
-    for (int t = 0; t < max_threads(); ++t) ws.emplace_back(pad ? static_cast<std::size_t>(hp * wpx * g.c) : 0);
+    for (int t = 0; t < max_threads(); ++t) ws.push_back(in.workspace());
     over_images(
         g.n,
+        [&](index_t img, int s, int, int part, int parts) { in.fill(img, part, parts, ws[static_cast<std::size_t>(s)]); },
         [&](index_t img, int s, int, int part, int parts) {
-            if (pad)
-                pad_rows(x + img * g.in_image(), g.h, g.w, g.c, g.pad_top, g.pad_left, wpx, hp * part / parts,
-                         hp * (part + 1) / parts, ws[static_cast<std::size_t>(s)].data(), static_cast<const std::uint8_t*>(nullptr),
-                         static_cast<T*>(nullptr));
-        },
-        [&](index_t img, int s, int, int part, int parts) {
-            const T* xp = pad ? ws[static_cast<std::size_t>(s)].data() : x + img * g.in_image();
-            implicit_rows(g, xp, xs, wp, g.oh * part / parts, g.oh * (part + 1) / parts, y + img * g.out_image(),
-                          false, bias, relu);
+            implicit_rows(g, in.rows(img, ws[static_cast<std::size_t>(s)]), in.stride, wp, g.oh * part / parts,
+                          g.oh * (part + 1) / parts, y + img * g.out_image(), false, bias, relu);
         });
 }
 
@@ -370,8 +387,7 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
                             w[((ky * g.kw + kx) * g.c + ci) * g.k + f];
         wtp = PackedB<T>(false, wt.data(), g.c, g.kh * g.kw * g.k, g.c, g.kw * g.k);
     }
-    const bool xpad = dw && needs_padding(g);
-    const index_t xhp = padded_rows(g), xwp = padded_cols(g), xs = xpad ? xwp * g.c : g.w * g.c;
+    const PaddedInput<T> in(g, x);  // read only for dw
     const int nt = max_threads();
     struct Workspace {
         Storage<T> dyp, xp;
@@ -380,8 +396,8 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
     std::vector<std::vector<T>> dw_parts(static_cast<std::size_t>(nt)), db_parts(static_cast<std::size_t>(nt));
     for (int t = 0; t < nt; ++t) {
         // B::nr values of slack: the weight-gradient micro-kernel loads whole NR-wide rows of dy.
-        ws.push_back({Storage<T>(static_cast<std::size_t>(dhp * dys + B::nr)),
-                      Storage<T>(xpad ? static_cast<std::size_t>(xhp * xs) : 0)});
+        ws.push_back({Storage<T>(static_cast<std::size_t>(dhp * dys + B::nr)), dw ? in.workspace() : Storage<T>()});
+        std::fill_n(ws.back().dyp.data() + dhp * dys, B::nr, T(0));
         if (dw) dw_parts[static_cast<std::size_t>(t)].assign(static_cast<std::size_t>(wsize), T(0));
         if (db) db_parts[static_cast<std::size_t>(t)].assign(static_cast<std::size_t>(g.k), T(0));
     }
@@ -390,14 +406,10 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
         g.n,
         [&](index_t img, int s, int tid, int part, int parts) {
             auto& wk = ws[static_cast<std::size_t>(s)];
-            std::fill_n(wk.dyp.data() + dhp * dys, B::nr, T(0));
             pad_rows(dy + img * g.out_image(), g.oh, g.ow, g.k, tpt, tpl, dwp, dhp * part / parts,
                      dhp * (part + 1) / parts, wk.dyp.data(), relu_mask ? relu_mask + img * g.out_image() : nullptr,
                      db ? db_parts[static_cast<std::size_t>(tid)].data() : nullptr);
-            if (xpad)
-                pad_rows(x + img * g.in_image(), g.h, g.w, g.c, g.pad_top, g.pad_left, xwp, xhp * part / parts,
-                         xhp * (part + 1) / parts, wk.xp.data(), static_cast<const std::uint8_t*>(nullptr),
-                         static_cast<T*>(nullptr));
+            if (dw) in.fill(img, part, parts, wk.xp);
         },
         [&](index_t img, int s, int tid, int part, int parts) {
             auto& wk = ws[static_cast<std::size_t>(s)];
@@ -405,12 +417,12 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
                 implicit_rows(tg, wk.dyp.data(), dys, wtp, g.h * part / parts, g.h * (part + 1) / parts,
                               dx + img * g.in_image(), true, static_cast<const T*>(nullptr), false);
             if (!dw) return;
-            const T* xp = xpad ? wk.xp.data() : x + img * g.in_image();
+            const T* xp = in.rows(img, wk.xp);
             T* my_dw = dw_parts[static_cast<std::size_t>(tid)].data();
             for (index_t oy = g.oh * part / parts, oy1 = g.oh * (part + 1) / parts; oy < oy1; ++oy) {
                 const T* dyrow = wk.dyp.data() + (oy + tpt) * dys + tpl * g.k;
                 for (index_t ky = 0; ky < g.kh; ++ky) {
-                    const T* xrow = xp + (oy + ky) * xs;
+                    const T* xrow = xp + (oy + ky) * in.stride;
                     for (index_t ox0 = 0; ox0 < g.ow; ox0 += kChunk) {
                         const index_t np = std::min(kChunk, g.ow - ox0);
                         for (index_t d0 = 0; d0 < kwc; d0 += B::mr)
