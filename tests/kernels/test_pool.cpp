@@ -18,6 +18,9 @@ TEST_CASE("max_pool2d kernels match the reference and route gradients to the arg
         std::vector<std::int32_t> arg(static_cast<std::size_t>(y.numel()));
         kernels::max_pool2d_forward(g, x.data(), y.data(), arg.data());
         CHECK(y.to_vector() == ref.to_vector());
+        auto y_only = Tensor<float>::empty(ref.shape());  // inference: no argmax
+        kernels::max_pool2d_forward(g, x.data(), y_only.data(), static_cast<std::int32_t*>(nullptr));
+        CHECK(y_only.to_vector() == ref.to_vector());
         auto dy = Tensor<float>::ones(y.shape());
         auto dx = Tensor<float>::zeros(x.shape());
         kernels::max_pool2d_backward(g, dy.data(), arg.data(), dx.data());

@@ -33,6 +33,10 @@ Tensor<T> max_pool2d(const Tensor<T>& x, MaxPool2DOptions o = {}, const std::str
     EMBER_CHECK(g.h * g.w * g.c < (index_t{1} << 31), ShapeError, where, ": an image of ", x.shape(),
                 " is too large for 32-bit argmax indices");
     Tensor<T> y = Tensor<T>::empty({g.n, g.oh, g.ow, g.c});
+    if (!autograd::needs_grad<T>({&x})) {  // inference: no argmax to keep
+        kernels::max_pool2d_forward(g, x.data(), y.data(), static_cast<std::int32_t*>(nullptr));
+        return y;
+    }
     // Uninitialised, from the block cache: value-initialising a std::vector faulted in 54 MB of fresh zero pages
     // per training step of the reference model.
     auto argmax = std::make_shared<Storage<std::int32_t>>(static_cast<std::size_t>(y.numel()));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "ember/core/shape.hpp"
 #include "ember/kernels/parallel.hpp"
@@ -25,37 +26,44 @@ struct Pool2DGeometry {
 
 /// y = max over each window; argmax[i] = offset (within its image) of the input that won. Ties keep the first
 /// (top-left) element; a NaN in a window wins, so NaN propagates as in TensorFlow. The channel loop is innermost
-/// (NHWC: contiguous), so it vectorises. Parallel over images and output rows.
+/// (NHWC: contiguous), so it vectorises. Parallel over images and output rows. `argmax` may be null (inference:
+/// nothing to route a gradient back to), which skips the index stores.
 template <class T>
 void max_pool2d_forward(const Pool2DGeometry& g, const T* x, T* y, std::int32_t* argmax) {
-    parallel_for(0, g.n * g.oh, 4, [&](index_t lo, index_t hi) {
-        for (index_t r = lo; r < hi; ++r) {
-            const index_t img = r / g.oh, oy = r % g.oh;
-            const T* xi = x + img * g.h * g.w * g.c;
-            for (index_t ox = 0; ox < g.ow; ++ox) {
-                const index_t o = ((img * g.oh + oy) * g.ow + ox) * g.c;
-                T* yo = y + o;
-                std::int32_t* ao = argmax + o;
-                const index_t first = ((oy * g.sh) * g.w + ox * g.sw) * g.c;
-                for (index_t ch = 0; ch < g.c; ++ch) {
-                    yo[ch] = xi[first + ch];
-                    ao[ch] = static_cast<std::int32_t>(first + ch);
-                }
-                for (index_t ky = 0; ky < g.ph; ++ky)
-                    for (index_t kx = 0; kx < g.pw; ++kx) {
-                        if (ky == 0 && kx == 0) continue;
-                        const index_t at = ((oy * g.sh + ky) * g.w + ox * g.sw + kx) * g.c;
-                        const T* xv = xi + at;
-                        for (index_t ch = 0; ch < g.c; ++ch) {
-                            const T v = xv[ch], best = yo[ch];
-                            const bool take = v > best || (v != v && best == best);
-                            yo[ch] = take ? v : best;
-                            ao[ch] = take ? static_cast<std::int32_t>(at + ch) : ao[ch];
-                        }
+    auto run = [&](auto with_argmax) {
+        parallel_for(0, g.n * g.oh, 4, [&](index_t lo, index_t hi) {
+            for (index_t r = lo; r < hi; ++r) {
+                const index_t img = r / g.oh, oy = r % g.oh;
+                const T* xi = x + img * g.h * g.w * g.c;
+                for (index_t ox = 0; ox < g.ow; ++ox) {
+                    const index_t o = ((img * g.oh + oy) * g.ow + ox) * g.c;
+                    T* yo = y + o;
+                    [[maybe_unused]] std::int32_t* ao = argmax + o;
+                    const index_t first = ((oy * g.sh) * g.w + ox * g.sw) * g.c;
+                    for (index_t ch = 0; ch < g.c; ++ch) {
+                        yo[ch] = xi[first + ch];
+                        if constexpr (with_argmax) ao[ch] = static_cast<std::int32_t>(first + ch);
                     }
+                    for (index_t ky = 0; ky < g.ph; ++ky)
+                        for (index_t kx = 0; kx < g.pw; ++kx) {
+                            if (ky == 0 && kx == 0) continue;
+                            const index_t at = ((oy * g.sh + ky) * g.w + ox * g.sw + kx) * g.c;
+                            const T* xv = xi + at;
+                            for (index_t ch = 0; ch < g.c; ++ch) {
+                                const T v = xv[ch], best = yo[ch];
+                                const bool take = v > best || (v != v && best == best);
+                                yo[ch] = take ? v : best;
+                                if constexpr (with_argmax) ao[ch] = take ? static_cast<std::int32_t>(at + ch) : ao[ch];
+                            }
+                        }
+                }
             }
-        }
-    });
+        });
+    };
+    if (argmax)
+        run(std::true_type{});
+    else
+        run(std::false_type{});
 }
 
 /// dx[argmax] += dy, image by image (windows may overlap when stride < pool, so images are the unit of work).
