@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -107,6 +108,18 @@ TEST_CASE("conv2d forward fuses bias and ReLU, and float agrees with double", "[
     auto yf = Tensor<float>::empty(ref.shape());
     kernels::conv2d_forward(g, xf.data(), wf.data(), bf.data(), true, yf.data());
     for (index_t i = 0; i < ref.numel(); ++i) REQUIRE(yf.data()[i] == Approx(ref.data()[i]).margin(1e-5));
+
+    // The mask written in the same pass is relu_mask of the output, with either algorithm.
+    for (const auto algo : {kernels::ConvAlgo::im2col, kernels::ConvAlgo::implicit}) {
+        CAPTURE(static_cast<int>(algo));
+        auto y = Tensor<float>::empty(ref.shape());
+        std::vector<std::uint8_t> fused(static_cast<std::size_t>(y.numel()), 7), separate(fused.size());
+        kernels::conv2d_forward(g, xf.data(), wf.data(), bf.data(), true, y.data(), algo, fused.data());
+        kernels::relu_mask(y.data(), y.numel(), separate.data());
+        CHECK(fused == separate);
+        CHECK(std::count(fused.begin(), fused.end(), std::uint8_t{1}) > 0);
+        CHECK(std::count(fused.begin(), fused.end(), std::uint8_t{0}) > 0);
+    }
 }
 
 TEST_CASE("conv2d kernels give the same result on 1 and 2 threads", "[kernels][conv2d][parallel]") {
@@ -162,12 +175,14 @@ TEST_CASE("conv2d backward with the fused ReLU mask equals backward of the maske
 TEST_CASE("conv2d kernels split one image's rows over threads (batch 1) and agree with 1 thread",
           "[kernels][conv2d][parallel]") {
     Generator gen(9);
+    for (const index_t c : {index_t{12}, index_t{3}})  // 3: kernel rows folded (Note [Folded kernel rows])
     for (const index_t n : {index_t{1}, index_t{3}}) {
-        CAPTURE(n);
-        auto x = Tensor<float>::uniform({n, 23, 17, 12}, -1, 1, gen);
-        auto w = Tensor<float>::uniform({5, 5, 12, 20}, -1, 1, gen);
+        CAPTURE(n, c);
+        auto x = Tensor<float>::uniform({n, 23, 17, c}, -1, 1, gen);
+        auto w = Tensor<float>::uniform({5, 5, c, 20}, -1, 1, gen);
         auto dy = Tensor<float>::uniform({n, 23, 17, 20}, -1, 1, gen);
-        const auto g = kernels::Conv2DGeometry::make(n, 23, 17, 12, 5, 5, 20, 1, 1, Padding::same);
+        const auto g = kernels::Conv2DGeometry::make(n, 23, 17, c, 5, 5, 20, 1, 1, Padding::same);
+        CHECK(kernels::conv_detail::folds_rows(g) == (c == 3));
         auto run = [&](int threads) {
             const int saved = kernels::max_threads();
             kernels::set_num_threads(threads);

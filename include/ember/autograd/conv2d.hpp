@@ -47,13 +47,12 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& bias =
                  const std::string& where = "conv2d") {
     const auto g = detail::check_conv2d(x, w, bias, o, where);
     Tensor<T> y = Tensor<T>::empty({g.n, g.oh, g.ow, g.k});
-    kernels::conv2d_forward(g, x.data(), w.data(), bias.defined() ? bias.data() : nullptr, o.relu, y.data());
-    if (!autograd::needs_grad<T>({&x, &w, &bias})) return y;
+    const bool grad = autograd::needs_grad<T>({&x, &w, &bias});
     std::shared_ptr<Storage<std::uint8_t>> mask;  // the ReLU derivative, not y itself (a quarter of the memory)
-    if (o.relu) {
-        mask = std::make_shared<Storage<std::uint8_t>>(static_cast<std::size_t>(y.numel()));
-        kernels::relu_mask(y.data(), y.numel(), mask->data());
-    }
+    if (grad && o.relu) mask = std::make_shared<Storage<std::uint8_t>>(static_cast<std::size_t>(y.numel()));
+    kernels::conv2d_forward(g, x.data(), w.data(), bias.defined() ? bias.data() : nullptr, o.relu, y.data(),
+                            kernels::ConvAlgo::automatic, mask ? mask->data() : nullptr);
+    if (!grad) return y;
     return autograd::record(y, "conv2d", {x, w, bias},
                             [=](const Tensor<T>& gy, std::vector<Tensor<T>>& gi) {
         kernels::conv2d_backward(g, x.data(), w.data(), gy.data(), mask ? mask->data() : nullptr,

@@ -172,12 +172,31 @@ void pad_rows(const T* x, index_t h, index_t w, index_t c, index_t top, index_t 
     }
 }
 
+/// The forward epilogue on `pixels` output pixels of K values at `out`: adds the bias, applies ReLU, and, with
+/// `mask`, records where the output is positive (the ReLU derivative backward needs), while the values are in
+/// cache. Any of bias, relu, mask may be off.
+template <class T>
+void epilogue(T* out, index_t pixels, index_t k, const T* bias, bool relu, std::uint8_t* mask) {
+    if (!bias && !relu && !mask) return;
+    for (index_t p = 0; p < pixels; ++p) {
+        T* o = out + p * k;
+        if (bias)
+            for (index_t j = 0; j < k; ++j) o[j] += bias[j];
+        if (relu)
+            for (index_t j = 0; j < k; ++j) o[j] = o[j] < T(0) ? T(0) : o[j];  // NaN propagates, as in TensorFlow
+        if (mask) {
+            std::uint8_t* m = mask + p * k;
+            for (index_t j = 0; j < k; ++j) m[j] = o[j] > T(0) ? 1 : 0;
+        }
+    }
+}
+
 /// Output rows [oy0, oy1) of one image of an implicit convolution: y[oy, ox, :] (+)= sum over ky of the window
 /// of xp row oy * sh + ky times the packed kernel rows (PackedB with group = KW * C). `xs` is xp's row stride.
-/// Then bias and ReLU, while the row is in cache.
+/// Then the epilogue (bias, ReLU, mask; `mask` is the image's), while the row is in cache.
 template <class T>
 void implicit_rows(const Conv2DGeometry& g, const T* xp, index_t xs, const PackedB<T>& wp, index_t oy0,
-                   index_t oy1, T* y, bool accumulate, const T* bias, bool relu) {
+                   index_t oy1, T* y, bool accumulate, const T* bias, bool relu, std::uint8_t* mask = nullptr) {
     using B = gemm_detail::Blocking<T>;
     const index_t kwc = g.kw * g.c;
     for (index_t oy = oy0; oy < oy1; ++oy) {
@@ -196,14 +215,7 @@ void implicit_rows(const Conv2DGeometry& g, const T* xp, index_t xs, const Packe
         }
         if (first)  // no kernel rows at all (empty kernel): the product is zero
             std::fill_n(yrow, g.ow * g.k, T(0));
-        if (bias || relu)
-            for (index_t p = 0; p < g.ow; ++p) {
-                T* o = yrow + p * g.k;
-                if (bias)
-                    for (index_t j = 0; j < g.k; ++j) o[j] += bias[j];
-                if (relu)
-                    for (index_t j = 0; j < g.k; ++j) o[j] = o[j] < T(0) ? T(0) : o[j];  // NaN propagates, as in TensorFlow
-            }
+        epilogue(yrow, g.ow, g.k, bias, relu, mask ? mask + oy * g.ow * g.k : nullptr);
     }
 }
 
@@ -238,6 +250,29 @@ inline bool needs_padding(const Conv2DGeometry& g) {
     return g.pad_top > 0 || g.pad_left > 0 || padded_rows(g) > g.h || padded_cols(g) > g.w;
 }
 
+// Note [Folded kernel rows]: with few input channels a kernel row is too shallow for the micro-kernel (conv1 of
+// the reference model: KW * C = 15 values, so each call does 15 FMA steps between loading and storing its 24
+// accumulators, and backward-weights fills 15 of 24 rows of a block). Folding stacks, for each output row, the
+// KH input rows it reads channel-wise: F[oy][x][ky][c] = padded x[oy * sh + ky][x][c]. Output row oy is then a
+// 1 x KW convolution of F's row oy over KH * C channels, with stride (1, sw), and the window of output pixel ox
+// is one run of KW * KH * C contiguous values at F[oy][ox * sw]: one micro-kernel call of depth 75 instead of
+// five of depth 15. The kernel is permuted to match ([KW][KH][C][K] instead of [KH][KW][C][K]). F costs KH / sh
+// times the padded input's memory, which is small exactly when folding pays (C small).
+
+/// True when the implicit kernels fold kernel rows (Note [Folded kernel rows]).
+inline bool folds_rows(const Conv2DGeometry& g) { return g.kh > 1 && g.kw * g.c < 32; }
+
+/// The convolution the implicit kernels compute on F: OH rows of padded_cols pixels with KH * C channels,
+/// kernel 1 x KW, stride (1, sw), no padding.
+inline Conv2DGeometry folded(const Conv2DGeometry& g) {
+    return Conv2DGeometry{g.n, g.oh, padded_cols(g), g.kh * g.c, 1, g.kw, g.k, 1, g.sw, 0, 0, g.oh, g.ow};
+}
+
+/// Index of kernel value (ky, kx, ci) in the folded [KW][KH][C] order.
+inline index_t folded_index(const Conv2DGeometry& g, index_t ky, index_t kx, index_t ci) {
+    return (kx * g.kh + ky) * g.c + ci;
+}
+
 /// Adds each thread's partial gradient into `out` (skipped when null), in thread order: deterministic for a
 /// given thread count.
 template <class T>
@@ -248,32 +283,81 @@ void add_parts(const std::vector<std::vector<T>>& parts, T* out) {
 }
 
 /// The input as the implicit kernels read it: each image copied into a zero-padded workspace of
-/// padded_rows x padded_cols pixels, or read in place where no window leaves the image ('valid').
+/// padded_rows x padded_cols pixels, folded (Note [Folded kernel rows]) where the channels are few, or read in
+/// place where no window leaves the image ('valid'). `view` is the convolution the kernels then compute.
 template <class T>
 struct PaddedInput {
     const Conv2DGeometry& g;
     const T* x;
-    bool pad = needs_padding(g);
-    index_t stride = (pad ? padded_cols(g) : g.w) * g.c;  // elements from one row to the next
+    bool fold = folds_rows(g);
+    bool pad = fold || needs_padding(g);
+    Conv2DGeometry view = fold ? folded(g) : g;
+    index_t stride = (pad ? padded_cols(g) : g.w) * view.c;  // elements from one row to the next
 
     PaddedInput(const Conv2DGeometry& geometry, const T* input) : g(geometry), x(input) {}
     /// A workspace for one image (empty when the input is read in place).
     [[nodiscard]] Storage<T> workspace() const {
-        return Storage<T>(pad ? static_cast<std::size_t>(padded_rows(g) * stride) : 0);
+        return Storage<T>(pad ? static_cast<std::size_t>((fold ? g.oh : padded_rows(g)) * stride) : 0);
     }
-    /// Fills share `part` of `parts` of image img's padded rows into `ws`.
+    /// Fills share `part` of `parts` of image img's rows into `ws`.
     void fill(index_t img, int part, int parts, Storage<T>& ws) const {
         if (!pad) return;
-        const index_t hp = padded_rows(g);
-        pad_rows(x + img * g.in_image(), g.h, g.w, g.c, g.pad_top, g.pad_left, padded_cols(g), hp * part / parts,
-                 hp * (part + 1) / parts, ws.data(), static_cast<const std::uint8_t*>(nullptr), static_cast<T*>(nullptr));
+        const T* xi = x + img * g.in_image();
+        if (!fold) {
+            const index_t hp = padded_rows(g);
+            pad_rows(xi, g.h, g.w, g.c, g.pad_top, g.pad_left, padded_cols(g), hp * part / parts,
+                     hp * (part + 1) / parts, ws.data(), static_cast<const std::uint8_t*>(nullptr),
+                     static_cast<T*>(nullptr));
+            return;
+        }
+        const index_t wp = padded_cols(g);
+        for (index_t r = g.oh * part / parts, r1 = g.oh * (part + 1) / parts; r < r1; ++r) {
+            T* row = ws.data() + r * stride;
+            for (index_t ky = 0; ky < g.kh; ++ky) {
+                const index_t iy = r * g.sh + ky - g.pad_top;
+                for (index_t px = 0; px < wp; ++px) {
+                    T* d = row + (px * g.kh + ky) * g.c;
+                    const index_t ix = px - g.pad_left;
+                    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
+                        std::fill_n(d, g.c, T(0));
+                    else
+                        std::copy_n(xi + (iy * g.w + ix) * g.c, g.c, d);
+                }
+            }
+        }
     }
     /// Row 0 of image img as the kernels read it.
     [[nodiscard]] const T* rows(index_t img, const Storage<T>& ws) const { return pad ? ws.data() : x + img * g.in_image(); }
+    /// The kernel w [KH,KW,C,K] packed for view's kernel rows (permuted when folded).
+    [[nodiscard]] PackedB<T> pack(const T* w) const {
+        if (!fold) return PackedB<T>(false, w, g.k, g.patch(), g.k, g.kw * g.c);
+        std::vector<T> wf(static_cast<std::size_t>(g.patch() * g.k));
+        for (index_t ky = 0; ky < g.kh; ++ky)
+            for (index_t kx = 0; kx < g.kw; ++kx)
+                for (index_t ci = 0; ci < g.c; ++ci)
+                    std::copy_n(w + ((ky * g.kw + kx) * g.c + ci) * g.k, g.k,
+                                wf.data() + folded_index(g, ky, kx, ci) * g.k);
+        return PackedB<T>(false, wf.data(), g.k, g.patch(), g.k, g.patch());
+    }
+    /// Adds a weight gradient computed in view's order into dw [KH,KW,C,K].
+    void add_weight_grad(const std::vector<T>& part, T* dw) const {
+        if (!fold) {
+            for (std::size_t i = 0; i < part.size(); ++i) dw[i] += part[i];
+            return;
+        }
+        for (index_t ky = 0; ky < g.kh; ++ky)
+            for (index_t kx = 0; kx < g.kw; ++kx)
+                for (index_t ci = 0; ci < g.c; ++ci) {
+                    const T* src = part.data() + folded_index(g, ky, kx, ci) * g.k;
+                    T* dst = dw + ((ky * g.kw + kx) * g.c + ci) * g.k;
+                    for (index_t f = 0; f < g.k; ++f) dst[f] += src[f];
+                }
+    }
 };
 
 template <class T>
-void forward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y) {
+void forward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
+                    std::uint8_t* mask) {
     const index_t tile = g.tile_pixels(sizeof(T), 1024);
     const index_t tiles_per_image = (g.out_pixels() + tile - 1) / tile;
     const index_t work = g.n * tiles_per_image;
@@ -288,31 +372,25 @@ void forward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* bi
             T* out = y + img * g.out_image() + p0 * g.k;
             // [P, KH*KW*C] x [KH*KW*C, K] -> [P, K]
             gemm_packed(false, p1 - p0, col.data(), g.patch(), wp, false, out, g.k);
-            if (bias || relu) {
-                for (index_t p = 0; p < p1 - p0; ++p) {
-                    T* o = out + p * g.k;
-                    if (bias)
-                        for (index_t j = 0; j < g.k; ++j) o[j] += bias[j];
-                    if (relu)
-                        for (index_t j = 0; j < g.k; ++j) o[j] = o[j] < T(0) ? T(0) : o[j];  // NaN propagates, as in TensorFlow
-                }
-            }
+            epilogue(out, p1 - p0, g.k, bias, relu, mask ? mask + img * g.out_image() + p0 * g.k : nullptr);
         }
     });
 }
 
 template <class T>
-void forward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y) {
-    const PackedB<T> wp(false, w, g.k, g.patch(), g.k, g.kw * g.c);
+void forward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
+                      std::uint8_t* mask) {
     const PaddedInput<T> in(g, x);
+    const PackedB<T> wp = in.pack(w);
     std::vector<Storage<T>> ws;
     for (int t = 0; t < max_threads(); ++t) ws.push_back(in.workspace());
     over_images(
         g.n,
         [&](index_t img, int s, int, int part, int parts) { in.fill(img, part, parts, ws[static_cast<std::size_t>(s)]); },
         [&](index_t img, int s, int, int part, int parts) {
-            implicit_rows(g, in.rows(img, ws[static_cast<std::size_t>(s)]), in.stride, wp, g.oh * part / parts,
-                          g.oh * (part + 1) / parts, y + img * g.out_image(), false, bias, relu);
+            implicit_rows(in.view, in.rows(img, ws[static_cast<std::size_t>(s)]), in.stride, wp, g.oh * part / parts,
+                          g.oh * (part + 1) / parts, y + img * g.out_image(), false, bias, relu,
+                          mask ? mask + img * g.out_image() : nullptr);
         });
 }
 
@@ -370,7 +448,7 @@ template <class T>
 void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* dy, const std::uint8_t* relu_mask,
                        T* dx, T* dw, T* db) {
     using B = gemm_detail::Blocking<T>;
-    const index_t kwc = g.kw * g.c, wsize = g.patch() * g.k;
+    const index_t wsize = g.patch() * g.k;
     // Backward-data is the stride-1 convolution of dy, padded by (KH-1-top, KW-1-left), with the kernel
     // flipped in both spatial dimensions and its channels swapped: w'[ky', kx', k, c] = w[KH-1-ky', KW-1-kx', c, k].
     const index_t tpt = g.kh - 1 - g.pad_top, tpl = g.kw - 1 - g.pad_left;
@@ -418,40 +496,44 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
                               dx + img * g.in_image(), true, static_cast<const T*>(nullptr), false);
             if (!dw) return;
             const T* xp = in.rows(img, wk.xp);
+            const Conv2DGeometry& v = in.view;  // folded or not, the windows are read as v's
+            const index_t vkwc = v.kw * v.c;
             T* my_dw = dw_parts[static_cast<std::size_t>(tid)].data();
             for (index_t oy = g.oh * part / parts, oy1 = g.oh * (part + 1) / parts; oy < oy1; ++oy) {
                 const T* dyrow = wk.dyp.data() + (oy + tpt) * dys + tpl * g.k;
-                for (index_t ky = 0; ky < g.kh; ++ky) {
+                for (index_t ky = 0; ky < v.kh; ++ky) {
                     const T* xrow = xp + (oy + ky) * in.stride;
                     for (index_t ox0 = 0; ox0 < g.ow; ox0 += kChunk) {
                         const index_t np = std::min(kChunk, g.ow - ox0);
-                        for (index_t d0 = 0; d0 < kwc; d0 += B::mr)
+                        for (index_t d0 = 0; d0 < vkwc; d0 += B::mr)
                             for (index_t j0 = 0; j0 < g.k; j0 += B::nr)
                                 // dw[ky, d0.., j0..] += x windows^T [d, pixels] * dy [pixels, k]
-                                gemm_detail::micro_kernel(np, xrow + ox0 * g.c + d0, index_t{1}, g.c,
-                                                          dyrow + ox0 * g.k + j0, g.k, my_dw + (ky * kwc + d0) * g.k + j0,
-                                                          g.k, true, std::min<index_t>(B::mr, kwc - d0),
+                                gemm_detail::micro_kernel(np, xrow + ox0 * v.c + d0, index_t{1}, v.c,
+                                                          dyrow + ox0 * g.k + j0, g.k, my_dw + (ky * vkwc + d0) * g.k + j0,
+                                                          g.k, true, std::min<index_t>(B::mr, vkwc - d0),
                                                           std::min<index_t>(B::nr, g.k - j0));
                     }
                 }
             }
         });
-    add_parts(dw_parts, dw);
+    if (dw)
+        for (const auto& part : dw_parts) in.add_weight_grad(part, dw);
     add_parts(db_parts, db);
 }
 
 }  // namespace conv_detail
 
-/// y[N,OH,OW,K] = conv(x, w) + bias, then ReLU when `relu`. `bias` may be null. Parallel over images (or, for
+/// y[N,OH,OW,K] = conv(x, w) + bias, then ReLU when `relu`. `bias` may be null. With `mask` (N*OH*OW*K bytes),
+/// also writes mask[i] = (y[i] > 0), what relu_mask(y) would, in the same pass. Parallel over images (or, for
 /// fewer images than threads, over output rows); the weights are packed once (Note [Packed GEMM] in gemm.hpp).
 template <class T>
 void conv2d_forward(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
-                    ConvAlgo algo = ConvAlgo::automatic) {
+                    ConvAlgo algo = ConvAlgo::automatic, std::uint8_t* mask = nullptr) {
     if (g.n == 0 || g.oh == 0 || g.ow == 0 || g.k == 0) return;
     if (conv_detail::use_implicit_forward(algo))
-        conv_detail::forward_implicit(g, x, w, bias, relu, y);
+        conv_detail::forward_implicit(g, x, w, bias, relu, y, mask);
     else
-        conv_detail::forward_im2col(g, x, w, bias, relu, y);
+        conv_detail::forward_im2col(g, x, w, bias, relu, y, mask);
 }
 
 /// mask[i] = (y[i] > 0) for the n values of y: the ReLU derivative, kept for backward in a quarter of the memory
