@@ -15,6 +15,7 @@
 
 #include "ember/autograd/grad_mode.hpp"
 #include "ember/core/tensor.hpp"
+#include "ember/kernels/parallel.hpp"
 
 namespace ember::autograd {
 
@@ -140,6 +141,16 @@ std::vector<std::shared_ptr<Node<T>>> topological_order(const std::shared_ptr<No
     return post;
 }
 
+/// A zero-filled gradient buffer. Filled on all threads: the input gradient of a conv layer of the reference
+/// model is 133 MB at batch 32, and zeroing such buffers on one thread was the serial 2% of a training step.
+template <Real T>
+Tensor<T> zero_gradient(const Shape& shape) {
+    auto t = Tensor<T>::empty(shape);
+    T* p = t.data();
+    kernels::parallel_for(0, t.numel(), index_t{1} << 18, [p](index_t lo, index_t hi) { std::fill(p + lo, p + hi, T(0)); });
+    return t;
+}
+
 /// Adds `g` into the leaf `t`'s grad (allocating it on first use).
 template <Real T>
 void accumulate_leaf(const Tensor<T>& t, const Tensor<T>& g) {
@@ -184,10 +195,10 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& upstream, bool retain_
             const Edge<T>& e = ins[i];
             if (e.fn) {
                 auto& slot = grads[e.fn.get()];
-                if (!slot.defined()) slot = Tensor<T>::zeros(e.shape);
+                if (!slot.defined()) slot = zero_gradient<T>(e.shape);
                 input_grads[i] = slot;
             } else if (e.leaf) {
-                if (!e.leaf->grad) e.leaf->grad = Tensor<T>::zeros(e.shape).impl_ptr();
+                if (!e.leaf->grad) e.leaf->grad = zero_gradient<T>(e.shape).impl_ptr();
                 input_grads[i] = Tensor<T>::from_impl(e.leaf->grad);
             }
         }
