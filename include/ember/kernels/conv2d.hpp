@@ -223,10 +223,16 @@ void implicit_rows(const Conv2DGeometry& g, const T* xp, index_t xs, const Packe
 /// (its share `part` of `parts`), then `rows(img, ws, tid, part, parts)` computes that share of the image's rows.
 /// With at least as many images as threads, each thread takes whole images and its own workspace (ws = tid);
 /// otherwise (batch 1) the images go one by one, each split over all threads, sharing workspace 0.
+inline bool whole_images(index_t n) {
+    const int nt = max_threads();
+    return nt <= 1 || in_parallel_region() || n >= 4 * nt || (n >= nt && n % nt == 0);
+}
+/// How many workspaces over_images(n, ...) uses: one per thread, or one shared when it splits images.
+inline int workspaces_for(index_t n) { return whole_images(n) ? max_threads() : 1; }
+
 template <class Prep, class Rows>
 void over_images(index_t n, Prep&& prep, Rows&& rows) {
-    const int nt = max_threads();
-    if (nt <= 1 || in_parallel_region() || n >= 4 * nt || (n >= nt && n % nt == 0)) {
+    if (whole_images(n)) {
         parallel_region([&](int tid, int nthreads) {
             const index_t lo = n * tid / nthreads, hi = n * (tid + 1) / nthreads;
             for (index_t img = lo; img < hi; ++img) {
@@ -383,7 +389,7 @@ void forward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* 
     const PaddedInput<T> in(g, x);
     const PackedB<T> wp = in.pack(w);
     std::vector<Storage<T>> ws;
-    for (int t = 0; t < max_threads(); ++t) ws.push_back(in.workspace());
+    for (int t = 0; t < workspaces_for(g.n); ++t) ws.push_back(in.workspace());
     over_images(
         g.n,
         [&](index_t img, int s, int, int part, int parts) { in.fill(img, part, parts, ws[static_cast<std::size_t>(s)]); },
@@ -472,10 +478,12 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
     };
     std::vector<Workspace> ws;
     std::vector<std::vector<T>> dw_parts(static_cast<std::size_t>(nt)), db_parts(static_cast<std::size_t>(nt));
-    for (int t = 0; t < nt; ++t) {
+    for (int t = 0; t < workspaces_for(g.n); ++t) {
         // B::nr values of slack: the weight-gradient micro-kernel loads whole NR-wide rows of dy.
         ws.push_back({Storage<T>(static_cast<std::size_t>(dhp * dys + B::nr)), dw ? in.workspace() : Storage<T>()});
         std::fill_n(ws.back().dyp.data() + dhp * dys, B::nr, T(0));
+    }
+    for (int t = 0; t < nt; ++t) {  // partial sums per thread, in either mode
         if (dw) dw_parts[static_cast<std::size_t>(t)].assign(static_cast<std::size_t>(wsize), T(0));
         if (db) db_parts[static_cast<std::size_t>(t)].assign(static_cast<std::size_t>(g.k), T(0));
     }
