@@ -13,7 +13,10 @@ using namespace ember;
 struct Layer { const char* name; index_t hw, c, k; };
 constexpr Layer kLayers[] = {{"conv1", 180, 3, 32}, {"conv2", 180, 32, 32}, {"conv3", 90, 32, 64}, {"conv4", 45, 64, 64}};
 
-void conv(benchmark::State& state, bool backward) {
+enum class Pass { forward, forward_mask, backward };
+
+void conv(benchmark::State& state, Pass pass) {
+    const bool backward = pass == Pass::backward;
     const Layer& l = kLayers[state.range(0)];
     const index_t n = state.range(1);
     Generator gen(1);
@@ -32,8 +35,9 @@ void conv(benchmark::State& state, bool backward) {
         if (backward)  // as in training: conv1's input needs no gradient
             kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), mask.data(), l.c == 3 ? nullptr : dx.data(),
                                      dw.data(), db.data(), algo);
-        else
-            kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data(), algo);
+        else  // forward_mask: as in training, the ReLU mask written in the same pass
+            kernels::conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data(), algo,
+                                    pass == Pass::forward_mask ? mask.data() : nullptr);
         benchmark::DoNotOptimize(y.data());
     }
     const double flop = 2.0 * static_cast<double>(n * g.oh * g.ow) * static_cast<double>(g.patch() * l.k) *
@@ -44,11 +48,15 @@ void conv(benchmark::State& state, bool backward) {
     state.SetLabel(std::string(l.name) + " " + algos[state.range(2)]);
 }
 
-void BM_conv_forward(benchmark::State& s) { conv(s, false); }
-void BM_conv_backward(benchmark::State& s) { conv(s, true); }
+void BM_conv_forward(benchmark::State& s) { conv(s, Pass::forward); }
+void BM_conv_forward_mask(benchmark::State& s) { conv(s, Pass::forward_mask); }
+void BM_conv_backward(benchmark::State& s) { conv(s, Pass::backward); }
 }  // namespace
 
 // Arguments: layer (0-3 = conv1-conv4), batch, algorithm (0 automatic, 1 im2col, 2 implicit).
 BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_conv_forward_mask)->ArgsProduct({{0, 1, 2, 3}, {32}, {2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+// Batch 1 (inference latency): each image's rows split over the threads.
+BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {1}, {2}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_MAIN();
