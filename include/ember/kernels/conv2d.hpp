@@ -316,19 +316,26 @@ struct PaddedInput {
                      static_cast<T*>(nullptr));
             return;
         }
-        const index_t wp = padded_cols(g);
+        // Plain loops: C is small here, and a memcpy call per pixel would cost more than the copy.
+        const index_t wp = padded_cols(g), c = g.c, run = g.kh * c;
+        const index_t x0 = std::min(g.pad_left, wp), x1 = std::clamp<index_t>(g.pad_left + g.w, x0, wp);
         for (index_t r = g.oh * part / parts, r1 = g.oh * (part + 1) / parts; r < r1; ++r) {
             T* row = ws.data() + r * stride;
             for (index_t ky = 0; ky < g.kh; ++ky) {
                 const index_t iy = r * g.sh + ky - g.pad_top;
-                for (index_t px = 0; px < wp; ++px) {
-                    T* d = row + (px * g.kh + ky) * g.c;
-                    const index_t ix = px - g.pad_left;
-                    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
-                        std::fill_n(d, g.c, T(0));
-                    else
-                        std::copy_n(xi + (iy * g.w + ix) * g.c, g.c, d);
+                T* d = row + ky * c;
+                if (iy < 0 || iy >= g.h) {
+                    for (index_t px = 0; px < wp; ++px)
+                        for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = T(0);
+                    continue;
                 }
+                const T* src = xi + iy * g.w * c;
+                for (index_t px = 0; px < x0; ++px)
+                    for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = T(0);
+                for (index_t px = x0; px < x1; ++px)
+                    for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = src[(px - g.pad_left) * c + ci];
+                for (index_t px = x1; px < wp; ++px)
+                    for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = T(0);
             }
         }
     }
