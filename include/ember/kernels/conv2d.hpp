@@ -316,26 +316,38 @@ struct PaddedInput {
                      static_cast<T*>(nullptr));
             return;
         }
-        // Plain loops: C is small here, and a memcpy call per pixel would cost more than the copy.
-        const index_t wp = padded_cols(g), c = g.c, run = g.kh * c;
+        // C is small here: a memcpy call per pixel would cost more than the copy, and a loop of unknown trip
+        // count nearly as much, so the common channel counts get their own copy loops.
+        switch (g.c) {
+            case 1: fold_image<1>(xi, part, parts, ws); break;
+            case 2: fold_image<2>(xi, part, parts, ws); break;
+            case 3: fold_image<3>(xi, part, parts, ws); break;
+            case 4: fold_image<4>(xi, part, parts, ws); break;
+            default: fold_image<0>(xi, part, parts, ws); break;
+        }
+    }
+    /// Writes F's rows of share `part` of `parts` (Note [Folded kernel rows]); C = g.c, or a compile-time CT.
+    template <index_t CT>
+    void fold_image(const T* xi, int part, int parts, Storage<T>& ws) const {
+        const index_t c = CT > 0 ? CT : g.c;
+        const index_t wp = padded_cols(g), run = g.kh * c;
         const index_t x0 = std::min(g.pad_left, wp), x1 = std::clamp<index_t>(g.pad_left + g.w, x0, wp);
         for (index_t r = g.oh * part / parts, r1 = g.oh * (part + 1) / parts; r < r1; ++r) {
             T* row = ws.data() + r * stride;
             for (index_t ky = 0; ky < g.kh; ++ky) {
                 const index_t iy = r * g.sh + ky - g.pad_top;
                 T* d = row + ky * c;
-                if (iy < 0 || iy >= g.h) {
-                    for (index_t px = 0; px < wp; ++px)
-                        for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = T(0);
-                    continue;
+                const bool inside = iy >= 0 && iy < g.h;
+                const T* src = xi + (inside ? iy : 0) * g.w * c;
+                for (index_t px = 0; px < wp; ++px) {
+                    T* dp = d + px * run;
+                    if (inside && px >= x0 && px < x1) {
+                        const T* sp = src + (px - g.pad_left) * c;
+                        for (index_t ci = 0; ci < c; ++ci) dp[ci] = sp[ci];
+                    } else {
+                        for (index_t ci = 0; ci < c; ++ci) dp[ci] = T(0);
+                    }
                 }
-                const T* src = xi + iy * g.w * c;
-                for (index_t px = 0; px < x0; ++px)
-                    for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = T(0);
-                for (index_t px = x0; px < x1; ++px)
-                    for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = src[(px - g.pad_left) * c + ci];
-                for (index_t px = x1; px < wp; ++px)
-                    for (index_t ci = 0; ci < c; ++ci) d[px * run + ci] = T(0);
             }
         }
     }
