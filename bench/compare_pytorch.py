@@ -84,7 +84,8 @@ print(f"threads {args.threads}, torch {torch.__version__}, batch 32, 180x180x3, 
 results = {"ember": ember_times(), "torch NCHW": torch_times(False), "torch channels-last": torch_times(True)}
 rows = [("train_step_s", "training step (batch 32)"), ("inference32_s", "inference, batch 32"),
         ("inference1_s", "inference, batch 1")]
+print("times in ms: ember's is the mean over Google Benchmark's iterations, PyTorch's the best of its repetitions")
 print(f"{'':28}{'ember':>10}{'torch NCHW':>12}{'torch CL':>10}{'ember / best torch':>20}")
 for key, label in rows:
     e, a, b = results["ember"][key], results["torch NCHW"][key], results["torch channels-last"][key]
-    print(f"{label:28}{e:>9.3f}s{a:>11.3f}s{b:>9.3f}s{e / min(a, b):>19.2f}x")
+    print(f"{label:28}{e * 1e3:>10.1f}{a * 1e3:>12.1f}{b * 1e3:>10.1f}{e / min(a, b):>19.2f}x")
