@@ -38,7 +38,7 @@ void max_pool2d_forward(const Pool2DGeometry& g, const T* x, T* y, std::int32_t*
                 for (index_t ox = 0; ox < g.ow; ++ox) {
                     const index_t o = ((img * g.oh + oy) * g.ow + ox) * g.c;
                     T* yo = y + o;
-                    [[maybe_unused]] std::int32_t* ao = argmax + o;
+                    std::int32_t* ao = with_argmax ? argmax + o : nullptr;  // no offset on a null pointer
                     const index_t first = ((oy * g.sh) * g.w + ox * g.sw) * g.c;
                     for (index_t ch = 0; ch < g.c; ++ch) {
                         yo[ch] = xi[first + ch];
