@@ -147,7 +147,8 @@ template <Real T>
 Tensor<T> zero_gradient(const Shape& shape) {
     auto t = Tensor<T>::empty(shape);
     T* p = t.data();
-    kernels::parallel_for(0, t.numel(), index_t{1} << 18, [p](index_t lo, index_t hi) { std::fill(p + lo, p + hi, T(0)); });
+    kernels::parallel_for(0, t.numel(), index_t{1} << 18,
+                          [p](index_t lo, index_t hi) { std::fill(p + lo, p + hi, T(0)); });
     return t;
 }
 
