@@ -14,6 +14,7 @@ TEST_CASE("conv2d op matches the reference and finite differences", "[autograd][
         {2, 5, 6, 3, 3, 3, 2, 1, 1, Padding::same, false},  {1, 6, 6, 2, 4, 4, 3, 2, 2, Padding::same, false},
         {2, 7, 5, 2, 3, 2, 2, 2, 1, Padding::valid, false}, {1, 5, 5, 3, 5, 5, 2, 1, 1, Padding::same, true},
         {1, 4, 7, 1, 2, 2, 3, 1, 1, Padding::same, true},
+        {2, 5, 6, 12, 3, 3, 3, 1, 1, Padding::same, true},  // KW * C = 36: kernel rows not folded
     };
     Generator gen(21);
     for (const auto& cs : cases) {
