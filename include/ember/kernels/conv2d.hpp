@@ -219,10 +219,7 @@ void implicit_rows(const Conv2DGeometry& g, const T* xp, index_t xs, const Packe
     }
 }
 
-/// Runs a per-image job over a batch: `prep(img, ws, tid, part, parts)` fills workspace `ws` for image `img`
-/// (its share `part` of `parts`), then `rows(img, ws, tid, part, parts)` computes that share of the image's rows.
-/// With at least as many images as threads, each thread takes whole images and its own workspace (ws = tid);
-/// otherwise (batch 1) the images go one by one, each split over all threads, sharing workspace 0.
+/// True when over_images gives each thread whole images; false when it splits each image over all threads.
 inline bool whole_images(index_t n) {
     const int nt = max_threads();
     return nt <= 1 || in_parallel_region() || n >= 4 * nt || (n >= nt && n % nt == 0);
@@ -230,6 +227,10 @@ inline bool whole_images(index_t n) {
 /// How many workspaces over_images(n, ...) uses: one per thread, or one shared when it splits images.
 inline int workspaces_for(index_t n) { return whole_images(n) ? max_threads() : 1; }
 
+/// Runs a per-image job over a batch: `prep(img, ws, tid, part, parts)` fills workspace `ws` for image `img`
+/// (its share `part` of `parts`), then `rows(img, ws, tid, part, parts)` computes that share of the image's rows.
+/// With at least as many images as threads, each thread takes whole images and its own workspace (ws = tid);
+/// otherwise (batch 1) the images go one by one, each split over all threads, sharing workspace 0.
 template <class Prep, class Rows>
 void over_images(index_t n, Prep&& prep, Rows&& rows) {
     if (whole_images(n)) {
@@ -274,9 +275,14 @@ inline Conv2DGeometry folded(const Conv2DGeometry& g) {
     return Conv2DGeometry{g.n, g.oh, padded_cols(g), g.kh * g.c, 1, g.kw, g.k, 1, g.sw, 0, 0, g.oh, g.ow};
 }
 
-/// Index of kernel value (ky, kx, ci) in the folded [KW][KH][C] order.
-inline index_t folded_index(const Conv2DGeometry& g, index_t ky, index_t kx, index_t ci) {
-    return (kx * g.kh + ky) * g.c + ci;
+/// Calls f(i, j) for every kernel row (ky, kx, ci) of K values: i its offset in [KH][KW][C][K], j in the folded
+/// [KW][KH][C][K] order.
+template <class F>
+void each_folded_row(const Conv2DGeometry& g, F&& f) {
+    for (index_t ky = 0; ky < g.kh; ++ky)
+        for (index_t kx = 0; kx < g.kw; ++kx)
+            for (index_t ci = 0; ci < g.c; ++ci)
+                f(((ky * g.kw + kx) * g.c + ci) * g.k, ((kx * g.kh + ky) * g.c + ci) * g.k);
 }
 
 /// Adds each thread's partial gradient into `out` (skipped when null), in thread order: deterministic for a
@@ -362,26 +368,17 @@ struct PaddedInput {
     [[nodiscard]] PackedB<T> pack(const T* w) const {
         if (!fold) return PackedB<T>(false, w, g.k, g.patch(), g.k, g.kw * g.c);
         std::vector<T> wf(static_cast<std::size_t>(g.patch() * g.k));
-        for (index_t ky = 0; ky < g.kh; ++ky)
-            for (index_t kx = 0; kx < g.kw; ++kx)
-                for (index_t ci = 0; ci < g.c; ++ci)
-                    std::copy_n(w + ((ky * g.kw + kx) * g.c + ci) * g.k, g.k,
-                                wf.data() + folded_index(g, ky, kx, ci) * g.k);
+        each_folded_row(g, [&](index_t i, index_t j) { std::copy_n(w + i, g.k, wf.data() + j); });
         return PackedB<T>(false, wf.data(), g.k, g.patch(), g.k, g.patch());
     }
-    /// Adds a weight gradient computed in view's order into dw [KH,KW,C,K].
-    void add_weight_grad(const std::vector<T>& part, T* dw) const {
-        if (!fold) {
-            for (std::size_t i = 0; i < part.size(); ++i) dw[i] += part[i];
-            return;
-        }
-        for (index_t ky = 0; ky < g.kh; ++ky)
-            for (index_t kx = 0; kx < g.kw; ++kx)
-                for (index_t ci = 0; ci < g.c; ++ci) {
-                    const T* src = part.data() + folded_index(g, ky, kx, ci) * g.k;
-                    T* dst = dw + ((ky * g.kw + kx) * g.c + ci) * g.k;
-                    for (index_t f = 0; f < g.k; ++f) dst[f] += src[f];
-                }
+    /// Adds per-thread weight gradients computed in view's order into dw [KH,KW,C,K] (skipped when null), in
+    /// thread order.
+    void add_weight_grads(const std::vector<std::vector<T>>& parts, T* dw) const {
+        if (!fold || !dw) return add_parts(parts, dw);
+        for (const auto& part : parts)
+            each_folded_row(g, [&](index_t i, index_t j) {
+                for (index_t f = 0; f < g.k; ++f) dw[i + f] += part[static_cast<std::size_t>(j + f)];
+            });
     }
 };
 
@@ -548,8 +545,7 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
                 }
             }
         });
-    if (dw)
-        for (const auto& part : dw_parts) in.add_weight_grad(part, dw);
+    in.add_weight_grads(dw_parts, dw);
     add_parts(db_parts, db);
 }
 
