@@ -241,8 +241,8 @@ void gemm_packed(bool trans_a, index_t m, const T* a, index_t lda, const PackedB
 /// `trans_a`, [K,M] (lda >= M); likewise op(B) is [K,N]. beta = 0 overwrites C without reading it. Runs on the
 /// calling thread (ember parallelises around its GEMMs). alpha = 1 with beta 0 or 1 takes the packed SIMD path,
 /// unless N is at most half a panel (NR): then most of every packed panel would be zero padding, and Eigen is
-/// faster - the reference model's dense layer ([M, 30976] x [30976, 9]) took 373 us packed vs 35 us in Eigen at
-/// M = 1, and 875 vs 344 us at M = 32 (one thread, Zen 4).
+/// faster - the reference model's dense layer ([M, 30976] x [30976, 9]) took 319 us packed vs 34 us in Eigen at
+/// M = 1, and 885 vs 346 us at M = 32 (bench_kernels, one thread, Zen 4).
 template <class T>
 void gemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda, const T* b,
           index_t ldb, T beta, T* c, index_t ldc) {
