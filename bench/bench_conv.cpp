@@ -44,7 +44,7 @@ void conv(benchmark::State& state, Pass pass) {
                         (backward ? (l.c == 3 ? 1.0 : 2.0) : 1.0);
     state.counters["GFLOP/s"] = benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["images/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
-    const char* algos[] = {"auto", "im2col", "implicit"};
+    const char* algos[] = {"auto", "im2col", "implicit", "winograd"};
     state.SetLabel(std::string(l.name) + " " + algos[state.range(2)]);
 }
 
@@ -53,10 +53,10 @@ void BM_conv_forward_mask(benchmark::State& s) { conv(s, Pass::forward_mask); }
 void BM_conv_backward(benchmark::State& s) { conv(s, Pass::backward); }
 }  // namespace
 
-// Arguments: layer (0-3 = conv1-conv4), batch, algorithm (0 automatic, 1 im2col, 2 implicit).
-BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+// Arguments: layer (0-3 = conv1-conv4), batch, algorithm (0 automatic, 1 im2col, 2 implicit, 3 winograd).
+BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2, 3}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_conv_forward_mask)->ArgsProduct({{0, 1, 2, 3}, {32}, {2}})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1, 2, 3}, {32}, {1, 2, 3}})->Unit(benchmark::kMillisecond)->UseRealTime();
 // Batch 1 (inference latency): each image's rows split over the threads.
 BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1, 2, 3}, {1}, {2}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_MAIN();

@@ -46,9 +46,12 @@ TEST_CASE("conv2d kernels match the direct reference on odd shapes, strides, eve
         {2, 13, 13, 3, 5, 5, 8, 1, 1, Padding::same},  {3, 11, 30, 16, 5, 5, 40, 1, 1, Padding::same},
         {1, 9, 14, 33, 3, 4, 70, 1, 1, Padding::valid}, {5, 6, 6, 4, 3, 3, 2, 1, 1, Padding::same},
         {1, 12, 10, 8, 1, 1, 33, 1, 1, Padding::same},  {2, 10, 9, 6, 4, 2, 5, 3, 2, Padding::same},
+        // Winograd's shapes: 3x3 and 5x5 at stride 1, odd and even sizes, channels off the vector width
+        {2, 9, 12, 20, 3, 3, 17, 1, 1, Padding::same}, {1, 11, 8, 16, 5, 5, 33, 1, 1, Padding::valid},
+        {2, 6, 7, 35, 3, 3, 16, 1, 1, Padding::valid}, {1, 3, 2, 18, 5, 5, 21, 1, 1, Padding::same},
     };
     const kernels::ConvAlgo algos[] = {kernels::ConvAlgo::automatic, kernels::ConvAlgo::im2col,
-                                       kernels::ConvAlgo::implicit};
+                                       kernels::ConvAlgo::implicit, kernels::ConvAlgo::winograd};
     Generator gen(11);
     for (const auto& cs : cases)
     for (const auto algo : algos) {
@@ -110,7 +113,7 @@ TEST_CASE("conv2d forward fuses bias and ReLU, and float agrees with double", "[
     for (index_t i = 0; i < ref.numel(); ++i) REQUIRE(yf.data()[i] == Approx(ref.data()[i]).margin(1e-5));
 
     // The mask written in the same pass is relu_mask of the output, with either algorithm.
-    for (const auto algo : {kernels::ConvAlgo::im2col, kernels::ConvAlgo::implicit}) {
+    for (const auto algo : {kernels::ConvAlgo::im2col, kernels::ConvAlgo::implicit, kernels::ConvAlgo::winograd}) {
         CAPTURE(static_cast<int>(algo));
         auto y = Tensor<float>::empty(ref.shape());
         std::vector<std::uint8_t> fused(static_cast<std::size_t>(y.numel()), 7), separate(fused.size());
@@ -147,7 +150,7 @@ TEST_CASE("conv2d kernels give the same result on 1 and 2 threads", "[kernels][c
 
 TEST_CASE("conv2d backward with the fused ReLU mask equals backward of the masked gradient", "[kernels][conv2d]") {
     Generator gen(21);
-    for (const auto algo : {kernels::ConvAlgo::im2col, kernels::ConvAlgo::implicit}) {
+    for (const auto algo : {kernels::ConvAlgo::im2col, kernels::ConvAlgo::implicit, kernels::ConvAlgo::winograd}) {
         CAPTURE(static_cast<int>(algo));
         auto x = Tensor<double>::uniform({2, 9, 8, 5}, -1, 1, gen);
         auto w = Tensor<double>::uniform({3, 5, 5, 6}, -1, 1, gen);
@@ -175,7 +178,7 @@ TEST_CASE("conv2d backward with the fused ReLU mask equals backward of the maske
 TEST_CASE("conv2d kernels split one image's rows over threads (batch 1) and agree with 1 thread",
           "[kernels][conv2d][parallel]") {
     Generator gen(9);
-    for (const index_t c : {index_t{12}, index_t{3}})  // 3: kernel rows folded (Note [Folded kernel rows])
+    for (const index_t c : {index_t{12}, index_t{3}, index_t{24}})  // 3: rows folded; 24: Winograd
     for (const index_t n : {index_t{1}, index_t{3}}) {
         CAPTURE(n, c);
         auto x = Tensor<float>::uniform({n, 23, 17, c}, -1, 1, gen);

@@ -12,6 +12,7 @@
 #include "ember/core/storage.hpp"
 #include "ember/kernels/gemm.hpp"
 #include "ember/kernels/parallel.hpp"
+#include "ember/kernels/winograd.hpp"
 
 namespace ember::kernels {
 
@@ -126,10 +127,15 @@ void col2im_tile(const Conv2DGeometry& g, const T* col, index_t p0, index_t p1, 
 // backward-weights reads windows of the padded input the other way round (rs = 1, cs = C) against dy rows in
 // place. The ReLU mask is applied while dy is copied into its padded buffer, and the bias gradient summed there.
 
-/// Which algorithm a convolution uses. `automatic` picks the implicit one wherever it applies (forward always,
-/// backward at stride 1), else tiled im2col + GEMM: on the reference model's four layers it is 1.2-1.4x faster
-/// forward and 1.4-3.8x backward (bench_conv, docs/performance.md). Tests pin each to check both.
-enum class ConvAlgo { automatic, im2col, implicit };
+/// Which algorithm a convolution uses. `automatic` picks Winograd (Note [Winograd convolution]) for the forward
+/// pass and backward-data wherever it applies (stride 1, 3x3 or 5x5, at least kWinogradMinChannels channels in
+/// and out), the implicit convolution for the rest (forward always, backward at stride 1), else tiled im2col +
+/// GEMM. `winograd` asks for Winograd where it applies and the implicit kernels elsewhere; `implicit` and
+/// `im2col` pin those. Tests pin each to check them all.
+enum class ConvAlgo { automatic, im2col, implicit, winograd };
+
+/// Fewer channels than this (in or out) and the Winograd transforms cost more than the multiplications saved.
+inline constexpr index_t kWinogradMinChannels = 16;
 
 namespace conv_detail {
 
@@ -139,6 +145,12 @@ inline bool use_implicit_forward(ConvAlgo algo) {
 inline bool use_implicit_backward(const Conv2DGeometry& g, ConvAlgo algo) {
     if (g.sh != 1 || g.sw != 1) return false;  // backward-data as a flipped convolution needs stride 1
     return algo != ConvAlgo::im2col;
+}
+/// Whether a stride-1 convolution shaped like g (its c channels in, k out) goes through Winograd under `algo`.
+inline bool use_winograd(const Conv2DGeometry& g, ConvAlgo algo) {
+    if (algo != ConvAlgo::automatic && algo != ConvAlgo::winograd) return false;
+    if (algo == ConvAlgo::automatic && (g.c < kWinogradMinChannels || g.k < kWinogradMinChannels)) return false;
+    return g.sh == 1 && g.sw == 1 && winograd::has_transforms(g.kh, g.kw);
 }
 
 /// Writes rows [r0, r1) of xp [.., wp, c], the zero-padded copy of image x [h, w, c] placed at (top, left)
@@ -404,6 +416,35 @@ void forward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* bi
     });
 }
 
+/// Forward through Winograd's F(2x2, RxR): each image is copied into a zero-padded workspace covering all its
+/// 2x2 output tiles, then its tile rows are transformed, multiplied and transformed back, with the epilogue
+/// run on each finished pair of output rows.
+template <class T>
+void forward_winograd(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
+                      std::uint8_t* mask) {
+    const index_t hp = winograd::input_extent(g.oh, g.kh), wp = winograd::input_extent(g.ow, g.kw);
+    const index_t th = winograd::tiles(g.oh);
+    const PackedB<T> u = winograd::transform_kernel(g.kh, w, g.c, g.k);
+    std::vector<Storage<T>> ws;
+    for (int t = 0; t < workspaces_for(g.n); ++t) ws.emplace_back(static_cast<std::size_t>(hp * wp * g.c));
+    over_images(
+        g.n,
+        [&](index_t img, int s, int, int part, int parts) {
+            pad_rows(x + img * g.in_image(), g.h, g.w, g.c, g.pad_top, g.pad_left, wp, hp * part / parts,
+                     hp * (part + 1) / parts, ws[static_cast<std::size_t>(s)].data(),
+                     static_cast<const std::uint8_t*>(nullptr), static_cast<T*>(nullptr));
+        },
+        [&](index_t img, int s, int, int part, int parts) {
+            T* yi = y + img * g.out_image();
+            std::uint8_t* mi = mask ? mask + img * g.out_image() : nullptr;
+            winograd::rows(g.kh, ws[static_cast<std::size_t>(s)].data(), wp * g.c, g.c, g.k, g.oh, g.ow, u,
+                           th * part / parts, th * (part + 1) / parts, yi, false, [&](index_t oy0, index_t oy1) {
+                               epilogue(yi + oy0 * g.ow * g.k, (oy1 - oy0) * g.ow, g.k, bias, relu,
+                                        mi ? mi + oy0 * g.ow * g.k : nullptr);
+                           });
+        });
+}
+
 template <class T>
 void forward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                       std::uint8_t* mask) {
@@ -473,14 +514,20 @@ void backward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* d
 /// is copied into its padded buffer, which backward-data reads as its input and backward-weights as its B.
 template <class T>
 void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T* dy, const std::uint8_t* relu_mask,
-                       T* dx, T* dw, T* db) {
+                       T* dx, T* dw, T* db, ConvAlgo algo) {
     using B = gemm_detail::Blocking<T>;
     const index_t wsize = g.patch() * g.k;
     // Backward-data is the stride-1 convolution of dy, padded by (KH-1-top, KW-1-left), with the kernel
     // flipped in both spatial dimensions and its channels swapped: w'[ky', kx', k, c] = w[KH-1-ky', KW-1-kx', c, k].
+    // Through Winograd, the padded dy covers all 2x2 tiles of dx (a row and column more when H, W are odd).
     const index_t tpt = g.kh - 1 - g.pad_top, tpl = g.kw - 1 - g.pad_left;
-    const index_t dhp = g.h + g.kh - 1, dwp = g.w + g.kw - 1, dys = dwp * g.k;
-    const auto tg = Conv2DGeometry{g.n, dhp, dwp, g.k, g.kh, g.kw, g.c, 1, 1, 0, 0, g.h, g.w};
+    auto tg = Conv2DGeometry{g.n, g.h + g.kh - 1, g.w + g.kw - 1, g.k, g.kh, g.kw, g.c, 1, 1, 0, 0, g.h, g.w};
+    const bool wino = dx && use_winograd(tg, algo);
+    if (wino) {
+        tg.h = winograd::input_extent(g.h, g.kh);
+        tg.w = winograd::input_extent(g.w, g.kw);
+    }
+    const index_t dhp = tg.h, dwp = tg.w, dys = dwp * g.k;
     PackedB<T> wtp;
     if (dx) {
         std::vector<T> wt(static_cast<std::size_t>(wsize));
@@ -490,7 +537,8 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
                     for (index_t f = 0; f < g.k; ++f)
                         wt[static_cast<std::size_t>((((g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)) * g.k + f) * g.c + ci)] =
                             w[((ky * g.kw + kx) * g.c + ci) * g.k + f];
-        wtp = PackedB<T>(false, wt.data(), g.c, g.kh * g.kw * g.k, g.c, g.kw * g.k);
+        wtp = wino ? winograd::transform_kernel(g.kh, wt.data(), g.k, g.c)
+                   : PackedB<T>(false, wt.data(), g.c, g.kh * g.kw * g.k, g.c, g.kw * g.k);
     }
     const PaddedInput<T> in(g, x);  // read only for dw
     const int nt = max_threads();
@@ -520,9 +568,14 @@ void backward_implicit(const Conv2DGeometry& g, const T* x, const T* w, const T*
         },
         [&](index_t img, int s, int tid, int part, int parts) {
             auto& wk = ws[static_cast<std::size_t>(s)];
-            if (dx)
+            if (dx && wino) {
+                const index_t th = winograd::tiles(g.h);
+                winograd::rows(g.kh, wk.dyp.data(), dys, g.k, g.c, g.h, g.w, wtp, th * part / parts,
+                               th * (part + 1) / parts, dx + img * g.in_image(), true, [](index_t, index_t) {});
+            } else if (dx) {
                 implicit_rows(tg, wk.dyp.data(), dys, wtp, g.h * part / parts, g.h * (part + 1) / parts,
                               dx + img * g.in_image(), true, static_cast<const T*>(nullptr), false);
+            }
             if (!dw) return;
             const T* xp = in.rows(img, wk.xp);
             const Conv2DGeometry& v = in.view;  // folded or not, the windows are read as v's
@@ -558,7 +611,9 @@ template <class T>
 void conv2d_forward(const Conv2DGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                     ConvAlgo algo = ConvAlgo::automatic, std::uint8_t* mask = nullptr) {
     if (g.n == 0 || g.oh == 0 || g.ow == 0 || g.k == 0) return;
-    if (conv_detail::use_implicit_forward(algo))
+    if (conv_detail::use_winograd(g, algo))
+        conv_detail::forward_winograd(g, x, w, bias, relu, y, mask);
+    else if (conv_detail::use_implicit_forward(algo))
         conv_detail::forward_implicit(g, x, w, bias, relu, y, mask);
     else
         conv_detail::forward_im2col(g, x, w, bias, relu, y, mask);
@@ -580,7 +635,7 @@ void conv2d_backward(const Conv2DGeometry& g, const T* x, const T* w, const T* d
                      T* dx, T* dw, T* db, ConvAlgo algo = ConvAlgo::automatic) {
     if (g.n == 0 || g.oh == 0 || g.ow == 0 || g.k == 0) return;
     if (conv_detail::use_implicit_backward(g, algo)) {
-        conv_detail::backward_implicit(g, x, w, dy, relu_mask, dx, dw, db);
+        conv_detail::backward_implicit(g, x, w, dy, relu_mask, dx, dw, db, algo);
         return;
     }
     Storage<T> masked;
