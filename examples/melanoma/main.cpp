@@ -15,6 +15,8 @@
 #include <numeric>
 #include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <ember/data/augment.hpp>
@@ -394,7 +396,10 @@ int run_train(TrainArgs a) {
             {"alert_threshold", std::to_string(threshold)},
             {"epoch", std::to_string(rec.epoch)},
             {"val_accuracy", std::to_string(rec.val_accuracy)},
-            {"seed", std::to_string(a.seed)}};
+            {"seed", std::to_string(a.seed)},
+            {"val_split", std::to_string(a.val_split)},
+            {"split", a.split},
+            {"dedup", a.dedup ? "true" : "false"}};
     };
     train::EpochRecord best_record;
     fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) {
@@ -442,12 +447,14 @@ struct LoadedModel {
     nn::Sequential<float> model;
     std::vector<std::string> names;
     double threshold = 0.5;
+    std::map<std::string, std::string> meta;
 };
 
 LoadedModel load_model(const fs::path& ckpt) {
     if (!fs::is_regular_file(ckpt)) throw UsageError("checkpoint '" + ckpt.string() + "' does not exist");
     const auto meta = train::read_checkpoint_metadata(ckpt);
     LoadedModel m;
+    m.meta = meta;
     try {
         m.names = json::parse(meta.at("class_names")).get<std::vector<std::string>>();
         m.threshold = std::stod(meta.at("alert_threshold"));
@@ -461,32 +468,94 @@ LoadedModel load_model(const fs::path& ckpt) {
     return m;
 }
 
-int run_evaluate(const fs::path& data_dir, const fs::path& ckpt, fs::path out, double threshold_override, bool strict,
-                 const fs::path& exclude_copies_of) {
-    LoadedModel m = load_model(ckpt);
-    if (out.empty()) out = ckpt.parent_path() / ("eval-" + fs::absolute(data_dir).lexically_normal().filename().string());
+struct EvalArgs {
+    fs::path data, model, out, exclude_copies_of;
+    double threshold = -1;  // < 0: the checkpoint's
+    bool strict = false;
+    std::string tta = "none";
+    std::string on = "test";
+    // the validation split, where the checkpoint does not record how train made it
+    std::uint64_t seed = 123;
+    double val_split = 0.2;
+    std::string split = "stratified";
+    bool dedup = false;
+    double alert_sensitivity = 0.9;
+};
+
+/// The validation split of the Train folder, remade as `train` made it (the checkpoint's record of seed, split
+/// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
+/// whether test-time augmentation helps, and at which alert threshold - without touching Test.
+std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
+    const auto meta = [&](const char* key, const std::string& fallback) {
+        const auto it = m.meta.find(key);
+        return it == m.meta.end() ? fallback : it->second;
+    };
+    const auto seed = static_cast<std::uint64_t>(std::stoull(meta("seed", std::to_string(a.seed))));
+    const double val_split = std::stod(meta("val_split", std::to_string(a.val_split)));
+    const std::string split_kind = meta("split", a.split);
+    const bool dedup = meta("dedup", a.dedup ? "true" : "false") == "true";
+    const fs::path dir = split_dir(a.data, "Train");
+    data::ImageSet set = load_folder(dir, a.strict, m.names);
+    if (dedup) set = data::subset(set, data::deduplicate(set).keep);
+    const data::Split split = split_kind == "keras"
+                                  ? data::keras_split(set.size(), val_split, static_cast<std::uint32_t>(seed))
+                                  : data::stratified_split(set.labels, val_split, seed);
+    std::cout << "Validation side of " << dir << ": " << split_kind << " split, seed " << seed << ", fraction "
+              << val_split << (dedup ? ", deduplicated" : "") << ": " << split.validation.size() << " images\n";
+    return {std::move(set), split.validation};
+}
+
+int run_evaluate(const EvalArgs& a) {
+    LoadedModel m = load_model(a.model);
+    const bool validation = a.on == "validation";
+    const auto tta = train::parse_test_time_augment(a.tta);
+    fs::path out = a.out;
+    if (out.empty())
+        out = a.model.parent_path() /
+              ("eval-" + (validation ? std::string("validation") : fs::absolute(a.data).lexically_normal().filename().string()) +
+               (tta == train::TestTimeAugment::none ? "" : "-tta-" + a.tta));
     ensure_writable_dir(out);
-    const double threshold = threshold_override >= 0 ? threshold_override : m.threshold;
-    const fs::path dir = split_dir(data_dir, "Test");
-    data::ImageSet set = load_folder(dir, strict, m.names);
-    std::vector<std::size_t> all(set.size());
-    std::iota(all.begin(), all.end(), 0);
-    if (!exclude_copies_of.empty()) {  // leave out images the model may have trained on
-        const data::ImageSet seen = load_folder(exclude_copies_of, strict);
+    const double threshold = a.threshold >= 0 ? a.threshold : m.threshold;
+    data::ImageSet set;
+    std::vector<std::size_t> all;
+    fs::path dir;
+    if (validation) {
+        dir = split_dir(a.data, "Train");
+        std::tie(set, all) = validation_side(a, m);
+    } else {
+        dir = split_dir(a.data, "Test");
+        set = load_folder(dir, a.strict, m.names);
+        all.resize(set.size());
+        std::iota(all.begin(), all.end(), 0);
+    }
+    if (!a.exclude_copies_of.empty()) {  // leave out images the model may have trained on
+        const data::ImageSet seen = load_folder(a.exclude_copies_of, a.strict);
         const auto copy = data::copies_in(set, seen);
+        const std::size_t before = all.size();
         std::erase_if(all, [&](std::size_t i) { return copy[i]; });
-        std::cout << "Left out " << set.size() - all.size() << " of " << set.size() << " images identical to an image in "
-                  << exclude_copies_of << "\n";
-        EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", exclude_copies_of);
+        std::cout << "Left out " << before - all.size() << " of " << before << " images identical to an image in "
+                  << a.exclude_copies_of << "\n";
+        EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", a.exclude_copies_of);
     }
     data::BatchLoader loader(set, all, {.batch_size = 32});
-    const auto ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()));
-    std::cout << "\nEvaluation of " << ckpt << " on " << dir << "\n";
+    const auto ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()), {}, tta);
+    std::cout << "\nEvaluation of " << a.model << " on " << (validation ? "the validation side of " : "") << dir
+              << (tta == train::TestTimeAugment::none ? "" : " (test-time augmentation: " + a.tta + ")") << "\n";
     json j = report(ev, m.names, threshold, std::cout);
-    j["checkpoint"] = ckpt.string();
+    j["checkpoint"] = a.model.string();
     j["data"] = dir.string();
+    j["on"] = a.on;
+    j["test_time_augmentation"] = a.tta;
     j["images"] = all.size();
-    if (!exclude_copies_of.empty()) j["excluded_copies_of"] = exclude_copies_of.string();
+    if (!a.exclude_copies_of.empty()) j["excluded_copies_of"] = a.exclude_copies_of.string();
+    const int mel = find_class(m.names, kMelanoma);
+    if (validation && mel >= 0) {  // the threshold train would store, for these probabilities
+        const auto [p, pos] = melanoma_scores(ev, mel);
+        const double t = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
+        std::cout << "Alert threshold for melanoma sensitivity >= " << a.alert_sensitivity << " on this split: " << t
+                  << " (pass it to evaluate/predict with --threshold)\n";
+        j["threshold_for_sensitivity"] = {{"sensitivity", a.alert_sensitivity}, {"threshold", t}};
+    }
     write_json(out / "metrics.json", j);
     {
         std::ofstream txt(out / "confusion_matrix.txt");
@@ -498,8 +567,10 @@ int run_evaluate(const fs::path& data_dir, const fs::path& ckpt, fs::path out, d
     return 0;
 }
 
-int run_predict(const fs::path& ckpt, const std::vector<fs::path>& images, double threshold_override, bool as_json) {
+int run_predict(const fs::path& ckpt, const std::vector<fs::path>& images, double threshold_override, bool as_json,
+                const std::string& tta_name) {
     LoadedModel m = load_model(ckpt);
+    const auto tta = train::parse_test_time_augment(tta_name);
     const double threshold = threshold_override >= 0 ? threshold_override : m.threshold;
     const int mel = find_class(m.names, kMelanoma);
     NoGradGuard no_grad;
@@ -509,7 +580,14 @@ int run_predict(const fs::path& ckpt, const std::vector<fs::path>& images, doubl
         json item{{"image", path.string()}};
         try {
             const Tensor<float> x = data::load_image_tensor(path, melanoma::kImageSize, melanoma::kImageSize);
-            const Tensor<float> p = softmax(m.model(x));
+            Tensor<float> p = softmax(m.model(x));
+            if (tta == train::TestTimeAugment::flips) {  // as evaluate --tta flips: the mean over the four flips
+                for (const auto [h, v] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+                    const Tensor<float> q = softmax(m.model(train::tta_detail::flipped(x, h, v)));
+                    for (index_t i = 0; i < p.numel(); ++i) p.data()[i] += q.data()[i];
+                }
+                for (auto& v : p.span()) v /= 4.0f;
+            }
             std::vector<int> order(m.names.size());
             std::iota(order.begin(), order.end(), 0);
             std::sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
@@ -583,35 +661,46 @@ int main(int argc, char** argv) {
     trn->add_flag("--strict", ta.strict, "a corrupt image is fatal (default: skipped with a warning)");
     trn->add_option("--limit", ta.limit, "use at most this many training images (quick checks)");
 
-    fs::path ev_data, ev_model, ev_out;
-    double ev_threshold = -1;
-    bool ev_strict = false;
-    fs::path ev_exclude;
+    EvalArgs ea;
     auto* evl = app.add_subcommand("evaluate", "accuracy, per-class precision/recall/F1, confusion matrix, melanoma sensitivity/specificity");
-    evl->add_option("--data", ev_data, "folder of class folders (or a dataset folder: its Test/ is used)")->required();
-    evl->add_option("--model", ev_model, "checkpoint written by train")->required();
-    evl->add_option("--out", ev_out, "where metrics.json and the confusion matrix go (default: beside the checkpoint)");
-    evl->add_option("--threshold", ev_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
-    evl->add_flag("--strict", ev_strict, "a corrupt image is fatal");
-    evl->add_option("--exclude-copies-of", ev_exclude,
+    evl->add_option("--data", ea.data, "folder of class folders (or a dataset folder: its Test/ is used)")->required();
+    evl->add_option("--model", ea.model, "checkpoint written by train")->required();
+    evl->add_option("--out", ea.out, "where metrics.json and the confusion matrix go (default: beside the checkpoint)");
+    evl->add_option("--threshold", ea.threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
+    evl->add_flag("--strict", ea.strict, "a corrupt image is fatal");
+    evl->add_option("--exclude-copies-of", ea.exclude_copies_of,
                     "folder of class folders (e.g. Train): leave out images identical to one of its images");
+    evl->add_option("--tta", ea.tta, "test-time augmentation: none | flips (mean over the four flips of each image)")
+        ->check(CLI::IsMember({"none", "flips"}))->capture_default_str();
+    evl->add_option("--on", ea.on, "test | validation (the validation side of --data's Train folder, split as train did)")
+        ->check(CLI::IsMember({"test", "validation"}))->capture_default_str();
+    evl->add_option("--seed", ea.seed, "with --on validation, for checkpoints that do not record it")->capture_default_str();
+    evl->add_option("--val-split", ea.val_split, "with --on validation, for checkpoints that do not record it")->capture_default_str();
+    evl->add_option("--split", ea.split, "with --on validation, for checkpoints that do not record it")
+        ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
+    evl->add_flag("--dedup", ea.dedup, "with --on validation, for checkpoints that do not record it");
+    evl->add_option("--alert-sensitivity", ea.alert_sensitivity,
+                    "with --on validation: report the alert threshold reaching this melanoma sensitivity")
+        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
 
     fs::path pr_model;
     std::vector<fs::path> pr_images;
     double pr_threshold = -1;
     bool pr_json = false;
+    std::string pr_tta = "none";
     auto* prd = app.add_subcommand("predict", "class probabilities, top-3 and a MELANOMA ALERT line per image");
     prd->add_option("--model", pr_model, "checkpoint written by train")->required();
     prd->add_option("images", pr_images, "image files")->required();
     prd->add_option("--threshold", pr_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
     prd->add_flag("--json", pr_json, "print JSON");
+    prd->add_option("--tta", pr_tta, "test-time augmentation: none | flips")->check(CLI::IsMember({"none", "flips"}))->capture_default_str();
 
     CLI11_PARSE(app, argc, argv);
     try {
         if (*audit) return run_audit(audit_data, audit_out);
         if (*trn) return run_train(ta);
-        if (*evl) return run_evaluate(ev_data, ev_model, ev_out, ev_threshold, ev_strict, ev_exclude);
-        if (*prd) return run_predict(pr_model, pr_images, pr_threshold, pr_json);
+        if (*evl) return run_evaluate(ea);
+        if (*prd) return run_predict(pr_model, pr_images, pr_threshold, pr_json, pr_tta);
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 2;

@@ -161,6 +161,25 @@ TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predic
     CHECK_THAT(r.output, Catch::Contains("Total params: 460,585"));
     CHECK_THAT(r.output, Catch::Contains("Epoch 2/2"));
     CHECK(fs::exists(out / "run" / "best.safetensors"));
+    // The line "Images N  loss L  accuracy A  balanced accuracy B" of a report that follows `after`.
+    const auto summary = [](const std::string& text, const std::string& after) {
+        const auto at = text.find("Images ", text.find(after));
+        return at == std::string::npos ? std::string("(none)") : text.substr(at, text.find('\n', at) - at);
+    };
+    const std::string val_summary = summary(r.output, "Validation split, best checkpoint:");
+    CHECK_THAT(val_summary, Catch::StartsWith("Images ") && Catch::Contains(" accuracy "));
+    // evaluate --on validation remakes train's split (deduplicated, from the checkpoint's metadata) and scores the
+    // checkpoint exactly as train's last report did.
+    r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors") + " --on validation");
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("stratified split, seed 123, fraction 0.2, deduplicated"));
+    CHECK(summary(r.output, "Evaluation of") == val_summary);
+    CHECK_THAT(r.output, Catch::Contains("Alert threshold for melanoma sensitivity >= 0.9 on this split: "));
+    r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors") +
+                 " --on validation --tta flips");
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("(test-time augmentation: flips)"));
+    CHECK(fs::exists(out / "run" / "eval-validation-tta-flips" / "metrics.json"));
     r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Images 54"));
@@ -171,4 +190,8 @@ TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predic
     r = melanoma("predict --model " + q(out / "run" / "best.safetensors") + " " +
                  q(data / "Test" / "melanoma" / fs::directory_iterator(data / "Test" / "melanoma")->path().filename()));
     CHECK(r.code == 0);
+    r = melanoma("predict --tta flips --model " + q(out / "run" / "best.safetensors") + " " +
+                 q(data / "Test" / "melanoma" / fs::directory_iterator(data / "Test" / "melanoma")->path().filename()));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("p(melanoma) = "));
 }

@@ -169,3 +169,33 @@ TEST_CASE("fit keeps the best epoch by the monitored value (balanced accuracy, l
     CHECK(test::error_message<ValueError>([] { train::parse_monitor("accuracy"); }) ==
           "unknown monitor 'accuracy': expected val_accuracy, val_balanced_accuracy or val_loss");
 }
+
+TEST_CASE("evaluate with test-time flips averages the four flipped copies' probabilities", "[train][fit]") {
+    auto model = toy_model();
+    Toy val(13, 21);
+    const auto plain = train::evaluate(model, val, 2);
+    const auto tta = train::evaluate(model, val, 2, {}, train::TestTimeAugment::flips);
+    REQUIRE(tta.labels == plain.labels);
+    // Reference: each flip made with data::flip on a copy of the images, the model run on each.
+    NoGradGuard no_grad;
+    model.eval();
+    auto expected = Tensor<float>::zeros({13, 2});
+    for (const auto [h, v] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+        auto x = val.x.clone();
+        for (index_t i = 0; i < 13; ++i) data::flip(x.data() + i * 36, 6, 6, 1, h, v);
+        const auto p = softmax(model(x));
+        for (index_t i = 0; i < p.numel(); ++i) expected.data()[i] += p.data()[i] / 4;
+    }
+    double loss = 0;
+    for (index_t i = 0; i < 13; ++i) {
+        for (index_t c = 0; c < 2; ++c) CHECK(tta.probabilities(i, c) == Approx(expected(i, c)).epsilon(1e-5));
+        loss -= std::log(expected(i, val.y[static_cast<std::size_t>(i)])) / 13;
+    }
+    CHECK(tta.loss == Approx(loss).epsilon(1e-5));
+    // The flips change this (asymmetric, untrained) model's answers, so the test is not vacuous.
+    double moved = 0;
+    for (index_t i = 0; i < 26; ++i) moved = std::max(moved, std::abs(static_cast<double>(tta.probabilities.data()[i] - plain.probabilities.data()[i])));
+    CHECK(moved > 1e-4);
+    CHECK(train::parse_test_time_augment("flips") == train::TestTimeAugment::flips);
+    CHECK_THROWS_WITH(train::parse_test_time_augment("rot90"), Catch::Contains("expected none or flips"));
+}

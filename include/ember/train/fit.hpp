@@ -2,6 +2,7 @@
 // history, best-by-validation callback (checkpoints), early stopping, learning-rate schedules, NaN detection.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "ember/autograd/ops.hpp"
 #include "ember/data/loader.hpp"
@@ -44,11 +46,42 @@ struct Evaluation {
     std::vector<std::int32_t> labels;
 };
 
+/// Test-time augmentation for evaluate(): `flips` averages the class probabilities of each image over its four
+/// flips (as is, left-right, top-bottom, both) - exact permutations of the pixels, which a model trained with
+/// Keras' RandomFlip has seen - at four times the cost.
+enum class TestTimeAugment { none, flips };
+
+/// Parses "none" | "flips"; ValueError naming the choices otherwise.
+inline TestTimeAugment parse_test_time_augment(const std::string& name) {
+    if (name == "none") return TestTimeAugment::none;
+    if (name == "flips") return TestTimeAugment::flips;
+    throw ValueError(detail::cat("unknown test-time augmentation '", name, "': expected none or flips"));
+}
+
+namespace tta_detail {
+/// A copy of the NHWC batch x flipped left-right and/or top-bottom.
+template <Real T>
+Tensor<T> flipped(const Tensor<T>& x, bool horizontal, bool vertical) {
+    EMBER_CHECK(x.rank() == 4, ShapeError, "test-time flips: expected images [N, H, W, C], got ", x.shape());
+    const index_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
+    Tensor<T> out = Tensor<T>::empty(x.shape());
+    for (index_t i = 0; i < n; ++i)
+        for (index_t y = 0; y < h; ++y)
+            for (index_t xx = 0; xx < w; ++xx) {
+                const index_t sy = vertical ? h - 1 - y : y, sx = horizontal ? w - 1 - xx : xx;
+                std::copy_n(x.data() + ((i * h + sy) * w + sx) * c, c, out.data() + ((i * h + y) * w + xx) * c);
+            }
+    return out;
+}
+}  // namespace tta_detail
+
 /// Runs `model` in inference mode (no dropout, no autograd) over one epoch of `source`, returning the mean loss,
-/// the confusion matrix and the class probabilities.
+/// the confusion matrix and the class probabilities. With test-time augmentation the probabilities are the
+/// mean over the augmented copies, and the loss and predictions are computed from that mean.
 template <Real T, class Source>
     requires BatchSource<Source, T>
-Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::span<const T> class_weights = {}) {
+Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::span<const T> class_weights = {},
+                    TestTimeAugment tta = TestTimeAugment::none) {
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
@@ -63,13 +96,29 @@ Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::
         Tensor<T> logits = model(b.images);
         EMBER_CHECK(logits.rank() == 2 && logits.size(1) == classes, ShapeError, "evaluate: the model gives ",
                     logits.shape(), ", expected [N, ", classes, "]");
-        loss_sum += static_cast<double>(sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels), class_weights).item()) *
-                    static_cast<double>(b.labels.size());
         seen += static_cast<long>(b.labels.size());
-        ev.confusion.add(b.labels, argmax_rows(logits));
-        const Tensor<T> p = softmax(logits);
-        for (T v : p.span()) probs.push_back(static_cast<float>(v));
         ev.labels.insert(ev.labels.end(), b.labels.begin(), b.labels.end());
+        if (tta == TestTimeAugment::none) {
+            loss_sum += static_cast<double>(sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels), class_weights).item()) *
+                        static_cast<double>(b.labels.size());
+            ev.confusion.add(b.labels, argmax_rows(logits));
+            const Tensor<T> p = softmax(logits);
+            for (T v : p.span()) probs.push_back(static_cast<float>(v));
+            continue;
+        }
+        Tensor<T> p = softmax(logits);
+        for (const auto [h, v] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+            const Tensor<T> q = softmax(model(tta_detail::flipped(b.images, h, v)));
+            for (index_t i = 0; i < p.numel(); ++i) p.data()[i] += q.data()[i];
+        }
+        for (auto& v : p.span()) v /= T(4);
+        for (std::size_t i = 0; i < b.labels.size(); ++i) {  // Keras' reduction: sum of w[y] * -log p[y], over N
+            const auto y = static_cast<std::size_t>(b.labels[i]);
+            const double w = class_weights.empty() ? 1.0 : static_cast<double>(class_weights[y]);
+            loss_sum -= w * std::log(std::max(static_cast<double>(p.data()[static_cast<index_t>(i) * classes + static_cast<index_t>(y)]), 1e-300));
+        }
+        ev.confusion.add(b.labels, argmax_rows(p));
+        for (T v : p.span()) probs.push_back(static_cast<float>(v));
     }
     ev.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
     ev.probabilities = Tensor<float>::from_data({static_cast<index_t>(ev.labels.size()), classes}, probs);
