@@ -14,6 +14,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -110,6 +111,27 @@ data::ImageSet load_folder(const fs::path& dir, bool strict, std::vector<std::st
 }
 
 json class_names_json(const std::vector<std::string>& names) { return json(names); }
+
+/// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.
+/// The checkpoint records the Train folder's, so `evaluate --on validation` can refuse to remake a split from a
+/// folder that has changed since.
+std::string folder_fingerprint(const data::ImageSet& set) {
+    std::uint64_t h = data::fnv1a(nullptr, 0);
+    for (std::size_t i = 0; i < set.size(); ++i) {
+        const std::string line = std::to_string(set.labels[i]) + "/" + set.paths[i].filename().string() + "\n";
+        h = data::fnv1a(reinterpret_cast<const std::uint8_t*>(line.data()), line.size(), h);
+    }
+    std::ostringstream os;
+    os << set.size() << ":" << std::hex << h;
+    return os.str();
+}
+
+/// A double as text that reads back to the same value.
+std::string exact(double v) {
+    std::ostringstream os;
+    os << std::setprecision(17) << v;
+    return os.str();
+}
 
 // ---- metrics --------------------------------------------------------------------------------------------------
 
@@ -315,6 +337,7 @@ int run_train(TrainArgs a) {
 
     const fs::path train_dir = split_dir(a.data, "Train");
     data::ImageSet set = load_folder(train_dir, a.strict);
+    const std::string fingerprint = folder_fingerprint(set);
     if (a.dedup) {  // before the split, so no image has a copy on the other side
         const auto d = data::deduplicate(set);
         std::cout << "Deduplicated: dropped " << d.same_class_copies << " same-class copies and " << d.contradictory
@@ -397,9 +420,10 @@ int run_train(TrainArgs a) {
             {"epoch", std::to_string(rec.epoch)},
             {"val_accuracy", std::to_string(rec.val_accuracy)},
             {"seed", std::to_string(a.seed)},
-            {"val_split", std::to_string(a.val_split)},
+            {"val_split", exact(a.val_split)},
             {"split", a.split},
-            {"dedup", a.dedup ? "true" : "false"}};
+            {"dedup", a.dedup ? "true" : "false"},
+            {"train_folder", fingerprint}};
     };
     train::EpochRecord best_record;
     fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) {
@@ -480,22 +504,43 @@ struct EvalArgs {
     std::string split = "stratified";
     bool dedup = false;
     double alert_sensitivity = 0.9;
+    long batch = 32;
 };
 
 /// The validation split of the Train folder, remade as `train` made it (the checkpoint's record of seed, split
 /// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
 /// whether test-time augmentation helps, and at which alert threshold - without touching Test.
 std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
+    std::vector<std::string> guessed;
     const auto meta = [&](const char* key, const std::string& fallback) {
         const auto it = m.meta.find(key);
-        return it == m.meta.end() ? fallback : it->second;
+        if (it != m.meta.end()) return it->second;
+        guessed.push_back(key);
+        return fallback;
     };
     const auto seed = static_cast<std::uint64_t>(std::stoull(meta("seed", std::to_string(a.seed))));
     const double val_split = std::stod(meta("val_split", std::to_string(a.val_split)));
     const std::string split_kind = meta("split", a.split);
     const bool dedup = meta("dedup", a.dedup ? "true" : "false") == "true";
     const fs::path dir = split_dir(a.data, "Train");
+    if (!guessed.empty()) {
+        std::cerr << "warning: the checkpoint does not record";
+        for (const auto& k : guessed) std::cerr << " " << k;
+        std::cerr << " (written before they were recorded): using the flags' values; the split is only train's if "
+                     "they match how it was trained\n";
+    }
+    const auto index = data::index_image_folder(dir);
+    EMBER_CHECK(index.class_names == m.names, ValueError, "evaluate --on validation: ", dir,
+                " has other class folders than the checkpoint's classes: cannot remake the training split");
     data::ImageSet set = load_folder(dir, a.strict, m.names);
+    const auto it = m.meta.find("train_folder");
+    if (it == m.meta.end())
+        std::cerr << "warning: the checkpoint does not record which images its Train folder held; the split is "
+                     "only train's if " << dir << " is unchanged\n";
+    else
+        EMBER_CHECK(it->second == folder_fingerprint(set), ValueError, "evaluate --on validation: ", dir,
+                    " is not the folder the checkpoint was trained on (images or names differ: ",
+                    folder_fingerprint(set), " vs the recorded ", it->second, "): cannot remake its validation split");
     if (dedup) set = data::subset(set, data::deduplicate(set).keep);
     const data::Split split = split_kind == "keras"
                                   ? data::keras_split(set.size(), val_split, static_cast<std::uint32_t>(seed))
@@ -537,7 +582,7 @@ int run_evaluate(const EvalArgs& a) {
                   << a.exclude_copies_of << "\n";
         EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", a.exclude_copies_of);
     }
-    data::BatchLoader loader(set, all, {.batch_size = 32});
+    data::BatchLoader loader(set, all, {.batch_size = a.batch});
     const auto ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()), {}, tta);
     std::cout << "\nEvaluation of " << a.model << " on " << (validation ? "the validation side of " : "") << dir
               << (tta == train::TestTimeAugment::none ? "" : " (test-time augmentation: " + a.tta + ")") << "\n";
@@ -580,14 +625,7 @@ int run_predict(const fs::path& ckpt, const std::vector<fs::path>& images, doubl
         json item{{"image", path.string()}};
         try {
             const Tensor<float> x = data::load_image_tensor(path, melanoma::kImageSize, melanoma::kImageSize);
-            Tensor<float> p = softmax(m.model(x));
-            if (tta == train::TestTimeAugment::flips) {  // as evaluate --tta flips: the mean over the four flips
-                for (const auto [h, v] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
-                    const Tensor<float> q = softmax(m.model(train::tta_detail::flipped(x, h, v)));
-                    for (index_t i = 0; i < p.numel(); ++i) p.data()[i] += q.data()[i];
-                }
-                for (auto& v : p.span()) v /= 4.0f;
-            }
+            const Tensor<float> p = train::predict_probabilities(m.model, x, tta);
             std::vector<int> order(m.names.size());
             std::iota(order.begin(), order.end(), 0);
             std::sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
@@ -679,6 +717,8 @@ int main(int argc, char** argv) {
     evl->add_option("--split", ea.split, "with --on validation, for checkpoints that do not record it")
         ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
     evl->add_flag("--dedup", ea.dedup, "with --on validation, for checkpoints that do not record it");
+    evl->add_option("--batch", ea.batch, "batch size (as train's, for figures identical to its report)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
     evl->add_option("--alert-sensitivity", ea.alert_sensitivity,
                     "with --on validation: report the alert threshold reaching this melanoma sensitivity")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();

@@ -137,6 +137,19 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     r = melanoma("predict --model " + q(ckpt) + " " + q(root / "missing.png"));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains("error: cannot decode '" + (root / "missing.png").string() + "': no such file"));
+    // --on validation remakes the split from the Train folder; a folder changed since training is refused.
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --on validation --out " + q(root / "ev-val"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Validation side of"));
+    write_image(root / "Train" / "melanoma" / "m-new.png", 20, 24, 3, 99);
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --on validation --out " + q(root / "ev-val"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("is not the folder the checkpoint was trained on"));
+    fs::create_directories(root / "Train" / "nevus");
+    write_image(root / "Train" / "nevus" / "n0.png", 20, 24, 3, 98);
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --on validation --out " + q(root / "ev-val"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("has other class folders than the checkpoint's classes"));
     fs::copy_file(ckpt, root / "cut.safetensors");
     fs::resize_file(root / "cut.safetensors", fs::file_size(ckpt) / 2);
     r = melanoma("predict --model " + q(root / "cut.safetensors") + " " + q(root / "Test" / "melanoma" / "t1.png"));

@@ -49,6 +49,8 @@ TEST_CASE("conv2d kernels match the direct reference on odd shapes, strides, eve
         // Winograd's shapes: 3x3 and 5x5 at stride 1, odd and even sizes, channels off the vector width
         {2, 9, 12, 20, 3, 3, 17, 1, 1, Padding::same}, {1, 11, 8, 16, 5, 5, 33, 1, 1, Padding::valid},
         {2, 6, 7, 35, 3, 3, 16, 1, 1, Padding::valid}, {1, 3, 2, 18, 5, 5, 21, 1, 1, Padding::same},
+        // deeper than one packed slice (kc = 256): Winograd's GEMMs then add a second depth slice into M
+        {1, 5, 6, 300, 3, 3, 260, 1, 1, Padding::same},
     };
     const kernels::ConvAlgo algos[] = {kernels::ConvAlgo::automatic, kernels::ConvAlgo::im2col,
                                        kernels::ConvAlgo::implicit, kernels::ConvAlgo::winograd};

@@ -73,16 +73,17 @@ TEST_CASE("Winograd transforms compute the correlation F(2, R) exactly", "[kerne
 
 TEST_CASE("Winograd in float stays within 1e-5 of the output's scale on the reference model's shapes",
           "[kernels][winograd]") {
-    // conv3/conv4-like: ReLU'd activations in [0, 1), Glorot-scaled weights, 64 channels.
+    // conv3/conv4-like: ReLU'd activations in [0, 1), Glorot-scaled weights, 32-64 channels; 3x3 as well.
     Generator gen(17);
+    for (const index_t r : {index_t{5}, index_t{3}})
     for (const index_t c : {index_t{32}, index_t{64}}) {
-        CAPTURE(c);
+        CAPTURE(r, c);
         const index_t n = 2, h = 15, w = 14, k = 64;
-        const double limit = std::sqrt(6.0 / static_cast<double>(25 * c + 25 * k));
+        const double limit = std::sqrt(6.0 / static_cast<double>(r * r * (c + k)));
         auto x = Tensor<double>::uniform({n, h, w, c}, 0, 1, gen);
-        auto wt = Tensor<double>::uniform({5, 5, c, k}, -limit, limit, gen);
+        auto wt = Tensor<double>::uniform({r, r, c, k}, -limit, limit, gen);
         auto dy = Tensor<double>::uniform({n, h, w, k}, -1, 1, gen);
-        const auto g = kernels::Conv2DGeometry::make(n, h, w, c, 5, 5, k, 1, 1, Padding::same);
+        const auto g = kernels::Conv2DGeometry::make(n, h, w, c, r, r, k, 1, 1, Padding::same);
         auto ref = test::conv2d_reference(x, wt, Tensor<double>(), 1, 1, Padding::same);
         auto xf = cast<float>(x), wf = cast<float>(wt), dyf = cast<float>(dy);
         // backward-data reference: dx from the double kernels (exact to 1e-12, tested above)
@@ -104,13 +105,11 @@ TEST_CASE("Winograd in float stays within 1e-5 of the output's scale on the refe
         }
         INFO("forward: winograd " << err[0][0] << ", direct " << err[1][0] << "; backward-data: winograd "
                                   << err[0][1] << ", direct " << err[1][1]);
-        // Measured: 1.8-2.5e-6 forward and 4.3-4.5e-6 backward-data, 6-15x the direct sum's rounding.
+        // Measured (5x5): 1.8-2.5e-6 forward and 4.3-4.5e-6 backward-data, 6-15x the direct sum's rounding.
         CHECK(err[0][0] < 1e-5);
         CHECK(err[0][1] < 1e-5);
         CHECK(err[0][0] < 30 * err[1][0]);
         CHECK(err[0][1] < 30 * err[1][1]);
-        INFO("C=" << c << " forward: winograd " << err[0][0] << ", direct " << err[1][0] << "; backward-data: winograd "
-                  << err[0][1] << ", direct " << err[1][1]);
     }
 }
 
@@ -127,4 +126,36 @@ TEST_CASE("automatic picks Winograd only where it pays", "[kernels][winograd]") 
     CHECK_FALSE(use_winograd(g(32, 5, 5, 32, 2), ConvAlgo::winograd));    // stride 2
     CHECK_FALSE(use_winograd(g(32, 5, 3, 32, 1), ConvAlgo::winograd));    // not square
     CHECK_FALSE(use_winograd(g(32, 5, 5, 32, 1), ConvAlgo::implicit));
+}
+
+TEST_CASE("Winograd backward-data adds into dx, and splits one image over threads for 3x3 kernels too",
+          "[kernels][winograd][parallel]") {
+    Generator gen(23);
+    for (const index_t r : {index_t{3}, index_t{5}}) {
+        CAPTURE(r);
+        const index_t h = 13, w = 11, c = 17, k = 18;
+        auto x = Tensor<double>::uniform({1, h, w, c}, -1, 1, gen);
+        auto wt = Tensor<double>::uniform({r, r, c, k}, -1, 1, gen);
+        auto dy = Tensor<double>::uniform({1, h, w, k}, -1, 1, gen);
+        const auto g = kernels::Conv2DGeometry::make(1, h, w, c, r, r, k, 1, 1, Padding::same);
+        REQUIRE(kernels::conv_detail::use_winograd(g, kernels::ConvAlgo::automatic));
+        auto run = [&](int threads, kernels::ConvAlgo algo) {
+            const int saved = kernels::max_threads();
+            kernels::set_num_threads(threads);
+            auto y = Tensor<double>::empty(dy.shape());
+            auto dx = Tensor<double>::full(x.shape(), 0.5);  // backward adds into what is there
+            kernels::conv2d_forward(g, x.data(), wt.data(), static_cast<const double*>(nullptr), false, y.data(), algo);
+            kernels::conv2d_backward(g, x.data(), wt.data(), dy.data(), static_cast<const std::uint8_t*>(nullptr),
+                                     dx.data(), static_cast<double*>(nullptr), static_cast<double*>(nullptr), algo);
+            kernels::set_num_threads(saved);
+            return std::pair{y, dx};
+        };
+        const auto [y_ref, dx_ref] = run(1, kernels::ConvAlgo::implicit);
+        for (const int threads : {1, 3}) {
+            CAPTURE(threads);
+            const auto [y, dx] = run(threads, kernels::ConvAlgo::automatic);
+            CHECK(test::max_rel_error(y, y_ref) < 1e-12);
+            CHECK(test::max_rel_error(dx, dx_ref) < 1e-12);
+        }
+    }
 }

@@ -130,8 +130,9 @@ void col2im_tile(const Conv2DGeometry& g, const T* col, index_t p0, index_t p1, 
 /// Which algorithm a convolution uses. `automatic` picks Winograd (Note [Winograd convolution]) for the forward
 /// pass and backward-data wherever it applies (stride 1, 3x3 or 5x5, at least kWinogradMinChannels channels in
 /// and out), the implicit convolution for the rest (forward always, backward at stride 1), else tiled im2col +
-/// GEMM. `winograd` asks for Winograd where it applies and the implicit kernels elsewhere; `implicit` and
-/// `im2col` pin those. Tests pin each to check them all.
+/// GEMM. `winograd` asks for Winograd where it applies (at any channel count) and otherwise behaves as
+/// `automatic` (implicit, or im2col for backward at stride > 1); `implicit` and `im2col` pin those. Tests pin
+/// each to check them all.
 enum class ConvAlgo { automatic, im2col, implicit, winograd };
 
 /// Fewer channels than this (in or out) and the Winograd transforms cost more than the multiplications saved.
@@ -150,7 +151,7 @@ inline bool use_implicit_backward(const Conv2DGeometry& g, ConvAlgo algo) {
 inline bool use_winograd(const Conv2DGeometry& g, ConvAlgo algo) {
     if (algo != ConvAlgo::automatic && algo != ConvAlgo::winograd) return false;
     if (algo == ConvAlgo::automatic && (g.c < kWinogradMinChannels || g.k < kWinogradMinChannels)) return false;
-    return g.sh == 1 && g.sw == 1 && winograd::has_transforms(g.kh, g.kw);
+    return g.c > 0 && g.k > 0 && g.sh == 1 && g.sw == 1 && winograd::has_transforms(g.kh, g.kw);
 }
 
 /// Writes rows [r0, r1) of xp [.., wp, c], the zero-padded copy of image x [h, w, c] placed at (top, left)

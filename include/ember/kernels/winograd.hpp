@@ -19,7 +19,7 @@ namespace ember::kernels::winograd {
 // is elementwise, and A, B, G are fixed matrices (Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural
 // Networks"). Summed over input channels, the elementwise product becomes (R+1)^2 independent matrix products
 // V_e [tiles, C] x U_e [C, K], one per element e of the transformed tile, so the multiplications per output go
-// from R^2 C K to (R+1)^2 / 4 C K: 6.25x -> 9 per channel pair for 5x5 kernels (2.8x fewer), 9 -> 4 for 3x3.
+// from R^2 C K to (R+1)^2 / 4 C K: 25 -> 9 per channel pair for 5x5 kernels (2.8x fewer), 9 -> 4 for 3x3.
 // The transforms are additions and multiplications by small constants, vectorised over channels (NHWC keeps a
 // pixel's channels contiguous). Tiles are transformed in blocks that keep V and M = V x U in L2, the products
 // run on the GEMM micro-kernel with U packed once per call, and the output transform writes y (or adds into
@@ -27,7 +27,8 @@ namespace ember::kernels::winograd {
 // infinity, derived in exact rational arithmetic (tests/kernels/test_winograd.cpp checks them). The price is
 // rounding: in float the transforms' constants (up to 5 in B) make the error 6-15x that of the direct sum, still
 // below 5e-6 of the output's largest value on conv3/conv4-like layers (measured in that test); double is exact
-// to 1e-12 like the other kernels.
+// to 1e-12 like the other kernels. One more difference from the direct sum: an infinite input value turns the
+// other outputs of its tiles into NaN (inf - inf in the transforms), where the direct sum would give +-inf.
 
 template <int R>
 struct Transforms;
@@ -175,8 +176,9 @@ PackedB<T> transform_kernel(const T* w, index_t c, index_t k) {
 }
 
 /// Tiles per block: V [E, nb, C] and M [E, nb, K] together within about 128 KiB, a multiple of the
-/// micro-kernel's MR rows (at least MR). On Zen 4 (bench_conv, conv2-conv4 at batch 32) 128 KiB was 0-7% faster
-/// than 256, 384 or 768 KiB: for the reference layers it means one MR-row block of 12 tiles.
+/// micro-kernel's MR rows, but at least MR. On Zen 4 (bench_conv, conv2-conv4 at batch 32) a 128 KiB budget was
+/// 0-7% faster than 256, 384 or 768 KiB; for the reference layers it means blocks of MR tiles (12 with AVX-512
+/// floats: 166 KiB for conv3, 221 KiB for conv4, which are over the budget at MR tiles).
 template <class T>
 index_t block_tiles(int e, index_t c, index_t k, index_t total) {
     constexpr index_t mr = gemm_detail::Blocking<T>::mr;

@@ -73,7 +73,27 @@ Tensor<T> flipped(const Tensor<T>& x, bool horizontal, bool vertical) {
             }
     return out;
 }
+
+/// p = softmax(model(x)) becomes the mean of it and the softmax of the three flipped copies.
+template <Real T>
+void average_flips(nn::Sequential<T>& model, const Tensor<T>& x, Tensor<T>& p) {
+    for (const auto [h, v] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+        const Tensor<T> q = softmax(model(flipped(x, h, v)));
+        for (index_t i = 0; i < p.numel(); ++i) p.data()[i] += q.data()[i];
+    }
+    for (auto& v : p.span()) v /= T(4);
+}
 }  // namespace tta_detail
+
+/// Class probabilities [N, classes] of the images x [N, H, W, C]: softmax of the model's logits, or with
+/// `flips` their mean over the four flips of each image. Runs the model as it is (call eval() and hold a
+/// NoGradGuard for inference).
+template <Real T>
+Tensor<T> predict_probabilities(nn::Sequential<T>& model, const Tensor<T>& x, TestTimeAugment tta = TestTimeAugment::none) {
+    Tensor<T> p = softmax(model(x));
+    if (tta == TestTimeAugment::flips) tta_detail::average_flips(model, x, p);
+    return p;
+}
 
 /// Runs `model` in inference mode (no dropout, no autograd) over one epoch of `source`, returning the mean loss,
 /// the confusion matrix and the class probabilities. With test-time augmentation the probabilities are the
@@ -106,16 +126,19 @@ Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::
             for (T v : p.span()) probs.push_back(static_cast<float>(v));
             continue;
         }
+        EMBER_CHECK(class_weights.empty() || static_cast<int>(class_weights.size()) == classes, ShapeError,
+                    "evaluate: ", class_weights.size(), " class weights for ", classes, " classes");
         Tensor<T> p = softmax(logits);
-        for (const auto [h, v] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
-            const Tensor<T> q = softmax(model(tta_detail::flipped(b.images, h, v)));
-            for (index_t i = 0; i < p.numel(); ++i) p.data()[i] += q.data()[i];
-        }
-        for (auto& v : p.span()) v /= T(4);
-        for (std::size_t i = 0; i < b.labels.size(); ++i) {  // Keras' reduction: sum of w[y] * -log p[y], over N
-            const auto y = static_cast<std::size_t>(b.labels[i]);
-            const double w = class_weights.empty() ? 1.0 : static_cast<double>(class_weights[y]);
-            loss_sum -= w * std::log(std::max(static_cast<double>(p.data()[static_cast<index_t>(i) * classes + static_cast<index_t>(y)]), 1e-300));
+        tta_detail::average_flips(model, b.images, p);
+        // The loss of the mean probabilities, as Keras computes a cross-entropy from probabilities: clipped
+        // to [1e-7, 1], weighted by w[y], summed and divided by N.
+        for (std::size_t i = 0; i < b.labels.size(); ++i) {
+            const std::int32_t y = b.labels[i];
+            EMBER_CHECK(y >= 0 && y < classes, IndexError, "evaluate: label ", y, " of batch image ", i,
+                        " is outside [0, ", classes, ")");
+            const double w = class_weights.empty() ? 1.0 : static_cast<double>(class_weights[static_cast<std::size_t>(y)]);
+            const double py = static_cast<double>(p.data()[static_cast<index_t>(i) * classes + y]);
+            loss_sum -= w * std::log(std::clamp(py, 1e-7, 1.0));
         }
         ev.confusion.add(b.labels, argmax_rows(p));
         for (T v : p.span()) probs.push_back(static_cast<float>(v));
