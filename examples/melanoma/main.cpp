@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -126,11 +127,11 @@ std::string folder_fingerprint(const data::ImageSet& set) {
     return os.str();
 }
 
-/// A double as text that reads back to the same value.
+/// A double as the shortest text that reads back to the same value.
 std::string exact(double v) {
-    std::ostringstream os;
-    os << std::setprecision(17) << v;
-    return os.str();
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
 }
 
 // ---- metrics --------------------------------------------------------------------------------------------------
@@ -310,6 +311,7 @@ struct TrainArgs {
     int epochs = 50;
     long batch = 32;
     std::uint64_t seed = 123;
+    std::int64_t split_seed = -1;  // < 0: the seed
     double val_split = 0.2;
     std::string split = "stratified";
     std::string augment = "none";
@@ -349,8 +351,9 @@ int run_train(TrainArgs a) {
     const int classes = static_cast<int>(names.size());
 
     // Split first: augmentation and rebalancing touch only the training side.
-    data::Split split = a.split == "keras" ? data::keras_split(set.size(), a.val_split, static_cast<std::uint32_t>(a.seed))
-                                           : data::stratified_split(set.labels, a.val_split, a.seed);
+    const auto split_seed = a.split_seed >= 0 ? static_cast<std::uint64_t>(a.split_seed) : a.seed;
+    data::Split split = a.split == "keras" ? data::keras_split(set.size(), a.val_split, static_cast<std::uint32_t>(split_seed))
+                                           : data::stratified_split(set.labels, a.val_split, split_seed);
     if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
     if (a.rebalance > 0) {
         const std::size_t before = split.train.size();
@@ -358,7 +361,7 @@ int run_train(TrainArgs a) {
         std::cout << "Rebalanced the training side: " << before << " -> " << split.train.size() << " images (+"
                   << a.rebalance << " per class, Augmentor rotate p=0.7 up to 10 degrees)\n";
     }
-    std::cout << "Split (" << a.split << ", seed " << a.seed << "): " << split.train.size() << " training, "
+    std::cout << "Split (" << a.split << ", seed " << split_seed << "): " << split.train.size() << " training, "
               << split.validation.size() << " validation images\n";
 
     data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed};
@@ -420,6 +423,7 @@ int run_train(TrainArgs a) {
             {"epoch", std::to_string(rec.epoch)},
             {"val_accuracy", std::to_string(rec.val_accuracy)},
             {"seed", std::to_string(a.seed)},
+            {"split_seed", std::to_string(split_seed)},
             {"val_split", exact(a.val_split)},
             {"split", a.split},
             {"dedup", a.dedup ? "true" : "false"},
@@ -493,7 +497,8 @@ LoadedModel load_model(const fs::path& ckpt) {
 }
 
 struct EvalArgs {
-    fs::path data, model, out, exclude_copies_of;
+    fs::path data, out, exclude_copies_of;
+    std::vector<fs::path> models;  // one checkpoint, or the members of an ensemble
     double threshold = -1;  // < 0: the checkpoint's
     bool strict = false;
     std::string tta = "none";
@@ -518,7 +523,9 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
         guessed.push_back(key);
         return fallback;
     };
-    const auto seed = static_cast<std::uint64_t>(std::stoull(meta("seed", std::to_string(a.seed))));
+    // Before --split-seed existed, the split's seed was the seed.
+    const auto seed = static_cast<std::uint64_t>(
+        std::stoull(m.meta.count("split_seed") ? m.meta.at("split_seed") : meta("seed", std::to_string(a.seed))));
     const double val_split = std::stod(meta("val_split", std::to_string(a.val_split)));
     const std::string split_kind = meta("split", a.split);
     const bool dedup = meta("dedup", a.dedup ? "true" : "false") == "true";
@@ -550,17 +557,43 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
     return {std::move(set), split.validation};
 }
 
+/// The metadata that decides a checkpoint's validation split, as text (two checkpoints with the same one were
+/// validated on the same images).
+std::string split_record(const LoadedModel& m) {
+    const auto get = [&](const char* key) { return m.meta.count(key) ? m.meta.at(key) : std::string("?"); };
+    return "seed " + (m.meta.count("split_seed") ? get("split_seed") : get("seed")) + ", fraction " + get("val_split") +
+           ", " + get("split") + (get("dedup") == "true" ? ", dedup" : "") + ", folder " + get("train_folder");
+}
+
 int run_evaluate(const EvalArgs& a) {
-    LoadedModel m = load_model(a.model);
+    EMBER_CHECK(!a.models.empty(), ValueError, "evaluate: no --model given");
+    std::vector<LoadedModel> models;
+    for (const auto& path : a.models) models.push_back(load_model(path));
+    const LoadedModel& m = models.front();
+    const fs::path& model_path = a.models.front();
+    for (std::size_t i = 1; i < models.size(); ++i) {
+        EMBER_CHECK(models[i].names == m.names, ValueError, "evaluate: ", a.models[i], " has other classes than ",
+                    model_path, ": an ensemble needs the same classes in the same order");
+        EMBER_CHECK(a.on != "validation" || split_record(models[i]) == split_record(m), ValueError,
+                    "evaluate --on validation: ", a.models[i], " was validated on another split (", split_record(models[i]),
+                    ") than ", model_path, " (", split_record(m), "): their ensemble cannot be judged on either; "
+                    "train ensemble members with the same --split-seed");
+    }
     const bool validation = a.on == "validation";
     const auto tta = train::parse_test_time_augment(a.tta);
     fs::path out = a.out;
     if (out.empty())
-        out = a.model.parent_path() /
+        out = model_path.parent_path() /
               ("eval-" + (validation ? std::string("validation") : fs::absolute(a.data).lexically_normal().filename().string()) +
                (tta == train::TestTimeAugment::none ? "" : "-tta-" + a.tta));
     ensure_writable_dir(out);
-    const double threshold = a.threshold >= 0 ? a.threshold : m.threshold;
+    double threshold = a.threshold >= 0 ? a.threshold : m.threshold;
+    if (a.threshold < 0 && models.size() > 1) {  // each member's was chosen for its own probabilities
+        threshold = 0;
+        for (const auto& member : models) threshold += member.threshold / static_cast<double>(models.size());
+        std::cout << "Ensemble of " << models.size() << " models: alert threshold " << threshold
+                  << ", the mean of theirs (choose one with --on validation and pass it with --threshold)\n";
+    }
     data::ImageSet set;
     std::vector<std::size_t> all;
     fs::path dir;
@@ -583,11 +616,17 @@ int run_evaluate(const EvalArgs& a) {
         EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", a.exclude_copies_of);
     }
     data::BatchLoader loader(set, all, {.batch_size = a.batch});
-    const auto ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()), {}, tta);
-    std::cout << "\nEvaluation of " << a.model << " on " << (validation ? "the validation side of " : "") << dir
+    std::vector<train::Evaluation> evs;
+    for (auto& member : models) evs.push_back(train::evaluate(member.model, loader, static_cast<int>(m.names.size()), {}, tta));
+    const train::Evaluation ev = evs.size() == 1 ? std::move(evs.front()) : train::ensemble(evs);
+    std::cout << "\nEvaluation of " << model_path;
+    for (std::size_t i = 1; i < a.models.size(); ++i) std::cout << " + " << a.models[i];
+    std::cout << " on " << (validation ? "the validation side of " : "") << dir
               << (tta == train::TestTimeAugment::none ? "" : " (test-time augmentation: " + a.tta + ")") << "\n";
     json j = report(ev, m.names, threshold, std::cout);
-    j["checkpoint"] = a.model.string();
+    j["checkpoint"] = model_path.string();
+    if (a.models.size() > 1)
+        for (const auto& path : a.models) j["ensemble"].push_back(path.string());
     j["data"] = dir.string();
     j["on"] = a.on;
     j["test_time_augmentation"] = a.tta;
@@ -612,11 +651,20 @@ int run_evaluate(const EvalArgs& a) {
     return 0;
 }
 
-int run_predict(const fs::path& ckpt, const std::vector<fs::path>& images, double threshold_override, bool as_json,
-                const std::string& tta_name) {
-    LoadedModel m = load_model(ckpt);
+int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>& images, double threshold_override,
+                bool as_json, const std::string& tta_name) {
+    std::vector<LoadedModel> models;
+    for (const auto& path : ckpts) models.push_back(load_model(path));
+    LoadedModel& m = models.front();
+    for (std::size_t i = 1; i < models.size(); ++i)
+        EMBER_CHECK(models[i].names == m.names, ValueError, "predict: ", ckpts[i], " has other classes than ", ckpts.front(),
+                    ": an ensemble needs the same classes in the same order");
     const auto tta = train::parse_test_time_augment(tta_name);
-    const double threshold = threshold_override >= 0 ? threshold_override : m.threshold;
+    double threshold = threshold_override >= 0 ? threshold_override : m.threshold;
+    if (threshold_override < 0 && models.size() > 1) {
+        threshold = 0;
+        for (const auto& member : models) threshold += member.threshold / static_cast<double>(models.size());
+    }
     const int mel = find_class(m.names, kMelanoma);
     NoGradGuard no_grad;
     json out = json::array();
@@ -625,7 +673,12 @@ int run_predict(const fs::path& ckpt, const std::vector<fs::path>& images, doubl
         json item{{"image", path.string()}};
         try {
             const Tensor<float> x = data::load_image_tensor(path, melanoma::kImageSize, melanoma::kImageSize);
-            const Tensor<float> p = train::predict_probabilities(m.model, x, tta);
+            Tensor<float> p = train::predict_probabilities(m.model, x, tta);
+            for (std::size_t i = 1; i < models.size(); ++i) {  // an ensemble: the mean of the members' probabilities
+                const Tensor<float> q = train::predict_probabilities(models[i].model, x, tta);
+                for (index_t c = 0; c < p.numel(); ++c) p.data()[c] += q.data()[c];
+            }
+            for (auto& v : p.span()) v /= static_cast<float>(models.size());
             std::vector<int> order(m.names.size());
             std::iota(order.begin(), order.end(), 0);
             std::sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
@@ -677,6 +730,9 @@ int main(int argc, char** argv) {
     trn->add_option("--epochs", ta.epochs, "epochs")->capture_default_str();
     trn->add_option("--batch", ta.batch, "batch size")->capture_default_str();
     trn->add_option("--seed", ta.seed, "seed of the split, initial weights, shuffling, dropout and augmentation")->capture_default_str();
+    trn->add_option("--split-seed", ta.split_seed,
+                    "seed of the split alone (default: --seed); runs that differ only in --seed then share a validation "
+                    "split, and their ensemble can be judged on it");
     trn->add_option("--val-split", ta.val_split, "validation fraction")->capture_default_str();
     trn->add_option("--split", ta.split, "stratified | keras (Keras' image_dataset_from_directory split)")
         ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
@@ -702,7 +758,8 @@ int main(int argc, char** argv) {
     EvalArgs ea;
     auto* evl = app.add_subcommand("evaluate", "accuracy, per-class precision/recall/F1, confusion matrix, melanoma sensitivity/specificity");
     evl->add_option("--data", ea.data, "folder of class folders (or a dataset folder: its Test/ is used)")->required();
-    evl->add_option("--model", ea.model, "checkpoint written by train")->required();
+    evl->add_option("--model", ea.models, "checkpoint written by train; repeat it for an ensemble (probabilities averaged)")
+        ->required()->allow_extra_args(false);
     evl->add_option("--out", ea.out, "where metrics.json and the confusion matrix go (default: beside the checkpoint)");
     evl->add_option("--threshold", ea.threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
     evl->add_flag("--strict", ea.strict, "a corrupt image is fatal");
@@ -723,13 +780,14 @@ int main(int argc, char** argv) {
                     "with --on validation: report the alert threshold reaching this melanoma sensitivity")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
 
-    fs::path pr_model;
+    std::vector<fs::path> pr_models;
     std::vector<fs::path> pr_images;
     double pr_threshold = -1;
     bool pr_json = false;
     std::string pr_tta = "none";
     auto* prd = app.add_subcommand("predict", "class probabilities, top-3 and a MELANOMA ALERT line per image");
-    prd->add_option("--model", pr_model, "checkpoint written by train")->required();
+    prd->add_option("--model", pr_models, "checkpoint written by train; repeat it for an ensemble (probabilities averaged)")
+        ->required()->allow_extra_args(false);
     prd->add_option("images", pr_images, "image files")->required();
     prd->add_option("--threshold", pr_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
     prd->add_flag("--json", pr_json, "print JSON");
@@ -740,7 +798,7 @@ int main(int argc, char** argv) {
         if (*audit) return run_audit(audit_data, audit_out);
         if (*trn) return run_train(ta);
         if (*evl) return run_evaluate(ea);
-        if (*prd) return run_predict(pr_model, pr_images, pr_threshold, pr_json, pr_tta);
+        if (*prd) return run_predict(pr_models, pr_images, pr_threshold, pr_json, pr_tta);
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 2;

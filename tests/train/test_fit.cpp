@@ -199,3 +199,30 @@ TEST_CASE("evaluate with test-time flips averages the four flipped copies' proba
     CHECK(train::parse_test_time_augment("flips") == train::TestTimeAugment::flips);
     CHECK_THROWS_WITH(train::parse_test_time_augment("rot90"), Catch::Contains("expected none or flips"));
 }
+
+TEST_CASE("an ensemble's evaluation averages its members' probabilities", "[train][fit]") {
+    auto a = toy_model();
+    nn::Sequential<float> b{nn::Rescaling(1.0f / 255), nn::Conv2D(2, 3, nn::same, nn::relu), nn::Flatten(), nn::Dense(2)};
+    b.build({6, 6, 1}, 99);
+    Toy val(11, 5);
+    const auto ea = train::evaluate(a, val, 2), eb = train::evaluate(b, val, 2);
+    const auto ens = train::ensemble({ea, eb});
+    REQUIRE(ens.labels == ea.labels);
+    double loss = 0;
+    for (index_t i = 0; i < 11; ++i) {
+        float p[2];
+        for (index_t c = 0; c < 2; ++c) {
+            p[c] = (ea.probabilities(i, c) + eb.probabilities(i, c)) / 2;
+            CHECK(ens.probabilities(i, c) == Approx(p[c]).epsilon(1e-6));
+        }
+        const int y = val.y[static_cast<std::size_t>(i)];
+        loss -= std::log(p[y]) / 11;
+        CHECK(ens.confusion.count(y, p[1] > p[0] ? 1 : 0) >= 1);
+    }
+    CHECK(ens.loss == Approx(loss).epsilon(1e-5));
+    CHECK(ens.confusion.total() == 11);
+    // One member is itself; members over other images are refused.
+    CHECK(train::ensemble({ea}).confusion.accuracy() == Approx(ea.confusion.accuracy()));
+    Toy other(7, 5);
+    CHECK_THROWS_WITH(train::ensemble({ea, train::evaluate(b, other, 2)}), Catch::Contains("different images"));
+}

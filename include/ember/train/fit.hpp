@@ -149,6 +149,34 @@ Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::
     return ev;
 }
 
+/// The evaluation of an ensemble: the mean of the members' class probabilities (each an evaluate() of one model
+/// over the same images in the same order), with the predictions and the loss taken from that mean (the loss
+/// as Keras computes a cross-entropy from probabilities: clipped to [1e-7, 1], unweighted).
+inline Evaluation ensemble(const std::vector<Evaluation>& members) {
+    EMBER_CHECK(!members.empty(), ValueError, "ensemble: no members");
+    const Evaluation& first = members.front();
+    const index_t n = first.probabilities.size(0), classes = first.probabilities.size(1);
+    for (const auto& m : members)
+        EMBER_CHECK(m.labels == first.labels && m.probabilities.shape() == first.probabilities.shape(), ValueError,
+                    "ensemble: the members were evaluated on different images (", m.probabilities.shape(), " vs ",
+                    first.probabilities.shape(), ")");
+    Evaluation ev;
+    ev.labels = first.labels;
+    ev.probabilities = Tensor<float>::zeros(first.probabilities.shape());
+    for (const auto& m : members)
+        for (index_t i = 0; i < ev.probabilities.numel(); ++i)
+            ev.probabilities.data()[i] += m.probabilities.data()[i] / static_cast<float>(members.size());
+    ev.confusion = ConfusionMatrix(static_cast<int>(classes));
+    ev.confusion.add(ev.labels, argmax_rows(ev.probabilities));
+    double loss = 0;
+    for (index_t i = 0; i < n; ++i) {
+        const double py = ev.probabilities.data()[i * classes + ev.labels[static_cast<std::size_t>(i)]];
+        loss -= std::log(std::clamp(py, 1e-7, 1.0));
+    }
+    ev.loss = n ? loss / static_cast<double>(n) : 0.0;
+    return ev;
+}
+
 /// The validation figure that decides the best epoch (checkpointing) and early stopping, as Keras'
 /// `monitor`: accuracy and balanced accuracy are maximised, the loss minimised. Balanced accuracy (the mean
 /// per-class recall) does not reward predicting the majority class, which accuracy does on imbalanced data.
