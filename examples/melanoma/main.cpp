@@ -515,20 +515,53 @@ struct EvalArgs {
 /// The validation split of the Train folder, remade as `train` made it (the checkpoint's record of seed, split
 /// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
 /// whether test-time augmentation helps, and at which alert threshold - without touching Test.
-std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
+/// How train split a checkpoint's Train folder: from its metadata, or for what older checkpoints do not record,
+/// from the flags (`guessed` lists those).
+struct SplitSpec {
+    std::uint64_t seed = 0;
+    double val_split = 0;
+    std::string kind;
+    bool dedup = false;
+    std::string folder;  // fingerprint; empty when not recorded
     std::vector<std::string> guessed;
+
+    [[nodiscard]] std::string describe() const {
+        std::ostringstream os;
+        os << kind << " split, seed " << seed << ", fraction " << val_split << (dedup ? ", deduplicated" : "");
+        return os.str();
+    }
+    /// Same images on the validation side (an unrecorded folder matches any).
+    [[nodiscard]] bool same_as(const SplitSpec& o) const {
+        return seed == o.seed && val_split == o.val_split && kind == o.kind && dedup == o.dedup &&
+               (folder.empty() || o.folder.empty() || folder == o.folder);
+    }
+};
+
+SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
+    SplitSpec s;
     const auto meta = [&](const char* key, const std::string& fallback) {
         const auto it = m.meta.find(key);
         if (it != m.meta.end()) return it->second;
-        guessed.push_back(key);
+        s.guessed.push_back(key);
         return fallback;
     };
     // Before --split-seed existed, the split's seed was the seed.
-    const auto seed = static_cast<std::uint64_t>(
+    s.seed = static_cast<std::uint64_t>(
         std::stoull(m.meta.count("split_seed") ? m.meta.at("split_seed") : meta("seed", std::to_string(a.seed))));
-    const double val_split = std::stod(meta("val_split", std::to_string(a.val_split)));
-    const std::string split_kind = meta("split", a.split);
-    const bool dedup = meta("dedup", a.dedup ? "true" : "false") == "true";
+    s.val_split = std::stod(meta("val_split", exact(a.val_split)));
+    s.kind = meta("split", a.split);
+    s.dedup = meta("dedup", a.dedup ? "true" : "false") == "true";
+    if (m.meta.count("train_folder")) s.folder = m.meta.at("train_folder");
+    return s;
+}
+
+std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
+    const SplitSpec spec = split_spec(a, m);
+    const auto& guessed = spec.guessed;
+    const auto seed = spec.seed;
+    const double val_split = spec.val_split;
+    const std::string& split_kind = spec.kind;
+    const bool dedup = spec.dedup;
     const fs::path dir = split_dir(a.data, "Train");
     if (!guessed.empty()) {
         std::cerr << "warning: the checkpoint does not record";
@@ -540,29 +573,19 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
     EMBER_CHECK(index.class_names == m.names, ValueError, "evaluate --on validation: ", dir,
                 " has other class folders than the checkpoint's classes: cannot remake the training split");
     data::ImageSet set = load_folder(dir, a.strict, m.names);
-    const auto it = m.meta.find("train_folder");
-    if (it == m.meta.end())
+    if (spec.folder.empty())
         std::cerr << "warning: the checkpoint does not record which images its Train folder held; the split is "
                      "only train's if " << dir << " is unchanged\n";
     else
-        EMBER_CHECK(it->second == folder_fingerprint(set), ValueError, "evaluate --on validation: ", dir,
+        EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, "evaluate --on validation: ", dir,
                     " is not the folder the checkpoint was trained on (images or names differ: ",
-                    folder_fingerprint(set), " vs the recorded ", it->second, "): cannot remake its validation split");
+                    folder_fingerprint(set), " vs the recorded ", spec.folder, "): cannot remake its validation split");
     if (dedup) set = data::subset(set, data::deduplicate(set).keep);
     const data::Split split = split_kind == "keras"
                                   ? data::keras_split(set.size(), val_split, static_cast<std::uint32_t>(seed))
                                   : data::stratified_split(set.labels, val_split, seed);
-    std::cout << "Validation side of " << dir << ": " << split_kind << " split, seed " << seed << ", fraction "
-              << val_split << (dedup ? ", deduplicated" : "") << ": " << split.validation.size() << " images\n";
+    std::cout << "Validation side of " << dir << ": " << spec.describe() << ": " << split.validation.size() << " images\n";
     return {std::move(set), split.validation};
-}
-
-/// The metadata that decides a checkpoint's validation split, as text (two checkpoints with the same one were
-/// validated on the same images).
-std::string split_record(const LoadedModel& m) {
-    const auto get = [&](const char* key) { return m.meta.count(key) ? m.meta.at(key) : std::string("?"); };
-    return "seed " + (m.meta.count("split_seed") ? get("split_seed") : get("seed")) + ", fraction " + get("val_split") +
-           ", " + get("split") + (get("dedup") == "true" ? ", dedup" : "") + ", folder " + get("train_folder");
 }
 
 int run_evaluate(const EvalArgs& a) {
@@ -574,10 +597,10 @@ int run_evaluate(const EvalArgs& a) {
     for (std::size_t i = 1; i < models.size(); ++i) {
         EMBER_CHECK(models[i].names == m.names, ValueError, "evaluate: ", a.models[i], " has other classes than ",
                     model_path, ": an ensemble needs the same classes in the same order");
-        EMBER_CHECK(a.on != "validation" || split_record(models[i]) == split_record(m), ValueError,
-                    "evaluate --on validation: ", a.models[i], " was validated on another split (", split_record(models[i]),
-                    ") than ", model_path, " (", split_record(m), "): their ensemble cannot be judged on either; "
-                    "train ensemble members with the same --split-seed");
+        const SplitSpec si = split_spec(a, models[i]), s0 = split_spec(a, m);
+        EMBER_CHECK(a.on != "validation" || si.same_as(s0), ValueError, "evaluate --on validation: ", a.models[i],
+                    " was validated on another split (", si.describe(), ") than ", model_path, " (", s0.describe(),
+                    "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
     }
     const bool validation = a.on == "validation";
     const auto tta = train::parse_test_time_augment(a.tta);
