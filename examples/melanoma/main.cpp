@@ -419,7 +419,9 @@ int run_train(TrainArgs a) {
         return std::map<std::string, std::string>{
             {"class_names", names_json.dump()},
             {"alert_class", kMelanoma},
-            {"alert_threshold", std::to_string(threshold)},
+            // exactly: the threshold is one validation image's score, and rounding it up (to_string keeps 6
+            // decimals) dropped that image from the alert
+            {"alert_threshold", exact(threshold)},
             {"epoch", std::to_string(rec.epoch)},
             {"val_accuracy", std::to_string(rec.val_accuracy)},
             {"seed", std::to_string(a.seed)},
@@ -659,7 +661,7 @@ int run_evaluate(const EvalArgs& a) {
     if (validation && mel >= 0) {  // the threshold train would store, for these probabilities
         const auto [p, pos] = melanoma_scores(ev, mel);
         const double t = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
-        std::cout << "Alert threshold for melanoma sensitivity >= " << a.alert_sensitivity << " on this split: " << t
+        std::cout << "Alert threshold for melanoma sensitivity >= " << a.alert_sensitivity << " on this split: " << exact(t)
                   << " (pass it to evaluate/predict with --threshold)\n";
         j["threshold_for_sensitivity"] = {{"sensitivity", a.alert_sensitivity}, {"threshold", t}};
     }
