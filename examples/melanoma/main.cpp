@@ -517,6 +517,26 @@ struct EvalArgs {
 /// The validation split of the Train folder, remade as `train` made it (the checkpoint's record of seed, split
 /// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
 /// whether test-time augmentation helps, and at which alert threshold - without touching Test.
+/// One checkpoint, or the members of an ensemble, which must share their classes in order.
+std::vector<LoadedModel> load_models(const std::vector<fs::path>& paths, const char* command) {
+    EMBER_CHECK(!paths.empty(), ValueError, command, ": no --model given");
+    std::vector<LoadedModel> models;
+    for (const auto& path : paths) models.push_back(load_model(path));
+    for (std::size_t i = 1; i < models.size(); ++i)
+        EMBER_CHECK(models[i].names == models.front().names, ValueError, command, ": ", paths[i], " has other classes than ",
+                    paths.front(), ": an ensemble needs the same classes in the same order");
+    return models;
+}
+
+/// The alert threshold: `override` when given (>= 0), else the checkpoint's, or for an ensemble the mean of its
+/// members' (each was chosen for its own probabilities).
+double alert_threshold(const std::vector<LoadedModel>& models, double override) {
+    if (override >= 0) return override;
+    double t = 0;
+    for (const auto& member : models) t += member.threshold / static_cast<double>(models.size());
+    return t;
+}
+
 /// How train split a checkpoint's Train folder: from its metadata, or for what older checkpoints do not record,
 /// from the flags (`guessed` lists those).
 struct SplitSpec {
@@ -559,15 +579,10 @@ SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
 
 std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
     const SplitSpec spec = split_spec(a, m);
-    const auto& guessed = spec.guessed;
-    const auto seed = spec.seed;
-    const double val_split = spec.val_split;
-    const std::string& split_kind = spec.kind;
-    const bool dedup = spec.dedup;
     const fs::path dir = split_dir(a.data, "Train");
-    if (!guessed.empty()) {
+    if (!spec.guessed.empty()) {
         std::cerr << "warning: the checkpoint does not record";
-        for (const auto& k : guessed) std::cerr << " " << k;
+        for (const auto& k : spec.guessed) std::cerr << " " << k;
         std::cerr << " (written before they were recorded): using the flags' values; the split is only train's if "
                      "they match how it was trained\n";
     }
@@ -582,24 +597,21 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
         EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, "evaluate --on validation: ", dir,
                     " is not the folder the checkpoint was trained on (images or names differ: ",
                     folder_fingerprint(set), " vs the recorded ", spec.folder, "): cannot remake its validation split");
-    if (dedup) set = data::subset(set, data::deduplicate(set).keep);
-    const data::Split split = split_kind == "keras"
-                                  ? data::keras_split(set.size(), val_split, static_cast<std::uint32_t>(seed))
-                                  : data::stratified_split(set.labels, val_split, seed);
+    if (spec.dedup) set = data::subset(set, data::deduplicate(set).keep);
+    const data::Split split = spec.kind == "keras"
+                                  ? data::keras_split(set.size(), spec.val_split, static_cast<std::uint32_t>(spec.seed))
+                                  : data::stratified_split(set.labels, spec.val_split, spec.seed);
     std::cout << "Validation side of " << dir << ": " << spec.describe() << ": " << split.validation.size() << " images\n";
     return {std::move(set), split.validation};
 }
 
 int run_evaluate(const EvalArgs& a) {
-    EMBER_CHECK(!a.models.empty(), ValueError, "evaluate: no --model given");
-    std::vector<LoadedModel> models;
-    for (const auto& path : a.models) models.push_back(load_model(path));
+    std::vector<LoadedModel> models = load_models(a.models, "evaluate");
     const LoadedModel& m = models.front();
     const fs::path& model_path = a.models.front();
+    const SplitSpec s0 = split_spec(a, m);
     for (std::size_t i = 1; i < models.size(); ++i) {
-        EMBER_CHECK(models[i].names == m.names, ValueError, "evaluate: ", a.models[i], " has other classes than ",
-                    model_path, ": an ensemble needs the same classes in the same order");
-        const SplitSpec si = split_spec(a, models[i]), s0 = split_spec(a, m);
+        const SplitSpec si = split_spec(a, models[i]);
         EMBER_CHECK(a.on != "validation" || si.same_as(s0), ValueError, "evaluate --on validation: ", a.models[i],
                     " was validated on another split (", si.describe(), ") than ", model_path, " (", s0.describe(),
                     "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
@@ -612,13 +624,10 @@ int run_evaluate(const EvalArgs& a) {
               ("eval-" + (validation ? std::string("validation") : fs::absolute(a.data).lexically_normal().filename().string()) +
                (tta == train::TestTimeAugment::none ? "" : "-tta-" + a.tta));
     ensure_writable_dir(out);
-    double threshold = a.threshold >= 0 ? a.threshold : m.threshold;
-    if (a.threshold < 0 && models.size() > 1) {  // each member's was chosen for its own probabilities
-        threshold = 0;
-        for (const auto& member : models) threshold += member.threshold / static_cast<double>(models.size());
+    const double threshold = alert_threshold(models, a.threshold);
+    if (a.threshold < 0 && models.size() > 1)
         std::cout << "Ensemble of " << models.size() << " models: alert threshold " << threshold
                   << ", the mean of theirs (choose one with --on validation and pass it with --threshold)\n";
-    }
     data::ImageSet set;
     std::vector<std::size_t> all;
     fs::path dir;
@@ -678,18 +687,10 @@ int run_evaluate(const EvalArgs& a) {
 
 int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>& images, double threshold_override,
                 bool as_json, const std::string& tta_name) {
-    std::vector<LoadedModel> models;
-    for (const auto& path : ckpts) models.push_back(load_model(path));
+    std::vector<LoadedModel> models = load_models(ckpts, "predict");
     LoadedModel& m = models.front();
-    for (std::size_t i = 1; i < models.size(); ++i)
-        EMBER_CHECK(models[i].names == m.names, ValueError, "predict: ", ckpts[i], " has other classes than ", ckpts.front(),
-                    ": an ensemble needs the same classes in the same order");
     const auto tta = train::parse_test_time_augment(tta_name);
-    double threshold = threshold_override >= 0 ? threshold_override : m.threshold;
-    if (threshold_override < 0 && models.size() > 1) {
-        threshold = 0;
-        for (const auto& member : models) threshold += member.threshold / static_cast<double>(models.size());
-    }
+    const double threshold = alert_threshold(models, threshold_override);
     const int mel = find_class(m.names, kMelanoma);
     NoGradGuard no_grad;
     json out = json::array();
