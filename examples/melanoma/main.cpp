@@ -98,13 +98,29 @@ void write_json(const fs::path& path, const json& j) {
     fs::rename(tmp, path);
 }
 
-data::ImageSet load_folder(const fs::path& dir, bool strict, std::vector<std::string> class_names = {}) {
-    const auto index = data::index_image_folder(dir, class_names, !class_names.empty());
-    std::cout << "Found " << index.files.size() << " images in " << index.class_names.size() << " classes in "
-              << dir << "\n";
+/// The Minkowski norm of a --color-constancy name (0: none), as data::LoadOptions::shades_of_gray takes it.
+double shades_of_gray_norm(const std::string& color_constancy) {
+    if (color_constancy == "none") return 0;
+    if (color_constancy == "shades-of-gray") return 6;  // the norm the ISIC literature uses
+    throw ValueError("unknown colour constancy '" + color_constancy + "' (none | shades-of-gray)");
+}
+
+/// How images are loaded for a model: at its input size, colours corrected as it was trained.
+data::LoadOptions image_options(bool strict, const std::string& color_constancy) {
     data::LoadOptions o;
     o.height = o.width = melanoma::kImageSize;
     o.strict = strict;
+    o.shades_of_gray = shades_of_gray_norm(color_constancy);
+    return o;
+}
+
+data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
+                           std::vector<std::string> class_names = {}) {
+    const auto index = data::index_image_folder(dir, class_names, !class_names.empty());
+    std::cout << "Found " << index.files.size() << " images in " << index.class_names.size() << " classes in "
+              << dir << "\n";
+    data::LoadOptions o = image_options(strict, color_constancy);
+    if (o.shades_of_gray > 0) std::cout << "Colour constancy: Shades of Gray, p = " << o.shades_of_gray << "\n";
     train::ProgressBar bar(static_cast<long>(index.files.size()), std::cout);
     o.on_progress = [&](std::size_t done, std::size_t) { bar.update(static_cast<long>(done), static_cast<long>(done), 0, 0); };
     o.on_warning = [](const std::string& w) { std::cerr << w << "\n"; };
@@ -315,6 +331,7 @@ struct TrainArgs {
     double val_split = 0.2;
     std::string split = "stratified";
     std::string augment = "none";
+    std::string color_constancy = "none";
     int rebalance = 0;
     bool class_weights = false;
     bool dedup = false;
@@ -338,7 +355,7 @@ int run_train(TrainArgs a) {
     if (a.data.empty()) a.data = default_data_dir();
 
     const fs::path train_dir = split_dir(a.data, "Train");
-    data::ImageSet set = load_folder(train_dir, a.strict);
+    data::ImageSet set = load_folder(train_dir, a.strict, a.color_constancy);
     const std::string fingerprint = folder_fingerprint(set);
     if (a.dedup) {  // before the split, so no image has a copy on the other side
         const auto d = data::deduplicate(set);
@@ -429,6 +446,7 @@ int run_train(TrainArgs a) {
             {"val_split", exact(a.val_split)},
             {"split", a.split},
             {"dedup", a.dedup ? "true" : "false"},
+            {"color_constancy", a.color_constancy},
             {"train_folder", fingerprint}};
     };
     train::EpochRecord best_record;
@@ -477,6 +495,7 @@ struct LoadedModel {
     nn::Sequential<float> model;
     std::vector<std::string> names;
     double threshold = 0.5;
+    std::string color_constancy = "none";  // how its images were loaded in training
     std::map<std::string, std::string> meta;
 };
 
@@ -488,8 +507,14 @@ LoadedModel load_model(const fs::path& ckpt) {
     try {
         m.names = json::parse(meta.at("class_names")).get<std::vector<std::string>>();
         m.threshold = std::stod(meta.at("alert_threshold"));
+        if (meta.count("color_constancy")) m.color_constancy = meta.at("color_constancy");  // older: none
     } catch (const std::exception&) {
         throw IoError("checkpoint '" + ckpt.string() + "' lacks class_names / alert_threshold metadata (not written by melanoma train?)");
+    }
+    try {
+        shades_of_gray_norm(m.color_constancy);
+    } catch (const ValueError& e) {
+        throw IoError("checkpoint '" + ckpt.string() + "': " + e.what());
     }
     m.model = melanoma::reference_model(static_cast<int>(m.names.size()));
     m.model.build({melanoma::kImageSize, melanoma::kImageSize, 3});
@@ -522,9 +547,13 @@ std::vector<LoadedModel> load_models(const std::vector<fs::path>& paths, const c
     EMBER_CHECK(!paths.empty(), ValueError, command, ": no --model given");
     std::vector<LoadedModel> models;
     for (const auto& path : paths) models.push_back(load_model(path));
-    for (std::size_t i = 1; i < models.size(); ++i)
+    for (std::size_t i = 1; i < models.size(); ++i) {
         EMBER_CHECK(models[i].names == models.front().names, ValueError, command, ": ", paths[i], " has other classes than ",
                     paths.front(), ": an ensemble needs the same classes in the same order");
+        EMBER_CHECK(models[i].color_constancy == models.front().color_constancy, ValueError, command, ": ", paths[i],
+                    " was trained on images with colour constancy '", models[i].color_constancy, "', ", paths.front(),
+                    " with '", models.front().color_constancy, "': an ensemble's members must see the same images");
+    }
     return models;
 }
 
@@ -589,7 +618,7 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
     const auto index = data::index_image_folder(dir);
     EMBER_CHECK(index.class_names == m.names, ValueError, "evaluate --on validation: ", dir,
                 " has other class folders than the checkpoint's classes: cannot remake the training split");
-    data::ImageSet set = load_folder(dir, a.strict, m.names);
+    data::ImageSet set = load_folder(dir, a.strict, m.color_constancy, m.names);
     if (spec.folder.empty())
         std::cerr << "warning: the checkpoint does not record which images its Train folder held; the split is "
                      "only train's if " << dir << " is unchanged\n";
@@ -636,12 +665,12 @@ int run_evaluate(const EvalArgs& a) {
         std::tie(set, all) = validation_side(a, m);
     } else {
         dir = split_dir(a.data, "Test");
-        set = load_folder(dir, a.strict, m.names);
+        set = load_folder(dir, a.strict, m.color_constancy, m.names);
         all.resize(set.size());
         std::iota(all.begin(), all.end(), 0);
     }
     if (!a.exclude_copies_of.empty()) {  // leave out images the model may have trained on
-        const data::ImageSet seen = load_folder(a.exclude_copies_of, a.strict);
+        const data::ImageSet seen = load_folder(a.exclude_copies_of, a.strict, m.color_constancy);
         const auto copy = data::copies_in(set, seen);
         const std::size_t before = all.size();
         std::erase_if(all, [&](std::size_t i) { return copy[i]; });
@@ -698,7 +727,7 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
     for (const auto& path : images) {
         json item{{"image", path.string()}};
         try {
-            const Tensor<float> x = data::load_image_tensor(path, melanoma::kImageSize, melanoma::kImageSize);
+            const Tensor<float> x = data::load_image_tensor(path, image_options(true, m.color_constancy));
             Tensor<float> p = train::predict_probabilities(m.model, x, tta);
             for (std::size_t i = 1; i < models.size(); ++i) {  // an ensemble: the mean of the members' probabilities
                 const Tensor<float> q = train::predict_probabilities(models[i].model, x, tta);
@@ -764,6 +793,10 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
     trn->add_option("--augment", ta.augment, "none | flip-rotate-zoom (Keras RandomFlip, RandomRotation(0.2), RandomZoom(0.2, 0.3))")
         ->check(CLI::IsMember({"none", "flip-rotate-zoom"}))->capture_default_str();
+    trn->add_option("--color-constancy", ta.color_constancy,
+                    "none | shades-of-gray (Shades of Gray, p = 6, on every image before anything else; evaluate and "
+                    "predict then do the same, from the checkpoint)")
+        ->check(CLI::IsMember({"none", "shades-of-gray"}))->capture_default_str();
     trn->add_option("--rebalance", ta.rebalance, "extra samples per class, Augmentor style (0: off; the seed used 500)")->capture_default_str();
     trn->add_flag("--class-weights", ta.class_weights, "weight the loss by inverse class frequency");
     trn->add_flag("--dedup", ta.dedup,

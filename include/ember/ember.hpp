@@ -9,6 +9,7 @@
 #include "ember/core/shape.hpp"
 #include "ember/core/tensor.hpp"
 #include "ember/data/augment.hpp"
+#include "ember/data/color.hpp"
 #include "ember/data/dedup.hpp"
 #include "ember/data/image.hpp"
 #include "ember/data/image_folder.hpp"

@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include <ember/data/color.hpp>
+
 #include "image_files.hpp"
 
 namespace fs = std::filesystem;
@@ -172,6 +174,42 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     r = melanoma("predict --model " + q(root / "cut.safetensors") + " " + q(root / "Test" / "melanoma" / "t1.png"));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains("has data offsets outside"));
+}
+
+TEST_CASE("train --color-constancy: evaluate and predict correct images as the checkpoint says", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-color");
+    auto r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --color-constancy shades-of-gray --out " + q(root / "sog"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Colour constancy: Shades of Gray, p = 6"));
+    const fs::path ckpt = root / "sog" / "best.safetensors";
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --on validation --out " + q(root / "ev"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Colour constancy: Shades of Gray, p = 6"));
+    // predict corrects too: an image under a colour cast (G and B dimmed by exact factors) and the gray image
+    // Shades of Gray makes of it (which it leaves alone) reach the model as the same pixels.
+    const int w = 16, h = 12;
+    std::vector<std::uint8_t> cast, gray;
+    for (int i = 0; i < w * h; ++i) {
+        const int v = 4 * ((i * 7) % 60 + 2);
+        cast.insert(cast.end(), {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v / 2), static_cast<std::uint8_t>(v / 4)});
+    }
+    gray = cast;
+    ember::data::shades_of_gray(gray.data(), static_cast<std::size_t>(w * h));
+    for (std::size_t i = 0; i < gray.size(); i += 3) REQUIRE((gray[i] == gray[i + 1] && gray[i] == gray[i + 2]));
+    stbi_write_png((root / "cast.png").string().c_str(), w, h, 3, cast.data(), w * 3);
+    stbi_write_png((root / "gray.png").string().c_str(), w, h, 3, gray.data(), w * 3);
+    const auto scores = [&](const fs::path& image) {  // the output without its first line, the file name
+        const Run p = melanoma("predict --model " + q(ckpt) + " " + q(image));
+        CHECK(p.code == 0);
+        return p.output.substr(p.output.find('\n') + 1);
+    };
+    CHECK_THAT(scores(root / "cast.png"), Catch::Contains("p(melanoma) = "));
+    CHECK(scores(root / "cast.png") == scores(root / "gray.png"));
+    // An ensemble's members must have seen their images the same way.
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "plain")).code == 0);
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --model " + q(root / "plain" / "best.safetensors"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("with colour constancy 'none'") && Catch::Contains("must see the same images"));
 }
 
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "ember/core/error.hpp"
+#include "ember/data/color.hpp"
 #include "ember/data/image.hpp"
 #include "ember/kernels/parallel.hpp"
 
@@ -192,6 +194,9 @@ struct ImageSet {
 struct LoadOptions {
     int height = 180, width = 180;  ///< every image is resized (bilinear, as Keras) to this size
     bool strict = false;            ///< a file that cannot be decoded is fatal (else skipped with a warning)
+    /// > 0: Shades of Gray colour constancy with this Minkowski norm (data/color.hpp), on each resized image;
+    /// 0: the pixels as decoded.
+    double shades_of_gray = 0;
     /// Called once per skipped file, in file order, after decoding, with "warning: skipped <decode error>".
     /// Default: printed to stderr.
     std::function<void(const std::string&)> on_warning;
@@ -200,14 +205,41 @@ struct LoadOptions {
     std::function<void(std::size_t done, std::size_t total)> on_progress;
 };
 
+namespace detail {
+inline void check(const LoadOptions& o) {
+    EMBER_CHECK(o.height > 0 && o.width > 0, ValueError, "load_images: image size must be positive, got ", o.height,
+                "x", o.width);
+    EMBER_CHECK(o.shades_of_gray == 0 || (std::isfinite(o.shades_of_gray) && o.shades_of_gray >= 1), ValueError,
+                "load_images: shades_of_gray must be 0 (off) or a Minkowski norm >= 1, got ", o.shades_of_gray);
+}
+}  // namespace detail
+
+/// One image file as load_images caches it: decoded, resized to o.height x o.width and rounded to bytes, colours
+/// corrected when o.shades_of_gray > 0. Throws IoError (see decode_image), ValueError for bad options.
+inline Image load_image(const std::filesystem::path& path, const LoadOptions& o) {
+    detail::check(o);
+    Image img = resize_bilinear_u8(decode_image(path), o.height, o.width);
+    if (o.shades_of_gray > 0) shades_of_gray(img, o.shades_of_gray);
+    return img;
+}
+
+/// load_image as a [1, H, W, 3] float tensor (values 0-255): one image seen exactly as the images of an ImageSet
+/// loaded with the same options (what predict needs, to score a file as evaluate scores it).
+inline Tensor<float> load_image_tensor(const std::filesystem::path& path, const LoadOptions& o) {
+    const Image img = load_image(path, o);
+    auto t = Tensor<float>::empty({1, o.height, o.width, 3});
+    std::copy(img.pixels.begin(), img.pixels.end(), t.data());
+    return t;
+}
+
 /// Decodes every file of `index` in parallel (kernels::parallel_for), resizes it to height x width as Keras does
-/// (rounded to bytes; exact when the file already has that size, as the isic-mini images do) and stores it in one
+/// (rounded to bytes; exact when the file already has that size, as the isic-mini images do), corrects its colours
+/// when `shades_of_gray` asks, and stores it in one
 /// ImageSet, in index order. A file that cannot be decoded is skipped with a warning naming it, or with `strict`
 /// rethrown (IoError "cannot decode '<file>': ..."; with several bad files, the first one found is named).
 /// Throws IoError when the index is empty or no image could be decoded, ValueError for a non-positive size.
 inline ImageSet load_images(const FolderIndex& index, const LoadOptions& o = {}) {
-    EMBER_CHECK(o.height > 0 && o.width > 0, ValueError, "load_images: image size must be positive, got ", o.height,
-                "x", o.width);
+    detail::check(o);
     const std::size_t n = index.files.size();
     EMBER_CHECK(n > 0, IoError, "data folder '", index.root.string(), "' holds no images (.bmp .gif .jpeg .jpg .png)");
     ImageSet set;
@@ -226,7 +258,7 @@ inline ImageSet load_images(const FolderIndex& index, const LoadOptions& o = {})
         for (index_t i = lo; i < hi && !stop.load(std::memory_order_relaxed); ++i) {
             const auto ui = static_cast<std::size_t>(i);
             try {
-                const Image img = resize_bilinear_u8(decode_image(index.files[ui].path), o.height, o.width);
+                const Image img = load_image(index.files[ui].path, o);
                 std::memcpy(set.pixels.data() + ui * bytes, img.pixels.data(), bytes);
             } catch (const IoError& e) {
                 errors[ui] = e.what();

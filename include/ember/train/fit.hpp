@@ -77,7 +77,7 @@ Tensor<T> flipped(const Tensor<T>& x, bool horizontal, bool vertical) {
 /// p = softmax(model(x)) becomes the mean of it and the softmax of the three flipped copies.
 template <Real T>
 void average_flips(nn::Sequential<T>& model, const Tensor<T>& x, Tensor<T>& p) {
-    for (const auto [h, v] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    for (const auto& [h, v] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
         const Tensor<T> q = softmax(model(flipped(x, h, v)));
         for (index_t i = 0; i < p.numel(); ++i) p.data()[i] += q.data()[i];
     }
