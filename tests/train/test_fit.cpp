@@ -180,7 +180,7 @@ TEST_CASE("evaluate with test-time flips averages the four flipped copies' proba
     NoGradGuard no_grad;
     model.eval();
     auto expected = Tensor<float>::zeros({13, 2});
-    for (const auto [h, v] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    for (const auto& [h, v] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
         auto x = val.x.clone();
         for (index_t i = 0; i < 13; ++i) data::flip(x.data() + i * 36, 6, 6, 1, h, v);
         const auto p = softmax(model(x));

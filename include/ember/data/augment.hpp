@@ -115,7 +115,8 @@ inline std::array<float, 4> rotation_zoom_matrix(double radians, double zoom_y, 
 }  // namespace detail
 
 /// Flips an HWC image left-right (`horizontal`) and/or top-bottom (`vertical`) in place: exact permutations.
-inline void flip(float* img, int h, int w, int c, bool horizontal, bool vertical) {
+template <class T>
+void flip(T* img, int h, int w, int c, bool horizontal, bool vertical) {
     const auto at = [&](int y, int x) {
         return img + (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) *
                          static_cast<std::size_t>(c);

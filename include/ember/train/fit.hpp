@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "ember/autograd/ops.hpp"
+#include "ember/data/augment.hpp"
 #include "ember/data/loader.hpp"
 #include "ember/nn/sequential.hpp"
 #include "ember/optim/optimizer.hpp"
@@ -63,14 +64,11 @@ namespace tta_detail {
 template <Real T>
 Tensor<T> flipped(const Tensor<T>& x, bool horizontal, bool vertical) {
     EMBER_CHECK(x.rank() == 4, ShapeError, "test-time flips: expected images [N, H, W, C], got ", x.shape());
-    const index_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
-    Tensor<T> out = Tensor<T>::empty(x.shape());
-    for (index_t i = 0; i < n; ++i)
-        for (index_t y = 0; y < h; ++y)
-            for (index_t xx = 0; xx < w; ++xx) {
-                const index_t sy = vertical ? h - 1 - y : y, sx = horizontal ? w - 1 - xx : xx;
-                std::copy_n(x.data() + ((i * h + sy) * w + sx) * c, c, out.data() + ((i * h + y) * w + xx) * c);
-            }
+    Tensor<T> out = x.clone();
+    const index_t image = x.numel() / std::max<index_t>(x.size(0), 1);
+    for (index_t i = 0; i < x.size(0); ++i)
+        data::flip(out.data() + i * image, static_cast<int>(x.size(1)), static_cast<int>(x.size(2)),
+                   static_cast<int>(x.size(3)), horizontal, vertical);
     return out;
 }
 
