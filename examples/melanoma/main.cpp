@@ -721,13 +721,14 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
     const auto tta = train::parse_test_time_augment(tta_name);
     const double threshold = alert_threshold(models, threshold_override);
     const int mel = find_class(m.names, kMelanoma);
+    const data::LoadOptions options = image_options(true, m.color_constancy);  // as the members were trained
     NoGradGuard no_grad;
     json out = json::array();
     int failures = 0;
     for (const auto& path : images) {
         json item{{"image", path.string()}};
         try {
-            const Tensor<float> x = data::load_image_tensor(path, image_options(true, m.color_constancy));
+            const Tensor<float> x = data::load_image_tensor(path, options);
             Tensor<float> p = train::predict_probabilities(m.model, x, tta);
             for (std::size_t i = 1; i < models.size(); ++i) {  // an ensemble: the mean of the members' probabilities
                 const Tensor<float> q = train::predict_probabilities(models[i].model, x, tta);

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -212,15 +212,20 @@ inline void check(const LoadOptions& o) {
     EMBER_CHECK(o.shades_of_gray == 0 || (std::isfinite(o.shades_of_gray) && o.shades_of_gray >= 1), ValueError,
                 "load_images: shades_of_gray must be 0 (off) or a Minkowski norm >= 1, got ", o.shades_of_gray);
 }
+
+/// load_image for options already checked.
+inline Image load_checked(const std::filesystem::path& path, const LoadOptions& o) {
+    Image img = resize_bilinear_u8(decode_image(path), o.height, o.width);
+    if (o.shades_of_gray > 0) shades_of_gray(img, o.shades_of_gray);
+    return img;
+}
 }  // namespace detail
 
 /// One image file as load_images caches it: decoded, resized to o.height x o.width and rounded to bytes, colours
 /// corrected when o.shades_of_gray > 0. Throws IoError (see decode_image), ValueError for bad options.
 inline Image load_image(const std::filesystem::path& path, const LoadOptions& o) {
     detail::check(o);
-    Image img = resize_bilinear_u8(decode_image(path), o.height, o.width);
-    if (o.shades_of_gray > 0) shades_of_gray(img, o.shades_of_gray);
-    return img;
+    return detail::load_checked(path, o);
 }
 
 /// load_image as a [1, H, W, 3] float tensor (values 0-255): one image seen exactly as the images of an ImageSet
@@ -258,7 +263,7 @@ inline ImageSet load_images(const FolderIndex& index, const LoadOptions& o = {})
         for (index_t i = lo; i < hi && !stop.load(std::memory_order_relaxed); ++i) {
             const auto ui = static_cast<std::size_t>(i);
             try {
-                const Image img = load_image(index.files[ui].path, o);
+                const Image img = detail::load_checked(index.files[ui].path, o);  // o checked above
                 std::memcpy(set.pixels.data() + ui * bytes, img.pixels.data(), bytes);
             } catch (const IoError& e) {
                 errors[ui] = e.what();
