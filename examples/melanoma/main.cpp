@@ -332,6 +332,7 @@ struct TrainArgs {
     std::string split = "stratified";
     std::string augment = "none";
     std::string color_constancy = "none";
+    std::vector<double> color_jitter;  // empty: off; else brightness, contrast, saturation, hue
     int rebalance = 0;
     bool class_weights = false;
     bool dedup = false;
@@ -350,6 +351,15 @@ int run_train(TrainArgs a) {
     if (a.batch <= 0) throw UsageError("--batch must be > 0, got " + std::to_string(a.batch));
     if (!(a.val_split > 0 && a.val_split < 1)) throw UsageError("--val-split must be in (0, 1)");
     if (a.rebalance < 0) throw UsageError("--rebalance must be >= 0");
+    data::ColorJitter jitter;
+    if (!a.color_jitter.empty()) {
+        if (a.color_jitter.size() != 4) throw UsageError("--color-jitter takes 4 numbers: brightness contrast saturation hue");
+        try {
+            jitter = data::ColorJitter(a.color_jitter[0], a.color_jitter[1], a.color_jitter[2], a.color_jitter[3]);
+        } catch (const ValueError& e) {
+            throw UsageError(std::string("--color-jitter: ") + e.what());
+        }
+    }
     ensure_writable_dir(a.out);  // refuse before hours of training, not after
     if (a.threads > 0) kernels::set_num_threads(a.threads);
     if (a.data.empty()) a.data = default_data_dir();
@@ -382,11 +392,17 @@ int run_train(TrainArgs a) {
               << split.validation.size() << " validation images\n";
 
     data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed};
-    if (a.augment == "flip-rotate-zoom") {
-        train_opts.augment = [](float* img, int h, int w, int c, Generator& gen) {
-            data::random_augment(img, h, w, c, data::AugmentOptions{}, gen);
+    // Geometry first (Keras' layers), then colour (torchvision's ColorJitter), as the usual pipelines order them.
+    const bool geometric = a.augment == "flip-rotate-zoom";
+    if (geometric || jitter.enabled()) {
+        train_opts.augment = [geometric, jitter](float* img, int h, int w, int c, Generator& gen) {
+            if (geometric) data::random_augment(img, h, w, c, data::AugmentOptions{}, gen);
+            if (jitter.enabled()) jitter(img, h, w, c, gen);
         };
     }
+    if (jitter.enabled())
+        std::cout << "Colour jitter on the training side: brightness " << jitter.brightness << ", contrast "
+                  << jitter.contrast << ", saturation " << jitter.saturation << ", hue " << jitter.hue << "\n";
     data::BatchLoader train_loader(set, split.train, train_opts);
     data::BatchLoader val_loader(set, split.validation, {.batch_size = a.batch});
 
@@ -432,6 +448,12 @@ int run_train(TrainArgs a) {
     }
     const fs::path best = a.out / "best.safetensors";
     const json names_json = class_names_json(names);
+    std::string jitter_text = "none";
+    if (jitter.enabled()) {
+        std::ostringstream t;
+        t << jitter.brightness << "," << jitter.contrast << "," << jitter.saturation << "," << jitter.hue;
+        jitter_text = t.str();
+    }
     auto metadata = [&](double threshold, const train::EpochRecord& rec) {
         return std::map<std::string, std::string>{
             {"class_names", names_json.dump()},
@@ -447,6 +469,9 @@ int run_train(TrainArgs a) {
             {"split", a.split},
             {"dedup", a.dedup ? "true" : "false"},
             {"color_constancy", a.color_constancy},
+            {"augment", a.augment},
+            {"rebalance", std::to_string(a.rebalance)},
+            {"color_jitter", jitter_text},
             {"train_folder", fingerprint}};
     };
     train::EpochRecord best_record;
@@ -798,6 +823,10 @@ int main(int argc, char** argv) {
                     "none | shades-of-gray (Shades of Gray, p = 6, on every image before anything else; evaluate and "
                     "predict then do the same, from the checkpoint)")
         ->check(CLI::IsMember({"none", "shades-of-gray"}))->capture_default_str();
+    trn->add_option("--color-jitter", ta.color_jitter,
+                    "training-side colour augmentation, 4 numbers: brightness contrast saturation hue (torchvision's "
+                    "ColorJitter; e.g. 0.2 0.2 0.2 0.02; default off)")
+        ->expected(4);
     trn->add_option("--rebalance", ta.rebalance, "extra samples per class, Augmentor style (0: off; the seed used 500)")->capture_default_str();
     trn->add_flag("--class-weights", ta.class_weights, "weight the loss by inverse class frequency");
     trn->add_flag("--dedup", ta.dedup,

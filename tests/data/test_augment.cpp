@@ -239,3 +239,120 @@ TEST_CASE("rebalance adds per-class samples on the training side only", "[data][
     CHECK(test::error_message<IndexError>([&] { data::rebalance(set, bad, 1, 1); }) ==
           "rebalance: index 99 outside a set of 24 images");
 }
+
+namespace {
+/// A random RGB image with values 0..255 (every channel order and gray pixels among them).
+std::vector<float> random_rgb(int h, int w, std::uint64_t seed) {
+    Generator g(seed);
+    std::vector<float> v(static_cast<std::size_t>(h * w * 3));
+    for (auto& x : v) x = static_cast<float>(g.uniform(0.0, 255.0));
+    v[0] = v[1] = v[2] = 77.0f;  // a gray pixel
+    return v;
+}
+double luma(const float* p) { return 0.2989 * p[0] + 0.587 * p[1] + 0.114 * p[2]; }
+double clamp255(double v) { return std::clamp(v, 0.0, 255.0); }
+}  // namespace
+
+TEST_CASE("adjust_brightness, adjust_contrast and adjust_saturation are torchvision's blends, clamped", "[data][augment][color]") {
+    const int h = 7, w = 5;
+    const auto orig = random_rgb(h, w, 4);
+    double mean = 0;
+    for (std::size_t p = 0; p < orig.size() / 3; ++p) mean += luma(&orig[3 * p]);
+    mean /= static_cast<double>(orig.size() / 3);
+    for (const double f : {0.0, 0.6, 1.0, 1.4}) {
+        CAPTURE(f);
+        auto b = orig, c = orig, s = orig;
+        data::adjust_brightness(b.data(), h, w, 3, f);
+        data::adjust_contrast(c.data(), h, w, 3, f);
+        data::adjust_saturation(s.data(), h, w, 3, f);
+        for (std::size_t i = 0; i < orig.size(); ++i) {
+            const double g = luma(&orig[i - i % 3]);
+            REQUIRE(b[i] == Approx(clamp255(orig[i] * f)).margin(1e-3));
+            REQUIRE(c[i] == Approx(clamp255(f * orig[i] + (1 - f) * mean)).margin(1e-3));
+            REQUIRE(s[i] == Approx(clamp255(f * orig[i] + (1 - f) * g)).margin(1e-3));
+        }
+    }
+    // factor 0: black, flat mean gray, each pixel's own gray
+    auto c = orig, s = orig;
+    data::adjust_contrast(c.data(), h, w, 3, 0.0);
+    data::adjust_saturation(s.data(), h, w, 3, 0.0);
+    CHECK(c[5] == Approx(mean).margin(1e-3));
+    CHECK(s[3] == Approx(s[4]).margin(1e-3));
+    CHECK(s[4] == Approx(s[5]).margin(1e-3));
+}
+
+TEST_CASE("adjust_hue turns hues in HSV: a third of a turn permutes R, G, B; grays stay", "[data][augment][color]") {
+    const int h = 6, w = 6;
+    const auto orig = random_rgb(h, w, 5);
+    auto plus = orig, minus = orig, zero = orig, half = orig;
+    data::adjust_hue(plus.data(), h, w, 3, 1.0 / 3);
+    data::adjust_hue(minus.data(), h, w, 3, -1.0 / 3);
+    data::adjust_hue(zero.data(), h, w, 3, 0.0);
+    data::adjust_hue(half.data(), h, w, 3, 1.0 / 6);
+    data::adjust_hue(half.data(), h, w, 3, 1.0 / 6);
+    for (std::size_t p = 0; p < orig.size(); p += 3) {
+        const float r = orig[p], g = orig[p + 1], b = orig[p + 2];
+        REQUIRE(plus[p] == Approx(b).margin(1e-3));  // red -> green: the new green is the old red
+        REQUIRE(plus[p + 1] == Approx(r).margin(1e-3));
+        REQUIRE(plus[p + 2] == Approx(g).margin(1e-3));
+        REQUIRE(minus[p] == Approx(g).margin(1e-3));
+        REQUIRE(minus[p + 1] == Approx(b).margin(1e-3));
+        REQUIRE(minus[p + 2] == Approx(r).margin(1e-3));
+        for (int ch = 0; ch < 3; ++ch) {
+            REQUIRE(zero[p + ch] == Approx(orig[p + ch]).margin(1e-3));
+            REQUIRE(half[p + ch] == Approx(plus[p + ch]).margin(1e-3));
+        }
+    }
+    CHECK(plus[0] == 77.0f);  // the gray pixel
+    std::vector<float> red{255, 0, 0}, teal{0, 128, 128};
+    data::adjust_hue(red.data(), 1, 1, 3, 1.0 / 6);   // red -> yellow
+    data::adjust_hue(teal.data(), 1, 1, 3, 0.5);      // cyan -> red, value and saturation kept
+    for (int ch = 0; ch < 3; ++ch) {
+        CHECK(red[static_cast<std::size_t>(ch)] == Approx(std::array{255, 255, 0}[static_cast<std::size_t>(ch)]).margin(1e-3));
+        CHECK(teal[static_cast<std::size_t>(ch)] == Approx(std::array{128, 0, 0}[static_cast<std::size_t>(ch)]).margin(1e-3));
+    }
+    CHECK(test::error_message<ValueError>([&] { data::adjust_hue(red.data(), 1, 1, 3, 0.7); }) ==
+          "adjust_hue: the shift must lie in [-0.5, 0.5], got 0.7");
+    std::vector<float> gray(4);
+    CHECK(test::error_message<ValueError>([&] { data::adjust_saturation(gray.data(), 2, 2, 1, 0.5); }) ==
+          "adjust_saturation: needs an RGB image (3 channels), got 1 channel(s)");
+}
+
+TEST_CASE("ColorJitter draws an order and factors as torchvision and applies the adjustments in that order", "[data][augment][color]") {
+    const int h = 4, w = 5;
+    const data::ColorJitter jitter(0.3, 0.2, 0.4, 0.05);
+    for (std::uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
+        CAPTURE(seed);
+        auto a = random_rgb(h, w, seed), b = a;
+        Generator g1(seed), g2(seed);
+        jitter(a.data(), h, w, 3, g1);
+        // the same draws by hand: a permutation (Fisher-Yates), then the four factors
+        std::array<int, 4> order{0, 1, 2, 3};
+        for (std::size_t i = 3; i > 0; --i) std::swap(order[i], order[g2.below(i + 1)]);
+        const double fb = g2.uniform(0.7, 1.3), fc = g2.uniform(0.8, 1.2), fs = g2.uniform(0.6, 1.4);
+        const double fh = g2.uniform(-0.05, 0.05);
+        for (int op : order) {
+            if (op == 0) data::adjust_brightness(b.data(), h, w, 3, fb);
+            if (op == 1) data::adjust_contrast(b.data(), h, w, 3, fc);
+            if (op == 2) data::adjust_saturation(b.data(), h, w, 3, fs);
+            if (op == 3) data::adjust_hue(b.data(), h, w, 3, fh);
+        }
+        CHECK(a == b);
+        CHECK(g1.next_u64() == g2.next_u64());  // nothing else drawn
+    }
+    // brightness alone: every value scaled by one factor in [1 - b, 1 + b]
+    Generator gen(8);
+    for (int i = 0; i < 20; ++i) {
+        std::vector<float> v{100, 50, 20};
+        data::ColorJitter(0.25, 0, 0, 0)(v.data(), 1, 1, 3, gen);
+        const double f = v[0] / 100.0;
+        REQUIRE(f >= 0.75 - 1e-6);
+        REQUIRE(f <= 1.25 + 1e-6);
+        REQUIRE(v[1] == Approx(50 * f).margin(1e-3));
+    }
+    CHECK_FALSE(data::ColorJitter{}.enabled());
+    CHECK(test::error_message<ValueError>([] { data::ColorJitter(0.1, -0.2, 0, 0); }) ==
+          "ColorJitter: brightness, contrast and saturation must be finite and >= 0, got (0.1, -0.2, 0)");
+    CHECK(test::error_message<ValueError>([] { data::ColorJitter(0, 0, 0, 0.6); }) ==
+          "ColorJitter: hue must lie in [0, 0.5], got 0.6");
+}

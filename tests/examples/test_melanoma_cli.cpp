@@ -74,6 +74,10 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     r = melanoma("train --data " + q(root) + " --monitor accuracy --out " + q(root / "run"));
     CHECK(r.code != 0);
     CHECK_THAT(r.output, Catch::Contains("--monitor") && Catch::Contains("accuracy not in"));
+    r = melanoma("train --data " + q(root) + " --color-jitter 0.2 0.2 0.2 0.7 --out " + q(root / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --color-jitter: ColorJitter: hue must lie in [0, 0.5], got 0.7"));
+    CHECK_THAT(r.output, !Catch::Contains("Found"));
     write_text(root / "a-file", "x");
     r = melanoma("train --data " + q(root) + " --out " + q(root / "a-file" / "run"));
     CHECK(r.code == 2);
@@ -210,6 +214,30 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
     r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --model " + q(root / "plain" / "best.safetensors"));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains("with colour constancy 'none'") && Catch::Contains("must see the same images"));
+}
+
+TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-jitter");
+    const auto bytes = [](const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    std::string first;
+    for (const char* run : {"a", "b"}) {
+        const auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --augment flip-rotate-zoom "
+                                "--color-jitter 0.2 0.2 0.2 0.02 --out " + q(root / run));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("Colour jitter on the training side: brightness 0.2, contrast 0.2, saturation 0.2, hue 0.02"));
+        const std::string ckpt = bytes(root / run / "best.safetensors");
+        CHECK_THAT(ckpt, Catch::Contains("\"color_jitter\":\"0.2,0.2,0.2,0.02\"") &&
+                             Catch::Contains("\"augment\":\"flip-rotate-zoom\""));
+        if (first.empty()) first = ckpt;
+        else CHECK(ckpt == first);
+    }
+    // a different seed draws other jitters (and other initial weights): other weights
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --seed 5 --color-jitter 0.2 0.2 0.2 0.02 --out " +
+                     q(root / "c")).code == 0);
+    CHECK(bytes(root / "c" / "best.safetensors") != first);
 }
 
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {

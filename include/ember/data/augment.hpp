@@ -1,6 +1,7 @@
 // ember/data/augment.hpp - augmentation of HWC float images (values 0..255): Keras' RandomFlip / RandomRotation /
 // RandomZoom (bilinear, 'reflect' fill by default), and the Augmentor recipe used to rebalance classes (rotate by
-// up to +-10 degrees, crop to the largest same-aspect rectangle without fill, resize back).
+// up to +-10 degrees, crop to the largest same-aspect rectangle without fill, resize back), and torchvision's
+// ColorJitter (brightness, contrast, saturation, hue) for colour differences between cameras and clinics.
 #pragma once
 
 #include <algorithm>
@@ -217,6 +218,113 @@ inline void random_augment(float* img, int h, int w, int c, const AugmentOptions
     if (o.rotation != 0.0) RandomRotation(o.rotation)(img, h, w, c, gen);
     RandomZoom(std::min(o.zoom_min, o.zoom_max), std::max(o.zoom_min, o.zoom_max))(img, h, w, c, gen);
 }
+
+// ---- colour ----------------------------------------------------------------------------------------------------
+// torchvision.transforms.functional's adjust_* on RGB HWC float images with values 0..255: each result is clamped
+// to [0, 255], as torchvision clamps to [0, 1].
+
+namespace detail {
+inline void require_rgb(int c, const char* what) {
+    EMBER_CHECK(c == 3, ValueError, what, ": needs an RGB image (3 channels), got ", c, " channel(s)");
+}
+inline std::size_t pixel_count(int h, int w) { return static_cast<std::size_t>(h) * static_cast<std::size_t>(w); }
+/// ITU-R 601 luma, torchvision's rgb_to_grayscale weights.
+inline float luma(const float* p) { return 0.2989f * p[0] + 0.587f * p[1] + 0.114f * p[2]; }
+inline float clamp255(float v) { return std::clamp(v, 0.0f, 255.0f); }
+}  // namespace detail
+
+/// Multiplies every value by `factor` (0: black, 1: unchanged), clamped.
+inline void adjust_brightness(float* img, int h, int w, int c, double factor) {
+    detail::require_rgb(c, "adjust_brightness");
+    const auto f = static_cast<float>(factor);
+    for (std::size_t i = 0, n = detail::pixel_count(h, w) * 3; i < n; ++i) img[i] = detail::clamp255(img[i] * f);
+}
+
+/// Blends with the mean luma of the whole image: factor * v + (1 - factor) * mean (0: flat gray, 1: unchanged).
+inline void adjust_contrast(float* img, int h, int w, int c, double factor) {
+    detail::require_rgb(c, "adjust_contrast");
+    const std::size_t n = detail::pixel_count(h, w);
+    if (n == 0) return;
+    double sum = 0;
+    for (std::size_t p = 0; p < n; ++p) sum += detail::luma(img + 3 * p);
+    const auto mean = static_cast<float>(sum / static_cast<double>(n));
+    const auto f = static_cast<float>(factor);
+    for (std::size_t i = 0; i < 3 * n; ++i) img[i] = detail::clamp255(f * img[i] + (1.0f - f) * mean);
+}
+
+/// Blends every pixel with its own luma: factor * v + (1 - factor) * luma (0: grayscale, 1: unchanged).
+inline void adjust_saturation(float* img, int h, int w, int c, double factor) {
+    detail::require_rgb(c, "adjust_saturation");
+    const auto f = static_cast<float>(factor);
+    for (std::size_t p = 0, n = detail::pixel_count(h, w); p < n; ++p) {
+        float* q = img + 3 * p;
+        const float g = detail::luma(q);
+        for (int ch = 0; ch < 3; ++ch) q[ch] = detail::clamp255(f * q[ch] + (1.0f - f) * g);
+    }
+}
+
+/// Rotates every pixel's hue by `shift` turns (in [-0.5, 0.5]; 1/3: red -> green -> blue -> red) in HSV space,
+/// keeping its saturation and value. Throws ValueError for a shift outside [-0.5, 0.5].
+inline void adjust_hue(float* img, int h, int w, int c, double shift) {
+    detail::require_rgb(c, "adjust_hue");
+    EMBER_CHECK(shift >= -0.5 && shift <= 0.5, ValueError, "adjust_hue: the shift must lie in [-0.5, 0.5], got ", shift);
+    for (std::size_t p = 0, n = detail::pixel_count(h, w); p < n; ++p) {
+        float* q = img + 3 * p;
+        const double r = q[0] / 255.0, g = q[1] / 255.0, b = q[2] / 255.0;
+        const double v = std::max({r, g, b}), range = v - std::min({r, g, b});
+        if (range <= 0) continue;  // gray: no hue to turn
+        const double s = range / v;
+        double hue = v == r ? (g - b) / range : v == g ? 2.0 + (b - r) / range : 4.0 + (r - g) / range;  // sextants
+        hue = hue / 6.0 + shift;
+        hue -= std::floor(hue);  // into [0, 1)
+        const double sector = hue * 6.0, fl = std::floor(sector), frac = sector - fl;
+        const double lo = v * (1 - s), down = v * (1 - s * frac), up = v * (1 - s * (1 - frac));
+        double rgb[3];
+        switch (static_cast<int>(fl) % 6) {
+            case 0: rgb[0] = v, rgb[1] = up, rgb[2] = lo; break;
+            case 1: rgb[0] = down, rgb[1] = v, rgb[2] = lo; break;
+            case 2: rgb[0] = lo, rgb[1] = v, rgb[2] = up; break;
+            case 3: rgb[0] = lo, rgb[1] = down, rgb[2] = v; break;
+            case 4: rgb[0] = up, rgb[1] = lo, rgb[2] = v; break;
+            default: rgb[0] = v, rgb[1] = lo, rgb[2] = down; break;
+        }
+        for (int ch = 0; ch < 3; ++ch) q[ch] = detail::clamp255(static_cast<float>(rgb[ch] * 255.0));
+    }
+}
+
+/// torchvision's ColorJitter(brightness, contrast, saturation, hue): brightness, contrast and saturation factors
+/// uniform in [max(0, 1 - x), 1 + x], a hue shift uniform in [-hue, hue] turns, the four adjustments applied in
+/// a random order (a permutation drawn first, then the factors, from `gen`); a zero argument leaves that
+/// adjustment out. For RGB HWC float images with values 0..255.
+struct ColorJitter {
+    double brightness = 0, contrast = 0, saturation = 0, hue = 0;
+
+    ColorJitter() = default;
+    /// Throws ValueError for a negative or non-finite factor, or hue outside [0, 0.5].
+    ColorJitter(double b, double c, double s, double h) : brightness(b), contrast(c), saturation(s), hue(h) {
+        for (const double x : {b, c, s})
+            EMBER_CHECK(std::isfinite(x) && x >= 0, ValueError,
+                        "ColorJitter: brightness, contrast and saturation must be finite and >= 0, got (", b, ", ", c,
+                        ", ", s, ")");
+        EMBER_CHECK(h >= 0 && h <= 0.5, ValueError, "ColorJitter: hue must lie in [0, 0.5], got ", h);
+    }
+    bool enabled() const { return brightness > 0 || contrast > 0 || saturation > 0 || hue > 0; }
+
+    void operator()(float* img, int h, int w, int c, Generator& gen) const {
+        detail::require_rgb(c, "ColorJitter");
+        std::array<int, 4> order{0, 1, 2, 3};
+        for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[gen.below(i + 1)]);
+        const auto factor = [&](double x) { return x > 0 ? gen.uniform(std::max(0.0, 1.0 - x), 1.0 + x) : 1.0; };
+        const double fb = factor(brightness), fc = factor(contrast), fs = factor(saturation);
+        const double fh = hue > 0 ? gen.uniform(-hue, hue) : 0.0;
+        for (const int op : order) {
+            if (op == 0 && brightness > 0) adjust_brightness(img, h, w, c, fb);
+            if (op == 1 && contrast > 0) adjust_contrast(img, h, w, c, fc);
+            if (op == 2 && saturation > 0) adjust_saturation(img, h, w, c, fs);
+            if (op == 3 && hue > 0) adjust_hue(img, h, w, c, fh);
+        }
+    }
+};
 
 /// Scale of the largest centred rectangle with the image's aspect ratio that fits inside the image rotated by
 /// `radians` (so contains no fill): min(w / (w |cos| + h |sin|), h / (w |sin| + h |cos|)).
