@@ -202,9 +202,59 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
         os << "Melanoma by arg-max: recall " << cm.recall(mel) << ", specificity " << cm.specificity(mel) << "\n";
         j["melanoma_alert"] = {{"threshold", threshold}, {"sensitivity", r.sensitivity()}, {"specificity", r.specificity()},
                                {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp}};
+        if (r.tp + r.fn > 0 && r.tn + r.fp > 0) {  // the ranking, whatever the threshold
+            const double auc = train::roc_auc(p, pos);
+            os << "Melanoma ROC AUC (p(melanoma), melanoma against the rest): " << auc << "\n";
+            j["melanoma_roc_auc"] = auc;
+        }
     }
     os.unsetf(std::ios::floatfield);
     return j;
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+std::string csv_field(const std::string& v) {
+    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
+    std::string q = "\"";
+    for (const char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return q + "\"";
+}
+
+/// Per image: predictions.csv (file, true and predicted class, whether the melanoma alert fires, every class
+/// probability), for a dermatologist to review the misses; and the melanoma ROC curve (melanoma_roc.csv,
+/// melanoma_roc.png with the alert's operating point). `paths[i]` is the file of evaluation row i.
+void write_details(const fs::path& dir, const train::Evaluation& ev, const std::vector<std::string>& names,
+                   double threshold, const std::vector<fs::path>& paths) {
+    const int mel = find_class(names, kMelanoma);
+    const index_t classes = ev.probabilities.size(1);
+    const auto predicted = train::argmax_rows(ev.probabilities);
+    {
+        std::ofstream csv(dir / "predictions.csv");
+        csv << "image,true_class,predicted_class" << (mel >= 0 ? ",melanoma_alert" : "");
+        for (const auto& n : names) csv << "," << csv_field("p_" + n);
+        csv << "\n" << std::setprecision(9);
+        for (std::size_t i = 0; i < ev.labels.size(); ++i) {
+            const float* row = ev.probabilities.data() + static_cast<index_t>(i) * classes;
+            csv << csv_field(i < paths.size() ? paths[i].string() : std::string()) << ","
+                << csv_field(names[static_cast<std::size_t>(ev.labels[i])]) << ","
+                << csv_field(names[static_cast<std::size_t>(predicted[i])]);
+            if (mel >= 0) csv << "," << (row[mel] >= threshold ? 1 : 0);
+            for (index_t c = 0; c < classes; ++c) csv << "," << row[c];
+            csv << "\n";
+        }
+    }
+    if (mel < 0) return;
+    const auto [p, pos] = melanoma_scores(ev, mel);
+    const auto melanomas = std::count(pos.begin(), pos.end(), true);
+    if (melanomas == 0 || melanomas == static_cast<std::ptrdiff_t>(pos.size())) return;  // no curve to draw
+    {
+        std::ofstream csv(dir / "melanoma_roc.csv");
+        csv << "threshold,false_positive_rate,true_positive_rate\n" << std::setprecision(9);
+        for (const auto& pt : train::roc_curve(p, pos))
+            csv << pt.threshold << "," << pt.false_positive_rate << "," << pt.true_positive_rate << "\n";
+    }
+    const auto r = train::binary_rates(p, pos, threshold);
+    melanoma::plots::roc_curve(dir, train::roc_auc(p, pos), 1 - r.specificity(), r.sensitivity(), threshold);
 }
 
 // ---- audit ----------------------------------------------------------------------------------------------------
@@ -509,8 +559,12 @@ int run_train(TrainArgs a) {
     j["best_epoch"] = best_record.epoch;
     write_json(a.out / "val_metrics.json", j);
     melanoma::plots::confusion_matrix(a.out, ev.confusion, names);
-    std::cout << "\nWrote " << best << ", history.csv, val_metrics.json"
-              << (melanoma::plots::gnuplot_available() ? ", curves.png, confusion_matrix.png" : "") << " in " << a.out << "\n";
+    std::vector<fs::path> val_paths;
+    for (const auto i : split.validation) val_paths.push_back(set.paths[i]);
+    write_details(a.out, ev, names, threshold, val_paths);
+    std::cout << "\nWrote " << best << ", history.csv, val_metrics.json, predictions.csv"
+              << (melanoma::plots::gnuplot_available() ? ", curves.png, confusion_matrix.png, melanoma_roc.png" : "")
+              << " in " << a.out << " (the last three on the validation split)\n";
     return 0;
 }
 
@@ -734,8 +788,11 @@ int run_evaluate(const EvalArgs& a) {
         txt << ev.confusion.to_string(m.names);
     }
     melanoma::plots::confusion_matrix(out, ev.confusion, m.names);
-    std::cout << "\nWrote metrics.json, confusion_matrix.txt"
-              << (melanoma::plots::gnuplot_available() ? ", confusion_matrix.png" : "") << " in " << out << "\n";
+    std::vector<fs::path> paths;
+    for (const auto i : all) paths.push_back(set.paths[i]);
+    write_details(out, ev, m.names, threshold, paths);
+    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv"
+              << (melanoma::plots::gnuplot_available() ? ", confusion_matrix.png, melanoma_roc.png" : "") << " in " << out << "\n";
     return 0;
 }
 

@@ -1,5 +1,5 @@
 // examples/melanoma/plots.hpp - PNG plots through gnuplot (terminal pngcairo): training curves, class
-// distribution, confusion matrix. Without gnuplot each function says so once and returns false; the CSV/JSON
+// distribution, confusion matrix, melanoma ROC curve. Without gnuplot each function says so once and returns false; the CSV/JSON
 // files the plots are drawn from are written regardless.
 #pragma once
 
@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -111,6 +113,25 @@ inline bool confusion_matrix(const std::filesystem::path& dir, const ember::trai
     const bool ok = run_gnuplot(dir, "confusion_matrix", script);
     std::filesystem::remove(dat);
     return ok;
+}
+
+/// The melanoma ROC curve from melanoma_roc.csv (in `dir`) into melanoma_roc.png, with the alert's operating point.
+inline bool roc_curve(const std::filesystem::path& dir, double auc, double alert_fpr, double alert_tpr, double threshold) {
+    const auto csv = (dir / "melanoma_roc.csv").string();
+    std::ostringstream s;
+    s << std::setprecision(3) << std::fixed;
+    s << "set terminal pngcairo size 640,600 font 'sans,10'\n"
+      << "set output '" << (dir / "melanoma_roc.png").string() << "'\n"
+      << "set title 'Melanoma against the rest: ROC curve (AUC " << auc << ")'\n"
+      << "set xlabel '1 - specificity (false positive rate)'\nset ylabel 'sensitivity (true positive rate)'\n"
+      << "set xrange [0:1]\nset yrange [0:1]\nset size square\nset grid\nset key bottom right\nset datafile separator ','\n"
+      << "set label 1 \"alert: p(melanoma) >= " << std::setprecision(4) << std::defaultfloat << threshold << std::fixed
+      << std::setprecision(3) << "\\nsensitivity " << alert_tpr << ", specificity " << 1 - alert_fpr
+      << "\" at graph 0.45, graph 0.25\n"
+      << "plot '" << csv << "' every ::1 using 2:3 with lines lw 2 title 'p(melanoma)', x with lines dt 2 lc 'gray' "
+      << "title 'chance', '-' using 1:2 with points pt 7 ps 1.5 lc 'red' title 'alert'\n"
+      << alert_fpr << "," << alert_tpr << "\ne\n";  // inline data obeys the comma separator too
+    return run_gnuplot(dir, "melanoma_roc", s.str());
 }
 
 }  // namespace melanoma::plots

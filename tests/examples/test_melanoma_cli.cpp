@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -178,6 +180,45 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     r = melanoma("predict --model " + q(root / "cut.safetensors") + " " + q(root / "Test" / "melanoma" / "t1.png"));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains("has data offsets outside"));
+}
+
+TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-details");
+    for (int i = 0; i < 6; ++i)  // a class name that needs quoting in CSV
+        write_image(root / "Train" / "nevus, atypical" / ("n" + std::to_string(i) + ".png"), 22, 22, 3, 300 + i);
+    write_image(root / "Test" / "nevus, atypical" / "t2.png", 24, 24, 3, 307);
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
+    CHECK(fs::exists(root / "run" / "predictions.csv"));  // train: on the validation split
+    const auto r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "best.safetensors") +
+                            " --threshold 0 --out " + q(root / "eval"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Melanoma ROC AUC (p(melanoma), melanoma against the rest): "));
+    std::ifstream csv(root / "eval" / "predictions.csv");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(csv, line);) lines.push_back(line);
+    REQUIRE(lines.size() == 4);  // a header and the three Test images
+    CHECK(lines[0] == "image,true_class,predicted_class,melanoma_alert,p_benign lesion,p_melanoma,\"p_nevus, atypical\"");
+    CHECK(lines[1].rfind((root / "Test" / "benign lesion" / "t0.png").string() + ",benign lesion,", 0) == 0);
+    CHECK(lines[3].rfind("\"" + (root / "Test" / "nevus, atypical" / "t2.png").string() + "\",\"nevus, atypical\",", 0) == 0);
+    for (std::size_t i = 1; i < lines.size(); ++i) {  // threshold 0: every alert fires; probabilities sum to 1
+        std::string field;
+        std::vector<std::string> fields;
+        bool quoted = false;
+        for (const char ch : lines[i] + ",") {
+            if (ch == '"') quoted = !quoted;
+            else if (ch == ',' && !quoted) fields.push_back(std::exchange(field, ""));
+            else field += ch;
+        }
+        REQUIRE(fields.size() == 7);
+        CHECK(fields[3] == "1");
+        CHECK(std::stod(fields[4]) + std::stod(fields[5]) + std::stod(fields[6]) == Approx(1.0).epsilon(1e-5));
+    }
+    std::ifstream roc(root / "eval" / "melanoma_roc.csv");
+    std::string header, last;
+    std::getline(roc, header);
+    CHECK(header == "threshold,false_positive_rate,true_positive_rate");
+    for (std::string line; std::getline(roc, line);) last = line;
+    CHECK(last.substr(last.find(',')) == ",1,1");
 }
 
 TEST_CASE("train --color-constancy: evaluate and predict correct images as the checkpoint says", "[examples][melanoma]") {

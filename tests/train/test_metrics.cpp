@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <ember/core/random.hpp>
 #include <ember/train/metrics.hpp>
 
 #include "helpers.hpp"
@@ -53,4 +54,56 @@ TEST_CASE("argmax, binary rates and the alert threshold for a target sensitivity
     CHECK(train::threshold_for_sensitivity(p, pos, 1.0) == 0.2);
     CHECK(train::threshold_for_sensitivity(p, pos, 0.6) == 0.6);
     CHECK(train::binary_rates(p, pos, train::threshold_for_sensitivity(p, pos, 0.6)).sensitivity() >= 0.6);
+}
+
+TEST_CASE("roc_auc is the fraction of positive-negative pairs ranked right, ties counting one half", "[train][metrics]") {
+    // a naive reference: every pair compared
+    const auto pairs = [](const std::vector<double>& s, const std::vector<bool>& pos) {
+        double right = 0, n = 0;
+        for (std::size_t i = 0; i < s.size(); ++i)
+            for (std::size_t j = 0; j < s.size(); ++j)
+                if (pos[i] && !pos[j]) {
+                    right += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
+                    n += 1;
+                }
+        return right / n;
+    };
+    Generator gen(11);
+    for (int trial = 0; trial < 20; ++trial) {
+        const auto n = static_cast<std::size_t>(5 + gen.below(60));
+        std::vector<double> s(n);
+        std::vector<bool> pos(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            s[i] = static_cast<double>(gen.below(12)) / 11.0;  // coarse scores: many ties
+            pos[i] = gen.uniform() < 0.3;
+        }
+        pos[0] = true;
+        pos[1] = false;
+        CAPTURE(trial, n);
+        REQUIRE(train::roc_auc(s, pos) == Approx(pairs(s, pos)).epsilon(1e-12));
+        // the curve's trapezoids have the same area
+        const auto curve = train::roc_curve(s, pos);
+        double area = 0;
+        for (std::size_t k = 1; k < curve.size(); ++k)
+            area += (curve[k].false_positive_rate - curve[k - 1].false_positive_rate) *
+                    (curve[k].true_positive_rate + curve[k - 1].true_positive_rate) / 2;
+        REQUIRE(area == Approx(pairs(s, pos)).epsilon(1e-12));
+        REQUIRE(curve.back().false_positive_rate == 1.0);
+        REQUIRE(curve.back().true_positive_rate == 1.0);
+        // each point is the rates of the alert at its threshold
+        for (std::size_t k = 1; k < curve.size(); ++k) {
+            const auto r = train::binary_rates(s, pos, curve[k].threshold);
+            REQUIRE(curve[k].true_positive_rate == Approx(r.sensitivity()));
+            REQUIRE(curve[k].false_positive_rate == Approx(1 - r.specificity()));
+        }
+    }
+    const std::vector<double> s{0.1, 0.4, 0.35, 0.8};
+    CHECK(train::roc_auc(s, {false, false, true, true}) == 0.75);  // sklearn's documented example
+    CHECK(train::roc_auc(s, {true, true, false, false}) == 0.25);
+    CHECK(test::error_message<ValueError>([&] { train::roc_auc(s, {true, true, true, true}); }) ==
+          "roc_auc: needs positive and negative samples, got 4 positive(s) among 4");
+    CHECK(test::error_message<ValueError>([&] { train::roc_curve(s, {true, false}); }) ==
+          "roc_curve: 4 scores but 2 labels");
+    const std::vector<double> with_nan{0.1, std::nan("")};
+    CHECK(test::error_message<ValueError>([&] { train::roc_auc(with_nan, {true, false}); }) == "roc_auc: score 1 is NaN");
 }

@@ -1,5 +1,6 @@
 // ember/train/metrics.hpp - classification metrics: confusion matrix, per-class precision/recall/F1, balanced
-// accuracy, and one-vs-rest sensitivity/specificity at a probability threshold (the melanoma alert).
+// accuracy, one-vs-rest sensitivity/specificity at a probability threshold (the melanoma alert), and the ROC curve
+// and its area for such a score.
 #pragma once
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <functional>
 #include <cstdint>
 #include <iomanip>
+#include <limits>
 #include <span>
 #include <sstream>
 #include <string>
@@ -164,6 +166,68 @@ inline double threshold_for_sensitivity(std::span<const double> score, const std
     auto need = static_cast<std::size_t>(std::ceil(target_sensitivity * static_cast<double>(pos.size()) - 1e-9));
     need = std::clamp<std::size_t>(need, 1, pos.size());
     return pos[need - 1];
+}
+
+namespace metrics_detail {
+inline void check_binary_scores(std::span<const double> score, const std::vector<bool>& positive, const char* what) {
+    EMBER_CHECK(score.size() == positive.size(), ValueError, what, ": ", score.size(), " scores but ", positive.size(),
+                " labels");
+    for (std::size_t i = 0; i < score.size(); ++i)
+        EMBER_CHECK(!std::isnan(score[i]), ValueError, what, ": score ", i, " is NaN");
+    const auto p = std::count(positive.begin(), positive.end(), true);
+    EMBER_CHECK(p > 0 && p < static_cast<std::ptrdiff_t>(positive.size()), ValueError, what,
+                ": needs positive and negative samples, got ", p, " positive(s) among ", positive.size());
+}
+}  // namespace metrics_detail
+
+/// Area under the ROC curve of `score` for "positive[i] is true": the probability that a random positive scores
+/// above a random negative, a tie counting one half (Mann-Whitney U / (P N), as scikit-learn's roc_auc_score for
+/// binary labels). Threshold-free: how well the score ranks, whatever alert threshold is later chosen. Throws
+/// ValueError for NaN scores, mismatched sizes, or a set without positives or without negatives.
+inline double roc_auc(std::span<const double> score, const std::vector<bool>& positive) {
+    metrics_detail::check_binary_scores(score, positive, "roc_auc");
+    std::vector<std::size_t> order(score.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] < score[b]; });
+    double positive_rank_sum = 0;  // 1-based ranks, ties sharing their mean rank
+    double positives = 0;
+    for (std::size_t i = 0; i < order.size();) {
+        std::size_t j = i;
+        while (j < order.size() && score[order[j]] == score[order[i]]) ++j;
+        const double mean_rank = 0.5 * static_cast<double>(i + 1 + j);
+        for (std::size_t t = i; t < j; ++t)
+            if (positive[order[t]]) {
+                positive_rank_sum += mean_rank;
+                positives += 1;
+            }
+        i = j;
+    }
+    const double negatives = static_cast<double>(score.size()) - positives;
+    return (positive_rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
+}
+
+/// One point of a ROC curve: the alert "score >= threshold" has these rates.
+struct RocPoint {
+    double threshold, false_positive_rate, true_positive_rate;
+};
+
+/// The ROC curve: one point per distinct score, from the highest threshold down (each point the rates of
+/// "score >= that score"), starting at (0, 0) with threshold +infinity and ending at (1, 1). Same checks as roc_auc.
+inline std::vector<RocPoint> roc_curve(std::span<const double> score, const std::vector<bool>& positive) {
+    metrics_detail::check_binary_scores(score, positive, "roc_curve");
+    std::vector<std::size_t> order(score.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] > score[b]; });
+    const auto p = static_cast<double>(std::count(positive.begin(), positive.end(), true));
+    const double n = static_cast<double>(score.size()) - p;
+    std::vector<RocPoint> curve{{std::numeric_limits<double>::infinity(), 0.0, 0.0}};
+    double tp = 0, fp = 0;
+    for (std::size_t i = 0; i < order.size();) {
+        const double t = score[order[i]];
+        for (; i < order.size() && score[order[i]] == t; ++i) (positive[order[i]] ? tp : fp) += 1;
+        curve.push_back({t, fp / n, tp / p});
+    }
+    return curve;
 }
 
 }  // namespace ember::train
