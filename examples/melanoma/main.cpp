@@ -222,8 +222,9 @@ std::string csv_field(const std::string& v) {
 
 /// Per image: predictions.csv (file, true and predicted class, whether the melanoma alert fires, every class
 /// probability), for a dermatologist to review the misses; and the melanoma ROC curve (melanoma_roc.csv,
-/// melanoma_roc.png with the alert's operating point). `paths[i]` is the file of evaluation row i.
-void write_details(const fs::path& dir, const train::Evaluation& ev, const std::vector<std::string>& names,
+/// melanoma_roc.png with the alert's operating point) when melanoma and other images are both present - else
+/// an older curve in `dir` is removed. Returns whether the curve was written. `paths[i]` is the file of row i.
+bool write_details(const fs::path& dir, const train::Evaluation& ev, const std::vector<std::string>& names,
                    double threshold, const std::vector<fs::path>& paths) {
     const int mel = find_class(names, kMelanoma);
     const index_t classes = ev.probabilities.size(1);
@@ -243,10 +244,14 @@ void write_details(const fs::path& dir, const train::Evaluation& ev, const std::
             csv << "\n";
         }
     }
-    if (mel < 0) return;
-    const auto [p, pos] = melanoma_scores(ev, mel);
+    const auto [p, pos] = mel >= 0 ? melanoma_scores(ev, mel) : std::pair<std::vector<double>, std::vector<bool>>{};
     const auto melanomas = std::count(pos.begin(), pos.end(), true);
-    if (melanomas == 0 || melanomas == static_cast<std::ptrdiff_t>(pos.size())) return;  // no curve to draw
+    if (mel < 0 || melanomas == 0 || melanomas == static_cast<std::ptrdiff_t>(pos.size())) {  // no curve to draw
+        std::error_code ignored;
+        fs::remove(dir / "melanoma_roc.csv", ignored);
+        fs::remove(dir / "melanoma_roc.png", ignored);
+        return false;
+    }
     {
         std::ofstream csv(dir / "melanoma_roc.csv");
         csv << "threshold,false_positive_rate,true_positive_rate\n" << std::setprecision(9);
@@ -255,6 +260,7 @@ void write_details(const fs::path& dir, const train::Evaluation& ev, const std::
     }
     const auto r = train::binary_rates(p, pos, threshold);
     melanoma::plots::roc_curve(dir, train::roc_auc(p, pos), 1 - r.specificity(), r.sensitivity(), threshold);
+    return true;
 }
 
 // ---- audit ----------------------------------------------------------------------------------------------------
@@ -561,10 +567,11 @@ int run_train(TrainArgs a) {
     melanoma::plots::confusion_matrix(a.out, ev.confusion, names);
     std::vector<fs::path> val_paths;
     for (const auto i : split.validation) val_paths.push_back(set.paths[i]);
-    write_details(a.out, ev, names, threshold, val_paths);
-    std::cout << "\nWrote " << best << ", history.csv, val_metrics.json, predictions.csv"
-              << (melanoma::plots::gnuplot_available() ? ", curves.png, confusion_matrix.png, melanoma_roc.png" : "")
-              << " in " << a.out << " (the last three on the validation split)\n";
+    const bool roc = write_details(a.out, ev, names, threshold, val_paths);
+    const bool plots = melanoma::plots::gnuplot_available();
+    std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", history.csv" << (plots ? ", curves.png" : "")
+              << "; on the validation split val_metrics.json, predictions.csv" << (plots ? ", confusion_matrix.png" : "")
+              << (roc ? (plots ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << "\n";
     return 0;
 }
 
@@ -790,9 +797,10 @@ int run_evaluate(const EvalArgs& a) {
     melanoma::plots::confusion_matrix(out, ev.confusion, m.names);
     std::vector<fs::path> paths;
     for (const auto i : all) paths.push_back(set.paths[i]);
-    write_details(out, ev, m.names, threshold, paths);
-    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv"
-              << (melanoma::plots::gnuplot_available() ? ", confusion_matrix.png, melanoma_roc.png" : "") << " in " << out << "\n";
+    const bool roc = write_details(out, ev, m.names, threshold, paths);
+    const bool plots = melanoma::plots::gnuplot_available();
+    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (plots ? ", confusion_matrix.png" : "")
+              << (roc ? (plots ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << " in " << out << "\n";
     return 0;
 }
 

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
+#include <set>
+
 #include <ember/core/random.hpp>
 #include <ember/train/metrics.hpp>
 
@@ -88,6 +91,10 @@ TEST_CASE("roc_auc is the fraction of positive-negative pairs ranked right, ties
             area += (curve[k].false_positive_rate - curve[k - 1].false_positive_rate) *
                     (curve[k].true_positive_rate + curve[k - 1].true_positive_rate) / 2;
         REQUIRE(area == Approx(pairs(s, pos)).epsilon(1e-12));
+        REQUIRE(curve.front().threshold == std::numeric_limits<double>::infinity());  // nothing alerts: (0, 0)
+        REQUIRE(curve.front().false_positive_rate == 0.0);
+        REQUIRE(curve.front().true_positive_rate == 0.0);
+        REQUIRE(curve.size() == 1 + std::set<double>(s.begin(), s.end()).size());  // a point per distinct score
         REQUIRE(curve.back().false_positive_rate == 1.0);
         REQUIRE(curve.back().true_positive_rate == 1.0);
         // each point is the rates of the alert at its threshold

@@ -224,8 +224,12 @@ inline void random_augment(float* img, int h, int w, int c, const AugmentOptions
 // to [0, 255], as torchvision clamps to [0, 1].
 
 namespace detail {
-inline void require_rgb(int c, const char* what) {
+inline void require_rgb(int h, int w, int c, const char* what) {
     EMBER_CHECK(c == 3, ValueError, what, ": needs an RGB image (3 channels), got ", c, " channel(s)");
+    EMBER_CHECK(h >= 0 && w >= 0, ValueError, what, ": negative image size ", h, "x", w);
+}
+inline void require_factor(double f, const char* what) {
+    EMBER_CHECK(std::isfinite(f) && f >= 0, ValueError, what, ": the factor must be finite and >= 0, got ", f);
 }
 inline std::size_t pixel_count(int h, int w) { return static_cast<std::size_t>(h) * static_cast<std::size_t>(w); }
 /// ITU-R 601 luma, torchvision's rgb_to_grayscale weights.
@@ -233,16 +237,19 @@ inline float luma(const float* p) { return 0.2989f * p[0] + 0.587f * p[1] + 0.11
 inline float clamp255(float v) { return std::clamp(v, 0.0f, 255.0f); }
 }  // namespace detail
 
-/// Multiplies every value by `factor` (0: black, 1: unchanged), clamped.
+/// Multiplies every value by `factor` (0: black, 1: unchanged), clamped. The three blends below throw
+/// ValueError for a negative or non-finite factor (as torchvision).
 inline void adjust_brightness(float* img, int h, int w, int c, double factor) {
-    detail::require_rgb(c, "adjust_brightness");
+    detail::require_rgb(h, w, c, "adjust_brightness");
+    detail::require_factor(factor, "adjust_brightness");
     const auto f = static_cast<float>(factor);
     for (std::size_t i = 0, n = detail::pixel_count(h, w) * 3; i < n; ++i) img[i] = detail::clamp255(img[i] * f);
 }
 
 /// Blends with the mean luma of the whole image: factor * v + (1 - factor) * mean (0: flat gray, 1: unchanged).
 inline void adjust_contrast(float* img, int h, int w, int c, double factor) {
-    detail::require_rgb(c, "adjust_contrast");
+    detail::require_rgb(h, w, c, "adjust_contrast");
+    detail::require_factor(factor, "adjust_contrast");
     const std::size_t n = detail::pixel_count(h, w);
     if (n == 0) return;
     double sum = 0;
@@ -254,7 +261,8 @@ inline void adjust_contrast(float* img, int h, int w, int c, double factor) {
 
 /// Blends every pixel with its own luma: factor * v + (1 - factor) * luma (0: grayscale, 1: unchanged).
 inline void adjust_saturation(float* img, int h, int w, int c, double factor) {
-    detail::require_rgb(c, "adjust_saturation");
+    detail::require_rgb(h, w, c, "adjust_saturation");
+    detail::require_factor(factor, "adjust_saturation");
     const auto f = static_cast<float>(factor);
     for (std::size_t p = 0, n = detail::pixel_count(h, w); p < n; ++p) {
         float* q = img + 3 * p;
@@ -266,13 +274,13 @@ inline void adjust_saturation(float* img, int h, int w, int c, double factor) {
 /// Rotates every pixel's hue by `shift` turns (in [-0.5, 0.5]; 1/3: red -> green -> blue -> red) in HSV space,
 /// keeping its saturation and value. Throws ValueError for a shift outside [-0.5, 0.5].
 inline void adjust_hue(float* img, int h, int w, int c, double shift) {
-    detail::require_rgb(c, "adjust_hue");
+    detail::require_rgb(h, w, c, "adjust_hue");
     EMBER_CHECK(shift >= -0.5 && shift <= 0.5, ValueError, "adjust_hue: the shift must lie in [-0.5, 0.5], got ", shift);
     for (std::size_t p = 0, n = detail::pixel_count(h, w); p < n; ++p) {
         float* q = img + 3 * p;
         const double r = q[0] / 255.0, g = q[1] / 255.0, b = q[2] / 255.0;
         const double v = std::max({r, g, b}), range = v - std::min({r, g, b});
-        if (range <= 0) continue;  // gray: no hue to turn
+        if (!(range > 0) || !std::isfinite(range)) continue;  // gray (or not a number): no hue to turn
         const double s = range / v;
         double hue = v == r ? (g - b) / range : v == g ? 2.0 + (b - r) / range : 4.0 + (r - g) / range;  // sextants
         hue = hue / 6.0 + shift;
@@ -311,7 +319,7 @@ struct ColorJitter {
     bool enabled() const { return brightness > 0 || contrast > 0 || saturation > 0 || hue > 0; }
 
     void operator()(float* img, int h, int w, int c, Generator& gen) const {
-        detail::require_rgb(c, "ColorJitter");
+        detail::require_rgb(h, w, c, "ColorJitter");
         std::array<int, 4> order{0, 1, 2, 3};
         for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[gen.below(i + 1)]);
         const auto factor = [&](double x) { return x > 0 ? gen.uniform(std::max(0.0, 1.0 - x), 1.0 + x) : 1.0; };
