@@ -171,9 +171,14 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
     j["loss"] = ev.loss;
     j["accuracy"] = cm.accuracy();
     j["balanced_accuracy"] = cm.balanced_accuracy();
+    std::int64_t right = 0;
+    for (int c = 0; c < cm.classes(); ++c) right += cm.count(c, c);
+    const auto acc_ci = train::wilson_interval(right, cm.total());
+    j["accuracy_ci95"] = {acc_ci.low, acc_ci.high};
     os << std::fixed << std::setprecision(3);
     os << "Images " << cm.total() << "  loss " << ev.loss << "  accuracy " << cm.accuracy() << "  balanced accuracy "
-       << cm.balanced_accuracy() << "\n\n";
+       << cm.balanced_accuracy() << "\n";
+    os << "  95% confidence interval (Wilson): accuracy " << acc_ci.low << "-" << acc_ci.high << "\n\n";
     os << std::left << std::setw(28) << "class" << std::right << std::setw(10) << "precision" << std::setw(9)
        << "recall" << std::setw(9) << "f1" << std::setw(9) << "support" << "\n";
     for (int c = 0; c < cm.classes(); ++c) {
@@ -196,12 +201,17 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
     if (mel >= 0) {
         const auto [p, pos] = melanoma_scores(ev, mel);
         const auto r = train::binary_rates(p, pos, threshold);
+        const auto sens_ci = train::wilson_interval(r.tp, r.tp + r.fn), spec_ci = train::wilson_interval(r.tn, r.tn + r.fp);
         os << "Melanoma alert (p(melanoma) >= " << threshold << "): sensitivity " << r.sensitivity() << " ("
            << r.tp << "/" << r.tp + r.fn << "), specificity " << r.specificity() << " (" << r.tn << "/" << r.tn + r.fp
            << ")\n";
+        os << "  95% confidence intervals: sensitivity " << sens_ci.low << "-" << sens_ci.high << ", specificity "
+           << spec_ci.low << "-" << spec_ci.high << "\n";
         os << "Melanoma by arg-max: recall " << cm.recall(mel) << ", specificity " << cm.specificity(mel) << "\n";
         j["melanoma_alert"] = {{"threshold", threshold}, {"sensitivity", r.sensitivity()}, {"specificity", r.specificity()},
-                               {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp}};
+                               {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp},
+                               {"sensitivity_ci95", {sens_ci.low, sens_ci.high}},
+                               {"specificity_ci95", {spec_ci.low, spec_ci.high}}};
         if (r.tp + r.fn > 0 && r.tn + r.fp > 0) {  // the ranking, whatever the threshold
             const double auc = train::roc_auc(p, pos);
             os << "Melanoma ROC AUC (p(melanoma), melanoma against the rest): " << auc << "\n";

@@ -194,6 +194,10 @@ TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve",
                             " --threshold 0 --out " + q(root / "eval"));
     REQUIRE(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Melanoma ROC AUC (p(melanoma), melanoma against the rest): "));
+    // threshold 0: every image alerts, so sensitivity is 1/1 and specificity 0/2, with Wilson's intervals
+    CHECK_THAT(r.output, Catch::Contains("sensitivity 1.000 (1/1), specificity 0.000 (0/2)"));
+    CHECK_THAT(r.output, Catch::Contains("  95% confidence intervals: sensitivity 0.207-1.000, specificity 0.000-0.658"));
+    CHECK_THAT(r.output, Catch::Contains("  95% confidence interval (Wilson): accuracy "));
     std::ifstream csv(root / "eval" / "predictions.csv");
     std::vector<std::string> lines;
     for (std::string line; std::getline(csv, line);) lines.push_back(line);

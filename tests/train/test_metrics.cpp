@@ -114,3 +114,26 @@ TEST_CASE("roc_auc is the fraction of positive-negative pairs ranked right, ties
     const std::vector<double> with_nan{0.1, std::nan("")};
     CHECK(test::error_message<ValueError>([&] { train::roc_auc(with_nan, {true, false}); }) == "roc_auc: score 1 is NaN");
 }
+
+TEST_CASE("wilson_interval: the closed form, its defining equation, the edges", "[train][metrics]") {
+    // 14 of 16 (the Test melanomas the alert of runs 9 and 10 caught): the closed form evaluated separately
+    // (Python, double precision); then the defining equation: the ends are the proportions q with
+    // |p - q| = z sqrt(q (1 - q) / n)
+    const auto a = train::wilson_interval(14, 16);
+    CHECK(a.low == Approx(0.6397717).margin(1e-6));
+    CHECK(a.high == Approx(0.9650225).margin(1e-6));
+    const double z = 1.959963984540054;
+    for (auto [k, n] : {std::pair<long, long>{55, 118}, {1, 10}, {9, 10}, {3, 3}, {0, 5}, {40, 100}}) {
+        CAPTURE(k, n);
+        const auto w = train::wilson_interval(k, n);
+        const double p = static_cast<double>(k) / static_cast<double>(n);
+        for (const double q : {w.low, w.high})
+            if (q > 0 && q < 1) CHECK(std::abs(p - q) == Approx(z * std::sqrt(q * (1 - q) / static_cast<double>(n))).epsilon(1e-9));
+        CHECK(w.low <= p);
+        CHECK(w.high >= p);
+    }
+    CHECK(train::wilson_interval(0, 5).low == 0.0);
+    CHECK(train::wilson_interval(5, 5).high == 1.0);
+    CHECK(train::wilson_interval(0, 0).high == 1.0);
+    CHECK(test::error_message<ValueError>([] { train::wilson_interval(6, 5); }) == "wilson_interval: 6 successes out of 5 trials");
+}

@@ -1,6 +1,6 @@
 // ember/train/metrics.hpp - classification metrics: confusion matrix, per-class precision/recall/F1, balanced
 // accuracy, one-vs-rest sensitivity/specificity at a probability threshold (the melanoma alert), and the ROC curve
-// and its area for such a score.
+// and its area for such a score, and Wilson confidence intervals for proportions.
 #pragma once
 
 #include <algorithm>
@@ -116,6 +116,26 @@ private:
     int n_;
     std::vector<std::int64_t> counts_;
 };
+
+/// A confidence interval for a proportion.
+struct Interval {
+    double low, high;
+};
+
+/// Wilson's score interval for `successes` out of `n` trials at normal quantile `z` (1.96: 95%): the usual
+/// interval for a sensitivity or an accuracy measured on few images, which stays inside [0, 1] and is not empty
+/// at 0 or n successes (the plain p +- z sqrt(p(1-p)/n) is). n = 0 gives [0, 1]. Throws ValueError for
+/// successes outside [0, n] or z <= 0.
+inline Interval wilson_interval(std::int64_t successes, std::int64_t n, double z = 1.959963984540054) {
+    EMBER_CHECK(n >= 0 && successes >= 0 && successes <= n, ValueError, "wilson_interval: ", successes,
+                " successes out of ", n, " trials");
+    EMBER_CHECK(z > 0, ValueError, "wilson_interval: z must be > 0, got ", z);
+    if (n == 0) return {0.0, 1.0};
+    const double nn = static_cast<double>(n), p = static_cast<double>(successes) / nn, z2 = z * z;
+    const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
+    const double half = z / (1 + z2 / nn) * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+    return {successes == 0 ? 0.0 : std::max(0.0, centre - half), successes == n ? 1.0 : std::min(1.0, centre + half)};
+}
 
 /// Index of the largest value in each row of `scores` [N, C] (logits or probabilities).
 template <Real T>
