@@ -524,8 +524,9 @@ int run_train(TrainArgs a) {
         return std::map<std::string, std::string>{
             {"class_names", names_json.dump()},
             {"alert_class", kMelanoma},
-            // exactly: the threshold is one validation image's score, and rounding it up (to_string keeps 6
-            // decimals) dropped that image from the alert
+            // exactly: checkpoints before session 6 stored one validation image's score, and rounding it up
+            // (to_string keeps 6 decimals) dropped that image from the alert; the threshold is now half-way to
+            // the next lower score, but what was chosen is what is stored
             {"alert_threshold", exact(threshold)},
             {"epoch", std::to_string(rec.epoch)},
             {"val_accuracy", std::to_string(rec.val_accuracy)},

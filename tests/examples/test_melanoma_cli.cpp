@@ -329,8 +329,8 @@ TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predic
     const std::string train_output = r.output, val_report = "Validation split, best checkpoint:";
     CHECK_THAT(line_after(train_output, val_report, "Images "), Catch::StartsWith("Images ") && Catch::Contains(" accuracy "));
     // evaluate --on validation remakes train's split (deduplicated, from the checkpoint's metadata) and scores the
-    // checkpoint exactly as train's last report did, the alert included (its threshold is one image's score:
-    // stored rounded, it could drop that image).
+    // checkpoint exactly as train's last report did, the alert included (its threshold is stored exactly, not
+    // rounded to 6 decimals).
     r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors") + " --on validation");
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("stratified split, seed 123, fraction 0.2, deduplicated"));

@@ -42,7 +42,7 @@ TEST_CASE("balanced accuracy skips absent classes, and errors name the pair", "[
           "ConfusionMatrix: pair (truth 3, predicted 0) outside [0, 3)");
 }
 
-TEST_CASE("argmax, binary rates and the alert threshold for a target sensitivity", "[train][metrics]") {
+TEST_CASE("argmax, binary rates and the alert threshold for a target sensitivity, half-way to the next score", "[train][metrics]") {
     auto scores = Tensor<float>::from_data({3, 3}, {0.1f, 0.7f, 0.2f, 0.5f, 0.2f, 0.3f, 0.3f, 0.3f, 0.4f});
     CHECK(train::argmax_rows(scores) == std::vector<std::int32_t>{1, 0, 2});
     const std::vector<double> p{0.9, 0.2, 0.6, 0.4, 0.1, 0.7};
@@ -54,9 +54,46 @@ TEST_CASE("argmax, binary rates and the alert threshold for a target sensitivity
     CHECK(r.tn == 2);
     CHECK(r.sensitivity() == Approx(2.0 / 3));
     CHECK(r.specificity() == Approx(2.0 / 3));
-    CHECK(train::threshold_for_sensitivity(p, pos, 1.0) == 0.2);
-    CHECK(train::threshold_for_sensitivity(p, pos, 0.6) == 0.6);
+    // all three positives: the lowest is 0.2, the next lower score 0.1 -> half-way, 0.15
+    CHECK(train::threshold_for_sensitivity(p, pos, 1.0) == Approx(0.15));
+    // two of three: 0.6 must alert, the next lower score is 0.4 -> 0.5
+    CHECK(train::threshold_for_sensitivity(p, pos, 0.6) == Approx(0.5));
     CHECK(train::binary_rates(p, pos, train::threshold_for_sensitivity(p, pos, 0.6)).sensitivity() >= 0.6);
+    // nothing below the positive: half of it; no positive: 0
+    CHECK(train::threshold_for_sensitivity(std::vector<double>{0.4, 0.8}, {true, false}, 1.0) == Approx(0.2));
+    CHECK(train::threshold_for_sensitivity(std::vector<double>{0.4, 0.8}, {false, false}, 0.9) == 0.0);
+    // On random scores with ties: the alert at the threshold fires on exactly the samples the alert at the
+    // needed positive's own score fires on, and still does after every score moves by 1e-9 either way.
+    Generator gen(21);
+    for (int trial = 0; trial < 50; ++trial) {
+        const auto n = static_cast<std::size_t>(4 + gen.below(40));
+        std::vector<double> s(n);
+        std::vector<bool> y(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            s[i] = static_cast<double>(gen.below(20)) / 19.0;
+            y[i] = gen.uniform() < 0.4;
+        }
+        y[0] = true;
+        const double target = gen.uniform();
+        const double t = train::threshold_for_sensitivity(s, y, target);
+        std::vector<double> pos_scores;
+        for (std::size_t i = 0; i < n; ++i)
+            if (y[i]) pos_scores.push_back(s[i]);
+        std::sort(pos_scores.begin(), pos_scores.end(), std::greater<>());
+        const auto need = std::clamp<std::size_t>(
+            static_cast<std::size_t>(std::ceil(target * static_cast<double>(pos_scores.size()) - 1e-9)), 1, pos_scores.size());
+        const double exact = pos_scores[need - 1];
+        CAPTURE(trial, target, t, exact);
+        REQUIRE(t <= exact);
+        for (const double shift : {0.0, 1e-9, -1e-9}) {
+            std::vector<double> moved = s;
+            for (auto& v : moved) v += shift;
+            const auto a = train::binary_rates(moved, y, t), b = train::binary_rates(s, y, exact);
+            REQUIRE(a.tp == b.tp);
+            REQUIRE(a.fp == b.fp);
+        }
+        REQUIRE(train::binary_rates(s, y, t).sensitivity() >= target - 1e-12);
+    }
 }
 
 TEST_CASE("roc_auc is the fraction of positive-negative pairs ranked right, ties counting one half", "[train][metrics]") {

@@ -171,12 +171,19 @@ inline BinaryRates binary_rates(std::span<const double> score, const std::vector
     return r;
 }
 
-/// The largest threshold whose alert reaches `target_sensitivity` on these scores (ties included), so the
-/// alert is as specific as it can be at that sensitivity. Returns 0 when there is no positive sample.
+/// A threshold whose alert reaches `target_sensitivity` on these scores and is as specific as it can be there:
+/// with t the score of the last positive the alert must catch (the ceil(target * P)-th highest positive score),
+/// every threshold in (s, t], where s is the highest score below t, alerts on exactly the same samples; this
+/// returns the middle of that gap, (s + t) / 2 (when no score lies below t: t / 2, or t - 1 for t <= 0), not t, so
+/// that a change of the scores far smaller than the gap - another thread count or build sums in another order,
+/// ~1e-8 - does not drop that positive. Returns 0 when there is no positive sample. Throws ValueError for a
+/// target outside [0, 1] or mismatched sizes.
 inline double threshold_for_sensitivity(std::span<const double> score, const std::vector<bool>& positive,
                                         double target_sensitivity) {
     EMBER_CHECK(target_sensitivity >= 0 && target_sensitivity <= 1, ValueError,
                 "threshold_for_sensitivity: target must be in [0, 1], got ", target_sensitivity);
+    EMBER_CHECK(score.size() == positive.size(), ValueError, "threshold_for_sensitivity: ", score.size(),
+                " scores but ", positive.size(), " labels");
     std::vector<double> pos;
     for (std::size_t i = 0; i < score.size(); ++i)
         if (positive[i]) pos.push_back(score[i]);
@@ -185,7 +192,13 @@ inline double threshold_for_sensitivity(std::span<const double> score, const std
     // Need at least ceil(target * P) positives at or above the threshold.
     auto need = static_cast<std::size_t>(std::ceil(target_sensitivity * static_cast<double>(pos.size()) - 1e-9));
     need = std::clamp<std::size_t>(need, 1, pos.size());
-    return pos[need - 1];
+    const double t = pos[need - 1];
+    double below = -std::numeric_limits<double>::infinity();
+    for (const double v : score)
+        if (v < t) below = std::max(below, v);
+    if (below == -std::numeric_limits<double>::infinity()) return t > 0 ? t / 2 : t - 1;  // every sample alerts
+    const double mid = below + (t - below) / 2;
+    return mid > below && mid < t ? mid : t;  // adjacent doubles: no room in between
 }
 
 namespace metrics_detail {
