@@ -11,6 +11,26 @@
 using namespace ember;
 using train::ConfusionMatrix;
 
+namespace {
+/// Random binary-labelled scores on a coarse grid (levels values in [0, 1]: many ties), sample 0 positive and
+/// sample 1 negative, n in [min_n, min_n + spread).
+struct TiedScores {
+    std::vector<double> score;
+    std::vector<bool> positive;
+};
+TiedScores tied_scores(Generator& gen, std::size_t min_n, std::uint64_t spread, std::uint64_t levels, double positive_rate) {
+    const auto n = static_cast<std::size_t>(min_n + gen.below(spread));
+    TiedScores t{std::vector<double>(n), std::vector<bool>(n)};
+    for (std::size_t i = 0; i < n; ++i) {
+        t.score[i] = static_cast<double>(gen.below(levels)) / static_cast<double>(levels - 1);
+        t.positive[i] = gen.uniform() < positive_rate;
+    }
+    t.positive[0] = true;
+    t.positive[1] = false;
+    return t;
+}
+}  // namespace
+
 TEST_CASE("confusion matrix metrics match hand counts", "[train][metrics]") {
     ConfusionMatrix cm(3);
     // truth:     0 0 0 0 1 1 2 2 2 2
@@ -66,14 +86,8 @@ TEST_CASE("argmax, binary rates and the alert threshold for a target sensitivity
     // needed positive's own score fires on, and still does after every score moves by 1e-9 either way.
     Generator gen(21);
     for (int trial = 0; trial < 50; ++trial) {
-        const auto n = static_cast<std::size_t>(4 + gen.below(40));
-        std::vector<double> s(n);
-        std::vector<bool> y(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            s[i] = static_cast<double>(gen.below(20)) / 19.0;
-            y[i] = gen.uniform() < 0.4;
-        }
-        y[0] = true;
+        const auto [s, y] = tied_scores(gen, 4, 40, 20, 0.4);
+        const std::size_t n = s.size();
         const double target = gen.uniform();
         const double t = train::threshold_for_sensitivity(s, y, target);
         std::vector<double> pos_scores;
@@ -110,15 +124,8 @@ TEST_CASE("roc_auc is the fraction of positive-negative pairs ranked right, ties
     };
     Generator gen(11);
     for (int trial = 0; trial < 20; ++trial) {
-        const auto n = static_cast<std::size_t>(5 + gen.below(60));
-        std::vector<double> s(n);
-        std::vector<bool> pos(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            s[i] = static_cast<double>(gen.below(12)) / 11.0;  // coarse scores: many ties
-            pos[i] = gen.uniform() < 0.3;
-        }
-        pos[0] = true;
-        pos[1] = false;
+        const auto [s, pos] = tied_scores(gen, 5, 60, 12, 0.3);
+        const std::size_t n = s.size();
         CAPTURE(trial, n);
         REQUIRE(train::roc_auc(s, pos) == Approx(pairs(s, pos)).epsilon(1e-12));
         // the curve's trapezoids have the same area
