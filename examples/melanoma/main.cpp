@@ -171,9 +171,7 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
     j["loss"] = ev.loss;
     j["accuracy"] = cm.accuracy();
     j["balanced_accuracy"] = cm.balanced_accuracy();
-    std::int64_t right = 0;
-    for (int c = 0; c < cm.classes(); ++c) right += cm.count(c, c);
-    const auto acc_ci = train::wilson_interval(right, cm.total());
+    const auto acc_ci = train::wilson_interval(cm.correct(), cm.total());
     j["accuracy_ci95"] = {acc_ci.low, acc_ci.high};
     os << std::fixed << std::setprecision(3);
     os << "Images " << cm.total() << "  loss " << ev.loss << "  accuracy " << cm.accuracy() << "  balanced accuracy "

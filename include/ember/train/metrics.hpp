@@ -57,10 +57,14 @@ public:
         for (int r = 0; r < n_; ++r) t += count(r, c);
         return t;
     }
-    [[nodiscard]] double accuracy() const {
+    /// Samples on the diagonal (predicted as their true class).
+    [[nodiscard]] std::int64_t correct() const {
         std::int64_t right = 0;
         for (int c = 0; c < n_; ++c) right += count(c, c);
-        return total() ? static_cast<double>(right) / static_cast<double>(total()) : 0.0;
+        return right;
+    }
+    [[nodiscard]] double accuracy() const {
+        return total() ? static_cast<double>(correct()) / static_cast<double>(total()) : 0.0;
     }
     /// TP / (TP + FN); 0 for a class with no samples.
     [[nodiscard]] double recall(int c) const {
