@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -405,7 +406,9 @@ struct TrainArgs {
     std::string lr_schedule = "constant";
     int patience = 0;
     std::string monitor = "val_accuracy";
+    bool monitor_given = false;
     double alert_sensitivity = 0.9;
+    double alert_threshold = -1;  // < 0: chosen on validation; required with --val-split 0
     bool strict = false;
     long limit = 0;  // use at most this many training images (smoke tests)
 };
@@ -413,7 +416,19 @@ struct TrainArgs {
 int run_train(TrainArgs a) {
     if (a.epochs <= 0) throw UsageError("--epochs must be > 0, got " + std::to_string(a.epochs));
     if (a.batch <= 0) throw UsageError("--batch must be > 0, got " + std::to_string(a.batch));
-    if (!(a.val_split > 0 && a.val_split < 1)) throw UsageError("--val-split must be in (0, 1)");
+    if (!(a.val_split >= 0 && a.val_split < 1))
+        throw UsageError("--val-split must be in [0, 1) (0: train on all of Train, without validation)");
+    const bool validate = a.val_split > 0;
+    if (validate && a.alert_threshold >= 0)
+        throw UsageError("--alert-threshold is for --val-split 0: with a validation split the threshold is chosen on it "
+                         "(--alert-sensitivity)");
+    if (!validate) {  // nothing to choose on: refuse what needs validation rather than ignore it
+        if (a.alert_threshold < 0 || a.alert_threshold > 1)
+            throw UsageError("--val-split 0 leaves no validation split to choose the melanoma alert threshold on: pass "
+                             "--alert-threshold P in [0, 1] (e.g. the one a run of the same recipe chose on its validation split)");
+        if (a.patience > 0) throw UsageError("--patience needs a validation split to monitor (--val-split 0 has none)");
+        if (a.monitor_given) throw UsageError("--monitor needs a validation split (--val-split 0 has none)");
+    }
     if (a.rebalance < 0) throw UsageError("--rebalance must be >= 0");
     data::ColorJitter jitter;
     if (!a.color_jitter.empty()) {
@@ -443,8 +458,14 @@ int run_train(TrainArgs a) {
 
     // Split first: augmentation and rebalancing touch only the training side.
     const auto split_seed = a.split_seed >= 0 ? static_cast<std::uint64_t>(a.split_seed) : a.seed;
-    data::Split split = a.split == "keras" ? data::keras_split(set.size(), a.val_split, static_cast<std::uint32_t>(split_seed))
-                                           : data::stratified_split(set.labels, a.val_split, split_seed);
+    data::Split split;
+    if (!validate) {
+        split.train.resize(set.size());
+        std::iota(split.train.begin(), split.train.end(), std::size_t{0});
+    } else {
+        split = a.split == "keras" ? data::keras_split(set.size(), a.val_split, static_cast<std::uint32_t>(split_seed))
+                                   : data::stratified_split(set.labels, a.val_split, split_seed);
+    }
     if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
     if (a.rebalance > 0) {
         const std::size_t before = split.train.size();
@@ -452,8 +473,13 @@ int run_train(TrainArgs a) {
         std::cout << "Rebalanced the training side: " << before << " -> " << split.train.size() << " images (+"
                   << a.rebalance << " per class, Augmentor rotate p=0.7 up to 10 degrees)\n";
     }
-    std::cout << "Split (" << a.split << ", seed " << split_seed << "): " << split.train.size() << " training, "
-              << split.validation.size() << " validation images\n";
+    if (validate)
+        std::cout << "Split (" << a.split << ", seed " << split_seed << "): " << split.train.size() << " training, "
+                  << split.validation.size() << " validation images\n";
+    else
+        std::cout << "No validation split (--val-split 0): " << split.train.size()
+                  << " training images; the last epoch is the model, the alert threshold p(melanoma) >= "
+                  << a.alert_threshold << " is the one given\n";
 
     data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed};
     // Geometry first (Keras' layers), then colour (torchvision's ColorJitter), as the usual pipelines order them.
@@ -468,7 +494,8 @@ int run_train(TrainArgs a) {
         std::cout << "Colour jitter on the training side: brightness " << jitter.brightness << ", contrast "
                   << jitter.contrast << ", saturation " << jitter.saturation << ", hue " << jitter.hue << "\n";
     data::BatchLoader train_loader(set, split.train, train_opts);
-    data::BatchLoader val_loader(set, split.validation, {.batch_size = a.batch});
+    std::optional<data::BatchLoader> val_loader;
+    if (validate) val_loader.emplace(set, split.validation, data::LoaderOptions{.batch_size = a.batch});
 
     auto model = melanoma::reference_model(classes);
     model.build({melanoma::kImageSize, melanoma::kImageSize, 3}, a.seed);
@@ -526,8 +553,9 @@ int run_train(TrainArgs a) {
             // (to_string keeps 6 decimals) dropped that image from the alert; the threshold is now half-way to
             // the next lower score, but what was chosen is what is stored
             {"alert_threshold", exact(threshold)},
+            {"alert_threshold_from", validate ? "validation" : "--alert-threshold"},
             {"epoch", std::to_string(rec.epoch)},
-            {"val_accuracy", std::to_string(rec.val_accuracy)},
+            {"val_accuracy", validate ? std::to_string(rec.val_accuracy) : "none"},
             {"seed", std::to_string(a.seed)},
             {"split_seed", std::to_string(split_seed)},
             {"val_split", exact(a.val_split)},
@@ -539,27 +567,41 @@ int run_train(TrainArgs a) {
             {"color_jitter", jitter_text},
             {"train_folder", fingerprint}};
     };
+    const fs::path last = a.out / "last.safetensors";
     train::EpochRecord best_record;
-    fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) {
-        best_record = rec;
-        train::save_checkpoint(best, model, metadata(0.5, rec));
-        std::cout << "  saved " << best << "\n";
-    };
+    if (validate)
+        fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) {
+            best_record = rec;
+            train::save_checkpoint(best, model, metadata(0.5, rec));
+            std::cout << "  saved " << best << "\n";
+        };
     fo.on_epoch_end = [&](const train::History& h) {
         h.write_csv(a.out / "history.csv");
-        if (h.epochs.size() >= 2) melanoma::plots::training_curves(a.out);
+        if (h.epochs.size() >= 2) melanoma::plots::training_curves(a.out, validate);
+        if (!validate) {  // every epoch, so a stopped run keeps its last complete one
+            train::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back()));
+            std::cout << "  saved " << last << "\n";
+        }
     };
     train::History history;
     try {
-        history = train::fit(model, adam, train_loader, val_loader, fo);
+        history = validate ? train::fit(model, adam, train_loader, *val_loader, fo) : train::fit(model, adam, train_loader, fo);
     } catch (const train::NonFiniteLossError& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 3;
     }
+    if (!validate) {
+        const bool plots = melanoma::plots::gnuplot_available() && history.epochs.size() >= 2;
+        std::cout << "\nTrained on all " << split.train.size() << " training images for " << history.epochs.size()
+                  << " epochs, without validation; melanoma alert threshold p(melanoma) >= " << a.alert_threshold
+                  << " (given)\nWrote in " << a.out << ": " << last.filename() << " (the last epoch), history.csv"
+                  << (plots ? ", curves.png" : "") << "\n";
+        return 0;
+    }
 
     // Reload the best epoch, choose the alert threshold on the validation split, store it in the checkpoint.
     train::load_checkpoint(best, model);
-    auto ev = train::evaluate(model, val_loader, classes);
+    auto ev = train::evaluate(model, *val_loader, classes);
     double threshold = 0.5;
     const int mel = find_class(names, kMelanoma);
     if (mel >= 0) {
@@ -703,6 +745,8 @@ SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
 
 std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
     const SplitSpec spec = split_spec(a, m);
+    EMBER_CHECK(spec.val_split > 0, ValueError, "evaluate --on validation: ", a.models.front(),
+                " was trained on all of Train (--val-split 0): it has no validation split");
     const fs::path dir = split_dir(a.data, "Train");
     if (!spec.guessed.empty()) {
         std::cerr << "warning: the checkpoint does not record";
@@ -888,7 +932,9 @@ int main(int argc, char** argv) {
     trn->add_option("--split-seed", ta.split_seed,
                     "seed of the split alone (default: --seed); runs that differ only in --seed then share a validation "
                     "split, and their ensemble can be judged on it");
-    trn->add_option("--val-split", ta.val_split, "validation fraction")->capture_default_str();
+    trn->add_option("--val-split", ta.val_split,
+                    "validation fraction; 0: train on all of Train without validation (the last epoch is the model; "
+                    "needs --alert-threshold)")->capture_default_str();
     trn->add_option("--split", ta.split, "stratified | keras (Keras' image_dataset_from_directory split)")
         ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
     trn->add_option("--augment", ta.augment, "none | flip-rotate-zoom (Keras RandomFlip, RandomRotation(0.2), RandomZoom(0.2, 0.3))")
@@ -915,6 +961,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     trn->add_option("--alert-sensitivity", ta.alert_sensitivity, "melanoma sensitivity the alert threshold is chosen for, on validation")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+    trn->add_option("--alert-threshold", ta.alert_threshold,
+                    "with --val-split 0: the melanoma alert threshold to store (there is no validation split to choose it on)");
     trn->add_flag("--strict", ta.strict, "a corrupt image is fatal (default: skipped with a warning)");
     trn->add_option("--limit", ta.limit, "use at most this many training images (quick checks)");
 
@@ -959,7 +1007,10 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         if (*audit) return run_audit(audit_data, audit_out);
-        if (*trn) return run_train(ta);
+        if (*trn) {
+            ta.monitor_given = trn->get_option("--monitor")->count() > 0;
+            return run_train(ta);
+        }
         if (*evl) return run_evaluate(ea);
         if (*prd) return run_predict(pr_models, pr_images, pr_threshold, pr_json, pr_tta);
     } catch (const UsageError& e) {

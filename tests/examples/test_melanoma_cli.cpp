@@ -183,6 +183,58 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     CHECK_THAT(r.output, Catch::Contains("has data offsets outside"));
 }
 
+TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and the given alert threshold", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-no-validation");
+    const std::string base = "train --data " + q(root) + " --epochs 2 --batch 4 --out " + q(root / "run");
+    auto r = melanoma(base + " --val-split 0");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --val-split 0 leaves no validation split to choose the melanoma alert "
+                                         "threshold on: pass --alert-threshold P in [0, 1]"));
+    r = melanoma(base + " --alert-threshold 0.3");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --alert-threshold is for --val-split 0"));
+    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --patience 2");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --patience needs a validation split to monitor (--val-split 0 has none)"));
+    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --monitor val_accuracy");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --monitor needs a validation split (--val-split 0 has none)"));
+    r = melanoma(base + " --val-split -0.1 --alert-threshold 0.3");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --val-split must be in [0, 1)"));
+    CHECK_FALSE(fs::exists(root / "run" / "history.csv"));  // all refused before training
+
+    r = melanoma(base + " --val-split 0 --alert-threshold 0.3");
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("No validation split (--val-split 0): 12 training images"));
+    CHECK_THAT(r.output, !Catch::Contains("val_acc"));
+    CHECK(fs::exists(root / "run" / "last.safetensors"));
+    CHECK_FALSE(fs::exists(root / "run" / "best.safetensors"));
+    CHECK_FALSE(fs::exists(root / "run" / "val_metrics.json"));
+    std::ifstream history(root / "run" / "history.csv");
+    std::string line;
+    int rows = 0;
+    std::getline(history, line);
+    while (std::getline(history, line)) {
+        ++rows;
+        CHECK_THAT(line, Catch::Contains(",,,"));  // no validation figures
+    }
+    CHECK(rows == 2);
+    std::ifstream ck(root / "run" / "last.safetensors", std::ios::binary);
+    const std::string ckpt(std::istreambuf_iterator<char>(ck), {});
+    CHECK_THAT(ckpt, Catch::Contains("\"alert_threshold\":\"0.3\"") &&
+                         Catch::Contains("\"alert_threshold_from\":\"--alert-threshold\"") &&
+                         Catch::Contains("\"epoch\":\"2\"") && Catch::Contains("\"val_split\":\"0\""));
+    // Test is scored with the given threshold; there is no validation side to study it on
+    const fs::path last = root / "run" / "last.safetensors";
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --out " + q(root / "eval"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= 0.3"));
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --on validation --out " + q(root / "eval"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("was trained on all of Train (--val-split 0): it has no validation split"));
+}
+
 TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-details");
     for (int i = 0; i < 6; ++i)  // a class name that needs quoting in CSV

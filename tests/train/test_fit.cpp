@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <sstream>
 
@@ -89,6 +92,58 @@ TEST_CASE("fit stops early and refuses bad options", "[train][fit]") {
     o.epochs = 0;
     CHECK(test::error_message<ValueError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
           "fit: epochs must be > 0, got 0");
+}
+
+TEST_CASE("fit without validation data takes the same steps, records NaN validation and refuses what needs it", "[train][fit]") {
+    Toy train_set(32, 1), val_set(16, 2);
+    auto validated = toy_model(), unvalidated = toy_model();
+    optim::Adam<float> adam_a(validated.parameters(), {.lr = 0.02}), adam_b(unvalidated.parameters(), {.lr = 0.02});
+    std::ostringstream log;
+    train::FitOptions o;
+    o.epochs = 3;
+    o.classes = 2;
+    o.log = nullptr;
+    const auto with_val = train::fit(validated, adam_a, train_set, val_set, o);
+    o.log = &log;
+    o.interactive_progress = false;
+    int ends = 0;
+    o.on_epoch_end = [&](const train::History& h) { CHECK(h.epochs.size() == static_cast<std::size_t>(++ends)); };
+    const auto without = train::fit(unvalidated, adam_b, train_set, o);
+    CHECK(ends == 3);
+    // validation changes nothing in training: the same weights, bit for bit, and the same training figures
+    for (std::size_t p = 0; p < validated.parameters().size(); ++p)
+        CHECK(validated.parameters()[p].to_vector() == unvalidated.parameters()[p].to_vector());
+    REQUIRE(without.epochs.size() == 3);
+    CHECK(with_val.validated());
+    CHECK_FALSE(without.validated());
+    for (std::size_t e = 0; e < 3; ++e) {
+        CHECK(without.epochs[e].loss == with_val.epochs[e].loss);
+        CHECK(without.epochs[e].accuracy == with_val.epochs[e].accuracy);
+        CHECK(std::isnan(without.epochs[e].val_loss));
+        CHECK(std::isnan(without.epochs[e].val_accuracy));
+        CHECK(std::isnan(without.epochs[e].val_balanced_accuracy));
+    }
+    CHECK_THAT(log.str(), Catch::Contains("Epoch 3/3") && !Catch::Contains("val_") && !Catch::Contains("best so far"));
+    // history.csv leaves the unmeasured figures empty
+    const auto csv = test::scratch_root() / "fit-no-validation-history.csv";
+    std::filesystem::create_directories(csv.parent_path());
+    without.write_csv(csv);
+    std::ifstream in(csv);
+    std::string header, first;
+    std::getline(in, header);
+    std::getline(in, first);
+    CHECK(header == "epoch,loss,accuracy,val_loss,val_accuracy,val_balanced_accuracy,learning_rate,seconds");
+    CHECK_THAT(first, Catch::StartsWith("1,") && Catch::Contains(",,,0.02,"));
+    // what monitors a validation figure is refused, not silently skipped
+    o.early_stopping_patience = 2;
+    CHECK(test::error_message<ValueError>([&] { train::fit(unvalidated, adam_b, train_set, o); }) ==
+          "fit: early stopping monitors val_accuracy, which needs validation data; none was given");
+    o.early_stopping_patience = 0;
+    o.monitor = train::Monitor::val_loss;
+    o.on_best = [](const train::EpochRecord&, const train::Evaluation&) {};
+    CHECK(test::error_message<ValueError>([&] { train::fit(unvalidated, adam_b, train_set, o); }) ==
+          "fit: on_best is called when val_loss improves, which needs validation data; none was given (save in "
+          "on_epoch_end instead)");
 }
 
 TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]") {

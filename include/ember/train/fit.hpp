@@ -213,15 +213,17 @@ struct FitOptions {
     bool interactive_progress = ::isatty(STDOUT_FILENO) != 0;
 };
 
-/// Trains `model` with `opt` on `train` and validates on `val` after each epoch; returns the history.
-/// Throws NonFiniteLossError (naming epoch and batch) when a loss is NaN or infinite: on_best has by then saved
-/// the last good model.
+namespace fit_detail {
+/// The loop behind both fit()s; `val` may be null (no validation: the val_* figures of the history are NaN).
 template <class Train, class Val>
-    requires BatchSource<Train, float> && BatchSource<Val, float>
-History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, Val& val,
-            const FitOptions& o) {
+History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, Val* val, const FitOptions& o) {
     EMBER_CHECK(o.epochs > 0, ValueError, "fit: epochs must be > 0, got ", o.epochs);
     EMBER_CHECK(o.classes > 0, ValueError, "fit: classes must be > 0, got ", o.classes);
+    // Without validation there is nothing to monitor: refuse what would silently never happen.
+    EMBER_CHECK(val || o.early_stopping_patience == 0, ValueError, "fit: early stopping monitors ",
+                monitor_name(o.monitor), ", which needs validation data; none was given");
+    EMBER_CHECK(val || !o.on_best, ValueError, "fit: on_best is called when ", monitor_name(o.monitor),
+                " improves, which needs validation data; none was given (save in on_epoch_end instead)");
     History history;
     const double initial_lr = opt.learning_rate();
     // Scores where higher is better; the first epoch always improves on -infinity.
@@ -255,7 +257,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
             if (!std::isfinite(value))
                 throw NonFiniteLossError(detail::cat("fit: the loss became ", value, " at epoch ", epoch, ", batch ",
                                                      step, " of ", steps,
-                                                     "; training stopped (the best checkpoint so far is kept)"));
+                                                     val ? "; training stopped (the best checkpoint so far is kept)"
+                                                         : "; training stopped (the last epoch's checkpoint is kept)"));
             opt.zero_grad();
             loss.backward();
             opt.step();
@@ -265,26 +268,32 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
             seen += static_cast<long>(b.labels.size());
             if (bar) bar->update(step, seen, loss_sum / static_cast<double>(seen), static_cast<double>(right) / static_cast<double>(seen));
         }
-        Evaluation ev = evaluate(model, val, o.classes, weights);
         EpochRecord rec;
         rec.epoch = epoch;
         rec.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
         rec.accuracy = seen ? static_cast<double>(right) / static_cast<double>(seen) : 0.0;
-        rec.val_loss = ev.loss;
-        rec.val_accuracy = ev.confusion.accuracy();
-        rec.val_balanced_accuracy = ev.confusion.balanced_accuracy();
         rec.learning_rate = opt.learning_rate();
+        std::optional<Evaluation> ev;
+        if (val) {
+            ev = evaluate(model, *val, o.classes, weights);
+            rec.val_loss = ev->loss;
+            rec.val_accuracy = ev->confusion.accuracy();
+            rec.val_balanced_accuracy = ev->confusion.balanced_accuracy();
+        }
         rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         history.epochs.push_back(rec);
-        const bool improved = score(rec) > best;
-        if (o.log)
-            *o.log << "  loss " << rec.loss << " acc " << rec.accuracy << " | val_loss " << rec.val_loss << " val_acc "
-                   << rec.val_accuracy << " val_balanced_acc " << rec.val_balanced_accuracy << " | "
-                   << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "") << "\n";
+        const bool improved = val && score(rec) > best;
+        if (o.log) {
+            *o.log << "  loss " << rec.loss << " acc " << rec.accuracy;
+            if (val)
+                *o.log << " | val_loss " << rec.val_loss << " val_acc " << rec.val_accuracy << " val_balanced_acc "
+                       << rec.val_balanced_accuracy;
+            *o.log << " | " << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "") << "\n";
+        }
         if (improved) {
             best = score(rec);
             since_best = 0;
-            if (o.on_best) o.on_best(rec, ev);
+            if (o.on_best) o.on_best(rec, *ev);
         } else {
             ++since_best;
         }
@@ -296,6 +305,27 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         }
     }
     return history;
+}
+}  // namespace fit_detail
+
+/// Trains `model` with `opt` on `train` and validates on `val` after each epoch; returns the history.
+/// Throws NonFiniteLossError (naming epoch and batch) when a loss is NaN or infinite: on_best has by then saved
+/// the last good model.
+template <class Train, class Val>
+    requires BatchSource<Train, float> && BatchSource<Val, float>
+History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, Val& val,
+            const FitOptions& o) {
+    return fit_detail::fit(model, opt, train, &val, o);
+}
+
+/// Trains without validation data (Keras' fit without validation_data), e.g. on all the data once a recipe and
+/// its epoch count are fixed: the history's val_* figures are NaN, and what needs a validation figure - on_best
+/// and early stopping - is refused with a ValueError. The training steps are those of the fit() with validation
+/// (evaluation draws no random numbers), so both reach the same weights.
+template <class Train>
+    requires BatchSource<Train, float>
+History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, const FitOptions& o) {
+    return fit_detail::fit(model, opt, train, static_cast<Train*>(nullptr), o);
 }
 
 }  // namespace ember::train

@@ -1,9 +1,12 @@
 // ember/train/history.hpp - per-epoch training history, written as CSV (epoch, losses, accuracies, rate, time).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,7 +17,9 @@ namespace ember::train {
 struct EpochRecord {
     int epoch = 0;  // 1-based
     double loss = 0, accuracy = 0;
-    double val_loss = 0, val_accuracy = 0, val_balanced_accuracy = 0;
+    /// NaN when fit() had no validation data.
+    double val_loss = std::numeric_limits<double>::quiet_NaN(), val_accuracy = std::numeric_limits<double>::quiet_NaN(),
+           val_balanced_accuracy = std::numeric_limits<double>::quiet_NaN();
     double learning_rate = 0;
     double seconds = 0;
 };
@@ -22,15 +27,32 @@ struct EpochRecord {
 struct History {
     std::vector<EpochRecord> epochs;
 
-    /// Writes the CSV header and every epoch to `path` (replacing it). Throws IoError when it cannot be written.
+    /// Whether the epochs were validated (fit() with validation data).
+    [[nodiscard]] bool validated() const {
+        return std::any_of(epochs.begin(), epochs.end(), [](const EpochRecord& e) { return !std::isnan(e.val_accuracy); });
+    }
+
+    /// Writes the CSV header and every epoch to `path` (replacing it); a figure that was not measured (NaN: no
+    /// validation) is an empty field, as pandas and spreadsheets read a missing value. Throws IoError when it
+    /// cannot be written.
     void write_csv(const std::filesystem::path& path) const {
         std::ofstream out(path);
         EMBER_CHECK(out.good(), IoError, "cannot write history to '", path.string(), "'");
         out << "epoch,loss,accuracy,val_loss,val_accuracy,val_balanced_accuracy,learning_rate,seconds\n";
         out << std::setprecision(8);
-        for (const auto& e : epochs)
-            out << e.epoch << ',' << e.loss << ',' << e.accuracy << ',' << e.val_loss << ',' << e.val_accuracy << ','
-                << e.val_balanced_accuracy << ',' << e.learning_rate << ',' << e.seconds << '\n';
+        const auto field = [&](double v) -> std::ostream& {
+            if (!std::isnan(v)) out << v;
+            return out;
+        };
+        for (const auto& e : epochs) {
+            out << e.epoch << ',';
+            field(e.loss) << ',';
+            field(e.accuracy) << ',';
+            field(e.val_loss) << ',';
+            field(e.val_accuracy) << ',';
+            field(e.val_balanced_accuracy) << ',';
+            field(e.learning_rate) << ',' << e.seconds << '\n';
+        }
         EMBER_CHECK(out.good(), IoError, "error while writing history to '", path.string(), "'");
     }
 };
