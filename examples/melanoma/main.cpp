@@ -406,7 +406,8 @@ struct TrainArgs {
     std::string lr_schedule = "constant";
     int patience = 0;
     std::string monitor = "val_accuracy";
-    bool monitor_given = false;
+    bool monitor_given = false;  // the options that need a validation split, given explicitly
+    bool alert_sensitivity_given = false, split_given = false, split_seed_given = false;
     double alert_sensitivity = 0.9;
     double alert_threshold = -1;  // < 0: chosen on validation; required with --val-split 0
     bool strict = false;
@@ -428,6 +429,11 @@ int run_train(TrainArgs a) {
                              "--alert-threshold P in [0, 1] (e.g. the one a run of the same recipe chose on its validation split)");
         if (a.patience > 0) throw UsageError("--patience needs a validation split to monitor (--val-split 0 has none)");
         if (a.monitor_given) throw UsageError("--monitor needs a validation split (--val-split 0 has none)");
+        if (a.alert_sensitivity_given)
+            throw UsageError("--alert-sensitivity needs a validation split to choose the threshold on (--val-split 0 has "
+                             "none; give the threshold with --alert-threshold)");
+        if (a.split_given || a.split_seed_given)
+            throw UsageError(std::string(a.split_given ? "--split" : "--split-seed") + " has nothing to split with --val-split 0");
     }
     if (a.rebalance < 0) throw UsageError("--rebalance must be >= 0");
     data::ColorJitter jitter;
@@ -440,6 +446,13 @@ int run_train(TrainArgs a) {
         }
     }
     ensure_writable_dir(a.out);  // refuse before hours of training, not after
+    // A run folder reused across modes would hold the other mode's model beside this run's files.
+    const std::vector<std::string> other_mode =
+        validate ? std::vector<std::string>{"last.safetensors"} : std::vector<std::string>{"best.safetensors", "val_metrics.json"};
+    for (const auto& stale : other_mode)
+        if (fs::exists(a.out / stale))
+            std::cerr << "warning: " << (a.out / stale) << " is from an earlier run "
+                      << (validate ? "without" : "with") << " validation, not from this one\n";
     if (a.threads > 0) kernels::set_num_threads(a.threads);
     if (a.data.empty()) a.data = default_data_dir();
 
@@ -559,7 +572,7 @@ int run_train(TrainArgs a) {
             {"seed", std::to_string(a.seed)},
             {"split_seed", std::to_string(split_seed)},
             {"val_split", exact(a.val_split)},
-            {"split", a.split},
+            {"split", validate ? a.split : "none"},
             {"dedup", a.dedup ? "true" : "false"},
             {"color_constancy", a.color_constancy},
             {"augment", a.augment},
@@ -588,6 +601,9 @@ int run_train(TrainArgs a) {
         history = validate ? train::fit(model, adam, train_loader, *val_loader, fo) : train::fit(model, adam, train_loader, fo);
     } catch (const train::NonFiniteLossError& e) {
         std::cerr << "error: " << e.what() << "\n";
+        if (!validate)
+            std::cerr << (fs::exists(last) ? "kept " + last.string() + ", the last complete epoch\n"
+                                           : std::string("no epoch completed: no checkpoint written\n"));
         return 3;
     }
     if (!validate) {
@@ -745,8 +761,6 @@ SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
 
 std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
     const SplitSpec spec = split_spec(a, m);
-    EMBER_CHECK(spec.val_split > 0, ValueError, "evaluate --on validation: ", a.models.front(),
-                " was trained on all of Train (--val-split 0): it has no validation split");
     const fs::path dir = split_dir(a.data, "Train");
     if (!spec.guessed.empty()) {
         std::cerr << "warning: the checkpoint does not record";
@@ -778,8 +792,10 @@ int run_evaluate(const EvalArgs& a) {
     const LoadedModel& m = models.front();
     const fs::path& model_path = a.models.front();
     const SplitSpec s0 = split_spec(a, m);
-    for (std::size_t i = 1; i < models.size(); ++i) {
+    for (std::size_t i = 0; i < models.size(); ++i) {
         const SplitSpec si = split_spec(a, models[i]);
+        EMBER_CHECK(a.on != "validation" || si.val_split > 0, ValueError, "evaluate --on validation: ", a.models[i],
+                    " was trained on all of Train (--val-split 0): it has no validation split");
         EMBER_CHECK(a.on != "validation" || si.same_as(s0), ValueError, "evaluate --on validation: ", a.models[i],
                     " was validated on another split (", si.describe(), ") than ", model_path, " (", s0.describe(),
                     "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
@@ -981,7 +997,11 @@ int main(int argc, char** argv) {
     evl->add_option("--on", ea.on, "test | validation (the validation side of --data's Train folder, split as train did)")
         ->check(CLI::IsMember({"test", "validation"}))->capture_default_str();
     evl->add_option("--seed", ea.seed, "with --on validation, for checkpoints that do not record it")->capture_default_str();
-    evl->add_option("--val-split", ea.val_split, "with --on validation, for checkpoints that do not record it")->capture_default_str();
+    evl->add_option("--val-split", ea.val_split, "with --on validation, for checkpoints that do not record it")
+        ->check([](const std::string& v) {
+            const double x = std::strtod(v.c_str(), nullptr);
+            return x > 0 && x < 1 ? std::string() : "must be in (0, 1), got " + v;
+        })->capture_default_str();
     evl->add_option("--split", ea.split, "with --on validation, for checkpoints that do not record it")
         ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
     evl->add_flag("--dedup", ea.dedup, "with --on validation, for checkpoints that do not record it");
@@ -1009,6 +1029,9 @@ int main(int argc, char** argv) {
         if (*audit) return run_audit(audit_data, audit_out);
         if (*trn) {
             ta.monitor_given = trn->get_option("--monitor")->count() > 0;
+            ta.alert_sensitivity_given = trn->get_option("--alert-sensitivity")->count() > 0;
+            ta.split_given = trn->get_option("--split")->count() > 0;
+            ta.split_seed_given = trn->get_option("--split-seed")->count() > 0;
             return run_train(ta);
         }
         if (*evl) return run_evaluate(ea);

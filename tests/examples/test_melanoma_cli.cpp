@@ -199,6 +199,12 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
     r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --monitor val_accuracy");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --monitor needs a validation split (--val-split 0 has none)"));
+    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --alert-sensitivity 0.8");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --alert-sensitivity needs a validation split"));
+    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --split-seed 7");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --split-seed has nothing to split with --val-split 0"));
     r = melanoma(base + " --val-split -0.1 --alert-threshold 0.3");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --val-split must be in [0, 1)"));
@@ -230,9 +236,27 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
     r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --out " + q(root / "eval"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= 0.3"));
-    r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --on validation --out " + q(root / "eval"));
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --on validation --out " + q(root / "ev-val"));
     CHECK(r.code == 1);
-    CHECK_THAT(r.output, Catch::Contains("was trained on all of Train (--val-split 0): it has no validation split"));
+    CHECK_THAT(r.output, Catch::Contains("error: evaluate --on validation: \"" + last.string() +
+                                         "\" was trained on all of Train (--val-split 0): it has no validation split"));
+    // the same for an ensemble member, named, and before any output folder is made
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "validated")).code == 0);
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "validated" / "best.safetensors") + " --model " +
+                 q(last) + " --on validation --out " + q(root / "ev-ens"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("\"" + last.string() + "\" was trained on all of Train"));
+    CHECK_FALSE(fs::exists(root / "ev-ens"));
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "validated" / "best.safetensors") +
+                 " --on validation --val-split 0 --out " + q(root / "ev-ens"));
+    CHECK(r.code != 0);
+    CHECK_THAT(r.output, Catch::Contains("--val-split") && Catch::Contains("must be in (0, 1), got 0"));
+    // a run folder reused across modes: the other mode's model is named as not this run's
+    r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --val-split 0 --alert-threshold 0.3 --out " +
+                 q(root / "validated"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: \"" + (root / "validated" / "best.safetensors").string() +
+                                         "\" is from an earlier run with validation, not from this one"));
 }
 
 TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve", "[examples][melanoma]") {

@@ -96,7 +96,14 @@ TEST_CASE("fit stops early and refuses bad options", "[train][fit]") {
 
 TEST_CASE("fit without validation data takes the same steps, records NaN validation and refuses what needs it", "[train][fit]") {
     Toy train_set(32, 1), val_set(16, 2);
-    auto validated = toy_model(), unvalidated = toy_model();
+    // with dropout, whose generator an evaluation in training mode would advance
+    const auto model = [] {
+        nn::Sequential<float> m{nn::Rescaling(1.0f / 255), nn::Conv2D(2, 3, nn::same, nn::relu), nn::Dropout(0.3),
+                                nn::Flatten(), nn::Dense(2)};
+        m.build({6, 6, 1}, 3);
+        return m;
+    };
+    auto validated = model(), unvalidated = model();
     optim::Adam<float> adam_a(validated.parameters(), {.lr = 0.02}), adam_b(unvalidated.parameters(), {.lr = 0.02});
     std::ostringstream log;
     train::FitOptions o;
@@ -157,6 +164,8 @@ TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]
     o.log = nullptr;
     CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
           "fit: the loss became nan at epoch 1, batch 2 of 2; training stopped (the best checkpoint so far is kept)");
+    CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(model, adam, train_set, o); }) ==
+          "fit: the loss became nan at epoch 1, batch 2 of 2; training stopped after the last complete epoch");
 }
 
 TEST_CASE("the same seed and thread count reproduce a run exactly (shuffling, dropout, augmentation)", "[train][fit]") {

@@ -258,7 +258,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                 throw NonFiniteLossError(detail::cat("fit: the loss became ", value, " at epoch ", epoch, ", batch ",
                                                      step, " of ", steps,
                                                      val ? "; training stopped (the best checkpoint so far is kept)"
-                                                         : "; training stopped (the last epoch's checkpoint is kept)"));
+                                                         : "; training stopped after the last complete epoch"));
             opt.zero_grad();
             loss.backward();
             opt.step();
