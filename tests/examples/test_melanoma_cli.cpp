@@ -186,28 +186,26 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
 TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and the given alert threshold", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-no-validation");
     const std::string base = "train --data " + q(root) + " --epochs 2 --batch 4 --out " + q(root / "run");
-    auto r = melanoma(base + " --val-split 0");
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --val-split 0 leaves no validation split to choose the melanoma alert "
-                                         "threshold on: pass --alert-threshold P in [0, 1]"));
-    r = melanoma(base + " --alert-threshold 0.3");
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --alert-threshold is for --val-split 0"));
-    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --patience 2");
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --patience needs a validation split to monitor (--val-split 0 has none)"));
-    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --monitor val_accuracy");
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --monitor needs a validation split (--val-split 0 has none)"));
-    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --alert-sensitivity 0.8");
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --alert-sensitivity needs a validation split"));
-    r = melanoma(base + " --val-split 0 --alert-threshold 0.3 --split-seed 7");
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --split-seed has nothing to split with --val-split 0"));
-    r = melanoma(base + " --val-split -0.1 --alert-threshold 0.3");
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --val-split must be in [0, 1)"));
+    // each refused as a usage error, before any training
+    const std::pair<const char*, const char*> refused[] = {
+        {" --val-split 0", "error: --val-split 0 leaves no validation split to choose the melanoma alert threshold on: "
+                           "pass --alert-threshold P in [0, 1]"},
+        {" --alert-threshold 0.3", "error: --alert-threshold is for --val-split 0"},
+        {" --val-split 0 --alert-threshold 0.3 --patience 2",
+         "error: --patience needs a validation split to monitor (--val-split 0 has none)"},
+        {" --val-split 0 --alert-threshold 0.3 --monitor val_accuracy",
+         "error: --monitor needs a validation split (--val-split 0 has none)"},
+        {" --val-split 0 --alert-threshold 0.3 --alert-sensitivity 0.8", "error: --alert-sensitivity needs a validation split"},
+        {" --val-split 0 --alert-threshold 0.3 --split-seed 7", "error: --split-seed has nothing to split with --val-split 0"},
+        {" --val-split -0.1 --alert-threshold 0.3", "error: --val-split must be in [0, 1)"},
+    };
+    Run r;
+    for (const auto& [flags, message] : refused) {
+        r = melanoma(base + flags);
+        CAPTURE(flags);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains(message));
+    }
     CHECK_FALSE(fs::exists(root / "run" / "history.csv"));  // all refused before training
 
     r = melanoma(base + " --val-split 0 --alert-threshold 0.3");
