@@ -403,6 +403,8 @@ struct TrainArgs {
     bool dedup = false;
     int threads = 0;
     double lr = 1e-3;
+    double weight_decay = 0;  // decoupled (Keras' Adam/AdamW weight_decay); 0: off
+    double ema = 0;           // momentum of the weights' moving average (Keras' use_ema); 0: off
     std::string lr_schedule = "constant";
     int patience = 0;
     std::string monitor = "val_accuracy";
@@ -513,7 +515,12 @@ int run_train(TrainArgs a) {
     auto model = melanoma::reference_model(classes);
     model.build({melanoma::kImageSize, melanoma::kImageSize, 3}, a.seed);
     std::cout << model.summary();
-    optim::Adam<float> adam(model.parameters(), {.lr = a.lr});
+    const optim::CommonOptions common{.weight_decay = a.weight_decay, .use_ema = a.ema > 0,
+                                      .ema_momentum = a.ema > 0 ? a.ema : 0.99};
+    optim::Adam<float> adam(model.parameters(), {.lr = a.lr, .common = common});
+    if (a.weight_decay > 0)
+        std::cout << "Decoupled weight decay " << a.weight_decay << " (AdamW: weights shrink by lr * " << a.weight_decay
+                  << " each step)\n";
 
     train::FitOptions fo;
     fo.epochs = a.epochs;
@@ -578,6 +585,8 @@ int run_train(TrainArgs a) {
             {"augment", a.augment},
             {"rebalance", std::to_string(a.rebalance)},
             {"color_jitter", jitter_text},
+            {"weight_decay", exact(a.weight_decay)},
+            {"ema", exact(a.ema)},
             {"train_folder", fingerprint}};
     };
     const fs::path last = a.out / "last.safetensors";
@@ -969,6 +978,17 @@ int main(int argc, char** argv) {
                   "before splitting, keep one copy of identical images in a class and drop images filed under several classes");
     trn->add_option("--threads", ta.threads, "OpenMP threads (0: all cores)")->capture_default_str();
     trn->add_option("--lr", ta.lr, "Adam learning rate")->capture_default_str();
+    trn->add_option("--weight-decay", ta.weight_decay,
+                    "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "
+                    "each step")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    trn->add_option("--ema", ta.ema,
+                    "momentum of a moving average of the weights (Keras' use_ema, e.g. 0.99; 0: off): validation and "
+                    "checkpoints use the average")
+        ->check([](const std::string& v) {
+            const double x = std::strtod(v.c_str(), nullptr);
+            return x >= 0 && x < 1 ? std::string() : "must be in [0, 1) (0: off), got " + v;
+        })->capture_default_str();
     trn->add_option("--lr-schedule", ta.lr_schedule, "constant | cosine | step (halve every 10 epochs)")
         ->check(CLI::IsMember({"constant", "cosine", "step"}))->capture_default_str();
     trn->add_option("--patience", ta.patience, "early stopping: epochs without a better monitored value (0: off)")->capture_default_str();

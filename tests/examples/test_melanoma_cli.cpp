@@ -81,6 +81,12 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --color-jitter: ColorJitter: hue must lie in [0, 0.5], got 0.7"));
     CHECK_THAT(r.output, !Catch::Contains("Found"));
+    r = melanoma("train --data " + q(root) + " --ema 1 --out " + q(root / "run"));
+    CHECK(r.code != 0);
+    CHECK_THAT(r.output, Catch::Contains("--ema") && Catch::Contains("must be in [0, 1) (0: off), got 1"));
+    r = melanoma("train --data " + q(root) + " --weight-decay -0.1 --out " + q(root / "run"));
+    CHECK(r.code != 0);
+    CHECK_THAT(r.output, Catch::Contains("--weight-decay"));
     write_text(root / "a-file", "x");
     r = melanoma("train --data " + q(root) + " --out " + q(root / "a-file" / "run"));
     CHECK(r.code == 2);
@@ -375,6 +381,20 @@ TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed g
     };
     CHECK(weights(plain).size() == weights(first).size());
     CHECK(weights(plain) != weights(first));
+}
+
+TEST_CASE("train --weight-decay and --ema reach the optimizer and are recorded in the checkpoint", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-ema");
+    for (const fs::path run : {"validated", "all"}) {
+        const auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --weight-decay 0.004 --ema 0.9 " +
+                                (run == "all" ? "--val-split 0 --alert-threshold 0.3 " : "") + "--out " + q(root / run));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("Decoupled weight decay 0.004") &&
+                                 Catch::Contains("Weights averaged (EMA, momentum 0.9): validation and checkpoints use the average"));
+        std::ifstream in(root / run / (run == "all" ? "last.safetensors" : "best.safetensors"), std::ios::binary);
+        const std::string ckpt(std::istreambuf_iterator<char>(in), {});
+        CHECK_THAT(ckpt, Catch::Contains("\"weight_decay\":\"0.004\"") && Catch::Contains("\"ema\":\"0.9\""));
+    }
 }
 
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {

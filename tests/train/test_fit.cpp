@@ -153,6 +153,43 @@ TEST_CASE("fit without validation data takes the same steps, records NaN validat
           "on_epoch_end instead)");
 }
 
+TEST_CASE("fit with a moving average of the weights validates and keeps the average", "[train][fit][ema]") {
+    Toy train_set(32, 1), val_set(16, 2);
+    train::FitOptions o;
+    o.epochs = 3;
+    o.classes = 2;
+    o.log = nullptr;
+    const auto same = [](nn::Sequential<float>& a, nn::Sequential<float>& b) {
+        for (std::size_t p = 0; p < a.parameters().size(); ++p)
+            if (a.parameters()[p].to_vector() != b.parameters()[p].to_vector()) return false;
+        return true;
+    };
+    auto plain = toy_model(), copy = toy_model(), averaged = toy_model();
+    optim::Adam<float> adam(plain.parameters(), {.lr = 0.02});
+    const auto h_plain = train::fit(plain, adam, train_set, val_set, o);
+    // Momentum 0 makes the average the weights themselves: swapping them in and out around each validation must
+    // leave training exactly as without it.
+    optim::Adam<float> adam0(copy.parameters(), {.lr = 0.02, .common = {.use_ema = true, .ema_momentum = 0}});
+    const auto h_copy = train::fit(copy, adam0, train_set, val_set, o);
+    CHECK(same(plain, copy));
+    for (std::size_t e = 0; e < 3; ++e) CHECK(h_copy.epochs[e].val_loss == h_plain.epochs[e].val_loss);
+
+    // Momentum 0.9: the same training steps (same training figures), validation of the average, which the
+    // model holds at the end (Keras' finalize_variable_values) and the optimizer still holds as its average.
+    std::ostringstream log;
+    o.log = &log;
+    o.interactive_progress = false;
+    optim::Adam<float> ema(averaged.parameters(), {.lr = 0.02, .common = {.use_ema = true, .ema_momentum = 0.9}});
+    const auto h = train::fit(averaged, ema, train_set, val_set, o);
+    CHECK_THAT(log.str(), Catch::Contains("Weights averaged (EMA, momentum 0.9)"));
+    for (std::size_t e = 0; e < 3; ++e) CHECK(h.epochs[e].loss == h_plain.epochs[e].loss);
+    CHECK_FALSE(same(plain, averaged));
+    for (std::size_t p = 0; p < averaged.parameters().size(); ++p)
+        CHECK(averaged.parameters()[p].to_vector() == ema.averages()[p].to_vector());
+    CHECK(train::evaluate(averaged, val_set, 2).loss == h.epochs.back().val_loss);
+    CHECK(h.epochs.back().val_loss != h_plain.epochs.back().val_loss);
+}
+
 TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]") {
     Toy train_set(16, 1), val_set(8, 2);
     train_set.x(9, 0, 0, 0) = std::numeric_limits<float>::quiet_NaN();  // in batch 2

@@ -1,20 +1,61 @@
-// ember/optim/optimizer.hpp - Optimizer<T>: the parameters an optimiser updates, zero_grad() and the rate.
+// ember/optim/optimizer.hpp - Optimizer<T>: the parameters an optimiser updates, zero_grad(), the rate, and what
+// every Keras optimizer does around its update rule: gradient clipping, decoupled weight decay and a moving
+// average (EMA) of the weights.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "ember/core/tensor.hpp"
 
 namespace ember::optim {
 
+/// The keyword arguments every Keras optimizer takes (keras/src/optimizers/base_optimizer.py). 0 means Keras'
+/// None: off.
+struct CommonOptions {
+    /// Decoupled weight decay (AdamW's): before each update, theta <- theta - theta * weight_decay * lr, for every
+    /// parameter with a gradient, biases included (Keras decays every variable unless excluded by name).
+    double weight_decay = 0;
+    /// Each parameter's gradient scaled to an L2 norm of at most this.
+    double clipnorm = 0;
+    /// Each gradient element clipped to [-clipvalue, clipvalue].
+    double clipvalue = 0;
+    /// All gradients scaled together to a global L2 norm of at most this. At most one of the three clips is set.
+    double global_clipnorm = 0;
+    /// Keep an exponential moving average of the weights: after each step, average <- m * average + (1 - m) *
+    /// theta with m = ema_momentum (the first step copies theta). finalize_variable_values() writes it into the
+    /// parameters (train::fit does that at its end, as Keras' fit does).
+    bool use_ema = false;
+    double ema_momentum = 0.99;
+    /// With use_ema, overwrite the parameters with their average every this many steps (0: never).
+    int ema_overwrite_frequency = 0;
+};
+
 template <Real T>
 class Optimizer {
 public:
-    explicit Optimizer(std::vector<Tensor<T>> params) : params_(std::move(params)) {
+    /// `who` names the optimizer in error messages ("Adam: option 'lr' must be ...").
+    explicit Optimizer(std::vector<Tensor<T>> params, CommonOptions c = {}, const char* who = "optimizer")
+        : params_(std::move(params)), c_(c), who_(who) {
         for (std::size_t i = 0; i < params_.size(); ++i)
             EMBER_CHECK(params_[i].defined() && params_[i].requires_grad(), ValueError,
                         "optimizer: parameter ", i, " is undefined or does not require grad (build the model first)");
+        check_option(c.weight_decay >= 0, "weight_decay", ">= 0", c.weight_decay, who);
+        check_option(c.clipnorm >= 0, "clipnorm", ">= 0", c.clipnorm, who);
+        check_option(c.clipvalue >= 0, "clipvalue", ">= 0", c.clipvalue, who);
+        check_option(c.global_clipnorm >= 0, "global_clipnorm", ">= 0", c.global_clipnorm, who);
+        EMBER_CHECK((c.clipnorm > 0) + (c.clipvalue > 0) + (c.global_clipnorm > 0) <= 1, ValueError, who,
+                    ": only one of clipnorm, clipvalue and global_clipnorm can be set, got clipnorm=", c.clipnorm,
+                    ", clipvalue=", c.clipvalue, ", global_clipnorm=", c.global_clipnorm);
+        check_option(c.ema_momentum >= 0 && c.ema_momentum <= 1, "ema_momentum", "in [0, 1]", c.ema_momentum, who);
+        check_option(c.ema_overwrite_frequency >= 0, "ema_overwrite_frequency", ">= 0 (0: never)",
+                     c.ema_overwrite_frequency, who);
+        if (c.use_ema)
+            for (auto& p : params_) averages_.push_back(Tensor<T>::zeros(p.shape()));
     }
     virtual ~Optimizer() = default;
 
@@ -22,19 +63,120 @@ public:
     void zero_grad() {
         for (auto& p : params_) p.zero_grad();
     }
-    /// Applies one update from the parameters' current gradients (parameters without a gradient are skipped).
-    virtual void step() = 0;
+
+    /// One step, as Keras' apply(): the gradients clipped (into copies; the parameters' grad() is left as it is),
+    /// decoupled weight decay, the optimizer's update rule, the moving average. Parameters without a gradient
+    /// are skipped; ValueError when none has one (Keras: "No gradients provided for any variable").
+    void step() {
+        std::vector<std::size_t> which;
+        std::vector<Tensor<T>> grads;
+        for (std::size_t i = 0; i < params_.size(); ++i) {
+            Tensor<T> g = params_[i].grad();
+            if (!g.defined()) continue;
+            which.push_back(i);
+            grads.push_back(std::move(g));
+        }
+        EMBER_CHECK(!which.empty() || params_.empty(), ValueError, who_,
+                    ": step() found no gradient on any parameter (call backward() first)");
+        clip(grads);
+        if (c_.weight_decay > 0) {
+            const T decay = static_cast<T>(c_.weight_decay * learning_rate());
+            for (std::size_t i : which)
+                for (T& w : params_[i].span()) w -= w * decay;
+        }
+        const std::int64_t t = iterations_ + 1;
+        for (std::size_t k = 0; k < which.size(); ++k) update(which[k], grads[k].span(), t);
+        if (c_.use_ema) {
+            // Keras: momentum 0 on the first step, so the average starts at the weights after it.
+            const T m = iterations_ == 0 ? T(0) : static_cast<T>(c_.ema_momentum);
+            for (std::size_t i = 0; i < params_.size(); ++i) {
+                const T* w = params_[i].data();
+                T* a = averages_[i].data();
+                for (index_t j = 0, n = params_[i].numel(); j < n; ++j) a[j] = m * a[j] + (T(1) - m) * w[j];
+            }
+        }
+        iterations_ = t;
+        if (c_.use_ema && c_.ema_overwrite_frequency > 0 && iterations_ % c_.ema_overwrite_frequency == 0)
+            finalize_variable_values();
+    }
 
     [[nodiscard]] virtual double learning_rate() const = 0;
     /// Changes the rate for later steps (learning-rate schedules). Throws ValueError for a negative or NaN rate.
     virtual void set_learning_rate(double lr) = 0;
     [[nodiscard]] const std::vector<Tensor<T>>& parameters() const { return params_; }
+    [[nodiscard]] const CommonOptions& common_options() const { return c_; }
+    /// Steps taken so far.
+    [[nodiscard]] std::int64_t iterations() const { return iterations_; }
+
+    [[nodiscard]] bool uses_ema() const { return c_.use_ema; }
+    /// The moving averages of the parameters (empty without use_ema; zeros before the first step).
+    [[nodiscard]] const std::vector<Tensor<T>>& averages() const { return averages_; }
+    /// With use_ema and at least one step taken, writes the moving averages into the parameters (Keras'
+    /// finalize_variable_values); otherwise does nothing.
+    void finalize_variable_values() {
+        if (!c_.use_ema || iterations_ == 0) return;
+        for (std::size_t i = 0; i < params_.size(); ++i) params_[i].copy_from(averages_[i]);
+    }
+    /// Exchanges the values of the parameters and their moving averages (with use_ema and a step taken;
+    /// otherwise nothing): to evaluate the averaged model between steps, swap, evaluate, swap back.
+    void swap_averages() {
+        if (!c_.use_ema || iterations_ == 0) return;
+        for (std::size_t i = 0; i < params_.size(); ++i) std::swap_ranges(params_[i].span().begin(), params_[i].span().end(),
+                                                                           averages_[i].span().begin());
+    }
 
 protected:
+    /// The update rule: applies `grad` (clipped) to parameter i at step t (1, 2, ...).
+    virtual void update(std::size_t i, std::span<const T> grad, std::int64_t t) = 0;
+
     static void check_option(bool ok, const char* opt, const char* rule, double value, const char* who) {
         EMBER_CHECK(ok, ValueError, who, ": option '", opt, "' must be ", rule, ", got ", value);
     }
     std::vector<Tensor<T>> params_;
+
+private:
+    /// Keras' _clip_gradients: by each gradient's norm, by value, or by the global norm (a non-finite global
+    /// norm makes every gradient NaN, as in Keras, so that the loss check stops training instead of a silent skip).
+    void clip(std::vector<Tensor<T>>& grads) const {
+        if (c_.clipnorm <= 0 && c_.clipvalue <= 0 && c_.global_clipnorm <= 0) return;
+        const auto squared_norm = [](const Tensor<T>& g) {
+            double s = 0;
+            for (T v : g.span()) s += static_cast<double>(v) * static_cast<double>(v);
+            return s;
+        };
+        const auto scaled = [](const Tensor<T>& g, double scale) {
+            Tensor<T> out = g.clone();
+            for (T& v : out.span()) v = static_cast<T>(static_cast<double>(v) * scale);
+            return out;
+        };
+        if (c_.clipnorm > 0) {
+            for (auto& g : grads) {
+                const double norm = std::sqrt(squared_norm(g));
+                if (norm > c_.clipnorm) g = scaled(g, c_.clipnorm / norm);
+            }
+        } else if (c_.clipvalue > 0) {
+            const T v = static_cast<T>(c_.clipvalue);
+            for (auto& g : grads) {
+                Tensor<T> out = g.clone();
+                for (T& x : out.span()) x = std::clamp(x, -v, v);
+                g = std::move(out);
+            }
+        } else {
+            double total = 0;
+            for (const auto& g : grads) total += squared_norm(g);
+            const double norm = std::sqrt(total);
+            if (!std::isfinite(norm)) {
+                for (auto& g : grads) g = scaled(g, std::nan(""));
+            } else if (norm > c_.global_clipnorm) {
+                for (auto& g : grads) g = scaled(g, c_.global_clipnorm / norm);
+            }
+        }
+    }
+
+    CommonOptions c_;
+    const char* who_;
+    std::int64_t iterations_ = 0;
+    std::vector<Tensor<T>> averages_;
 };
 
 }  // namespace ember::optim
