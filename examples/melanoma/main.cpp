@@ -408,8 +408,7 @@ struct TrainArgs {
     std::string lr_schedule = "constant";
     int patience = 0;
     std::string monitor = "val_accuracy";
-    bool monitor_given = false;  // the options that need a validation split, given explicitly
-    bool alert_sensitivity_given = false, split_given = false, split_seed_given = false;
+    std::set<std::string> given;  // options given on the command line (not defaulted)
     double alert_sensitivity = 0.9;
     double alert_threshold = -1;  // < 0: chosen on validation; required with --val-split 0
     bool strict = false;
@@ -430,12 +429,14 @@ int run_train(TrainArgs a) {
             throw UsageError("--val-split 0 leaves no validation split to choose the melanoma alert threshold on: pass "
                              "--alert-threshold P in [0, 1] (e.g. the one a run of the same recipe chose on its validation split)");
         if (a.patience > 0) throw UsageError("--patience needs a validation split to monitor (--val-split 0 has none)");
-        if (a.monitor_given) throw UsageError("--monitor needs a validation split (--val-split 0 has none)");
-        if (a.alert_sensitivity_given)
-            throw UsageError("--alert-sensitivity needs a validation split to choose the threshold on (--val-split 0 has "
-                             "none; give the threshold with --alert-threshold)");
-        if (a.split_given || a.split_seed_given)
-            throw UsageError(std::string(a.split_given ? "--split" : "--split-seed") + " has nothing to split with --val-split 0");
+        const std::pair<const char*, const char*> needs_validation[] = {
+            {"--monitor", "--monitor needs a validation split (--val-split 0 has none)"},
+            {"--alert-sensitivity", "--alert-sensitivity needs a validation split to choose the threshold on "
+                                    "(--val-split 0 has none; give the threshold with --alert-threshold)"},
+            {"--split", "--split has nothing to split with --val-split 0"},
+            {"--split-seed", "--split-seed has nothing to split with --val-split 0"}};
+        for (const auto& [option, why] : needs_validation)
+            if (a.given.count(option)) throw UsageError(why);
     }
     if (a.rebalance < 0) throw UsageError("--rebalance must be >= 0");
     data::ColorJitter jitter;
@@ -768,8 +769,8 @@ SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
     return s;
 }
 
-std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m) {
-    const SplitSpec spec = split_spec(a, m);
+std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m,
+                                                                    const SplitSpec& spec) {
     const fs::path dir = split_dir(a.data, "Train");
     if (!spec.guessed.empty()) {
         std::cerr << "warning: the checkpoint does not record";
@@ -802,10 +803,10 @@ int run_evaluate(const EvalArgs& a) {
     const fs::path& model_path = a.models.front();
     const SplitSpec s0 = split_spec(a, m);
     for (std::size_t i = 0; i < models.size(); ++i) {
-        const SplitSpec si = split_spec(a, models[i]);
-        EMBER_CHECK(a.on != "validation" || si.val_split > 0, ValueError, "evaluate --on validation: ", a.models[i],
+        const SplitSpec si = i == 0 ? s0 : split_spec(a, models[i]);
+        EMBER_CHECK(a.on != "validation" || si.val_split > 0, UsageError, "evaluate --on validation: ", a.models[i],
                     " was trained on all of Train (--val-split 0): it has no validation split");
-        EMBER_CHECK(a.on != "validation" || si.same_as(s0), ValueError, "evaluate --on validation: ", a.models[i],
+        EMBER_CHECK(a.on != "validation" || si.same_as(s0), UsageError, "evaluate --on validation: ", a.models[i],
                     " was validated on another split (", si.describe(), ") than ", model_path, " (", s0.describe(),
                     "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
     }
@@ -826,7 +827,7 @@ int run_evaluate(const EvalArgs& a) {
     fs::path dir;
     if (validation) {
         dir = split_dir(a.data, "Train");
-        std::tie(set, all) = validation_side(a, m);
+        std::tie(set, all) = validation_side(a, m, s0);
     } else {
         dir = split_dir(a.data, "Test");
         set = load_folder(dir, a.strict, m.color_constancy, m.names);
@@ -1048,10 +1049,9 @@ int main(int argc, char** argv) {
     try {
         if (*audit) return run_audit(audit_data, audit_out);
         if (*trn) {
-            ta.monitor_given = trn->get_option("--monitor")->count() > 0;
-            ta.alert_sensitivity_given = trn->get_option("--alert-sensitivity")->count() > 0;
-            ta.split_given = trn->get_option("--split")->count() > 0;
-            ta.split_seed_given = trn->get_option("--split-seed")->count() > 0;
+            for (const CLI::Option* o : trn->get_options())
+                if (o->count() > 0)
+                    for (const auto& name : o->get_lnames()) ta.given.insert("--" + name);
             return run_train(ta);
         }
         if (*evl) return run_evaluate(ea);

@@ -171,7 +171,7 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("\"melanoma_probability\""));
     r = ensemble_on_validation("run3", "--seed 5");
-    CHECK(r.code == 1);
+    CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("was validated on another split") && Catch::Contains("--split-seed"));
     write_image(root / "Train" / "melanoma" / "m-new.png", 20, 24, 3, 99);
     r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --on validation --out " + q(root / "ev-val"));
@@ -241,14 +241,14 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= 0.3"));
     r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --on validation --out " + q(root / "ev-val"));
-    CHECK(r.code == 1);
+    CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: evaluate --on validation: \"" + last.string() +
                                          "\" was trained on all of Train (--val-split 0): it has no validation split"));
     // the same for an ensemble member, named, and before any output folder is made
     REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "validated")).code == 0);
     r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "validated" / "best.safetensors") + " --model " +
                  q(last) + " --on validation --out " + q(root / "ev-ens"));
-    CHECK(r.code == 1);
+    CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("\"" + last.string() + "\" was trained on all of Train"));
     CHECK_FALSE(fs::exists(root / "ev-ens"));
     r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "validated" / "best.safetensors") +
