@@ -519,9 +519,8 @@ int run_train(TrainArgs a) {
     const optim::CommonOptions common{.weight_decay = a.weight_decay, .use_ema = a.ema > 0,
                                       .ema_momentum = a.ema > 0 ? a.ema : 0.99};
     optim::Adam<float> adam(model.parameters(), {.lr = a.lr, .common = common});
-    if (a.weight_decay > 0)
-        std::cout << "Decoupled weight decay " << a.weight_decay << " (AdamW: weights shrink by lr * " << a.weight_decay
-                  << " each step)\n";
+    if (const double wd = adam.common_options().weight_decay; wd > 0)
+        std::cout << "Decoupled weight decay " << wd << " (AdamW: weights shrink by lr * " << wd << " each step)\n";
 
     train::FitOptions fo;
     fo.epochs = a.epochs;
@@ -982,7 +981,10 @@ int main(int argc, char** argv) {
     trn->add_option("--weight-decay", ta.weight_decay,
                     "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "
                     "each step")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check([](const std::string& v) {
+            const double x = std::strtod(v.c_str(), nullptr);
+            return std::isfinite(x) && x >= 0 ? std::string() : "must be >= 0 (0: off), got " + v;
+        })->capture_default_str();
     trn->add_option("--ema", ta.ema,
                     "momentum of a moving average of the weights (Keras' use_ema, e.g. 0.99; 0: off): validation and "
                     "checkpoints use the average")

@@ -84,9 +84,12 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     r = melanoma("train --data " + q(root) + " --ema 1 --out " + q(root / "run"));
     CHECK(r.code != 0);
     CHECK_THAT(r.output, Catch::Contains("--ema") && Catch::Contains("must be in [0, 1) (0: off), got 1"));
-    r = melanoma("train --data " + q(root) + " --weight-decay -0.1 --out " + q(root / "run"));
-    CHECK(r.code != 0);
-    CHECK_THAT(r.output, Catch::Contains("--weight-decay"));
+    for (const char* bad : {"-0.1", "nan"}) {
+        r = melanoma("train --data " + q(root) + " --weight-decay " + bad + " --out " + q(root / "run"));
+        CHECK(r.code != 0);
+        CHECK_THAT(r.output, Catch::Contains("--weight-decay") && Catch::Contains(std::string("must be >= 0 (0: off), got ") + bad) &&
+                                 !Catch::Contains("Found"));
+    }
     write_text(root / "a-file", "x");
     r = melanoma("train --data " + q(root) + " --out " + q(root / "a-file" / "run"));
     CHECK(r.code == 2);

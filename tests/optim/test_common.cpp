@@ -122,8 +122,13 @@ TEST_CASE("the moving average of the weights follows Keras' recurrence", "[optim
     CHECK(sgd.averages()[0].to_vector() == raw);
     sgd.swap_averages();
     CHECK(p.to_vector() == raw);
+    CHECK_FALSE(sgd.averages_swapped_in());
+    sgd.swap_averages();  // finalizing while swapped in still leaves the averages in both
+    CHECK(sgd.averages_swapped_in());
     sgd.finalize_variable_values();
+    CHECK_FALSE(sgd.averages_swapped_in());
     CHECK(p.to_vector() == average);
+    CHECK(sgd.averages()[0].to_vector() == average);
 
     // ema_overwrite_frequency 2: the weights become the average after steps 2 and 4, not 1 and 3.
     auto q = param({0.0});

@@ -167,8 +167,7 @@ TEST_CASE("fit with a moving average of the weights validates and keeps the aver
     auto plain = toy_model(), copy = toy_model(), averaged = toy_model();
     optim::Adam<float> adam(plain.parameters(), {.lr = 0.02});
     const auto h_plain = train::fit(plain, adam, train_set, val_set, o);
-    // Momentum 0 makes the average the weights themselves: swapping them in and out around each validation must
-    // leave training exactly as without it.
+    // Momentum 0 makes the average the weights themselves: the same model and figures as without it.
     optim::Adam<float> adam0(copy.parameters(), {.lr = 0.02, .common = {.use_ema = true, .ema_momentum = 0}});
     const auto h_copy = train::fit(copy, adam0, train_set, val_set, o);
     CHECK(same(plain, copy));
@@ -188,6 +187,38 @@ TEST_CASE("fit with a moving average of the weights validates and keeps the aver
         CHECK(averaged.parameters()[p].to_vector() == ema.averages()[p].to_vector());
     CHECK(train::evaluate(averaged, val_set, 2).loss == h.epochs.back().val_loss);
     CHECK(h.epochs.back().val_loss != h_plain.epochs.back().val_loss);
+
+    // Callbacks see the validated (averaged) model; early stopping ends with the average too; a callback that
+    // throws leaves the raw weights in the model and the optimizer usable.
+    auto stopped = toy_model();
+    optim::Adam<float> ema2(stopped.parameters(), {.lr = 0.02, .common = {.use_ema = true, .ema_momentum = 0.9}});
+    o.log = nullptr;
+    o.epochs = 20;
+    o.early_stopping_patience = 1;
+    o.monitor = train::Monitor::val_loss;
+    int seen = 0;
+    o.on_epoch_end = [&](const train::History& hist) {
+        ++seen;
+        CHECK(ema2.averages_swapped_in());
+        CHECK(train::evaluate(stopped, val_set, 2).loss == hist.epochs.back().val_loss);
+    };
+    const auto hs = train::fit(stopped, ema2, train_set, val_set, o);
+    CHECK(static_cast<int>(hs.epochs.size()) == seen);
+    CHECK_FALSE(ema2.averages_swapped_in());
+    for (std::size_t p = 0; p < stopped.parameters().size(); ++p)
+        CHECK(stopped.parameters()[p].to_vector() == ema2.averages()[p].to_vector());
+    o.early_stopping_patience = 0;
+    o.epochs = 2;
+    o.on_epoch_end = [](const train::History&) { throw std::runtime_error("disk full"); };
+    const auto before = ema2.iterations();
+    CHECK_THROWS_WITH(train::fit(stopped, ema2, train_set, val_set, o), "disk full");
+    CHECK_FALSE(ema2.averages_swapped_in());
+    CHECK(ema2.iterations() == before + 4);  // one epoch of 4 batches
+    for (std::size_t p = 0; p < stopped.parameters().size(); ++p)  // the raw weights, not the average
+        CHECK(stopped.parameters()[p].to_vector() != ema2.averages()[p].to_vector());
+    ema2.swap_averages();
+    CHECK(test::error_message<StateError>([&] { ema2.step(); }) ==
+          "Adam: step() while the moving averages are swapped into the parameters (call swap_averages() again first)");
 }
 
 TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]") {

@@ -26,7 +26,7 @@ public:
 
     [[nodiscard]] double learning_rate() const override { return o_.lr; }
     void set_learning_rate(double lr) override {
-        this->check_option(lr >= 0, "lr", ">= 0", lr, name_);
+        this->check_option(lr >= 0, "lr", ">= 0", lr, this->who());
         o_.lr = lr;
     }
     [[nodiscard]] const AdamOptions& options() const { return o_; }
@@ -36,7 +36,7 @@ public:
 
 protected:
     Adam(std::vector<Tensor<T>> params, AdamOptions o, const char* name)
-        : Optimizer<T>(std::move(params), o.common, name), o_(o), name_(name) {
+        : Optimizer<T>(std::move(params), o.common, name), o_(o) {
         this->check_option(o.lr >= 0, "lr", ">= 0", o.lr, name);
         this->check_option(o.beta1 >= 0 && o.beta1 < 1, "beta1", "in [0, 1)", o.beta1, name);
         this->check_option(o.beta2 >= 0 && o.beta2 < 1, "beta2", "in [0, 1)", o.beta2, name);
@@ -64,7 +64,6 @@ protected:
 
 private:
     AdamOptions o_;
-    const char* name_;
     std::vector<Tensor<T>> m_, v_;
 };
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -39,21 +40,22 @@ template <Real T>
 class Optimizer {
 public:
     /// `who` names the optimizer in error messages ("Adam: option 'lr' must be ...").
-    explicit Optimizer(std::vector<Tensor<T>> params, CommonOptions c = {}, const char* who = "optimizer")
-        : params_(std::move(params)), c_(c), who_(who) {
+    explicit Optimizer(std::vector<Tensor<T>> params, CommonOptions c = {}, std::string who = "optimizer")
+        : params_(std::move(params)), c_(c), who_(std::move(who)) {
+        const char* name = who_.c_str();
         for (std::size_t i = 0; i < params_.size(); ++i)
             EMBER_CHECK(params_[i].defined() && params_[i].requires_grad(), ValueError,
                         "optimizer: parameter ", i, " is undefined or does not require grad (build the model first)");
-        check_option(c.weight_decay >= 0, "weight_decay", ">= 0", c.weight_decay, who);
-        check_option(c.clipnorm >= 0, "clipnorm", ">= 0", c.clipnorm, who);
-        check_option(c.clipvalue >= 0, "clipvalue", ">= 0", c.clipvalue, who);
-        check_option(c.global_clipnorm >= 0, "global_clipnorm", ">= 0", c.global_clipnorm, who);
-        EMBER_CHECK((c.clipnorm > 0) + (c.clipvalue > 0) + (c.global_clipnorm > 0) <= 1, ValueError, who,
+        check_option(c.weight_decay >= 0, "weight_decay", ">= 0", c.weight_decay, name);
+        check_option(c.clipnorm >= 0, "clipnorm", ">= 0", c.clipnorm, name);
+        check_option(c.clipvalue >= 0, "clipvalue", ">= 0", c.clipvalue, name);
+        check_option(c.global_clipnorm >= 0, "global_clipnorm", ">= 0", c.global_clipnorm, name);
+        EMBER_CHECK((c.clipnorm > 0) + (c.clipvalue > 0) + (c.global_clipnorm > 0) <= 1, ValueError, name,
                     ": only one of clipnorm, clipvalue and global_clipnorm can be set, got clipnorm=", c.clipnorm,
                     ", clipvalue=", c.clipvalue, ", global_clipnorm=", c.global_clipnorm);
-        check_option(c.ema_momentum >= 0 && c.ema_momentum <= 1, "ema_momentum", "in [0, 1]", c.ema_momentum, who);
+        check_option(c.ema_momentum >= 0 && c.ema_momentum <= 1, "ema_momentum", "in [0, 1]", c.ema_momentum, name);
         check_option(c.ema_overwrite_frequency >= 0, "ema_overwrite_frequency", ">= 0 (0: never)",
-                     c.ema_overwrite_frequency, who);
+                     c.ema_overwrite_frequency, name);
         if (c.use_ema)
             for (auto& p : params_) averages_.push_back(Tensor<T>::zeros(p.shape()));
     }
@@ -66,8 +68,12 @@ public:
 
     /// One step, as Keras' apply(): the gradients clipped (into copies; the parameters' grad() is left as it is),
     /// decoupled weight decay, the optimizer's update rule, the moving average. Parameters without a gradient
-    /// are skipped; ValueError when none has one (Keras: "No gradients provided for any variable").
+    /// are skipped; ValueError when none has one (Keras: "No gradients provided for any variable"), StateError
+    /// while the averages are swapped in (the step would train the average).
     void step() {
+        EMBER_CHECK(!swapped_, StateError, who_,
+                    ": step() while the moving averages are swapped into the parameters (call swap_averages() again "
+                    "first)");
         std::vector<std::size_t> which;
         std::vector<Tensor<T>> grads;
         for (std::size_t i = 0; i < params_.size(); ++i) {
@@ -76,7 +82,7 @@ public:
             which.push_back(i);
             grads.push_back(std::move(g));
         }
-        EMBER_CHECK(!which.empty() || params_.empty(), ValueError, who_,
+        EMBER_CHECK(!which.empty(), ValueError, who_,
                     ": step() found no gradient on any parameter (call backward() first)");
         clip(grads);
         if (c_.weight_decay > 0) {
@@ -112,18 +118,23 @@ public:
     /// The moving averages of the parameters (empty without use_ema; zeros before the first step).
     [[nodiscard]] const std::vector<Tensor<T>>& averages() const { return averages_; }
     /// With use_ema and at least one step taken, writes the moving averages into the parameters (Keras'
-    /// finalize_variable_values); otherwise does nothing.
+    /// finalize_variable_values; swapped in or not, both then hold the averages); otherwise does nothing.
     void finalize_variable_values() {
         if (!c_.use_ema || iterations_ == 0) return;
+        if (swapped_) swap_averages();
         for (std::size_t i = 0; i < params_.size(); ++i) params_[i].copy_from(averages_[i]);
     }
     /// Exchanges the values of the parameters and their moving averages (with use_ema and a step taken;
-    /// otherwise nothing): to evaluate the averaged model between steps, swap, evaluate, swap back.
-    void swap_averages() {
+    /// otherwise nothing): to evaluate the averaged model between steps, swap, evaluate, swap back. step()
+    /// refuses to run while they are swapped in.
+    void swap_averages() noexcept {
         if (!c_.use_ema || iterations_ == 0) return;
-        for (std::size_t i = 0; i < params_.size(); ++i) std::swap_ranges(params_[i].span().begin(), params_[i].span().end(),
-                                                                           averages_[i].span().begin());
+        for (std::size_t i = 0; i < params_.size(); ++i)
+            std::swap_ranges(params_[i].span().begin(), params_[i].span().end(), averages_[i].span().begin());
+        swapped_ = !swapped_;
     }
+    /// True between two swap_averages(): the parameters hold the averages.
+    [[nodiscard]] bool averages_swapped_in() const { return swapped_; }
 
 protected:
     /// The update rule: applies `grad` (clipped) to parameter i at step t (1, 2, ...).
@@ -132,6 +143,8 @@ protected:
     static void check_option(bool ok, const char* opt, const char* rule, double value, const char* who) {
         EMBER_CHECK(ok, ValueError, who, ": option '", opt, "' must be ", rule, ", got ", value);
     }
+    /// The optimizer's name in messages ("Adam").
+    [[nodiscard]] const char* who() const { return who_.c_str(); }
     std::vector<Tensor<T>> params_;
 
 private:
@@ -174,8 +187,9 @@ private:
     }
 
     CommonOptions c_;
-    const char* who_;
+    std::string who_;
     std::int64_t iterations_ = 0;
+    bool swapped_ = false;
     std::vector<Tensor<T>> averages_;
 };
 

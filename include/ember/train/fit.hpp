@@ -240,11 +240,19 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
     // With a moving average of the weights, the model is the average between epochs: validation, on_best and
     // on_epoch_end see it (what would be kept), training resumes from the raw weights.
     const bool ema = opt.uses_ema();
+    // Whatever throws (a callback, an evaluation, a NaN loss), the optimizer is left with the raw weights in the
+    // model and its averages intact, as Keras leaves it.
+    struct SwapBackOnThrow {
+        optim::Optimizer<float>& opt;
+        ~SwapBackOnThrow() {
+            if (opt.averages_swapped_in()) opt.swap_averages();
+        }
+    } swap_back{opt};
     if (ema && o.log)
         *o.log << "Weights averaged (EMA, momentum " << opt.common_options().ema_momentum
                << "): validation and checkpoints use the average\n";
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-        if (ema && epoch > 1) opt.swap_averages();  // back to the raw weights
+        if (opt.averages_swapped_in()) opt.swap_averages();  // back to the raw weights
         if (o.lr_schedule) opt.set_learning_rate(o.lr_schedule(epoch, initial_lr));
         if (o.log) *o.log << "Epoch " << epoch << "/" << o.epochs << " (lr " << opt.learning_rate() << ")\n";
         const auto start = std::chrono::steady_clock::now();
@@ -312,10 +320,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
             break;
         }
     }
-    if (ema) {  // as Keras' fit ends: the averages become the weights (and stay the optimizer's averages)
-        opt.swap_averages();
-        opt.finalize_variable_values();
-    }
+    // As Keras' fit ends: the averages become the weights (and stay the optimizer's averages).
+    opt.finalize_variable_values();
     return history;
 }
 }  // namespace fit_detail
@@ -323,7 +329,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
 /// Trains `model` with `opt` on `train` and validates on `val` after each epoch; returns the history.
 /// With an optimizer keeping a moving average of the weights (CommonOptions::use_ema), validation, on_best and
 /// on_epoch_end see the averaged weights, and the model holds them when fit returns (Keras validates the raw
-/// weights during fit and switches to the average only at its end; ember judges the model it keeps).
+/// weights during fit and switches to the average only at its end; ember judges the model it keeps). When fit
+/// throws, the model holds the raw weights and the optimizer its averages.
 /// Throws NonFiniteLossError (naming epoch and batch) when a loss is NaN or infinite: on_best has by then saved
 /// the last good model.
 template <class Train, class Val>
