@@ -15,6 +15,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -42,6 +43,15 @@ namespace {
 constexpr const char* kDatasetRepo = "https://github.com/AmitBytesSage/Melanoma-Skin-Cancer-Detection-Model.git";
 constexpr const char* kDatasetFolder = "Skin cancer ISIC The International Skin Imaging Collaboration";
 constexpr const char* kMelanoma = "melanoma";
+
+/// A CLI11 check that a number satisfies `ok` (NaN fails any comparison), else "must be <rule>, got <value>".
+template <class Ok>
+std::function<std::string(const std::string&)> number_check(Ok ok, std::string rule) {
+    return [ok, rule = std::move(rule)](const std::string& v) {
+        const double x = std::strtod(v.c_str(), nullptr);
+        return ok(x) ? std::string() : "must be " + rule + ", got " + v;
+    };
+}
 
 /// A usage problem: reported as "error: ..." with exit code 2 (bad input) rather than a crash.
 struct UsageError : std::runtime_error {
@@ -981,17 +991,11 @@ int main(int argc, char** argv) {
     trn->add_option("--weight-decay", ta.weight_decay,
                     "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "
                     "each step")
-        ->check([](const std::string& v) {
-            const double x = std::strtod(v.c_str(), nullptr);
-            return std::isfinite(x) && x >= 0 ? std::string() : "must be >= 0 (0: off), got " + v;
-        })->capture_default_str();
+        ->check(number_check([](double x) { return std::isfinite(x) && x >= 0; }, ">= 0 (0: off)"))->capture_default_str();
     trn->add_option("--ema", ta.ema,
                     "momentum of a moving average of the weights (Keras' use_ema, e.g. 0.99; 0: off): validation and "
                     "checkpoints use the average")
-        ->check([](const std::string& v) {
-            const double x = std::strtod(v.c_str(), nullptr);
-            return x >= 0 && x < 1 ? std::string() : "must be in [0, 1) (0: off), got " + v;
-        })->capture_default_str();
+        ->check(number_check([](double x) { return x >= 0 && x < 1; }, "in [0, 1) (0: off)"))->capture_default_str();
     trn->add_option("--lr-schedule", ta.lr_schedule, "constant | cosine | step (halve every 10 epochs)")
         ->check(CLI::IsMember({"constant", "cosine", "step"}))->capture_default_str();
     trn->add_option("--patience", ta.patience, "early stopping: epochs without a better monitored value (0: off)")->capture_default_str();
@@ -1021,10 +1025,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"test", "validation"}))->capture_default_str();
     evl->add_option("--seed", ea.seed, "with --on validation, for checkpoints that do not record it")->capture_default_str();
     evl->add_option("--val-split", ea.val_split, "with --on validation, for checkpoints that do not record it")
-        ->check([](const std::string& v) {
-            const double x = std::strtod(v.c_str(), nullptr);
-            return x > 0 && x < 1 ? std::string() : "must be in (0, 1), got " + v;
-        })->capture_default_str();
+        ->check(number_check([](double x) { return x > 0 && x < 1; }, "in (0, 1)"))->capture_default_str();
     evl->add_option("--split", ea.split, "with --on validation, for checkpoints that do not record it")
         ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
     evl->add_flag("--dedup", ea.dedup, "with --on validation, for checkpoints that do not record it");
