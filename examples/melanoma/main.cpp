@@ -1048,7 +1048,13 @@ int main(int argc, char** argv) {
     prd->add_flag("--json", pr_json, "print JSON");
     prd->add_option("--tta", pr_tta, "test-time augmentation: none | flips")->check(CLI::IsMember({"none", "flips"}))->capture_default_str();
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version print and exit 0; every rejected command line is a usage error, exit 2, whichever
+        // of CLI11's own codes (105, 106, ...) it carries.
+        return app.exit(e) == 0 ? 0 : 2;
+    }
     try {
         if (*audit) return run_audit(audit_data, audit_out);
         if (*trn) {

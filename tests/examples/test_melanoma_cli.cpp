@@ -75,21 +75,31 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --batch must be > 0, got 0"));
     r = melanoma("train --data " + q(root) + " --monitor accuracy --out " + q(root / "run"));
-    CHECK(r.code != 0);
+    CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--monitor") && Catch::Contains("accuracy not in"));
     r = melanoma("train --data " + q(root) + " --color-jitter 0.2 0.2 0.2 0.7 --out " + q(root / "run"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --color-jitter: ColorJitter: hue must lie in [0, 0.5], got 0.7"));
     CHECK_THAT(r.output, !Catch::Contains("Found"));
     r = melanoma("train --data " + q(root) + " --ema 1 --out " + q(root / "run"));
-    CHECK(r.code != 0);
+    CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--ema") && Catch::Contains("must be in [0, 1) (0: off), got 1"));
     for (const char* bad : {"-0.1", "nan"}) {
         r = melanoma("train --data " + q(root) + " --weight-decay " + bad + " --out " + q(root / "run"));
-        CHECK(r.code != 0);
+        CHECK(r.code == 2);
         CHECK_THAT(r.output, Catch::Contains("--weight-decay") && Catch::Contains(std::string("must be >= 0 (0: off), got ") + bad) &&
                                  !Catch::Contains("Found"));
     }
+    // whatever CLI11 rejects is a usage error too (exit 2, not CLI11's own 105, 106, 109, ...); --help is not
+    r = melanoma("train --data " + q(root) + " --no-such-option --out " + q(root / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("--no-such-option"));
+    r = melanoma("evaluate --data " + q(root));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("--model") && Catch::Contains("required"));
+    r = melanoma("train --help");
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("--weight-decay"));
     write_text(root / "a-file", "x");
     r = melanoma("train --data " + q(root) + " --out " + q(root / "a-file" / "run"));
     CHECK(r.code == 2);
@@ -256,7 +266,7 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
     CHECK_FALSE(fs::exists(root / "ev-ens"));
     r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "validated" / "best.safetensors") +
                  " --on validation --val-split 0 --out " + q(root / "ev-ens"));
-    CHECK(r.code != 0);
+    CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--val-split") && Catch::Contains("must be in (0, 1), got 0"));
     // a run folder reused across modes: the other mode's model is named as not this run's
     r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --val-split 0 --alert-threshold 0.3 --out " +

@@ -164,3 +164,47 @@ TEST_CASE("the common options are checked by name, and a step without gradients 
           "Adam: step() found no gradient on any parameter (call backward() first)");
     CHECK(adam.iterations() == 0);
 }
+
+TEST_CASE("exclude_from_weight_decay keeps the update rule and skips the decay, as Keras'", "[optim][common]") {
+    auto kernel = param({1.0, -2.0}), bias = param({0.5});
+    optim::SGD<double> sgd({kernel, bias}, {.lr = 0.1, .common = {.weight_decay = 0.5}});
+    // the var_names form, over what a model's named_parameters() gives
+    struct Named {
+        std::string name;
+        Tensor<double> value;
+    };
+    const std::vector<Named> named{{"dense.kernel", kernel}, {"dense.bias", bias}};
+    sgd.exclude_from_weight_decay(named, {"bias"});
+    CHECK(sgd.decays(0));
+    CHECK_FALSE(sgd.decays(1));
+    set_grad(kernel, {1.0, 0.0});
+    set_grad(bias, {1.0});
+    sgd.step();
+    CHECK(kernel(0) == Approx(1.0 - 1.0 * 0.05 - 0.1).epsilon(1e-15));
+    CHECK(kernel(1) == Approx(-2.0 + 2.0 * 0.05).epsilon(1e-15));
+    CHECK(bias(0) == Approx(0.5 - 0.1).epsilon(1e-15));  // the gradient step only
+
+    // the var_list form, and what is refused
+    auto a = param({1.0}), b = param({1.0}), stranger = param({1.0});
+    optim::AdamW<double> adamw({a, b});
+    adamw.exclude_from_weight_decay(std::vector<Tensor<double>>{b});
+    CHECK(adamw.decays(0));
+    CHECK_FALSE(adamw.decays(1));
+    CHECK(test::error_message<ValueError>([&] { adamw.exclude_from_weight_decay({a, stranger}); }) ==
+          "AdamW: exclude_from_weight_decay(): vars[1] is not one of the optimizer's parameters");
+    CHECK(adamw.decays(0));  // a refused call excludes nothing
+    CHECK(test::error_message<ValueError>([&] { adamw.exclude_from_weight_decay(named, {"biass"}); }) ==
+          "AdamW: exclude_from_weight_decay(): no parameter name contains 'biass' (the first is 'dense.kernel')");
+    CHECK(test::error_message<ValueError>([&] { adamw.exclude_from_weight_decay(named, {"kernel"}); }) ==
+          "AdamW: exclude_from_weight_decay(): parameter 'dense.kernel' is not one of the optimizer's parameters");
+    CHECK(test::error_message<ValueError>([&] { adamw.exclude_from_weight_decay(named, {""}); }) ==
+          "AdamW: exclude_from_weight_decay(): an empty name matches everything");
+    set_grad(a, {1.0});
+    set_grad(b, {1.0});
+    adamw.step();
+    CHECK(test::error_message<StateError>([&] { adamw.exclude_from_weight_decay({a}); }) ==
+          "AdamW: exclude_from_weight_decay() after a step (exclude parameters before training starts)");
+    // without weight decay nothing decays, excluded or not
+    optim::Adam<double> adam({a});
+    CHECK_FALSE(adam.decays(0));
+}

@@ -19,7 +19,7 @@ namespace ember::optim {
 /// None: off.
 struct CommonOptions {
     /// Decoupled weight decay (AdamW's): before each update, theta <- theta - theta * weight_decay * lr, for every
-    /// parameter with a gradient, biases included (Keras decays every variable unless excluded by name).
+    /// parameter with a gradient, biases included (as Keras: Optimizer::exclude_from_weight_decay() takes some out).
     double weight_decay = 0;
     /// Each parameter's gradient scaled to an L2 norm of at most this.
     double clipnorm = 0;
@@ -58,6 +58,7 @@ public:
                      c.ema_overwrite_frequency, name);
         if (c.use_ema)
             for (auto& p : params_) averages_.push_back(Tensor<T>::zeros(p.shape()));
+        no_decay_.assign(params_.size(), false);
     }
     virtual ~Optimizer() = default;
 
@@ -88,7 +89,8 @@ public:
         if (c_.weight_decay > 0) {
             const T decay = static_cast<T>(c_.weight_decay * learning_rate());
             for (std::size_t i : which)
-                for (T& w : params_[i].span()) w -= w * decay;
+                if (!no_decay_[i])
+                    for (T& w : params_[i].span()) w -= w * decay;
         }
         const std::int64_t t = iterations_ + 1;
         for (std::size_t k = 0; k < which.size(); ++k) update(which[k], grads[k].span(), t);
@@ -105,6 +107,43 @@ public:
         if (c_.use_ema && c_.ema_overwrite_frequency > 0 && iterations_ % c_.ema_overwrite_frequency == 0)
             finalize_variable_values();
     }
+
+    /// Keras' exclude_from_weight_decay(var_list=...): these parameters keep their update rule but are not
+    /// decayed (commonly the biases). Each must be one of this optimizer's parameters (ValueError naming its
+    /// position in `vars` otherwise). Only before the first step (StateError), as Keras allows it only before the
+    /// optimizer is built; calls add up.
+    void exclude_from_weight_decay(const std::vector<Tensor<T>>& vars) {
+        EMBER_CHECK(iterations_ == 0, StateError, who_,
+                    ": exclude_from_weight_decay() after a step (exclude parameters before training starts)");
+        std::vector<std::size_t> which;  // all found before any is marked: a refused call changes nothing
+        for (std::size_t k = 0; k < vars.size(); ++k) which.push_back(index_of(vars[k], "vars[" + std::to_string(k) + "]"));
+        for (std::size_t i : which) no_decay_[i] = true;
+    }
+    /// Keras' exclude_from_weight_decay(var_names=...): every parameter in `named` (a model's named_parameters():
+    /// items with .name and .value) whose name contains one of `names`, e.g. {"bias"} (Keras searches the names
+    /// as a regular expression; a plain name matches the same). ValueError when a name matches no parameter
+    /// (a typo would otherwise decay everything silently) or a matched one is not this optimizer's.
+    template <class Named>
+    void exclude_from_weight_decay(const std::vector<Named>& named, const std::vector<std::string>& names) {
+        EMBER_CHECK(iterations_ == 0, StateError, who_,
+                    ": exclude_from_weight_decay() after a step (exclude parameters before training starts)");
+        std::vector<Tensor<T>> vars;
+        for (const auto& name : names) {
+            EMBER_CHECK(!name.empty(), ValueError, who_, ": exclude_from_weight_decay(): an empty name matches everything");
+            bool found = false;
+            for (const auto& p : named) {
+                if (p.name.find(name) == std::string::npos) continue;
+                index_of(p.value, "parameter '" + p.name + "'");
+                vars.push_back(p.value);
+                found = true;
+            }
+            EMBER_CHECK(found, ValueError, who_, ": exclude_from_weight_decay(): no parameter name contains '", name,
+                        "'", named.empty() ? std::string(" (no parameters given)") : " (the first is '" + named.front().name + "')");
+        }
+        exclude_from_weight_decay(vars);
+    }
+    /// Whether parameter i is decayed (with weight_decay > 0).
+    [[nodiscard]] bool decays(std::size_t i) const { return c_.weight_decay > 0 && !no_decay_.at(i); }
 
     [[nodiscard]] virtual double learning_rate() const = 0;
     /// Changes the rate for later steps (learning-rate schedules). Throws ValueError for a negative or NaN rate.
@@ -186,11 +225,20 @@ private:
         }
     }
 
+    /// The position of `v` among the parameters; ValueError naming it (`what`) when it is not one of them.
+    std::size_t index_of(const Tensor<T>& v, const std::string& what) const {
+        for (std::size_t i = 0; i < params_.size(); ++i)
+            if (v.shares_storage_with(params_[i])) return i;
+        throw ValueError(detail::cat(who_, ": exclude_from_weight_decay(): ", what,
+                                     " is not one of the optimizer's parameters"));
+    }
+
     CommonOptions c_;
     std::string who_;
     std::int64_t iterations_ = 0;
     bool swapped_ = false;
     std::vector<Tensor<T>> averages_;
+    std::vector<bool> no_decay_;  // per parameter: excluded from weight decay
 };
 
 }  // namespace ember::optim
