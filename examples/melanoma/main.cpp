@@ -495,6 +495,15 @@ int run_train(TrainArgs a) {
     if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
     if (a.rebalance > 0) {
         const std::size_t before = split.train.size();
+        // A class with a handful of training images becomes a few lesions rotated hundreds of times (with
+        // --dedup, seborrheic keratosis keeps 1 training image): say so, as --class-weights does.
+        std::vector<long> counts(names.size(), 0);
+        for (auto i : split.train) ++counts[static_cast<std::size_t>(set.labels[i])];
+        for (std::size_t c = 0; c < names.size(); ++c)
+            if (counts[c] > 0 && a.rebalance >= 50 * counts[c])
+                std::cerr << "warning: class '" << names[c] << "' has only " << counts[c]
+                          << " training image(s); --rebalance " << a.rebalance
+                          << " adds rotated copies of them, about " << a.rebalance / counts[c] << " of each\n";
         data::rebalance(set, split.train, a.rebalance, a.seed + 1);
         std::cout << "Rebalanced the training side: " << before << " -> " << split.train.size() << " images (+"
                   << a.rebalance << " per class, Augmentor rotate p=0.7 up to 10 degrees)\n";

@@ -107,6 +107,17 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     CHECK_THAT(r.output, !Catch::Contains("Found"));  // refused before loading data
 }
 
+TEST_CASE("melanoma warns when --rebalance makes a class out of one lesion's rotations", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-rebalance", 5);
+    write_image(root / "Train" / "rare" / "r0.png", 24, 24, 3, 200);
+    const auto r = melanoma("train --data " + q(root) + " --epochs 1 --val-split 0 --alert-threshold 0.5 --rebalance 60 --out " +
+                            q(root / "run"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: class 'rare' has only 1 training image(s); --rebalance 60 adds "
+                                         "rotated copies of them, about 60 of each"));
+    CHECK_THAT(r.output, !Catch::Contains("warning: class 'melanoma'") && Catch::Contains("Rebalanced the training side: 11 -> 191"));
+}
+
 TEST_CASE("melanoma warns when --class-weights gives a nearly empty class a dominating weight", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-weights", 100);
     write_image(root / "Train" / "rare" / "r0.png", 24, 24, 3, 200);
