@@ -439,6 +439,8 @@ int run_train(TrainArgs a) {
             throw UsageError("--val-split 0 leaves no validation split to choose the melanoma alert threshold on: pass "
                              "--alert-threshold P in [0, 1] (e.g. the one a run of the same recipe chose on its validation split)");
         if (a.patience > 0) throw UsageError("--patience needs a validation split to monitor (--val-split 0 has none)");
+        if (a.lr_schedule == "plateau")
+            throw UsageError("--lr-schedule plateau needs a validation split to monitor (--val-split 0 has none)");
         const std::pair<const char*, const char*> needs_validation[] = {
             {"--monitor", "--monitor needs a validation split (--val-split 0 has none)"},
             {"--alert-sensitivity", "--alert-sensitivity needs a validation split to choose the threshold on "
@@ -568,14 +570,12 @@ int run_train(TrainArgs a) {
                           << std::setprecision(3) << fo.class_weights[static_cast<std::size_t>(c)] << std::setprecision(6)
                           << " will dominate the gradient\n";
     }
-    if (a.lr_schedule == "cosine") {
-        const int total = a.epochs;
-        fo.lr_schedule = [total](int epoch, double lr) {
-            return 0.5 * lr * (1 + std::cos(M_PI * (epoch - 1) / std::max(1, total)));
-        };
-    } else if (a.lr_schedule == "step") {
-        fo.lr_schedule = [](int epoch, double lr) { return lr * std::pow(0.5, (epoch - 1) / 10); };
-    }
+    if (a.lr_schedule == "cosine")
+        fo.lr_schedule = train::cosine_decay(a.epochs);
+    else if (a.lr_schedule == "step")
+        fo.lr_schedule = train::exponential_decay(10, 0.5, /*staircase=*/true);
+    else if (a.lr_schedule == "plateau")
+        fo.reduce_lr_on_plateau = train::ReduceLROnPlateau{.monitor = fo.monitor, .factor = 0.5, .patience = 3};
     const fs::path best = a.out / "best.safetensors";
     const json names_json = class_names_json(names);
     std::string jitter_text = "none";
@@ -1005,10 +1005,12 @@ int main(int argc, char** argv) {
                     "momentum of a moving average of the weights (Keras' use_ema, e.g. 0.99; 0: off): validation and "
                     "checkpoints use the average")
         ->check(number_check([](double x) { return x >= 0 && x < 1; }, "in [0, 1) (0: off)"))->capture_default_str();
-    trn->add_option("--lr-schedule", ta.lr_schedule, "constant | cosine | step (halve every 10 epochs)")
-        ->check(CLI::IsMember({"constant", "cosine", "step"}))->capture_default_str();
+    trn->add_option("--lr-schedule", ta.lr_schedule,
+                    "constant | cosine (decays towards 0 over --epochs) | step (halve every 10 epochs) | plateau (halve after 3 "
+                    "epochs without a better --monitor value, Keras' ReduceLROnPlateau)")
+        ->check(CLI::IsMember({"constant", "cosine", "step", "plateau"}))->capture_default_str();
     trn->add_option("--patience", ta.patience, "early stopping: epochs without a better monitored value (0: off)")->capture_default_str();
-    trn->add_option("--monitor", ta.monitor, "what picks the best checkpoint and drives early stopping")
+    trn->add_option("--monitor", ta.monitor, "what picks the best checkpoint and drives early stopping and --lr-schedule plateau")
         ->check(CLI::IsMember({"val_accuracy", "val_balanced_accuracy", "val_loss"}))
         ->capture_default_str();
     trn->add_option("--alert-sensitivity", ta.alert_sensitivity, "melanoma sensitivity the alert threshold is chosen for, on validation")

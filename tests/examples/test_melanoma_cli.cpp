@@ -118,6 +118,17 @@ TEST_CASE("melanoma warns when --rebalance makes a class out of one lesion's rot
     CHECK_THAT(r.output, !Catch::Contains("warning: class 'melanoma'") && Catch::Contains("Rebalanced the training side: 11 -> 191"));
 }
 
+TEST_CASE("train --lr-schedule plateau halves the rate after 3 epochs without a better monitored value", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-plateau");
+    // a rate too small to change any prediction: validation accuracy stays where epoch 1 put it
+    const auto r = melanoma("train --data " + q(root) + " --epochs 5 --batch 4 --lr 1e-12 --lr-schedule plateau --out " +
+                            q(root / "run"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Epoch 4: ReduceLROnPlateau reducing learning rate to 5e-13 (no better "
+                                         "val_accuracy for 3 epochs)") &&
+                             Catch::Contains("Epoch 5/5 (lr 5e-13)") && !Catch::Contains("Epoch 3: ReduceLROnPlateau"));
+}
+
 TEST_CASE("melanoma warns when --class-weights gives a nearly empty class a dominating weight", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-weights", 100);
     write_image(root / "Train" / "rare" / "r0.png", 24, 24, 3, 200);
@@ -227,6 +238,8 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
          "error: --monitor needs a validation split (--val-split 0 has none)"},
         {" --val-split 0 --alert-threshold 0.3 --alert-sensitivity 0.8", "error: --alert-sensitivity needs a validation split"},
         {" --val-split 0 --alert-threshold 0.3 --split-seed 7", "error: --split-seed has nothing to split with --val-split 0"},
+        {" --val-split 0 --alert-threshold 0.3 --lr-schedule plateau",
+         "error: --lr-schedule plateau needs a validation split to monitor (--val-split 0 has none)"},
         {" --val-split -0.1 --alert-threshold 0.3", "error: --val-split must be in [0, 1)"},
     };
     Run r;

@@ -358,3 +358,91 @@ TEST_CASE("an ensemble's evaluation averages its members' probabilities", "[trai
     Toy other(7, 5);
     CHECK_THROWS_WITH(train::ensemble({ea, train::evaluate(b, other, 2)}), Catch::Contains("different images"));
 }
+
+TEST_CASE("learning-rate schedules follow Keras' CosineDecay and ExponentialDecay, counted in epochs", "[train][schedule]") {
+    const double pi = 3.14159265358979323846;
+    const auto cosine = train::cosine_decay(24);
+    CHECK(cosine(1, 3e-4) == 3e-4);
+    for (int e = 1; e <= 24; ++e)  // the formula the melanoma runs 6-17 used, bit for bit
+        CHECK(cosine(e, 3e-4) == 0.5 * 3e-4 * (1 + std::cos(pi * (e - 1) / 24)));
+    CHECK(cosine(25, 3e-4) == 0.0);
+    CHECK(cosine(40, 3e-4) == 0.0);  // stays at alpha * initial after decay_epochs
+    const auto floor = train::cosine_decay(10, 0.1);
+    CHECK(floor(6, 1.0) == Approx(0.9 * 0.5 + 0.1).epsilon(1e-15));
+    CHECK(floor(11, 1.0) == Approx(0.1).epsilon(1e-15));
+    CHECK(floor(99, 1.0) == Approx(0.1).epsilon(1e-15));
+
+    const auto smooth = train::exponential_decay(10, 0.5);
+    CHECK(smooth(1, 0.1) == 0.1);
+    CHECK(smooth(6, 0.1) == Approx(0.1 * std::pow(0.5, 0.5)).epsilon(1e-15));
+    const auto stairs = train::exponential_decay(10, 0.5, true);
+    CHECK(stairs(10, 0.1) == 0.1);
+    CHECK(stairs(11, 0.1) == 0.05);
+    CHECK(stairs(21, 0.1) == 0.025);
+
+    CHECK(test::error_message<ValueError>([] { train::cosine_decay(0); }) == "cosine_decay: decay_epochs must be > 0, got 0");
+    CHECK(test::error_message<ValueError>([] { train::cosine_decay(5, 1.5); }) == "cosine_decay: alpha must lie in [0, 1], got 1.5");
+    CHECK(test::error_message<ValueError>([] { train::exponential_decay(5, 0); }) ==
+          "exponential_decay: decay_rate must be > 0, got 0");
+}
+
+TEST_CASE("ReduceLROnPlateau's bookkeeping follows Keras' (patience, min_delta, cooldown, min_lr)", "[train][schedule]") {
+    train::PlateauTracker t({.factor = 0.5, .patience = 2, .min_delta = 0.01});
+    double lr = 1.0;
+    // improves, improves, flat, flat -> reduced; a gain below min_delta is no improvement
+    for (const double s : {0.5, 0.6, 0.6, 0.605}) lr = t.next_rate(s, lr);
+    CHECK(lr == 0.5);
+    CHECK(t.reduced());
+    lr = t.next_rate(0.7, lr);  // an improvement resets the count
+    CHECK_FALSE(t.reduced());
+    lr = t.next_rate(0.7, lr);
+    CHECK(t.wait() == 1);
+    lr = t.next_rate(0.69, lr);
+    CHECK(lr == 0.25);
+
+    // cooldown: after a reduction, `cooldown` epochs pass before the count resumes; min_lr is a floor
+    train::PlateauTracker c({.factor = 0.5, .patience = 1, .cooldown = 2, .min_lr = 0.3});
+    lr = 1.0;
+    std::vector<double> rates;
+    for (int e = 0; e < 7; ++e) rates.push_back(lr = c.next_rate(e == 0 ? 1.0 : 0.0, lr));
+    // epoch 1 improves; 2 reduces to 0.5; 3 cools down; 4 ends the cooldown and, with patience 1, counts and
+    // reduces again, to max(0.25, 0.3) = 0.3 (as Keras: the counter is decremented before it is tested); then
+    // 0.3 is the floor
+    CHECK(rates == std::vector<double>{1.0, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3});
+}
+
+TEST_CASE("fit lowers the rate on a plateau of the monitored value, and refuses what cannot work", "[train][fit][schedule]") {
+    Toy train_set(16, 1), val_set(8, 2);
+    auto model = toy_model();
+    // rates that are powers of two, so that float32(min_lr) == min_lr
+    optim::Adam<float> adam(model.parameters(), {.lr = std::ldexp(1.0, -20)});
+    std::ostringstream log;
+    train::FitOptions o;
+    o.epochs = 8;
+    o.classes = 2;
+    o.log = &log;
+    o.interactive_progress = false;
+    // nothing improves by 10 after the first epoch
+    o.reduce_lr_on_plateau = train::ReduceLROnPlateau{.monitor = train::Monitor::val_accuracy, .factor = 0.5,
+                                                      .patience = 2, .min_delta = 10, .cooldown = 1,
+                                                      .min_lr = std::ldexp(1.0, -22)};
+    const auto h = train::fit(model, adam, train_set, val_set, o);
+    std::vector<double> rates;
+    for (const auto& r : h.epochs) rates.push_back(r.learning_rate);
+    const double a = std::ldexp(1.0, -20), b = a / 2, c = a / 4;
+    CHECK(rates == std::vector<double>{a, a, a, b, b, c, c, c});
+    CHECK_THAT(log.str(), Catch::Contains("Epoch 3: ReduceLROnPlateau reducing learning rate to ") &&
+                              Catch::Contains("(no better val_accuracy for 2 epochs)") &&
+                              Catch::Contains("Epoch 5: ReduceLROnPlateau") && !Catch::Contains("Epoch 7: ReduceLROnPlateau"));
+
+    o.log = nullptr;
+    o.lr_schedule = train::cosine_decay(8);
+    CHECK(test::error_message<ValueError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
+          "fit: lr_schedule and reduce_lr_on_plateau both set the learning rate; give one of them");
+    o.lr_schedule = nullptr;
+    CHECK(test::error_message<ValueError>([&] { train::fit(model, adam, train_set, o); }) ==
+          "fit: reduce_lr_on_plateau monitors val_accuracy, which needs validation data; none was given");
+    o.reduce_lr_on_plateau->factor = 1;
+    CHECK(test::error_message<ValueError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
+          "fit: reduce_lr_on_plateau: factor must lie in (0, 1), got 1");
+}

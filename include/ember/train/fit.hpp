@@ -20,6 +20,7 @@
 #include "ember/train/history.hpp"
 #include "ember/train/metrics.hpp"
 #include "ember/train/progress.hpp"
+#include "ember/train/schedules.hpp"
 
 namespace ember::train {
 
@@ -197,14 +198,63 @@ inline Monitor parse_monitor(const std::string& name) {
                                  "': expected val_accuracy, val_balanced_accuracy or val_loss"));
 }
 
+/// Keras' ReduceLROnPlateau callback, with its defaults: when `monitor` has not improved by more than min_delta
+/// for `patience` epochs, the rate becomes max(rate * factor, min_lr); then `cooldown` epochs pass before
+/// counting again.
+struct ReduceLROnPlateau {
+    Monitor monitor = Monitor::val_loss;
+    double factor = 0.1;
+    int patience = 10;
+    double min_delta = 1e-4;
+    int cooldown = 0;
+    double min_lr = 0;
+};
+
+/// ReduceLROnPlateau's bookkeeping, one call per epoch as Keras' on_epoch_end: given the epoch's monitored value
+/// as a score where higher is better (val_loss negated) and the rate it trained at, returns the rate for the
+/// next epoch (reduced() says whether it changed).
+class PlateauTracker {
+public:
+    explicit PlateauTracker(const ReduceLROnPlateau& o) : o_(o) {}
+    double next_rate(double score, double lr) {
+        reduced_ = false;
+        if (cooldown_ > 0) {
+            --cooldown_;
+            wait_ = 0;
+        }
+        if (score > best_ + o_.min_delta) {
+            best_ = score;
+            wait_ = 0;
+        } else if (cooldown_ == 0 && ++wait_ >= o_.patience && lr > static_cast<float>(o_.min_lr)) {
+            lr = std::max(lr * o_.factor, o_.min_lr);  // Keras compares with float32(min_lr), so do we
+            reduced_ = true;
+            cooldown_ = o_.cooldown;
+            wait_ = 0;
+        }
+        return lr;
+    }
+    [[nodiscard]] bool reduced() const { return reduced_; }
+    /// Epochs without improvement since the last improvement or reduction.
+    [[nodiscard]] int wait() const { return wait_; }
+
+private:
+    ReduceLROnPlateau o_;
+    double best_ = -std::numeric_limits<double>::infinity();
+    int wait_ = 0, cooldown_ = 0;
+    bool reduced_ = false;
+};
+
 struct FitOptions {
     int epochs = 50;
     int classes = 0;                          // required: the number of output classes
     std::vector<float> class_weights;         // empty: unweighted loss (Keras' class_weight semantics)
     Monitor monitor = Monitor::val_accuracy;  // what "better" means for on_best and early stopping
     int early_stopping_patience = 0;          // stop after this many epochs without a better monitored value (0: never)
-    /// Learning rate for each epoch (1-based), given the initial rate; empty: constant.
-    std::function<double(int epoch, double initial_lr)> lr_schedule;
+    /// Learning rate for each epoch (1-based), given the initial rate (cosine_decay(), exponential_decay() or
+    /// your own); empty: constant.
+    LrSchedule lr_schedule;
+    /// Lower the rate when validation stops improving (needs validation data; not with lr_schedule).
+    std::optional<ReduceLROnPlateau> reduce_lr_on_plateau;
     /// Called when the monitored value improves (e.g. to save a checkpoint), with the epoch's record.
     std::function<void(const EpochRecord&, const Evaluation&)> on_best;
     /// Called after every epoch (e.g. to write history.csv).
@@ -224,17 +274,31 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                 monitor_name(o.monitor), ", which needs validation data; none was given");
     EMBER_CHECK(val || !o.on_best, ValueError, "fit: on_best is called when ", monitor_name(o.monitor),
                 " improves, which needs validation data; none was given (save in on_epoch_end instead)");
+    if (const auto& p = o.reduce_lr_on_plateau) {
+        EMBER_CHECK(val, ValueError, "fit: reduce_lr_on_plateau monitors ", monitor_name(p->monitor),
+                    ", which needs validation data; none was given");
+        EMBER_CHECK(!o.lr_schedule, ValueError,
+                    "fit: lr_schedule and reduce_lr_on_plateau both set the learning rate; give one of them");
+        EMBER_CHECK(p->factor > 0 && p->factor < 1, ValueError,
+                    "fit: reduce_lr_on_plateau: factor must lie in (0, 1), got ", p->factor);
+        EMBER_CHECK(p->patience >= 0 && p->cooldown >= 0 && p->min_delta >= 0 && p->min_lr >= 0, ValueError,
+                    "fit: reduce_lr_on_plateau: patience, cooldown, min_delta and min_lr must be >= 0, got ",
+                    p->patience, ", ", p->cooldown, ", ", p->min_delta, ", ", p->min_lr);
+    }
     History history;
     const double initial_lr = opt.learning_rate();
     // Scores where higher is better; the first epoch always improves on -infinity.
-    double best = -std::numeric_limits<double>::infinity();
-    auto score = [&](const EpochRecord& r) {
-        switch (o.monitor) {
+    auto score_by = [](const EpochRecord& r, Monitor m) {
+        switch (m) {
             case Monitor::val_balanced_accuracy: return r.val_balanced_accuracy;
             case Monitor::val_loss: return -r.val_loss;
             default: return r.val_accuracy;
         }
     };
+    double best = -std::numeric_limits<double>::infinity();
+    auto score = [&](const EpochRecord& r) { return score_by(r, o.monitor); };
+    std::optional<PlateauTracker> plateau;
+    if (o.reduce_lr_on_plateau) plateau.emplace(*o.reduce_lr_on_plateau);
     int since_best = 0;
     const std::span<const float> weights(o.class_weights);
     // With a moving average of the weights, the model is the average between epochs: validation, on_best and
@@ -314,6 +378,17 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
             ++since_best;
         }
         if (o.on_epoch_end) o.on_epoch_end(history);
+        if (plateau) {  // as Keras' callback, after the epoch's other callbacks
+            const Monitor m = o.reduce_lr_on_plateau->monitor;
+            const double lr = plateau->next_rate(score_by(rec, m), opt.learning_rate());
+            if (plateau->reduced()) {
+                opt.set_learning_rate(lr);
+                if (o.log)
+                    *o.log << "Epoch " << epoch << ": ReduceLROnPlateau reducing learning rate to " << lr
+                           << " (no better " << monitor_name(m) << " for " << o.reduce_lr_on_plateau->patience
+                           << " epochs)\n";
+            }
+        }
         if (o.early_stopping_patience > 0 && since_best >= o.early_stopping_patience) {
             if (o.log)
                 *o.log << "Early stopping: no better " << monitor_name(o.monitor) << " for " << since_best << " epochs\n";
