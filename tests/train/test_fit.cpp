@@ -444,5 +444,7 @@ TEST_CASE("fit lowers the rate on a plateau of the monitored value, and refuses 
           "fit: reduce_lr_on_plateau monitors val_accuracy, which needs validation data; none was given");
     o.reduce_lr_on_plateau->factor = 1;
     CHECK(test::error_message<ValueError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
-          "fit: reduce_lr_on_plateau: factor must lie in (0, 1), got 1");
+          "ReduceLROnPlateau: factor must lie in (0, 1), got 1");
+    CHECK(test::error_message<ValueError>([] { train::PlateauTracker({.min_delta = -1}); }) ==
+          "ReduceLROnPlateau: patience, cooldown, min_delta and min_lr must be >= 0, got 10, 0, -1, 0");
 }

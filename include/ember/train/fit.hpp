@@ -215,7 +215,15 @@ struct ReduceLROnPlateau {
 /// next epoch (reduced() says whether it changed).
 class PlateauTracker {
 public:
-    explicit PlateauTracker(const ReduceLROnPlateau& o) : o_(o) {}
+    /// ValueError for a factor outside (0, 1) (Keras refuses >= 1) or a negative patience, cooldown, min_delta
+    /// or min_lr.
+    explicit PlateauTracker(const ReduceLROnPlateau& o) : o_(o) {
+        EMBER_CHECK(o.factor > 0 && o.factor < 1, ValueError, "ReduceLROnPlateau: factor must lie in (0, 1), got ",
+                    o.factor);
+        EMBER_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.min_delta >= 0 && o.min_lr >= 0, ValueError,
+                    "ReduceLROnPlateau: patience, cooldown, min_delta and min_lr must be >= 0, got ", o.patience,
+                    ", ", o.cooldown, ", ", o.min_delta, ", ", o.min_lr);
+    }
     double next_rate(double score, double lr) {
         reduced_ = false;
         if (cooldown_ > 0) {
@@ -279,12 +287,9 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                     ", which needs validation data; none was given");
         EMBER_CHECK(!o.lr_schedule, ValueError,
                     "fit: lr_schedule and reduce_lr_on_plateau both set the learning rate; give one of them");
-        EMBER_CHECK(p->factor > 0 && p->factor < 1, ValueError,
-                    "fit: reduce_lr_on_plateau: factor must lie in (0, 1), got ", p->factor);
-        EMBER_CHECK(p->patience >= 0 && p->cooldown >= 0 && p->min_delta >= 0 && p->min_lr >= 0, ValueError,
-                    "fit: reduce_lr_on_plateau: patience, cooldown, min_delta and min_lr must be >= 0, got ",
-                    p->patience, ", ", p->cooldown, ", ", p->min_delta, ", ", p->min_lr);
     }
+    std::optional<PlateauTracker> plateau;  // its options checked before any training
+    if (o.reduce_lr_on_plateau) plateau.emplace(*o.reduce_lr_on_plateau);
     History history;
     const double initial_lr = opt.learning_rate();
     // Scores where higher is better; the first epoch always improves on -infinity.
@@ -297,8 +302,6 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
     };
     double best = -std::numeric_limits<double>::infinity();
     auto score = [&](const EpochRecord& r) { return score_by(r, o.monitor); };
-    std::optional<PlateauTracker> plateau;
-    if (o.reduce_lr_on_plateau) plateau.emplace(*o.reduce_lr_on_plateau);
     int since_best = 0;
     const std::span<const float> weights(o.class_weights);
     // With a moving average of the weights, the model is the average between epochs: validation, on_best and
