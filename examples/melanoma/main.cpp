@@ -505,7 +505,7 @@ int run_train(TrainArgs a) {
             if (counts[c] > 0 && a.rebalance >= 50 * counts[c])
                 std::cerr << "warning: class '" << names[c] << "' has only " << counts[c]
                           << " training image(s); --rebalance " << a.rebalance
-                          << " adds rotated copies of them, about " << a.rebalance / counts[c] << " of each\n";
+                          << " adds copies of them (70% rotated), about " << a.rebalance / counts[c] << " of each\n";
         data::rebalance(set, split.train, a.rebalance, a.seed + 1);
         std::cout << "Rebalanced the training side: " << before << " -> " << split.train.size() << " images (+"
                   << a.rebalance << " per class, Augmentor rotate p=0.7 up to 10 degrees)\n";

@@ -114,7 +114,7 @@ TEST_CASE("melanoma warns when --rebalance makes a class out of one lesion's rot
                             q(root / "run"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("warning: class 'rare' has only 1 training image(s); --rebalance 60 adds "
-                                         "rotated copies of them, about 60 of each"));
+                                         "copies of them (70% rotated), about 60 of each"));
     CHECK_THAT(r.output, !Catch::Contains("warning: class 'melanoma'") && Catch::Contains("Rebalanced the training side: 11 -> 191"));
 }
 

@@ -194,9 +194,13 @@ TEST_CASE("exclude_from_weight_decay keeps the update rule and skips the decay, 
           "AdamW: exclude_from_weight_decay(): vars[1] is not one of the optimizer's parameters");
     CHECK(adamw.decays(0));  // a refused call excludes nothing
     CHECK(test::error_message<ValueError>([&] { adamw.exclude_from_weight_decay(named, {"biass"}); }) ==
-          "AdamW: exclude_from_weight_decay(): no parameter name contains 'biass' (the first is 'dense.kernel')");
+          "AdamW: exclude_from_weight_decay(): none of the optimizer's parameters has a name containing 'biass' (2 "
+          "named parameter(s) given, the first 'dense.kernel')");
+    // `named` holds sgd's parameters, not adamw's
     CHECK(test::error_message<ValueError>([&] { adamw.exclude_from_weight_decay(named, {"kernel"}); }) ==
-          "AdamW: exclude_from_weight_decay(): parameter 'dense.kernel' is not one of the optimizer's parameters");
+          "AdamW: exclude_from_weight_decay(): none of the optimizer's parameters has a name containing 'kernel' (2 "
+          "named parameter(s) given, the first 'dense.kernel')");
+    CHECK_THROWS_AS(adamw.decays(2), IndexError);
     CHECK(test::error_message<ValueError>([&] { adamw.exclude_from_weight_decay(named, {""}); }) ==
           "AdamW: exclude_from_weight_decay(): an empty name matches everything");
     set_grad(a, {1.0});
@@ -204,6 +208,17 @@ TEST_CASE("exclude_from_weight_decay keeps the update rule and skips the decay, 
     adamw.step();
     CHECK(test::error_message<StateError>([&] { adamw.exclude_from_weight_decay({a}); }) ==
           "AdamW: exclude_from_weight_decay() after a step (exclude parameters before training starts)");
+    // an optimizer over part of a model: the model's other parameters are ignored, as in Keras; calls add up
+    auto head_w = param({1.0}), head_b = param({1.0});
+    optim::AdamW<double> head({head_w, head_b});
+    const std::vector<Named> model{{"body.kernel", kernel}, {"body.bias", bias}, {"head.kernel", head_w},
+                                   {"head.bias", head_b}};
+    head.exclude_from_weight_decay(model, {"bias"});
+    CHECK(head.decays(0));
+    CHECK_FALSE(head.decays(1));
+    head.exclude_from_weight_decay(model, {"head.kernel"});
+    CHECK_FALSE(head.decays(0));
+    CHECK_FALSE(head.decays(1));
     // without weight decay nothing decays, excluded or not
     optim::Adam<double> adam({a});
     CHECK_FALSE(adam.decays(0));

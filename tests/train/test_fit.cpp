@@ -383,7 +383,7 @@ TEST_CASE("learning-rate schedules follow Keras' CosineDecay and ExponentialDeca
     CHECK(test::error_message<ValueError>([] { train::cosine_decay(0); }) == "cosine_decay: decay_epochs must be > 0, got 0");
     CHECK(test::error_message<ValueError>([] { train::cosine_decay(5, 1.5); }) == "cosine_decay: alpha must lie in [0, 1], got 1.5");
     CHECK(test::error_message<ValueError>([] { train::exponential_decay(5, 0); }) ==
-          "exponential_decay: decay_rate must be > 0, got 0");
+          "exponential_decay: decay_rate must be finite and > 0, got 0");
 }
 
 TEST_CASE("ReduceLROnPlateau's bookkeeping follows Keras' (patience, min_delta, cooldown, min_lr)", "[train][schedule]") {
@@ -409,12 +409,32 @@ TEST_CASE("ReduceLROnPlateau's bookkeeping follows Keras' (patience, min_delta, 
     // reduces again, to max(0.25, 0.3) = 0.3 (as Keras: the counter is decremented before it is tested); then
     // 0.3 is the floor
     CHECK(rates == std::vector<double>{1.0, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3});
+
+    // a rate that has reached min_lr is not "reduced" to it again (1e-6 is not a float32: Keras' comparison with
+    // float32(min_lr) would reduce 1e-6 to 1e-6 every `patience` epochs)
+    train::PlateauTracker f({.factor = 0.5, .patience = 1, .min_lr = 1e-6});
+    lr = 4e-6;
+    int reductions = 0;
+    for (int e = 0; e < 8; ++e) {
+        lr = f.next_rate(e == 0 ? 1.0 : 0.0, lr);
+        reductions += f.reduced();
+    }
+    CHECK(lr == 1e-6);
+    CHECK(reductions == 2);
+    // patience 0: every epoch without improvement reduces
+    train::PlateauTracker z({.factor = 0.5, .patience = 0});
+    lr = z.next_rate(1.0, 1.0);
+    CHECK_FALSE(z.reduced());
+    lr = z.next_rate(1.0, lr);
+    CHECK(z.reduced());
+    CHECK(z.waited() == 1);
+    CHECK(lr == 0.5);
 }
 
 TEST_CASE("fit lowers the rate on a plateau of the monitored value, and refuses what cannot work", "[train][fit][schedule]") {
     Toy train_set(16, 1), val_set(8, 2);
     auto model = toy_model();
-    // rates that are powers of two, so that float32(min_lr) == min_lr
+    // rates that are powers of two, so that every halving is exact
     optim::Adam<float> adam(model.parameters(), {.lr = std::ldexp(1.0, -20)});
     std::ostringstream log;
     train::FitOptions o;
@@ -446,5 +466,6 @@ TEST_CASE("fit lowers the rate on a plateau of the monitored value, and refuses 
     CHECK(test::error_message<ValueError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
           "ReduceLROnPlateau: factor must lie in (0, 1), got 1");
     CHECK(test::error_message<ValueError>([] { train::PlateauTracker({.min_delta = -1}); }) ==
-          "ReduceLROnPlateau: patience, cooldown, min_delta and min_lr must be >= 0, got 10, 0, -1, 0");
+          "ReduceLROnPlateau: patience, cooldown, min_delta and min_lr must be finite and >= 0, got 10, 0, -1, 0");
+    CHECK_THROWS_AS(train::PlateauTracker({.min_delta = std::numeric_limits<double>::infinity()}), ValueError);
 }

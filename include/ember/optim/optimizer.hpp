@@ -110,19 +110,26 @@ public:
 
     /// Keras' exclude_from_weight_decay(var_list=...): these parameters keep their update rule but are not
     /// decayed (commonly the biases). Each must be one of this optimizer's parameters (ValueError naming its
-    /// position in `vars` otherwise). Only before the first step (StateError), as Keras allows it only before the
-    /// optimizer is built; calls add up.
+    /// position in `vars` otherwise; a refused call excludes nothing). Only before the first step (StateError),
+    /// as Keras allows it only before the optimizer is built. Unlike Keras, where each call replaces the previous
+    /// exclusions, calls add up.
     void exclude_from_weight_decay(const std::vector<Tensor<T>>& vars) {
         EMBER_CHECK(iterations_ == 0, StateError, who_,
                     ": exclude_from_weight_decay() after a step (exclude parameters before training starts)");
-        std::vector<std::size_t> which;  // all found before any is marked: a refused call changes nothing
-        for (std::size_t k = 0; k < vars.size(); ++k) which.push_back(index_of(vars[k], "vars[" + std::to_string(k) + "]"));
+        std::vector<std::size_t> which;  // all found before any is marked
+        for (std::size_t k = 0; k < vars.size(); ++k) {
+            const auto i = find(vars[k]);
+            EMBER_CHECK(i < params_.size(), ValueError, who_, ": exclude_from_weight_decay(): vars[", k,
+                        "] is not one of the optimizer's parameters");
+            which.push_back(i);
+        }
         for (std::size_t i : which) no_decay_[i] = true;
     }
-    /// Keras' exclude_from_weight_decay(var_names=...): every parameter in `named` (a model's named_parameters():
-    /// items with .name and .value) whose name contains one of `names`, e.g. {"bias"} (Keras searches the names
-    /// as a regular expression; a plain name matches the same). ValueError when a name matches no parameter
-    /// (a typo would otherwise decay everything silently) or a matched one is not this optimizer's.
+    /// Keras' exclude_from_weight_decay(var_names=...): every parameter of this optimizer that appears in `named`
+    /// (a model's named_parameters(): items with .name and .value) under a name containing one of `names`, e.g.
+    /// {"bias"} (Keras searches the names as a regular expression; a plain name matches the same). Named
+    /// parameters the optimizer does not update are ignored, as in Keras; a name that matches none of the
+    /// optimizer's parameters is a ValueError (Keras ignores it, and a typo would silently decay everything).
     template <class Named>
     void exclude_from_weight_decay(const std::vector<Named>& named, const std::vector<std::string>& names) {
         EMBER_CHECK(iterations_ == 0, StateError, who_,
@@ -132,18 +139,20 @@ public:
             EMBER_CHECK(!name.empty(), ValueError, who_, ": exclude_from_weight_decay(): an empty name matches everything");
             bool found = false;
             for (const auto& p : named) {
-                if (p.name.find(name) == std::string::npos) continue;
-                index_of(p.value, "parameter '" + p.name + "'");
+                if (p.name.find(name) == std::string::npos || find(p.value) == params_.size()) continue;
                 vars.push_back(p.value);
                 found = true;
             }
-            EMBER_CHECK(found, ValueError, who_, ": exclude_from_weight_decay(): no parameter name contains '", name,
-                        "'", named.empty() ? std::string(" (no parameters given)") : " (the first is '" + named.front().name + "')");
+            EMBER_CHECK(found, ValueError, who_, ": exclude_from_weight_decay(): none of the optimizer's parameters has a name containing '",
+                        name, "' (", named.size(), " named parameter(s) given", named.empty() ? std::string() : ", the first '" + named.front().name + "'", ")");
         }
         exclude_from_weight_decay(vars);
     }
-    /// Whether parameter i is decayed (with weight_decay > 0).
-    [[nodiscard]] bool decays(std::size_t i) const { return c_.weight_decay > 0 && !no_decay_.at(i); }
+    /// Whether parameter i is decayed (with weight_decay > 0). IndexError for i outside the parameters.
+    [[nodiscard]] bool decays(std::size_t i) const {
+        EMBER_CHECK(i < params_.size(), IndexError, who_, ": decays(", i, ") of ", params_.size(), " parameters");
+        return c_.weight_decay > 0 && !no_decay_[i];
+    }
 
     [[nodiscard]] virtual double learning_rate() const = 0;
     /// Changes the rate for later steps (learning-rate schedules). Throws ValueError for a negative or NaN rate.
@@ -225,12 +234,11 @@ private:
         }
     }
 
-    /// The position of `v` among the parameters; ValueError naming it (`what`) when it is not one of them.
-    std::size_t index_of(const Tensor<T>& v, const std::string& what) const {
+    /// The position of `v` among the parameters, or params_.size() when it is not one of them.
+    std::size_t find(const Tensor<T>& v) const {
         for (std::size_t i = 0; i < params_.size(); ++i)
             if (v.shares_storage_with(params_[i])) return i;
-        throw ValueError(detail::cat(who_, ": exclude_from_weight_decay(): ", what,
-                                     " is not one of the optimizer's parameters"));
+        return params_.size();
     }
 
     CommonOptions c_;

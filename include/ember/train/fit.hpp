@@ -215,14 +215,15 @@ struct ReduceLROnPlateau {
 /// next epoch (reduced() says whether it changed).
 class PlateauTracker {
 public:
-    /// ValueError for a factor outside (0, 1) (Keras refuses >= 1) or a negative patience, cooldown, min_delta
-    /// or min_lr.
+    /// ValueError for a factor outside (0, 1) (Keras refuses >= 1) or a negative (or infinite) patience, cooldown,
+    /// min_delta or min_lr.
     explicit PlateauTracker(const ReduceLROnPlateau& o) : o_(o) {
         EMBER_CHECK(o.factor > 0 && o.factor < 1, ValueError, "ReduceLROnPlateau: factor must lie in (0, 1), got ",
                     o.factor);
-        EMBER_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.min_delta >= 0 && o.min_lr >= 0, ValueError,
-                    "ReduceLROnPlateau: patience, cooldown, min_delta and min_lr must be >= 0, got ", o.patience,
-                    ", ", o.cooldown, ", ", o.min_delta, ", ", o.min_lr);
+        EMBER_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.min_delta >= 0 && o.min_lr >= 0 &&
+                        std::isfinite(o.min_delta) && std::isfinite(o.min_lr),
+                    ValueError, "ReduceLROnPlateau: patience, cooldown, min_delta and min_lr must be finite and >= 0, got ",
+                    o.patience, ", ", o.cooldown, ", ", o.min_delta, ", ", o.min_lr);
     }
     double next_rate(double score, double lr) {
         reduced_ = false;
@@ -233,9 +234,12 @@ public:
         if (score > best_ + o_.min_delta) {
             best_ = score;
             wait_ = 0;
-        } else if (cooldown_ == 0 && ++wait_ >= o_.patience && lr > static_cast<float>(o_.min_lr)) {
-            lr = std::max(lr * o_.factor, o_.min_lr);  // Keras compares with float32(min_lr), so do we
+        } else if (cooldown_ == 0 && ++wait_ >= o_.patience && lr > o_.min_lr) {
+            // (Keras compares with float32(min_lr), its rate being a float32; ember's is a double, and a rate
+            // that has reached min_lr exactly is not "reduced" to it again)
+            lr = std::max(lr * o_.factor, o_.min_lr);
             reduced_ = true;
+            waited_ = wait_;
             cooldown_ = o_.cooldown;
             wait_ = 0;
         }
@@ -244,11 +248,13 @@ public:
     [[nodiscard]] bool reduced() const { return reduced_; }
     /// Epochs without improvement since the last improvement or reduction.
     [[nodiscard]] int wait() const { return wait_; }
+    /// Epochs without improvement that led to the last reduction.
+    [[nodiscard]] int waited() const { return waited_; }
 
 private:
     ReduceLROnPlateau o_;
     double best_ = -std::numeric_limits<double>::infinity();
-    int wait_ = 0, cooldown_ = 0;
+    int wait_ = 0, waited_ = 0, cooldown_ = 0;
     bool reduced_ = false;
 };
 
@@ -261,7 +267,8 @@ struct FitOptions {
     /// Learning rate for each epoch (1-based), given the initial rate (cosine_decay(), exponential_decay() or
     /// your own); empty: constant.
     LrSchedule lr_schedule;
-    /// Lower the rate when validation stops improving (needs validation data; not with lr_schedule).
+    /// Lower the rate when validation stops improving (needs validation data; not with lr_schedule). As in Keras,
+    /// the lowered rate stays in the optimizer when fit returns.
     std::optional<ReduceLROnPlateau> reduce_lr_on_plateau;
     /// Called when the monitored value improves (e.g. to save a checkpoint), with the epoch's record.
     std::function<void(const EpochRecord&, const Evaluation&)> on_best;
@@ -388,8 +395,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                 opt.set_learning_rate(lr);
                 if (o.log)
                     *o.log << "Epoch " << epoch << ": ReduceLROnPlateau reducing learning rate to " << lr
-                           << " (no better " << monitor_name(m) << " for " << o.reduce_lr_on_plateau->patience
-                           << " epochs)\n";
+                           << " (no better " << monitor_name(m) << " for " << plateau->waited() << " epoch"
+                           << (plateau->waited() == 1 ? "" : "s") << ")\n";
             }
         }
         if (o.early_stopping_patience > 0 && since_best >= o.early_stopping_patience) {
@@ -419,8 +426,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
 }
 
 /// Trains without validation data (Keras' fit without validation_data), e.g. on all the data once a recipe and
-/// its epoch count are fixed: the history's val_* figures are NaN, and what needs a validation figure - on_best
-/// and early stopping - is refused with a ValueError. The training steps are those of the fit() with validation
+/// its epoch count are fixed: the history's val_* figures are NaN, and what needs a validation figure - on_best,
+/// early stopping and reduce_lr_on_plateau - is refused with a ValueError. The training steps are those of the fit() with validation
 /// (evaluation draws no random numbers), so both reach the same weights.
 template <class Train>
     requires BatchSource<Train, float>

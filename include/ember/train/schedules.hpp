@@ -32,10 +32,11 @@ inline LrSchedule cosine_decay(int decay_epochs, double alpha = 0.0) {
 /// Keras' ExponentialDecay(initial, decay_steps = decay_epochs, decay_rate, staircase) counted in epochs: epoch e
 /// trains at initial * decay_rate ^ ((e - 1) / decay_epochs), the exponent rounded down with staircase (so
 /// exponential_decay(10, 0.5, true) halves the rate every 10 epochs). ValueError unless decay_epochs > 0 and
-/// decay_rate > 0.
+/// decay_rate is finite and > 0.
 inline LrSchedule exponential_decay(int decay_epochs, double decay_rate, bool staircase = false) {
     EMBER_CHECK(decay_epochs > 0, ValueError, "exponential_decay: decay_epochs must be > 0, got ", decay_epochs);
-    EMBER_CHECK(decay_rate > 0, ValueError, "exponential_decay: decay_rate must be > 0, got ", decay_rate);
+    EMBER_CHECK(decay_rate > 0 && std::isfinite(decay_rate), ValueError,
+                "exponential_decay: decay_rate must be finite and > 0, got ", decay_rate);
     return [decay_epochs, decay_rate, staircase](int epoch, double initial) {
         double p = static_cast<double>(std::max(epoch - 1, 0)) / decay_epochs;
         if (staircase) p = std::floor(p);
