@@ -1,0 +1,121 @@
+// examples/melanoma/commands.hpp - the melanoma program's subcommands as main.cpp's command line hands them their
+// arguments, and the helpers they share. Each subcommand is its own translation unit (audit.cpp, train.cpp,
+// evaluate.cpp), so a build compiles them in parallel and an edit to one recompiles only it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ember/data/image_folder.hpp>
+#include <ember/train/fit.hpp>
+
+namespace melanoma {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+inline constexpr const char* kDatasetRepo = "https://github.com/AmitBytesSage/Melanoma-Skin-Cancer-Detection-Model.git";
+inline constexpr const char* kDatasetFolder = "Skin cancer ISIC The International Skin Imaging Collaboration";
+inline constexpr const char* kMelanoma = "melanoma";
+
+/// A usage problem: reported as "error: ..." with exit code 2 (bad input) rather than a crash.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// ---- the subcommands ------------------------------------------------------------------------------------------
+
+int run_audit(const fs::path& data_dir, const fs::path& out_dir);
+
+struct TrainArgs {
+    fs::path data, out = "runs/melanoma";
+    int epochs = 50;
+    long batch = 32;
+    std::uint64_t seed = 123;
+    std::int64_t split_seed = -1;  // < 0: the seed
+    double val_split = 0.2;
+    std::string split = "stratified";
+    std::string augment = "none";
+    std::string color_constancy = "none";
+    std::vector<double> color_jitter;  // empty: off; else brightness, contrast, saturation, hue
+    int rebalance = 0;
+    bool class_weights = false;
+    bool dedup = false;
+    int threads = 0;
+    double lr = 1e-3;
+    double weight_decay = 0;  // decoupled (Keras' Adam/AdamW weight_decay); 0: off
+    double ema = 0;           // momentum of the weights' moving average (Keras' use_ema); 0: off
+    std::string lr_schedule = "constant";
+    int patience = 0;
+    std::string monitor = "val_accuracy";
+    std::set<std::string> given;  // options given on the command line (not defaulted)
+    double alert_sensitivity = 0.9;
+    double alert_threshold = -1;  // < 0: chosen on validation; required with --val-split 0
+    bool strict = false;
+    long limit = 0;  // use at most this many training images (smoke tests)
+};
+
+int run_train(TrainArgs a);
+
+struct EvalArgs {
+    fs::path data, out, exclude_copies_of;
+    std::vector<fs::path> models;  // one checkpoint, or the members of an ensemble
+    double threshold = -1;  // < 0: the checkpoint's
+    bool strict = false;
+    std::string tta = "none";
+    std::string on = "test";
+    // the validation split, where the checkpoint does not record how train made it
+    std::uint64_t seed = 123;
+    double val_split = 0.2;
+    std::string split = "stratified";
+    bool dedup = false;
+    double alert_sensitivity = 0.9;
+    long batch = 32;
+};
+
+int run_evaluate(const EvalArgs& a);
+int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>& images, double threshold_override,
+                bool as_json, const std::string& tta_name);
+
+// ---- shared helpers (common.cpp) ------------------------------------------------------------------------------
+
+/// `dir` itself when it holds class folders, else `dir`/<split> (Train or Test), also looking inside the ISIC
+/// folder name of the public copy.
+fs::path split_dir(const fs::path& dir, const std::string& split);
+/// Without --data: the default download folder, fetched with git when the network allows.
+fs::path default_data_dir();
+/// The index of class `name`, or -1.
+int find_class(const std::vector<std::string>& names, const std::string& name);
+/// Creates `dir` and checks that a file can be written in it, else throws UsageError.
+void ensure_writable_dir(const fs::path& dir);
+/// Writes `j` to `path` through a temporary file and a rename.
+void write_json(const fs::path& path, const json& j);
+/// The Minkowski norm of a --color-constancy name (0: none), as data::LoadOptions::shades_of_gray takes it.
+double shades_of_gray_norm(const std::string& color_constancy);
+/// How images are loaded for a model: at its input size, colours corrected as it was trained.
+ember::data::LoadOptions image_options(bool strict, const std::string& color_constancy);
+/// Indexes and decodes a folder of class folders, with a progress bar.
+ember::data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
+                                  std::vector<std::string> class_names = {});
+/// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.
+std::string folder_fingerprint(const ember::data::ImageSet& set);
+/// A double as the shortest text that reads back to the same value.
+std::string exact(double v);
+/// The melanoma column of the probabilities and who is truly melanoma.
+std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const ember::train::Evaluation& ev, int mel);
+/// Prints the evaluation report (accuracy, per-class precision/recall/F1, confusion matrix, melanoma alert) to
+/// `os` and returns it as JSON.
+json report(const ember::train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os);
+/// predictions.csv and the melanoma ROC curve of an evaluation in `dir`; returns whether the curve was written.
+bool write_details(const fs::path& dir, const ember::train::Evaluation& ev, const std::vector<std::string>& names,
+                   double threshold, const std::vector<fs::path>& paths);
+
+}  // namespace melanoma

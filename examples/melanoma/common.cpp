@@ -1,0 +1,244 @@
+// examples/melanoma/common.cpp - the helpers the subcommands share: where the data is, loading it, writing
+// JSON atomically, and the evaluation report.
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <ember/data/dedup.hpp>
+#include <ember/train/metrics.hpp>
+
+#include "commands.hpp"
+#include "model.hpp"
+#include "plots.hpp"
+
+using namespace ember;
+
+namespace melanoma {
+
+// ---- data location --------------------------------------------------------------------------------------------
+
+/// `dir` itself when it holds class folders, else `dir`/<split> (Train or Test), also looking inside the ISIC
+/// folder name of the public copy.
+fs::path split_dir(const fs::path& dir, const std::string& split) {
+    for (const fs::path& candidate : {dir / split, dir / kDatasetFolder / split})
+        if (fs::is_directory(candidate)) return candidate;
+    return dir;
+}
+
+/// Without --data: the default download folder, fetched with git when the network allows.
+fs::path default_data_dir() {
+    const fs::path dir = "data/isic";
+    if (fs::is_directory(dir / kDatasetFolder)) return dir;
+    std::cerr << "No --data given; fetching the public 180x180 ISIC copy into " << dir << " ...\n";
+    fs::create_directories(dir.parent_path());
+    const std::string cmd = std::string("git clone --depth 1 --quiet ") + kDatasetRepo + " '" + dir.string() + "' 2>&1";
+    if (std::system(cmd.c_str()) == 0 && fs::is_directory(dir / kDatasetFolder)) return dir;
+    throw UsageError(std::string("no --data folder given and the dataset could not be downloaded.\n") +
+                     "Get it on a machine with network access and pass its folder with --data:\n"
+                     "  git clone --depth 1 " + kDatasetRepo + " data/isic\n"
+                     "  melanoma train --data 'data/isic/" + kDatasetFolder + "'\n"
+                     "(any folder of <class>/<image> sub-folders works, e.g. ../shared/data/isic-mini)");
+}
+
+int find_class(const std::vector<std::string>& names, const std::string& name) {
+    auto it = std::find(names.begin(), names.end(), name);
+    return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+}
+
+void ensure_writable_dir(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path probe = dir / ".write-test";
+    std::ofstream out(probe);
+    if (ec || !out.good())
+        throw UsageError("cannot write to output folder '" + dir.string() + "'" + (ec ? ": " + ec.message() : ""));
+    out.close();
+    fs::remove(probe);
+}
+
+void write_json(const fs::path& path, const json& j) {
+    const fs::path tmp = path.string() + ".tmp";
+    {
+        std::ofstream out(tmp);
+        out << std::setw(2) << j << '\n';
+        if (!out.good()) throw IoError("cannot write '" + tmp.string() + "'");
+    }
+    fs::rename(tmp, path);
+}
+
+/// The Minkowski norm of a --color-constancy name (0: none), as data::LoadOptions::shades_of_gray takes it.
+double shades_of_gray_norm(const std::string& color_constancy) {
+    if (color_constancy == "none") return 0;
+    if (color_constancy == "shades-of-gray") return 6;  // the norm the ISIC literature uses
+    throw ValueError("unknown colour constancy '" + color_constancy + "' (none | shades-of-gray)");
+}
+
+/// How images are loaded for a model: at its input size, colours corrected as it was trained.
+data::LoadOptions image_options(bool strict, const std::string& color_constancy) {
+    data::LoadOptions o;
+    o.height = o.width = melanoma::kImageSize;
+    o.strict = strict;
+    o.shades_of_gray = shades_of_gray_norm(color_constancy);
+    return o;
+}
+
+data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
+                           std::vector<std::string> class_names) {
+    const auto index = data::index_image_folder(dir, class_names, !class_names.empty());
+    std::cout << "Found " << index.files.size() << " images in " << index.class_names.size() << " classes in "
+              << dir << "\n";
+    data::LoadOptions o = image_options(strict, color_constancy);
+    if (o.shades_of_gray > 0) std::cout << "Colour constancy: Shades of Gray, p = " << o.shades_of_gray << "\n";
+    train::ProgressBar bar(static_cast<long>(index.files.size()), std::cout);
+    o.on_progress = [&](std::size_t done, std::size_t) { bar.update(static_cast<long>(done), static_cast<long>(done), 0, 0); };
+    o.on_warning = [](const std::string& w) { std::cerr << w << "\n"; };
+    return data::load_images(index, o);
+}
+
+/// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.
+/// The checkpoint records the Train folder's, so `evaluate --on validation` can refuse to remake a split from a
+/// folder that has changed since.
+std::string folder_fingerprint(const data::ImageSet& set) {
+    std::uint64_t h = data::fnv1a(nullptr, 0);
+    for (std::size_t i = 0; i < set.size(); ++i) {
+        const std::string line = std::to_string(set.labels[i]) + "/" + set.paths[i].filename().string() + "\n";
+        h = data::fnv1a(reinterpret_cast<const std::uint8_t*>(line.data()), line.size(), h);
+    }
+    std::ostringstream os;
+    os << set.size() << ":" << std::hex << h;
+    return os.str();
+}
+
+/// A double as the shortest text that reads back to the same value.
+std::string exact(double v) {
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+}
+
+// ---- metrics --------------------------------------------------------------------------------------------------
+
+/// The melanoma column of the probabilities and who is truly melanoma.
+std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const train::Evaluation& ev, int mel) {
+    std::vector<double> p;
+    std::vector<bool> pos;
+    const index_t c = ev.probabilities.size(1);
+    for (std::size_t i = 0; i < ev.labels.size(); ++i) {
+        p.push_back(ev.probabilities.data()[static_cast<index_t>(i) * c + mel]);
+        pos.push_back(ev.labels[i] == mel);
+    }
+    return {p, pos};
+}
+
+json report(const train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os) {
+    const auto& cm = ev.confusion;
+    json j;
+    j["images"] = cm.total();
+    j["loss"] = ev.loss;
+    j["accuracy"] = cm.accuracy();
+    j["balanced_accuracy"] = cm.balanced_accuracy();
+    const auto acc_ci = train::wilson_interval(cm.correct(), cm.total());
+    j["accuracy_ci95"] = {acc_ci.low, acc_ci.high};
+    os << std::fixed << std::setprecision(3);
+    os << "Images " << cm.total() << "  loss " << ev.loss << "  accuracy " << cm.accuracy() << "  balanced accuracy "
+       << cm.balanced_accuracy() << "\n";
+    os << "  95% confidence interval (Wilson): accuracy " << acc_ci.low << "-" << acc_ci.high << "\n\n";
+    os << std::left << std::setw(28) << "class" << std::right << std::setw(10) << "precision" << std::setw(9)
+       << "recall" << std::setw(9) << "f1" << std::setw(9) << "support" << "\n";
+    for (int c = 0; c < cm.classes(); ++c) {
+        const auto& n = names[static_cast<std::size_t>(c)];
+        os << std::left << std::setw(28) << n << std::right << std::setw(10) << cm.precision(c) << std::setw(9)
+           << cm.recall(c) << std::setw(9) << cm.f1(c) << std::setw(9) << cm.support(c) << "\n";
+        j["per_class"][n] = {{"precision", cm.precision(c)}, {"recall", cm.recall(c)}, {"f1", cm.f1(c)},
+                             {"support", cm.support(c)}};
+    }
+    os << "\nConfusion matrix (rows: true class, columns: predicted class index)\n" << cm.to_string(names) << "\n";
+    json matrix = json::array();
+    for (int t = 0; t < cm.classes(); ++t) {
+        json row = json::array();
+        for (int p = 0; p < cm.classes(); ++p) row.push_back(cm.count(t, p));
+        matrix.push_back(row);
+    }
+    j["confusion_matrix"] = matrix;
+    j["class_names"] = names;
+    const int mel = find_class(names, kMelanoma);
+    if (mel >= 0) {
+        const auto [p, pos] = melanoma_scores(ev, mel);
+        const auto r = train::binary_rates(p, pos, threshold);
+        const auto sens_ci = train::wilson_interval(r.tp, r.tp + r.fn), spec_ci = train::wilson_interval(r.tn, r.tn + r.fp);
+        os << "Melanoma alert (p(melanoma) >= " << threshold << "): sensitivity " << r.sensitivity() << " ("
+           << r.tp << "/" << r.tp + r.fn << "), specificity " << r.specificity() << " (" << r.tn << "/" << r.tn + r.fp
+           << ")\n";
+        os << "  95% confidence intervals: sensitivity " << sens_ci.low << "-" << sens_ci.high << ", specificity "
+           << spec_ci.low << "-" << spec_ci.high << "\n";
+        os << "Melanoma by arg-max: recall " << cm.recall(mel) << ", specificity " << cm.specificity(mel) << "\n";
+        j["melanoma_alert"] = {{"threshold", threshold}, {"sensitivity", r.sensitivity()}, {"specificity", r.specificity()},
+                               {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp},
+                               {"sensitivity_ci95", {sens_ci.low, sens_ci.high}},
+                               {"specificity_ci95", {spec_ci.low, spec_ci.high}}};
+        if (r.tp + r.fn > 0 && r.tn + r.fp > 0) {  // the ranking, whatever the threshold
+            const double auc = train::roc_auc(p, pos);
+            os << "Melanoma ROC AUC (p(melanoma), melanoma against the rest): " << auc << "\n";
+            j["melanoma_roc_auc"] = auc;
+        }
+    }
+    os.unsetf(std::ios::floatfield);
+    return j;
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+std::string csv_field(const std::string& v) {
+    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
+    std::string q = "\"";
+    for (const char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return q + "\"";
+}
+
+/// Per image: predictions.csv (file, true and predicted class, whether the melanoma alert fires, every class
+/// probability), for a dermatologist to review the misses; and the melanoma ROC curve (melanoma_roc.csv,
+/// melanoma_roc.png with the alert's operating point) when melanoma and other images are both present - else
+/// an older curve in `dir` is removed. Returns whether the curve was written. `paths[i]` is the file of row i.
+bool write_details(const fs::path& dir, const train::Evaluation& ev, const std::vector<std::string>& names,
+                   double threshold, const std::vector<fs::path>& paths) {
+    const int mel = find_class(names, kMelanoma);
+    const index_t classes = ev.probabilities.size(1);
+    const auto predicted = train::argmax_rows(ev.probabilities);
+    {
+        std::ofstream csv(dir / "predictions.csv");
+        csv << "image,true_class,predicted_class" << (mel >= 0 ? ",melanoma_alert" : "");
+        for (const auto& n : names) csv << "," << csv_field("p_" + n);
+        csv << "\n" << std::setprecision(9);
+        for (std::size_t i = 0; i < ev.labels.size(); ++i) {
+            const float* row = ev.probabilities.data() + static_cast<index_t>(i) * classes;
+            csv << csv_field(i < paths.size() ? paths[i].string() : std::string()) << ","
+                << csv_field(names[static_cast<std::size_t>(ev.labels[i])]) << ","
+                << csv_field(names[static_cast<std::size_t>(predicted[i])]);
+            if (mel >= 0) csv << "," << (row[mel] >= threshold ? 1 : 0);
+            for (index_t c = 0; c < classes; ++c) csv << "," << row[c];
+            csv << "\n";
+        }
+    }
+    const auto [p, pos] = mel >= 0 ? melanoma_scores(ev, mel) : std::pair<std::vector<double>, std::vector<bool>>{};
+    const auto melanomas = std::count(pos.begin(), pos.end(), true);
+    if (mel < 0 || melanomas == 0 || melanomas == static_cast<std::ptrdiff_t>(pos.size())) {  // no curve to draw
+        std::error_code ignored;
+        fs::remove(dir / "melanoma_roc.csv", ignored);
+        fs::remove(dir / "melanoma_roc.png", ignored);
+        return false;
+    }
+    {
+        std::ofstream csv(dir / "melanoma_roc.csv");
+        csv << "threshold,false_positive_rate,true_positive_rate\n" << std::setprecision(9);
+        for (const auto& pt : train::roc_curve(p, pos))
+            csv << pt.threshold << "," << pt.false_positive_rate << "," << pt.true_positive_rate << "\n";
+    }
+    const auto r = train::binary_rates(p, pos, threshold);
+    melanoma::plots::roc_curve(dir, train::roc_auc(p, pos), 1 - r.specificity(), r.sensitivity(), threshold);
+    return true;
+}
+
+}  // namespace melanoma

@@ -1,0 +1,298 @@
+// examples/melanoma/evaluate.cpp - `melanoma evaluate` (a checkpoint or an ensemble on Test or on its own
+// validation split: accuracy, per-class figures, confusion matrix, melanoma alert) and `melanoma predict`
+// (probabilities, top-3 and the alert per image).
+#include <algorithm>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include <ember/data/dedup.hpp>
+#include <ember/data/image.hpp>
+#include <ember/data/loader.hpp>
+#include <ember/data/split.hpp>
+#include <ember/train/checkpoint.hpp>
+
+#include "commands.hpp"
+#include "model.hpp"
+#include "plots.hpp"
+
+using namespace ember;
+
+namespace melanoma {
+
+namespace {
+
+struct LoadedModel {
+    nn::Sequential<float> model;
+    std::vector<std::string> names;
+    double threshold = 0.5;
+    std::string color_constancy = "none";  // how its images were loaded in training
+    std::map<std::string, std::string> meta;
+};
+
+LoadedModel load_model(const fs::path& ckpt) {
+    if (!fs::is_regular_file(ckpt)) throw UsageError("checkpoint '" + ckpt.string() + "' does not exist");
+    const auto meta = train::read_checkpoint_metadata(ckpt);
+    LoadedModel m;
+    m.meta = meta;
+    try {
+        m.names = json::parse(meta.at("class_names")).get<std::vector<std::string>>();
+        m.threshold = std::stod(meta.at("alert_threshold"));
+        if (meta.count("color_constancy")) m.color_constancy = meta.at("color_constancy");  // older: none
+    } catch (const std::exception&) {
+        throw IoError("checkpoint '" + ckpt.string() + "' lacks class_names / alert_threshold metadata (not written by melanoma train?)");
+    }
+    try {
+        shades_of_gray_norm(m.color_constancy);
+    } catch (const ValueError& e) {
+        throw IoError("checkpoint '" + ckpt.string() + "': " + e.what());
+    }
+    m.model = melanoma::reference_model(static_cast<int>(m.names.size()));
+    m.model.build({melanoma::kImageSize, melanoma::kImageSize, 3});
+    train::load_checkpoint(ckpt, m.model);
+    m.model.eval();
+    return m;
+}
+
+/// One checkpoint, or the members of an ensemble, which must share their classes in order.
+std::vector<LoadedModel> load_models(const std::vector<fs::path>& paths, const char* command) {
+    EMBER_CHECK(!paths.empty(), ValueError, command, ": no --model given");
+    std::vector<LoadedModel> models;
+    for (const auto& path : paths) models.push_back(load_model(path));
+    for (std::size_t i = 1; i < models.size(); ++i) {
+        EMBER_CHECK(models[i].names == models.front().names, ValueError, command, ": ", paths[i], " has other classes than ",
+                    paths.front(), ": an ensemble needs the same classes in the same order");
+        EMBER_CHECK(models[i].color_constancy == models.front().color_constancy, ValueError, command, ": ", paths[i],
+                    " was trained on images with colour constancy '", models[i].color_constancy, "', ", paths.front(),
+                    " with '", models.front().color_constancy, "': an ensemble's members must see the same images");
+    }
+    return models;
+}
+
+/// The alert threshold: `override` when given (>= 0), else the checkpoint's, or for an ensemble the mean of its
+/// members' (each was chosen for its own probabilities).
+double alert_threshold(const std::vector<LoadedModel>& models, double override) {
+    if (override >= 0) return override;
+    double t = 0;
+    for (const auto& member : models) t += member.threshold / static_cast<double>(models.size());
+    return t;
+}
+
+/// How train split a checkpoint's Train folder: from its metadata, or for what older checkpoints do not record,
+/// from the flags (`guessed` lists those).
+struct SplitSpec {
+    std::uint64_t seed = 0;
+    double val_split = 0;
+    std::string kind;
+    bool dedup = false;
+    std::string folder;  // fingerprint; empty when not recorded
+    std::vector<std::string> guessed;
+
+    [[nodiscard]] std::string describe() const {
+        std::ostringstream os;
+        os << kind << " split, seed " << seed << ", fraction " << val_split << (dedup ? ", deduplicated" : "");
+        return os.str();
+    }
+    /// Same images on the validation side (an unrecorded folder matches any).
+    [[nodiscard]] bool same_as(const SplitSpec& o) const {
+        return seed == o.seed && val_split == o.val_split && kind == o.kind && dedup == o.dedup &&
+               (folder.empty() || o.folder.empty() || folder == o.folder);
+    }
+};
+
+SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
+    SplitSpec s;
+    const auto meta = [&](const char* key, const std::string& fallback) {
+        const auto it = m.meta.find(key);
+        if (it != m.meta.end()) return it->second;
+        s.guessed.push_back(key);
+        return fallback;
+    };
+    // Before --split-seed existed, the split's seed was the seed.
+    s.seed = static_cast<std::uint64_t>(
+        std::stoull(m.meta.count("split_seed") ? m.meta.at("split_seed") : meta("seed", std::to_string(a.seed))));
+    s.val_split = std::stod(meta("val_split", exact(a.val_split)));
+    s.kind = meta("split", a.split);
+    s.dedup = meta("dedup", a.dedup ? "true" : "false") == "true";
+    if (m.meta.count("train_folder")) s.folder = m.meta.at("train_folder");
+    return s;
+}
+
+/// The validation split of the Train folder, remade as `train` made it (the checkpoint's record of seed, split
+/// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
+/// whether test-time augmentation helps, and at which alert threshold - without touching Test.
+std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m,
+                                                                    const SplitSpec& spec) {
+    const fs::path dir = split_dir(a.data, "Train");
+    if (!spec.guessed.empty()) {
+        std::cerr << "warning: the checkpoint does not record";
+        for (const auto& k : spec.guessed) std::cerr << " " << k;
+        std::cerr << " (written before they were recorded): using the flags' values; the split is only train's if "
+                     "they match how it was trained\n";
+    }
+    const auto index = data::index_image_folder(dir);
+    EMBER_CHECK(index.class_names == m.names, ValueError, "evaluate --on validation: ", dir,
+                " has other class folders than the checkpoint's classes: cannot remake the training split");
+    data::ImageSet set = load_folder(dir, a.strict, m.color_constancy, m.names);
+    if (spec.folder.empty())
+        std::cerr << "warning: the checkpoint does not record which images its Train folder held; the split is "
+                     "only train's if " << dir << " is unchanged\n";
+    else
+        EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, "evaluate --on validation: ", dir,
+                    " is not the folder the checkpoint was trained on (images or names differ: ",
+                    folder_fingerprint(set), " vs the recorded ", spec.folder, "): cannot remake its validation split");
+    if (spec.dedup) set = data::subset(set, data::deduplicate(set).keep);
+    const data::Split split = spec.kind == "keras"
+                                  ? data::keras_split(set.size(), spec.val_split, static_cast<std::uint32_t>(spec.seed))
+                                  : data::stratified_split(set.labels, spec.val_split, spec.seed);
+    std::cout << "Validation side of " << dir << ": " << spec.describe() << ": " << split.validation.size() << " images\n";
+    return {std::move(set), split.validation};
+}
+
+}  // namespace
+
+int run_evaluate(const EvalArgs& a) {
+    std::vector<LoadedModel> models = load_models(a.models, "evaluate");
+    const LoadedModel& m = models.front();
+    const fs::path& model_path = a.models.front();
+    const SplitSpec s0 = split_spec(a, m);
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        const SplitSpec si = i == 0 ? s0 : split_spec(a, models[i]);
+        EMBER_CHECK(a.on != "validation" || si.val_split > 0, UsageError, "evaluate --on validation: ", a.models[i],
+                    " was trained on all of Train (--val-split 0): it has no validation split");
+        EMBER_CHECK(a.on != "validation" || si.same_as(s0), UsageError, "evaluate --on validation: ", a.models[i],
+                    " was validated on another split (", si.describe(), ") than ", model_path, " (", s0.describe(),
+                    "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
+    }
+    const bool validation = a.on == "validation";
+    const auto tta = train::parse_test_time_augment(a.tta);
+    fs::path out = a.out;
+    if (out.empty())
+        out = model_path.parent_path() /
+              ("eval-" + (validation ? std::string("validation") : fs::absolute(a.data).lexically_normal().filename().string()) +
+               (tta == train::TestTimeAugment::none ? "" : "-tta-" + a.tta));
+    ensure_writable_dir(out);
+    const double threshold = alert_threshold(models, a.threshold);
+    if (a.threshold < 0 && models.size() > 1)
+        std::cout << "Ensemble of " << models.size() << " models: alert threshold " << threshold
+                  << ", the mean of theirs (choose one with --on validation and pass it with --threshold)\n";
+    data::ImageSet set;
+    std::vector<std::size_t> all;
+    fs::path dir;
+    if (validation) {
+        dir = split_dir(a.data, "Train");
+        std::tie(set, all) = validation_side(a, m, s0);
+    } else {
+        dir = split_dir(a.data, "Test");
+        set = load_folder(dir, a.strict, m.color_constancy, m.names);
+        all.resize(set.size());
+        std::iota(all.begin(), all.end(), 0);
+    }
+    if (!a.exclude_copies_of.empty()) {  // leave out images the model may have trained on
+        const data::ImageSet seen = load_folder(a.exclude_copies_of, a.strict, m.color_constancy);
+        const auto copy = data::copies_in(set, seen);
+        const std::size_t before = all.size();
+        std::erase_if(all, [&](std::size_t i) { return copy[i]; });
+        std::cout << "Left out " << before - all.size() << " of " << before << " images identical to an image in "
+                  << a.exclude_copies_of << "\n";
+        EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", a.exclude_copies_of);
+    }
+    data::BatchLoader loader(set, all, {.batch_size = a.batch});
+    std::vector<train::Evaluation> evs;
+    for (auto& member : models) evs.push_back(train::evaluate(member.model, loader, static_cast<int>(m.names.size()), {}, tta));
+    const train::Evaluation ev = evs.size() == 1 ? std::move(evs.front()) : train::ensemble(evs);
+    std::cout << "\nEvaluation of " << model_path;
+    for (std::size_t i = 1; i < a.models.size(); ++i) std::cout << " + " << a.models[i];
+    std::cout << " on " << (validation ? "the validation side of " : "") << dir
+              << (tta == train::TestTimeAugment::none ? "" : " (test-time augmentation: " + a.tta + ")") << "\n";
+    json j = report(ev, m.names, threshold, std::cout);
+    j["checkpoint"] = model_path.string();
+    if (a.models.size() > 1)
+        for (const auto& path : a.models) j["ensemble"].push_back(path.string());
+    j["data"] = dir.string();
+    j["on"] = a.on;
+    j["test_time_augmentation"] = a.tta;
+    j["images"] = all.size();
+    if (!a.exclude_copies_of.empty()) j["excluded_copies_of"] = a.exclude_copies_of.string();
+    const int mel = find_class(m.names, kMelanoma);
+    if (validation && mel >= 0) {  // the threshold train would store, for these probabilities
+        const auto [p, pos] = melanoma_scores(ev, mel);
+        const double t = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
+        std::cout << "Alert threshold for melanoma sensitivity >= " << a.alert_sensitivity << " on this split: " << exact(t)
+                  << " (pass it to evaluate/predict with --threshold)\n";
+        j["threshold_for_sensitivity"] = {{"sensitivity", a.alert_sensitivity}, {"threshold", t}};
+    }
+    write_json(out / "metrics.json", j);
+    {
+        std::ofstream txt(out / "confusion_matrix.txt");
+        txt << ev.confusion.to_string(m.names);
+    }
+    melanoma::plots::confusion_matrix(out, ev.confusion, m.names);
+    std::vector<fs::path> paths;
+    for (const auto i : all) paths.push_back(set.paths[i]);
+    const bool roc = write_details(out, ev, m.names, threshold, paths);
+    const bool plots = melanoma::plots::gnuplot_available();
+    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (plots ? ", confusion_matrix.png" : "")
+              << (roc ? (plots ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << " in " << out << "\n";
+    return 0;
+}
+
+int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>& images, double threshold_override,
+                bool as_json, const std::string& tta_name) {
+    std::vector<LoadedModel> models = load_models(ckpts, "predict");
+    LoadedModel& m = models.front();
+    const auto tta = train::parse_test_time_augment(tta_name);
+    const double threshold = alert_threshold(models, threshold_override);
+    const int mel = find_class(m.names, kMelanoma);
+    const data::LoadOptions options = image_options(true, m.color_constancy);  // as the members were trained
+    NoGradGuard no_grad;
+    json out = json::array();
+    int failures = 0;
+    for (const auto& path : images) {
+        json item{{"image", path.string()}};
+        try {
+            const Tensor<float> x = data::load_image_tensor(path, options);
+            Tensor<float> p = train::predict_probabilities(m.model, x, tta);
+            for (std::size_t i = 1; i < models.size(); ++i) {  // an ensemble: the mean of the members' probabilities
+                const Tensor<float> q = train::predict_probabilities(models[i].model, x, tta);
+                for (index_t c = 0; c < p.numel(); ++c) p.data()[c] += q.data()[c];
+            }
+            for (auto& v : p.span()) v /= static_cast<float>(models.size());
+            std::vector<int> order(m.names.size());
+            std::iota(order.begin(), order.end(), 0);
+            std::sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
+            for (std::size_t c = 0; c < m.names.size(); ++c) item["probabilities"][m.names[c]] = p.data()[c];
+            for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
+                item["top3"].push_back({{"class", m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]},
+                                        {"probability", p.data()[order[static_cast<std::size_t>(k)]]}});
+            const bool alert = mel >= 0 && p.data()[mel] >= threshold;
+            item["melanoma_probability"] = mel >= 0 ? p.data()[mel] : 0.0f;
+            item["melanoma_alert"] = alert;
+            item["threshold"] = threshold;
+            if (!as_json) {
+                std::cout << path.string() << "\n";
+                for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
+                    std::cout << "  " << k + 1 << ". " << std::left << std::setw(28) << m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]
+                              << std::right << std::fixed << std::setprecision(3) << p.data()[order[static_cast<std::size_t>(k)]] << "\n";
+                if (mel >= 0) {
+                    std::cout << "  p(melanoma) = " << p.data()[mel] << " (alert threshold " << threshold << ")\n";
+                    if (alert) std::cout << "  MELANOMA ALERT: refer this lesion to a dermatologist\n";
+                }
+                std::cout.unsetf(std::ios::floatfield);
+            }
+        } catch (const IoError& e) {
+            ++failures;
+            item["error"] = e.what();
+            if (!as_json) std::cerr << "error: " << e.what() << "\n";
+        }
+        out.push_back(item);
+    }
+    if (as_json) std::cout << std::setw(2) << out << "\n";
+    return failures ? 1 : 0;
+}
+
+}  // namespace melanoma
