@@ -203,7 +203,7 @@ TEST_CASE("rebalance adds per-class samples on the training side only", "[data][
         for (int i = 0; i < 9; ++i) {
             std::vector<std::uint8_t> p(108);
             for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<std::uint8_t>(i * 20 + (k % 3));  // flat per channel
-            set.push_back(data::Image{6, 6, 3, p}, i % 3, "x" + std::to_string(i));
+            set.push_back(data::Image{6, 6, 3, p}, i % 3, std::string("x").append(std::to_string(i)));
         }
         return set;
     };
@@ -220,7 +220,7 @@ TEST_CASE("rebalance adds per-class samples on the training side only", "[data][
         const int src = set.image(i)[0] / 20;  // flat images survive rotation unchanged
         CHECK(src < 6);                        // copies come from training images only
         CHECK(src % 3 == set.labels[i]);
-        CHECK(set.paths[i] == "x" + std::to_string(src));
+        CHECK(set.paths[i] == std::string("x").append(std::to_string(src)));
     }
     CHECK(per_class == std::vector<int>{5, 5, 5, 0});
     // deterministic for a seed, whatever the thread count

@@ -44,14 +44,14 @@ Run melanoma(const std::string& args) {
     return r;
 }
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string q(const fs::path& p) { return std::string("'").append(p.string()).append("'"); }
 
 /// Two classes ("benign lesion", "melanoma") of small PNG images.
 fs::path tiny_dataset(const std::string& name, int per_class = 6) {
     const fs::path root = fresh_dir(name);
     for (int i = 0; i < per_class; ++i) {
-        write_image(root / "Train" / "benign lesion" / ("b" + std::to_string(i) + ".png"), 24, 20, 3, i);
-        write_image(root / "Train" / "melanoma" / ("m" + std::to_string(i) + ".png"), 20, 24, 3, 100 + i);
+        write_image(root / "Train" / "benign lesion" / std::string("b").append(std::to_string(i)).append(".png"), 24, 20, 3, i);
+        write_image(root / "Train" / "melanoma" / std::string("m").append(std::to_string(i)).append(".png"), 20, 24, 3, 100 + i);
     }
     write_image(root / "Test" / "benign lesion" / "t0.png", 24, 24, 3, 7);
     write_image(root / "Test" / "melanoma" / "t1.png", 24, 24, 3, 107);

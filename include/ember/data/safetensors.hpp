@@ -157,7 +157,9 @@ void save_safetensors(const std::filesystem::path& path, const Safetensors<T>& c
 /// implementation's rule: the ranges tile the data section exactly).
 template <Real T>
 Safetensors<T> load_safetensors(const std::filesystem::path& path) {
-    const std::string where = "'" + path.string() + "'";
+    std::string where = "'";  // appended, not "'" + string: GCC 12 -O3 warns (falsely) on that operator+
+    where += path.string();
+    where += "'";
     std::ifstream in(path, std::ios::binary);
     EMBER_CHECK(in.good(), IoError, "cannot open ", where);
     in.seekg(0, std::ios::end);

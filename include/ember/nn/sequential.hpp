@@ -116,8 +116,12 @@ public:
 
     /// 460585 -> "460,585".
     static std::string with_commas(index_t n) {
-        std::string s = std::to_string(n);
-        for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+        const std::string digits = std::to_string(n);
+        std::string s;
+        for (std::size_t i = 0; i < digits.size(); ++i) {  // appends only: GCC 12 -O3 misreads string::insert
+            if (i > 0 && digits[i - 1] != '-' && (digits.size() - i) % 3 == 0) s += ',';
+            s += digits[i];
+        }
         return s;
     }
 
