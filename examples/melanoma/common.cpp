@@ -94,7 +94,7 @@ data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& 
     data::LoadOptions o = image_options(strict, color_constancy);
     if (o.shades_of_gray > 0) std::cout << "Colour constancy: Shades of Gray, p = " << o.shades_of_gray << "\n";
     train::ProgressBar bar(static_cast<long>(index.files.size()), std::cout);
-    o.on_progress = [&](std::size_t done, std::size_t) { bar.update(static_cast<long>(done), static_cast<long>(done), 0, 0); };
+    o.on_progress = [&](std::size_t done, std::size_t) { bar.update(static_cast<long>(done), static_cast<long>(done)); };
     o.on_warning = [](const std::string& w) { std::cerr << w << "\n"; };
     return data::load_images(index, o);
 }

@@ -2,9 +2,11 @@
 
 #include <limits>
 #include <set>
+#include <sstream>
 
 #include <ember/core/random.hpp>
 #include <ember/train/metrics.hpp>
+#include <ember/train/progress.hpp>
 
 #include "helpers.hpp"
 
@@ -177,4 +179,20 @@ TEST_CASE("wilson_interval: the closed form, its defining equation, the edges", 
     CHECK(train::wilson_interval(5, 5).high == 1.0);
     CHECK(train::wilson_interval(0, 0).high == 1.0);
     CHECK(test::error_message<ValueError>([] { train::wilson_interval(6, 5); }) == "wilson_interval: 6 successes out of 5 trials");
+}
+
+TEST_CASE("ProgressBar: training steps show loss and accuracy, other work only its rate", "[train][progress]") {
+    std::ostringstream train_out, load_out;
+    train::ProgressBar epoch(3, train_out, /*interactive=*/false);
+    epoch.update(1, 32, 2.0, 0.1);  // a log line at most every 5 s: the first step stays quiet
+    CHECK(train_out.str().empty());
+    epoch.update(3, 96, 1.5, 0.25);  // the last step always prints
+    const std::string line = train_out.str();
+    CHECK_THAT(line, Catch::StartsWith("3/3 [========================] loss 1.5000 acc 0.2500 | "));
+    CHECK_THAT(line, Catch::Contains(" img/s | took "));
+
+    train::ProgressBar decoding(120, load_out, /*interactive=*/false);
+    decoding.update(120, 120);
+    CHECK_THAT(load_out.str(), Catch::StartsWith("120/120 [========================] "));
+    CHECK_THAT(load_out.str(), !Catch::Contains("loss") && Catch::Contains(" img/s | took "));
 }

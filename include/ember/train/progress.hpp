@@ -1,4 +1,5 @@
-// ember/train/progress.hpp - a one-line progress bar for an epoch: batches, loss, accuracy, images/s and ETA.
+// ember/train/progress.hpp - a one-line progress bar for an epoch (batches, loss, accuracy, images/s and ETA) or
+// for other long work over images, such as decoding a dataset (steps, images/s and ETA).
 // On a terminal the line is redrawn in place; otherwise (logs, CI) it prints at most every few seconds.
 #pragma once
 
@@ -24,24 +25,13 @@ public:
     /// Reports that `done` steps are finished, having processed `images` images in all, with the running mean
     /// loss and accuracy.
     void update(long done, long images, double loss, double accuracy) {
-        const auto now = Clock::now();
-        const double elapsed = std::chrono::duration<double>(now - start_).count();
-        const bool last = done >= total_;
-        if (!interactive_ && !last && std::chrono::duration<double>(now - last_print_).count() < 5.0) return;
-        last_print_ = now;
-        const double rate = elapsed > 0 ? static_cast<double>(images) / elapsed : 0.0;
-        const double eta = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
-        std::ostringstream line;
-        const int width = 24;
-        const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
-        line << std::setw(static_cast<int>(std::to_string(total_).size())) << done << '/' << total_ << " ["
-             << std::string(static_cast<std::size_t>(filled), '=') << (filled < width ? ">" : "")
-             << std::string(static_cast<std::size_t>(std::max(0, width - filled - 1)), '.') << "] loss "
-             << std::fixed << std::setprecision(4) << loss << " acc " << accuracy << " | " << std::setprecision(1)
-             << rate << " img/s | " << (last ? "took " : "ETA ") << format_seconds(last ? elapsed : eta);
-        if (interactive_) out_ << '\r' << line.str() << "\033[K" << (last ? "\n" : "") << std::flush;
-        else out_ << line.str() << '\n' << std::flush;
+        std::ostringstream metrics;
+        metrics << " loss " << std::fixed << std::setprecision(4) << loss << " acc " << accuracy << " |";
+        draw(done, images, metrics.str());
     }
+
+    /// Reports progress of work that has no loss to show (loading, decoding): steps, images/s and ETA.
+    void update(long done, long images) { draw(done, images, ""); }
 
     static std::string format_seconds(double s) {
         const long t = static_cast<long>(s + 0.5);
@@ -54,6 +44,27 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
+
+    void draw(long done, long images, const std::string& metrics) {
+        const auto now = Clock::now();
+        const double elapsed = std::chrono::duration<double>(now - start_).count();
+        const bool last = done >= total_;
+        if (!interactive_ && !last && std::chrono::duration<double>(now - last_print_).count() < 5.0) return;
+        last_print_ = now;
+        const double rate = elapsed > 0 ? static_cast<double>(images) / elapsed : 0.0;
+        const double eta = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
+        std::ostringstream line;
+        const int width = 24;
+        const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
+        line << std::setw(static_cast<int>(std::to_string(total_).size())) << done << '/' << total_ << " ["
+             << std::string(static_cast<std::size_t>(filled), '=') << (filled < width ? ">" : "")
+             << std::string(static_cast<std::size_t>(std::max(0, width - filled - 1)), '.') << "]" << metrics << ' '
+             << std::fixed << std::setprecision(1) << rate << " img/s | " << (last ? "took " : "ETA ")
+             << format_seconds(last ? elapsed : eta);
+        if (interactive_) out_ << '\r' << line.str() << "\033[K" << (last ? "\n" : "") << std::flush;
+        else out_ << line.str() << '\n' << std::flush;
+    }
+
     long total_;
     std::ostream& out_;
     bool interactive_;
