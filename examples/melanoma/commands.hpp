@@ -1,6 +1,7 @@
 // examples/melanoma/commands.hpp - the melanoma program's subcommands as main.cpp's command line hands them their
-// arguments, and the helpers they share. Each subcommand is its own translation unit (audit.cpp, train.cpp,
-// evaluate.cpp), so a build compiles them in parallel and an edit to one recompiles only it.
+// arguments, and the helpers they share. The subcommands live in their own translation units (audit.cpp,
+// train.cpp, evaluate.cpp for evaluate and predict), so a build compiles them in parallel and an edit to one
+// recompiles only it.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -190,6 +190,8 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
     return j;
 }
 
+namespace {
+
 /// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
 std::string csv_field(const std::string& v) {
     if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
@@ -197,6 +199,8 @@ std::string csv_field(const std::string& v) {
     for (const char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
     return q + "\"";
 }
+
+}  // namespace
 
 /// Per image: predictions.csv (file, true and predicted class, whether the melanoma alert fires, every class
 /// probability), for a dermatologist to review the misses; and the melanoma ROC curve (melanoma_roc.csv,

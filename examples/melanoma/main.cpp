@@ -1,7 +1,7 @@
 // examples/melanoma/main.cpp - the `melanoma` program: audit an ISIC class-folder dataset, train the reference CNN
 // under an honest protocol (split first, augment only the training side), evaluate it with what a dermatologist
 // needs (per-class recall, melanoma sensitivity/specificity, confusion matrix), and predict with a melanoma alert.
-// This file is the command line (CLI11); each subcommand lives in its own file (commands.hpp lists them).
+// This file is the command line (CLI11); the subcommands live in the files commands.hpp lists.
 #include <CLI/CLI.hpp>
 
 #include <cmath>

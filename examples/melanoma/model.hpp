@@ -10,7 +10,7 @@ inline constexpr int kImageSize = 180;
 
 /// Rescaling(1/255) -> Conv2D(32,5,same,relu) x2 -> MaxPool 2 -> Conv2D(64,5,same,relu) -> MaxPool 2 ->
 /// Conv2D(64,5,same,relu) -> MaxPool 2 -> Dropout(0.25) -> Flatten -> Dense(classes): 460,585 parameters for 9.
-//// Defined in model.cpp, the one translation unit that constructs the layers: the layers are virtual modules, so
+/// Defined in model.cpp, the one translation unit that constructs the layers: the layers are virtual modules, so
 /// their forward and backward code (the convolution kernels above all) is compiled there and nowhere else.
 ember::nn::Sequential<float> reference_model(int classes);
 
