@@ -195,4 +195,10 @@ TEST_CASE("ProgressBar: training steps show loss and accuracy, other work only i
     decoding.update(120, 120);
     CHECK_THAT(load_out.str(), Catch::StartsWith("120/120 [========================] "));
     CHECK_THAT(load_out.str(), !Catch::Contains("loss") && Catch::Contains(" img/s | took "));
+
+    std::ostringstream tty_out;
+    train::ProgressBar redrawn(3, tty_out, /*interactive=*/true);
+    redrawn.update(1, 32, 2.0, 0.1);  // a terminal's line is redrawn at every step, in place
+    CHECK_THAT(tty_out.str(), Catch::StartsWith("\r1/3 [========>...............] loss 2.0000 acc 0.1000 | "));
+    CHECK_THAT(tty_out.str(), Catch::EndsWith("\033[K"));
 }

@@ -25,13 +25,16 @@ public:
     /// Reports that `done` steps are finished, having processed `images` images in all, with the running mean
     /// loss and accuracy.
     void update(long done, long images, double loss, double accuracy) {
+        if (!due(done)) return;  // before formatting: most calls print nothing off a terminal
         std::ostringstream metrics;
         metrics << " loss " << std::fixed << std::setprecision(4) << loss << " acc " << accuracy << " |";
         draw(done, images, metrics.str());
     }
 
     /// Reports progress of work that has no loss to show (loading, decoding): steps, images/s and ETA.
-    void update(long done, long images) { draw(done, images, ""); }
+    void update(long done, long images) {
+        if (due(done)) draw(done, images, "");
+    }
 
     static std::string format_seconds(double s) {
         const long t = static_cast<long>(s + 0.5);
@@ -45,11 +48,16 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
 
+    /// Whether an update of `done` steps prints: always on a terminal and for the last step, else every 5 s.
+    bool due(long done) const {
+        return interactive_ || done >= total_ ||
+               std::chrono::duration<double>(Clock::now() - last_print_).count() >= 5.0;
+    }
+
     void draw(long done, long images, const std::string& metrics) {
         const auto now = Clock::now();
         const double elapsed = std::chrono::duration<double>(now - start_).count();
         const bool last = done >= total_;
-        if (!interactive_ && !last && std::chrono::duration<double>(now - last_print_).count() < 5.0) return;
         last_print_ = now;
         const double rate = elapsed > 0 ? static_cast<double>(images) / elapsed : 0.0;
         const double eta = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
