@@ -130,8 +130,8 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
         std::cout << "\nTest images identical to a Train image (leakage): " << leaked << " of " << hashes[1].size() << "\n";
     }
     write_json(out_dir / "audit.json", j);
-    melanoma::plots::class_distribution(out_dir, names, counts, split_names);
-    std::cout << "\nWrote " << (out_dir / "audit.json") << (melanoma::plots::gnuplot_available() ? " and class_distribution.png" : "") << "\n";
+    plots::class_distribution(out_dir, names, counts, split_names);
+    std::cout << "\nWrote " << (out_dir / "audit.json") << (plots::gnuplot_available() ? " and class_distribution.png" : "") << "\n";
     return 0;
 }
 

@@ -80,7 +80,7 @@ double shades_of_gray_norm(const std::string& color_constancy) {
 /// How images are loaded for a model: at its input size, colours corrected as it was trained.
 data::LoadOptions image_options(bool strict, const std::string& color_constancy) {
     data::LoadOptions o;
-    o.height = o.width = melanoma::kImageSize;
+    o.height = o.width = kImageSize;
     o.strict = strict;
     o.shades_of_gray = shades_of_gray_norm(color_constancy);
     return o;
@@ -241,7 +241,7 @@ bool write_details(const fs::path& dir, const train::Evaluation& ev, const std::
             csv << pt.threshold << "," << pt.false_positive_rate << "," << pt.true_positive_rate << "\n";
     }
     const auto r = train::binary_rates(p, pos, threshold);
-    melanoma::plots::roc_curve(dir, train::roc_auc(p, pos), 1 - r.specificity(), r.sensitivity(), threshold);
+    plots::roc_curve(dir, train::roc_auc(p, pos), 1 - r.specificity(), r.sensitivity(), threshold);
     return true;
 }
 

@@ -51,8 +51,8 @@ LoadedModel load_model(const fs::path& ckpt) {
     } catch (const ValueError& e) {
         throw IoError("checkpoint '" + ckpt.string() + "': " + e.what());
     }
-    m.model = melanoma::reference_model(static_cast<int>(m.names.size()));
-    m.model.build({melanoma::kImageSize, melanoma::kImageSize, 3});
+    m.model = reference_model(static_cast<int>(m.names.size()));
+    m.model.build({kImageSize, kImageSize, 3});
     train::load_checkpoint(ckpt, m.model);
     m.model.eval();
     return m;
@@ -231,13 +231,13 @@ int run_evaluate(const EvalArgs& a) {
         std::ofstream txt(out / "confusion_matrix.txt");
         txt << ev.confusion.to_string(m.names);
     }
-    melanoma::plots::confusion_matrix(out, ev.confusion, m.names);
+    plots::confusion_matrix(out, ev.confusion, m.names);
     std::vector<fs::path> paths;
     for (const auto i : all) paths.push_back(set.paths[i]);
     const bool roc = write_details(out, ev, m.names, threshold, paths);
-    const bool plots = melanoma::plots::gnuplot_available();
-    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (plots ? ", confusion_matrix.png" : "")
-              << (roc ? (plots ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << " in " << out << "\n";
+    const bool drawn = plots::gnuplot_available();
+    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (drawn ? ", confusion_matrix.png" : "")
+              << (roc ? (drawn ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << " in " << out << "\n";
     return 0;
 }
 

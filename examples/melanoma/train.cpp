@@ -131,8 +131,8 @@ int run_train(TrainArgs a) {
     std::optional<data::BatchLoader> val_loader;
     if (validate) val_loader.emplace(set, split.validation, data::LoaderOptions{.batch_size = a.batch});
 
-    auto model = melanoma::reference_model(classes);
-    model.build({melanoma::kImageSize, melanoma::kImageSize, 3}, a.seed);
+    auto model = reference_model(classes);
+    model.build({kImageSize, kImageSize, 3}, a.seed);
     std::cout << model.summary();
     const optim::CommonOptions common{.weight_decay = a.weight_decay, .use_ema = a.ema > 0,
                                       .ema_momentum = a.ema > 0 ? a.ema : 0.99};
@@ -215,7 +215,7 @@ int run_train(TrainArgs a) {
         };
     fo.on_epoch_end = [&](const train::History& h) {
         h.write_csv(a.out / "history.csv");
-        if (h.epochs.size() >= 2) melanoma::plots::training_curves(a.out, validate);
+        if (h.epochs.size() >= 2) plots::training_curves(a.out, validate);
         if (!validate) {  // every epoch, so a stopped run keeps its last complete one
             train::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back()));
             std::cout << "  saved " << last << "\n";
@@ -232,11 +232,11 @@ int run_train(TrainArgs a) {
         return 3;
     }
     if (!validate) {
-        const bool plots = melanoma::plots::gnuplot_available() && history.epochs.size() >= 2;
+        const bool drawn = plots::gnuplot_available() && history.epochs.size() >= 2;
         std::cout << "\nTrained on all " << split.train.size() << " training images for " << history.epochs.size()
                   << " epochs, without validation; melanoma alert threshold p(melanoma) >= " << a.alert_threshold
                   << " (given)\nWrote in " << a.out << ": " << last.filename() << " (the last epoch), history.csv"
-                  << (plots ? ", curves.png" : "") << "\n";
+                  << (drawn ? ", curves.png" : "") << "\n";
         return 0;
     }
 
@@ -256,14 +256,14 @@ int run_train(TrainArgs a) {
     json j = report(ev, names, threshold, std::cout);
     j["best_epoch"] = best_record.epoch;
     write_json(a.out / "val_metrics.json", j);
-    melanoma::plots::confusion_matrix(a.out, ev.confusion, names);
+    plots::confusion_matrix(a.out, ev.confusion, names);
     std::vector<fs::path> val_paths;
     for (const auto i : split.validation) val_paths.push_back(set.paths[i]);
     const bool roc = write_details(a.out, ev, names, threshold, val_paths);
-    const bool plots = melanoma::plots::gnuplot_available();
-    std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", history.csv" << (plots ? ", curves.png" : "")
-              << "; on the validation split val_metrics.json, predictions.csv" << (plots ? ", confusion_matrix.png" : "")
-              << (roc ? (plots ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << "\n";
+    const bool drawn = plots::gnuplot_available();
+    std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", history.csv" << (drawn ? ", curves.png" : "")
+              << "; on the validation split val_metrics.json, predictions.csv" << (drawn ? ", confusion_matrix.png" : "")
+              << (roc ? (drawn ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << "\n";
     return 0;
 }
 
