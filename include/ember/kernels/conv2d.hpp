@@ -651,4 +651,16 @@ void conv2d_backward(const Conv2DGeometry& g, const T* x, const T* w, const T* d
     conv_detail::backward_im2col(g, x, w, dy, dx, dw, db);
 }
 
+// The explicit instantiations of the two entry points, `extern` under EMBER_EXTERN_KERNELS: Note [extern kernels]
+// in ember/kernels/instantiate.hpp.
+#define EMBER_CONV2D_TEMPLATES(EXTERN, T)                                                                       \
+    EXTERN template void conv2d_forward<T>(const Conv2DGeometry&, const T*, const T*, const T*, bool, T*, ConvAlgo, \
+                                           std::uint8_t*);                                                      \
+    EXTERN template void conv2d_backward<T>(const Conv2DGeometry&, const T*, const T*, const T*,                \
+                                            const std::uint8_t*, T*, T*, T*, ConvAlgo);
+#ifdef EMBER_EXTERN_KERNELS
+EMBER_CONV2D_TEMPLATES(extern, float)
+EMBER_CONV2D_TEMPLATES(extern, double)
+#endif
+
 }  // namespace ember::kernels

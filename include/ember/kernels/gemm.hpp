@@ -252,4 +252,13 @@ void gemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha, 
     gemm_packed(trans_a, m, a, lda, packed, beta == T(1), c, ldc);
 }
 
+// The explicit instantiations of gemm, `extern` under EMBER_EXTERN_KERNELS: Note [extern kernels] in
+// ember/kernels/instantiate.hpp. (gemm_packed and gemm_eigen are instantiated with it, or where called directly.)
+#define EMBER_GEMM_TEMPLATES(EXTERN, T) \
+    EXTERN template void gemm<T>(bool, bool, index_t, index_t, index_t, T, const T*, index_t, const T*, index_t, T, T*, index_t);
+#ifdef EMBER_EXTERN_KERNELS
+EMBER_GEMM_TEMPLATES(extern, float)
+EMBER_GEMM_TEMPLATES(extern, double)
+#endif
+
 }  // namespace ember::kernels
