@@ -39,3 +39,11 @@ endfunction()
 add_executable(consumer ${CMAKE_CURRENT_LIST_DIR}/consumer.cpp)
 target_link_libraries(consumer PRIVATE ember::ember)
 target_compile_options(consumer PRIVATE -O1)  # optimised enough for Eigen, the cheapest to compile
+# With -DCONSUMER_EXTERN_KERNELS=ON the consumer follows README's recipe for compiling the kernels once (Note
+# [extern kernels] in ember/kernels/instantiate.hpp): consumer.cpp declares them extern, consumer_kernels.cpp
+# defines them. It links only if the installed headers declare and define the same instantiations.
+option(CONSUMER_EXTERN_KERNELS "build consumer.cpp with EMBER_EXTERN_KERNELS and the kernels in their own file" OFF)
+if(CONSUMER_EXTERN_KERNELS)
+  target_compile_definitions(consumer PRIVATE EMBER_EXTERN_KERNELS)
+  target_sources(consumer PRIVATE ${CMAKE_CURRENT_LIST_DIR}/consumer_kernels.cpp)
+endif()
