@@ -5,13 +5,14 @@
 // GEMM kernels it uses, in each scalar type it uses, and compiling them is most of what such a file costs (the
 // register-blocked micro-kernels, Winograd transforms and Eigen's product are all generated again in every file:
 // docs/performance.md, "Compile times"). A project with several such files can compile them once instead:
-//   - define EMBER_EXTERN_KERNELS for every translation unit (in CMake: a compile definition on the targets), which
-//     declares conv2d_forward, conv2d_backward and gemm for float and double as `extern template`, so no file
-//     instantiates them itself;
+//   - define EMBER_EXTERN_KERNELS (with any value, or none: it is tested with #ifdef) for every translation unit
+//     (in CMake: a compile definition on the targets), which declares conv2d_forward, conv2d_backward and gemm for
+//     float and double as `extern template`, so no file instantiates them itself;
 //   - include this header in exactly one .cpp of the program, which defines them for float and double.
 // Compile that .cpp with the same flags as the rest (-march, EMBER_FORCE_SCALAR): the kernels it holds are the ones
 // every caller runs. Without EMBER_EXTERN_KERNELS nothing changes and this header is not needed. ember's tests
-// build this way (tests/CMakeLists.txt); the packaging tests check the default, header-only use.
+// build this way (tests/CMakeLists.txt); of the packaging tests, find_package follows this recipe against an
+// installed tree, add_subdirectory and fetchcontent the default, header-only use.
 #pragma once
 
 #include "ember/kernels/conv2d.hpp"
