@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <ember/autograd/softmax.hpp>
 
 #include "helpers.hpp"
@@ -37,6 +39,44 @@ TEST_CASE("sparse categorical cross-entropy: value, gradient, class weights", "[
     CHECK(test::gradient_check({r}, [&](const V& t) { return sparse_categorical_crossentropy(t[0], labels, cw); }) < 1e-6);
 }
 
+TEST_CASE("cross-entropy with label smoothing: the smoothed one-hot target, value and gradient", "[autograd][loss]") {
+    Generator gen(43);
+    auto r = Tensor<double>::uniform({5, 4}, -3, 3, gen);
+    const std::vector<std::int32_t> labels{0, 3, 1, 1, 2};
+    const std::vector<double> cw{0.5, 2, 1, 3};
+    // Naive reference: -sum_j q_ij log softmax(z_i)_j with q = (1 - e) one_hot + e / C, row i weighted by w[y_i].
+    auto reference = [&](double e, bool weighted) {
+        double total = 0;
+        for (index_t i = 0; i < 5; ++i) {
+            double z = 0;
+            for (index_t j = 0; j < 4; ++j) z += std::exp(r(i, j));
+            const std::int32_t y = labels[static_cast<std::size_t>(i)];
+            for (index_t j = 0; j < 4; ++j) {
+                const double q = (1 - e) * (j == y ? 1.0 : 0.0) + e / 4;
+                total -= (weighted ? cw[static_cast<std::size_t>(y)] : 1.0) * q * std::log(std::exp(r(i, j)) / z);
+            }
+        }
+        return total / 5;
+    };
+    for (double e : {0.1, 0.5, 1.0}) {
+        CAPTURE(e);
+        CHECK(sparse_categorical_crossentropy(r, labels, {}, e).item() == Approx(reference(e, false)).epsilon(1e-12));
+        CHECK(sparse_categorical_crossentropy(r, labels, cw, e).item() == Approx(reference(e, true)).epsilon(1e-12));
+        CHECK(test::gradient_check({r}, [&](const V& t) { return sparse_categorical_crossentropy(t[0], labels, {}, e); }) < 1e-6);
+        CHECK(test::gradient_check({r}, [&](const V& t) { return sparse_categorical_crossentropy(t[0], labels, cw, e); }) < 1e-6);
+    }
+    // Smoothing 0 is the plain loss, bit for bit, gradient included.
+    auto a = r.detach().requires_grad(true), b = r.detach().requires_grad(true);
+    auto la = sparse_categorical_crossentropy(a, labels, cw), lb = sparse_categorical_crossentropy(b, labels, cw, 0.0);
+    CHECK(la.item() == lb.item());
+    la.backward();
+    lb.backward();
+    CHECK(std::ranges::equal(a.grad().span(), b.grad().span()));
+    // Full smoothing makes the label irrelevant: the loss of a uniform target.
+    CHECK(sparse_categorical_crossentropy(r, labels, {}, 1.0).item() ==
+          Approx(sparse_categorical_crossentropy(r, std::vector<std::int32_t>{1, 1, 1, 1, 1}, {}, 1.0).item()).epsilon(1e-14));
+}
+
 TEST_CASE("cross-entropy stays finite for logits of +-1e4", "[autograd][loss]") {
     for (float big : {1e4f, -1e4f}) {
         auto logits = Tensor<float>::from_data({2, 3}, {big, -big, 0, -big, big, big}).requires_grad(true);
@@ -61,4 +101,11 @@ TEST_CASE("cross-entropy errors name the label or the shapes", "[autograd][loss]
     CHECK(test::error_message<ShapeError>([&] {
               sparse_categorical_crossentropy(logits, std::vector<std::int32_t>{0, 1}, std::vector<float>{1, 2});
           }) == "sparse_categorical_crossentropy: 2 class weights for 9 classes");
+    for (float e : {-0.1f, 1.5f, std::nanf("")}) {
+        CAPTURE(e);
+        CHECK_THAT(test::error_message<ValueError>([&] {
+                       sparse_categorical_crossentropy(logits, std::vector<std::int32_t>{0, 1}, {}, e);
+                   }),
+                   Catch::StartsWith("sparse_categorical_crossentropy: label_smoothing must be in [0, 1], got "));
+    }
 }

@@ -63,10 +63,14 @@ Tensor<T> log_softmax(const Tensor<T>& x) {
 /// loss = (1/N) * sum_i w[y_i] * (logsumexp(z_i) - z_i[y_i]), w = 1 unless `class_weights` ([C]) is given.
 /// Like Keras (class weights act as sample weights and the batch is reduced with sum / N), not PyTorch (which
 /// divides by the sum of the weights). Finite for any finite logits (log-softmax is fused, never log(softmax)).
-/// Throws ShapeError / ValueError naming the offending label or shape.
+/// With `label_smoothing` e in [0, 1] the target is (1 - e) * one_hot(y) + e / C, as Keras' CategoricalCrossentropy
+/// (label_smoothing=e) on one-hot labels and PyTorch's cross_entropy(label_smoothing=e) without weights:
+/// loss_i = w[y_i] * -sum_j q_ij log softmax(z_i)_j. A class weight scales the whole row (Keras' sample weight;
+/// PyTorch would weight each target class j by w[j]).
+/// Throws ShapeError / ValueError naming the offending label, shape or smoothing.
 template <Real T>
 Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, std::span<const std::int32_t> labels,
-                                         std::span<const T> class_weights = {}) {
+                                         std::span<const T> class_weights = {}, T label_smoothing = 0) {
     EMBER_CHECK(logits.rank() == 2, ShapeError, "sparse_categorical_crossentropy: expected logits [N, classes], got ",
                 logits.shape());
     const index_t n = logits.size(0), c = logits.size(1);
@@ -75,6 +79,8 @@ Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, std::span<con
     EMBER_CHECK(n > 0 && c > 0, ShapeError, "sparse_categorical_crossentropy: empty logits ", logits.shape());
     EMBER_CHECK(class_weights.empty() || static_cast<index_t>(class_weights.size()) == c, ShapeError,
                 "sparse_categorical_crossentropy: ", class_weights.size(), " class weights for ", c, " classes");
+    EMBER_CHECK(label_smoothing >= 0 && label_smoothing <= 1, ValueError,
+                "sparse_categorical_crossentropy: label_smoothing must be in [0, 1], got ", label_smoothing);
     for (index_t i = 0; i < n; ++i)
         EMBER_CHECK(labels[static_cast<std::size_t>(i)] >= 0 && labels[static_cast<std::size_t>(i)] < c, ValueError,
                     "sparse_categorical_crossentropy: label ", labels[static_cast<std::size_t>(i)], " at row ", i,
@@ -82,10 +88,20 @@ Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, std::span<con
     auto weight = [&](std::int32_t y) { return class_weights.empty() ? T(1) : class_weights[static_cast<std::size_t>(y)]; };
     Tensor<T> logp = Tensor<T>::empty(logits.shape());
     kernels::log_softmax_rows(logits.data(), n, c, logp.data());
+    // q_ij = on * [j == y_i] + off: the smoothed target (on = 1, off = 0 without smoothing).
+    const double off_d = static_cast<double>(label_smoothing) / static_cast<double>(c);
+    const double on_d = 1.0 - static_cast<double>(label_smoothing);
     double total = 0;
     for (index_t i = 0; i < n; ++i) {
         const std::int32_t y = labels[static_cast<std::size_t>(i)];
-        total -= static_cast<double>(weight(y)) * logp.data()[i * c + y];
+        const T* lp = logp.data() + i * c;
+        double row = on_d * static_cast<double>(lp[y]);
+        if (label_smoothing != 0) {
+            double sum = 0;
+            for (index_t j = 0; j < c; ++j) sum += static_cast<double>(lp[j]);
+            row += off_d * sum;
+        }
+        total -= static_cast<double>(weight(y)) * row;
     }
     Tensor<T> loss = Tensor<T>::scalar(static_cast<T>(total / static_cast<double>(n)));
     if (!autograd::needs_grad<T>({&logits})) return loss;
@@ -93,23 +109,24 @@ Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, std::span<con
     std::vector<T> ws(class_weights.begin(), class_weights.end());
     return autograd::record(loss, "sparse_categorical_crossentropy", {logits},
                             [=](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
-        // d loss / d z_ij = w_i / N * (softmax_ij - [j == y_i])
+        // d loss / d z_ij = w_i / N * (softmax_ij - q_ij), since sum_j q_ij = 1
         const T scale = g.data()[0] / static_cast<T>(n);
+        const T on = static_cast<T>(on_d), off = static_cast<T>(off_d);
         for (index_t i = 0; i < n; ++i) {
             const std::int32_t y = ys[static_cast<std::size_t>(i)];
             const T wi = scale * (ws.empty() ? T(1) : ws[static_cast<std::size_t>(y)]);
             const T* lp = logp.data() + i * c;
             T* pd = gi[0].data() + i * c;
-            for (index_t j = 0; j < c; ++j) pd[j] += wi * (std::exp(lp[j]) - (j == y ? T(1) : T(0)));
+            for (index_t j = 0; j < c; ++j) pd[j] += wi * (std::exp(lp[j]) - off - (j == y ? on : T(0)));
         }
     });
 }
 
 template <Real T>
 Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, const std::vector<std::int32_t>& labels,
-                                         const std::vector<T>& class_weights = {}) {
+                                         const std::vector<T>& class_weights = {}, T label_smoothing = 0) {
     return sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(labels),
-                                           std::span<const T>(class_weights));
+                                           std::span<const T>(class_weights), label_smoothing);
 }
 
 }  // namespace ember
