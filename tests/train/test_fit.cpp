@@ -153,6 +153,50 @@ TEST_CASE("fit without validation data takes the same steps, records NaN validat
           "on_epoch_end instead)");
 }
 
+TEST_CASE("fit: label smoothing on the training and validation loss, class weights on training only (Keras)", "[train][fit]") {
+    Toy train_set(32, 1), val_set(16, 2);
+    train::FitOptions o;
+    o.epochs = 2;
+    o.classes = 2;
+    o.log = nullptr;
+    auto plain = toy_model(), smoothed = toy_model(), weighted = toy_model();
+    optim::Adam<float> a1(plain.parameters(), {.lr = 0.02}), a2(smoothed.parameters(), {.lr = 0.02}),
+        a3(weighted.parameters(), {.lr = 0.02});
+    const auto h_plain = train::fit(plain, a1, train_set, val_set, o);
+    o.label_smoothing = 0.2f;
+    const auto h_smoothed = train::fit(smoothed, a2, train_set, val_set, o);
+    CHECK(h_smoothed.epochs[0].loss != h_plain.epochs[0].loss);
+    CHECK(train::evaluate(smoothed, val_set, 2, {}, train::TestTimeAugment::none, 0.2f).loss == h_smoothed.epochs.back().val_loss);
+    // The first epoch's training loss is the smoothed loss, batch by batch, of a model trained the same way.
+    auto replay = toy_model();
+    optim::Adam<float> a4(replay.parameters(), {.lr = 0.02});
+    double first = 0;
+    train_set.start_epoch(1);
+    train::Batch<float> b;
+    while (train_set.next(b)) {
+        auto loss = sparse_categorical_crossentropy(replay(b.images), b.labels, {}, 0.2f);
+        first += static_cast<double>(loss.item()) * static_cast<double>(b.labels.size()) / 32;
+        a4.zero_grad();
+        loss.backward();
+        a4.step();
+    }
+    CHECK(h_smoothed.epochs[0].loss == Approx(first).epsilon(1e-12));
+
+    // Class weights scale the training loss only: val_loss is the unweighted loss of the validated model.
+    o.label_smoothing = 0;
+    o.class_weights = {3.0f, 0.5f};
+    const auto h_weighted = train::fit(weighted, a3, train_set, val_set, o);
+    CHECK(h_weighted.epochs[0].loss != h_plain.epochs[0].loss);
+    CHECK(train::evaluate(weighted, val_set, 2).loss == h_weighted.epochs.back().val_loss);
+
+    o.class_weights.clear();
+    for (float e : {-0.5f, 1.5f}) {
+        o.label_smoothing = e;
+        CHECK_THAT(test::error_message<ValueError>([&] { train::fit(plain, a1, train_set, val_set, o); }),
+                   Catch::StartsWith("fit: label_smoothing must be in [0, 1], got "));
+    }
+}
+
 TEST_CASE("fit with a moving average of the weights validates and keeps the average", "[train][fit][ema]") {
     Toy train_set(32, 1), val_set(16, 2);
     train::FitOptions o;
@@ -324,6 +368,14 @@ TEST_CASE("evaluate with test-time flips averages the four flipped copies' proba
         loss -= std::log(expected(i, val.y[static_cast<std::size_t>(i)])) / 13;
     }
     CHECK(tta.loss == Approx(loss).epsilon(1e-5));
+    // With label smoothing the loss of the mean probabilities is taken against the smoothed target.
+    const auto smoothed = train::evaluate(model, val, 2, {}, train::TestTimeAugment::flips, 0.2f);
+    double smoothed_loss = 0;
+    for (index_t i = 0; i < 13; ++i)
+        for (index_t c = 0; c < 2; ++c)
+            smoothed_loss -= (0.8 * (c == val.y[static_cast<std::size_t>(i)]) + 0.1) * std::log(expected(i, c)) / 13;
+    CHECK(smoothed.loss == Approx(smoothed_loss).epsilon(1e-5));
+    CHECK(smoothed.probabilities.to_vector() == tta.probabilities.to_vector());
     // The flips change this (asymmetric, untrained) model's answers, so the test is not vacuous.
     double moved = 0;
     for (index_t i = 0; i < 26; ++i) moved = std::max(moved, std::abs(static_cast<double>(tta.probabilities.data()[i] - plain.probabilities.data()[i])));

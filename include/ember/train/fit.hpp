@@ -96,11 +96,15 @@ Tensor<T> predict_probabilities(nn::Sequential<T>& model, const Tensor<T>& x, Te
 
 /// Runs `model` in inference mode (no dropout, no autograd) over one epoch of `source`, returning the mean loss,
 /// the confusion matrix and the class probabilities. With test-time augmentation the probabilities are the
-/// mean over the augmented copies, and the loss and predictions are computed from that mean.
+/// mean over the augmented copies, and the loss and predictions are computed from that mean. The loss is
+/// sparse_categorical_crossentropy with `class_weights` and `label_smoothing` (fit validates without class
+/// weights, as Keras applies class_weight during training only, and with the training's label smoothing).
 template <Real T, class Source>
     requires BatchSource<Source, T>
 Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::span<const T> class_weights = {},
-                    TestTimeAugment tta = TestTimeAugment::none) {
+                    TestTimeAugment tta = TestTimeAugment::none, T label_smoothing = 0) {
+    EMBER_CHECK(label_smoothing >= 0 && label_smoothing <= 1, ValueError,
+                "evaluate: label_smoothing must be in [0, 1], got ", label_smoothing);
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
@@ -118,7 +122,8 @@ Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::
         seen += static_cast<long>(b.labels.size());
         ev.labels.insert(ev.labels.end(), b.labels.begin(), b.labels.end());
         if (tta == TestTimeAugment::none) {
-            loss_sum += static_cast<double>(sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels), class_weights).item()) *
+            loss_sum += static_cast<double>(sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels),
+                                                                            class_weights, label_smoothing).item()) *
                         static_cast<double>(b.labels.size());
             ev.confusion.add(b.labels, argmax_rows(logits));
             const Tensor<T> p = softmax(logits);
@@ -130,14 +135,18 @@ Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::
         Tensor<T> p = softmax(logits);
         tta_detail::average_flips(model, b.images, p);
         // The loss of the mean probabilities, as Keras computes a cross-entropy from probabilities: clipped
-        // to [1e-7, 1], weighted by w[y], summed and divided by N.
+        // to [1e-7, 1], against the (smoothed) target, weighted by w[y], summed and divided by N.
+        const double off = static_cast<double>(label_smoothing) / classes, on = 1.0 - static_cast<double>(label_smoothing);
         for (std::size_t i = 0; i < b.labels.size(); ++i) {
             const std::int32_t y = b.labels[i];
             EMBER_CHECK(y >= 0 && y < classes, IndexError, "evaluate: label ", y, " of batch image ", i,
                         " is outside [0, ", classes, ")");
             const double w = class_weights.empty() ? 1.0 : static_cast<double>(class_weights[static_cast<std::size_t>(y)]);
-            const double py = static_cast<double>(p.data()[static_cast<index_t>(i) * classes + y]);
-            loss_sum -= w * std::log(std::clamp(py, 1e-7, 1.0));
+            const T* pi = p.data() + static_cast<index_t>(i) * classes;
+            double row = on * std::log(std::clamp(static_cast<double>(pi[y]), 1e-7, 1.0));
+            if (label_smoothing != 0)
+                for (int j = 0; j < classes; ++j) row += off * std::log(std::clamp(static_cast<double>(pi[j]), 1e-7, 1.0));
+            loss_sum -= w * row;
         }
         ev.confusion.add(b.labels, argmax_rows(p));
         for (T v : p.span()) probs.push_back(static_cast<float>(v));
@@ -261,7 +270,12 @@ private:
 struct FitOptions {
     int epochs = 50;
     int classes = 0;                          // required: the number of output classes
-    std::vector<float> class_weights;         // empty: unweighted loss (Keras' class_weight semantics)
+    /// Per-class weights of the training loss (Keras' class_weight: sample weights w[y], training only; the
+    /// validation loss is unweighted); empty: unweighted.
+    std::vector<float> class_weights;
+    /// Label smoothing e of the training and validation loss: the target is (1 - e) * one_hot + e / classes
+    /// (Keras' CategoricalCrossentropy(label_smoothing=e), which Keras applies to val_loss too). 0: off.
+    float label_smoothing = 0;
     Monitor monitor = Monitor::val_accuracy;  // what "better" means for on_best and early stopping
     int early_stopping_patience = 0;          // stop after this many epochs without a better monitored value (0: never)
     /// Learning rate for each epoch (1-based), given the initial rate (cosine_decay(), exponential_decay() or
@@ -284,6 +298,8 @@ template <class Train, class Val>
 History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, Val* val, const FitOptions& o) {
     EMBER_CHECK(o.epochs > 0, ValueError, "fit: epochs must be > 0, got ", o.epochs);
     EMBER_CHECK(o.classes > 0, ValueError, "fit: classes must be > 0, got ", o.classes);
+    EMBER_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, ValueError,
+                "fit: label_smoothing must be in [0, 1], got ", o.label_smoothing);
     // Without validation there is nothing to monitor: refuse what would silently never happen.
     EMBER_CHECK(val || o.early_stopping_patience == 0, ValueError, "fit: early stopping monitors ",
                 monitor_name(o.monitor), ", which needs validation data; none was given");
@@ -341,7 +357,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         while (train.next(b)) {
             ++step;
             Tensor<float> logits = model(b.images);
-            Tensor<float> loss = sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels), weights);
+            Tensor<float> loss = sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(b.labels), weights,
+                                                                 o.label_smoothing);
             const double value = loss.item();
             if (!std::isfinite(value))
                 throw NonFiniteLossError(detail::cat("fit: the loss became ", value, " at epoch ", epoch, ", batch ",
@@ -365,7 +382,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         rec.learning_rate = opt.learning_rate();
         std::optional<Evaluation> ev;
         if (val) {
-            ev = evaluate(model, *val, o.classes, weights);
+            ev = evaluate(model, *val, o.classes, std::span<const float>{}, TestTimeAugment::none, o.label_smoothing);
             rec.val_loss = ev->loss;
             rec.val_accuracy = ev->confusion.accuracy();
             rec.val_balanced_accuracy = ev->confusion.balanced_accuracy();
