@@ -54,6 +54,7 @@ struct TrainArgs {
     double lr = 1e-3;
     double weight_decay = 0;  // decoupled (Keras' Adam/AdamW weight_decay); 0: off
     double ema = 0;           // momentum of the weights' moving average (Keras' use_ema); 0: off
+    double label_smoothing = 0;  // target (1 - e) * one_hot + e / classes; 0: off
     std::string lr_schedule = "constant";
     int patience = 0;
     std::string monitor = "val_accuracy";

@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
                     "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "
                     "each step")
         ->check(number_check([](double x) { return std::isfinite(x) && x >= 0; }, ">= 0 (0: off)"))->capture_default_str();
+    trn->add_option("--label-smoothing", ta.label_smoothing,
+                    "label smoothing e of the loss, as Keras' CategoricalCrossentropy(label_smoothing): the target is "
+                    "(1 - e) * one-hot + e / classes (e.g. 0.1; 0: off)")
+        ->check(number_check([](double x) { return x >= 0 && x <= 1; }, "in [0, 1] (0: off)"))->capture_default_str();
     trn->add_option("--ema", ta.ema,
                     "momentum of a moving average of the weights (Keras' use_ema, e.g. 0.99; 0: off): validation and "
                     "checkpoints use the average")

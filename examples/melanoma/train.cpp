@@ -145,6 +145,10 @@ int run_train(TrainArgs a) {
     fo.classes = classes;
     fo.early_stopping_patience = a.patience;
     fo.monitor = train::parse_monitor(a.monitor);
+    fo.label_smoothing = static_cast<float>(a.label_smoothing);
+    if (a.label_smoothing > 0)
+        std::cout << "Label smoothing " << a.label_smoothing << " (target (1 - e) * one-hot + e / " << classes
+                  << "; training and validation loss)\n";
     if (a.class_weights) {
         std::vector<long> counts(static_cast<std::size_t>(classes), 0);
         for (auto i : split.train) ++counts[static_cast<std::size_t>(set.labels[i])];
@@ -203,6 +207,7 @@ int run_train(TrainArgs a) {
             {"color_jitter", jitter_text},
             {"weight_decay", exact(a.weight_decay)},
             {"ema", exact(a.ema)},
+            {"label_smoothing", exact(a.label_smoothing)},
             {"train_folder", fingerprint}};
     };
     const fs::path last = a.out / "last.safetensors";

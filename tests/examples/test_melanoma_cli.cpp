@@ -90,6 +90,12 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
         CHECK_THAT(r.output, Catch::Contains("--weight-decay") && Catch::Contains(std::string("must be >= 0 (0: off), got ") + bad) &&
                                  !Catch::Contains("Found"));
     }
+    for (const char* bad : {"1.5", "-0.1", "nan"}) {
+        r = melanoma("train --data " + q(root) + " --label-smoothing " + bad + " --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("--label-smoothing") &&
+                                 Catch::Contains(std::string("must be in [0, 1] (0: off), got ") + bad) && !Catch::Contains("Found"));
+    }
     // whatever CLI11 rejects is a usage error too (exit 2, not CLI11's own 105, 106, 109, ...); --help is not
     r = melanoma("train --data " + q(root) + " --no-such-option --out " + q(root / "run"));
     CHECK(r.code == 2);
@@ -420,10 +426,10 @@ TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed g
     CHECK(weights(plain) != weights(first));
 }
 
-TEST_CASE("train --weight-decay and --ema reach the optimizer and are recorded in the checkpoint", "[examples][melanoma]") {
+TEST_CASE("train --weight-decay, --ema and --label-smoothing reach training and are recorded in the checkpoint", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-ema");
     for (const fs::path run : {"validated", "all"}) {
-        const auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --weight-decay 0.004 --ema 0.9 " +
+        const auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --weight-decay 0.004 --ema 0.9 --label-smoothing 0.1 " +
                                 (run == "all" ? "--val-split 0 --alert-threshold 0.3 " : "") + "--out " + q(root / run));
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("Decoupled weight decay 0.004") &&
@@ -431,6 +437,8 @@ TEST_CASE("train --weight-decay and --ema reach the optimizer and are recorded i
         std::ifstream in(root / run / (run == "all" ? "last.safetensors" : "best.safetensors"), std::ios::binary);
         const std::string ckpt(std::istreambuf_iterator<char>(in), {});
         CHECK_THAT(ckpt, Catch::Contains("\"weight_decay\":\"0.004\"") && Catch::Contains("\"ema\":\"0.9\""));
+        CHECK_THAT(r.output, Catch::Contains("Label smoothing 0.1 (target (1 - e) * one-hot + e / 2; training and validation loss)"));
+        CHECK_THAT(ckpt, Catch::Contains("\"label_smoothing\":\"0.1\""));
     }
 }
 
