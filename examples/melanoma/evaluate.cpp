@@ -231,13 +231,12 @@ int run_evaluate(const EvalArgs& a) {
         std::ofstream txt(out / "confusion_matrix.txt");
         txt << ev.confusion.to_string(m.names);
     }
-    plots::confusion_matrix(out, ev.confusion, m.names);
+    const bool drawn = plots::confusion_matrix(out, ev.confusion, m.names);
     std::vector<fs::path> paths;
     for (const auto i : all) paths.push_back(set.paths[i]);
-    const bool roc = write_details(out, ev, m.names, threshold, paths);
-    const bool drawn = plots::gnuplot_available();
+    const std::string roc_files = write_details(out, ev, m.names, threshold, paths);
     std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (drawn ? ", confusion_matrix.png" : "")
-              << (roc ? (drawn ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << " in " << out << "\n";
+              << roc_files << " in " << out << "\n";
     return 0;
 }
 

@@ -261,14 +261,14 @@ int run_train(TrainArgs a) {
     json j = report(ev, names, threshold, std::cout);
     j["best_epoch"] = best_record.epoch;
     write_json(a.out / "val_metrics.json", j);
-    plots::confusion_matrix(a.out, ev.confusion, names);
+    const bool drawn = plots::confusion_matrix(a.out, ev.confusion, names);
     std::vector<fs::path> val_paths;
     for (const auto i : split.validation) val_paths.push_back(set.paths[i]);
-    const bool roc = write_details(a.out, ev, names, threshold, val_paths);
-    const bool drawn = plots::gnuplot_available();
-    std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", history.csv" << (drawn ? ", curves.png" : "")
+    const std::string roc_files = write_details(a.out, ev, names, threshold, val_paths);
+    const bool curves = drawn && history.epochs.size() >= 2;
+    std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", history.csv" << (curves ? ", curves.png" : "")
               << "; on the validation split val_metrics.json, predictions.csv" << (drawn ? ", confusion_matrix.png" : "")
-              << (roc ? (drawn ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv") : "") << "\n";
+              << roc_files << "\n";
     return 0;
 }
 

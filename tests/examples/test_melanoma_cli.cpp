@@ -343,10 +343,13 @@ TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve",
     }
     if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {  // plots into a folder whose name has a quote
         const fs::path odd = root / "it's here";  // quoted for the shell below with double quotes
-        REQUIRE(melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "best.safetensors") + " --out " +
-                         "\"" + odd.string() + "\"").code == 0);
+        const auto drawn = melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "best.safetensors") +
+                                    " --out " + "\"" + odd.string() + "\"");
+        REQUIRE(drawn.code == 0);
         CHECK(fs::exists(odd / "confusion_matrix.png"));
         CHECK(fs::exists(odd / "melanoma_roc.png"));
+        CHECK_THAT(drawn.output, Catch::Contains("Wrote metrics.json, confusion_matrix.txt, predictions.csv, "
+                                                 "confusion_matrix.png, melanoma_roc.csv, melanoma_roc.png in "));
     } else {
         WARN("gnuplot not installed: the plots into a folder named with quotes are not checked");
     }
