@@ -43,6 +43,15 @@ struct Toy {
     }
 };
 
+/// Options for the toy's 2 classes, without a log.
+train::FitOptions quiet_options(int epochs) {
+    train::FitOptions o;
+    o.epochs = epochs;
+    o.classes = 2;
+    o.log = nullptr;
+    return o;
+}
+
 nn::Sequential<float> toy_model() {
     nn::Sequential<float> m{nn::Rescaling(1.0f / 255), nn::Conv2D(2, 3, nn::same, nn::relu), nn::Flatten(), nn::Dense(2)};
     m.build({6, 6, 1}, 3);
@@ -83,10 +92,7 @@ TEST_CASE("fit stops early and refuses bad options", "[train][fit]") {
     Toy train_set(16, 1), val_set(8, 2);
     auto model = toy_model();
     optim::Adam<float> adam(model.parameters(), {.lr = 0.0});  // nothing improves
-    train::FitOptions o;
-    o.epochs = 10;
-    o.classes = 2;
-    o.log = nullptr;
+    auto o = quiet_options(10);
     o.early_stopping_patience = 2;
     CHECK(train::fit(model, adam, train_set, val_set, o).epochs.size() == 3);
     o.epochs = 0;
@@ -106,10 +112,7 @@ TEST_CASE("fit without validation data takes the same steps, records NaN validat
     auto validated = model(), unvalidated = model();
     optim::Adam<float> adam_a(validated.parameters(), {.lr = 0.02}), adam_b(unvalidated.parameters(), {.lr = 0.02});
     std::ostringstream log;
-    train::FitOptions o;
-    o.epochs = 3;
-    o.classes = 2;
-    o.log = nullptr;
+    auto o = quiet_options(3);
     const auto with_val = train::fit(validated, adam_a, train_set, val_set, o);
     o.log = &log;
     o.interactive_progress = false;
@@ -155,10 +158,7 @@ TEST_CASE("fit without validation data takes the same steps, records NaN validat
 
 TEST_CASE("fit: label smoothing on the training and validation loss, class weights on training only (Keras)", "[train][fit]") {
     Toy train_set(32, 1), val_set(16, 2);
-    train::FitOptions o;
-    o.epochs = 2;
-    o.classes = 2;
-    o.log = nullptr;
+    auto o = quiet_options(2);
     auto plain = toy_model(), smoothed = toy_model(), weighted = toy_model();
     optim::Adam<float> a1(plain.parameters(), {.lr = 0.02}), a2(smoothed.parameters(), {.lr = 0.02}),
         a3(weighted.parameters(), {.lr = 0.02});
@@ -199,10 +199,7 @@ TEST_CASE("fit: label smoothing on the training and validation loss, class weigh
 
 TEST_CASE("fit with a moving average of the weights validates and keeps the average", "[train][fit][ema]") {
     Toy train_set(32, 1), val_set(16, 2);
-    train::FitOptions o;
-    o.epochs = 3;
-    o.classes = 2;
-    o.log = nullptr;
+    auto o = quiet_options(3);
     const auto same = [](nn::Sequential<float>& a, nn::Sequential<float>& b) {
         for (std::size_t p = 0; p < a.parameters().size(); ++p)
             if (a.parameters()[p].to_vector() != b.parameters()[p].to_vector()) return false;
@@ -270,10 +267,7 @@ TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]
     train_set.x(9, 0, 0, 0) = std::numeric_limits<float>::quiet_NaN();  // in batch 2
     auto model = toy_model();
     optim::Adam<float> adam(model.parameters());
-    train::FitOptions o;
-    o.epochs = 2;
-    o.classes = 2;
-    o.log = nullptr;
+    auto o = quiet_options(2);
     CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
           "fit: the loss became nan at epoch 1, batch 2 of 2; training stopped (the best checkpoint so far is kept)");
     CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(model, adam, train_set, o); }) ==
@@ -303,10 +297,7 @@ TEST_CASE("the same seed and thread count reproduce a run exactly (shuffling, dr
                                 nn::Flatten(), nn::Dense(2)};
         m.build({6, 6, 3}, 4);
         optim::Adam<float> adam(m.parameters(), {.lr = 0.01});
-        train::FitOptions o;
-        o.epochs = 3;
-        o.classes = 2;
-        o.log = nullptr;
+        auto o = quiet_options(3);
         train::fit(m, adam, train_loader, val_loader, o);
         return m.parameters()[0].to_vector();
     };
@@ -319,10 +310,7 @@ TEST_CASE("fit keeps the best epoch by the monitored value (balanced accuracy, l
         Toy train_set(16, 1), val_set(8, 2);
         auto model = toy_model();
         optim::Adam<float> adam(model.parameters(), {.lr = 0.05});
-        train::FitOptions o;
-        o.epochs = 5;
-        o.classes = 2;
-        o.log = nullptr;
+        auto o = quiet_options(5);
         o.monitor = monitor;
         std::vector<int> best_epochs;
         o.on_best = [&](const train::EpochRecord& r, const train::Evaluation&) { best_epochs.push_back(r.epoch); };
