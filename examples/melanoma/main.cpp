@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
                     "ColorJitter; e.g. 0.2 0.2 0.2 0.02; default off)")
         ->expected(4);
     trn->add_option("--rebalance", ta.rebalance, "extra samples per class, Augmentor style (0: off; the seed used 500)")->capture_default_str();
-    trn->add_flag("--class-weights", ta.class_weights, "weight the loss by inverse class frequency");
+    trn->add_flag("--class-weights", ta.class_weights, "weight the training loss by inverse class frequency (validation stays unweighted, as in Keras)");
     trn->add_flag("--dedup", ta.dedup,
                   "before splitting, keep one copy of identical images in a class and drop images filed under several classes");
     trn->add_option("--threads", ta.threads, "OpenMP threads (0: all cores)")->capture_default_str();

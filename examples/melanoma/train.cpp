@@ -148,7 +148,7 @@ int run_train(TrainArgs a) {
     fo.label_smoothing = static_cast<float>(a.label_smoothing);
     if (a.label_smoothing > 0)
         std::cout << "Label smoothing " << a.label_smoothing << " (target (1 - e) * one-hot + e / " << classes
-                  << "; training and validation loss)\n";
+                  << (validate ? "; training and validation loss, not the reports' loss" : "; training loss") << ")\n";
     if (a.class_weights) {
         std::vector<long> counts(static_cast<std::size_t>(classes), 0);
         for (auto i : split.train) ++counts[static_cast<std::size_t>(set.labels[i])];

@@ -357,7 +357,7 @@ TEST_CASE("evaluate with test-time flips averages the four flipped copies' proba
     }
     CHECK(tta.loss == Approx(loss).epsilon(1e-5));
     // With label smoothing the loss of the mean probabilities is taken against the smoothed target.
-    const auto smoothed = train::evaluate(model, val, 2, {}, train::TestTimeAugment::flips, 0.2f);
+    const auto smoothed = train::evaluate(model, val, 2, {}, train::TestTimeAugment::flips, 0.2);  // a double literal converts
     double smoothed_loss = 0;
     for (index_t i = 0; i < 13; ++i)
         for (index_t c = 0; c < 2; ++c)

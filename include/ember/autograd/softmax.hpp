@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "ember/autograd/engine.hpp"
@@ -70,7 +71,7 @@ Tensor<T> log_softmax(const Tensor<T>& x) {
 /// Throws ShapeError / ValueError naming the offending label, shape or smoothing.
 template <Real T>
 Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, std::span<const std::int32_t> labels,
-                                         std::span<const T> class_weights = {}, T label_smoothing = 0) {
+                                         std::span<const T> class_weights = {}, std::type_identity_t<T> label_smoothing = 0) {
     EMBER_CHECK(logits.rank() == 2, ShapeError, "sparse_categorical_crossentropy: expected logits [N, classes], got ",
                 logits.shape());
     const index_t n = logits.size(0), c = logits.size(1);
@@ -124,7 +125,7 @@ Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, std::span<con
 
 template <Real T>
 Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, const std::vector<std::int32_t>& labels,
-                                         const std::vector<T>& class_weights = {}, T label_smoothing = 0) {
+                                         const std::vector<T>& class_weights = {}, std::type_identity_t<T> label_smoothing = 0) {
     return sparse_categorical_crossentropy(logits, std::span<const std::int32_t>(labels),
                                            std::span<const T>(class_weights), label_smoothing);
 }

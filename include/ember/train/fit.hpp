@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "ember/autograd/ops.hpp"
@@ -102,7 +103,7 @@ Tensor<T> predict_probabilities(nn::Sequential<T>& model, const Tensor<T>& x, Te
 template <Real T, class Source>
     requires BatchSource<Source, T>
 Evaluation evaluate(nn::Sequential<T>& model, Source& source, int classes, std::span<const T> class_weights = {},
-                    TestTimeAugment tta = TestTimeAugment::none, T label_smoothing = 0) {
+                    TestTimeAugment tta = TestTimeAugment::none, std::type_identity_t<T> label_smoothing = 0) {
     EMBER_CHECK(label_smoothing >= 0 && label_smoothing <= 1, ValueError,
                 "evaluate: label_smoothing must be in [0, 1], got ", label_smoothing);
     const bool was_training = model.is_training();
