@@ -47,6 +47,19 @@ Run melanoma(const std::string& args) {
 std::string q(const fs::path& p) { return std::string("'").append(p.string()).append("'"); }
 
 /// Two classes ("benign lesion", "melanoma") of small PNG images.
+/// A file's bytes.
+std::string bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// A safetensors checkpoint's tensor bytes: what follows its 8-byte length and JSON header.
+std::string tensor_bytes(const std::string& ckpt) {
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(ckpt[static_cast<std::size_t>(i)]);
+    return ckpt.substr(8 + n);
+}
+
 fs::path tiny_dataset(const std::string& name, int per_class = 6) {
     const fs::path root = fresh_dir(name);
     for (int i = 0; i < per_class; ++i) {
@@ -273,8 +286,7 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
         CHECK_THAT(line, Catch::Contains(",,,"));  // no validation figures
     }
     CHECK(rows == 2);
-    std::ifstream ck(root / "run" / "last.safetensors", std::ios::binary);
-    const std::string ckpt(std::istreambuf_iterator<char>(ck), {});
+    const std::string ckpt = bytes(root / "run" / "last.safetensors");
     CHECK_THAT(ckpt, Catch::Contains("\"alert_threshold\":\"0.3\"") &&
                          Catch::Contains("\"alert_threshold_from\":\"--alert-threshold\"") &&
                          Catch::Contains("\"epoch\":\"2\"") && Catch::Contains("\"val_split\":\"0\""));
@@ -399,10 +411,6 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
 
 TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-jitter");
-    const auto bytes = [](const fs::path& p) {
-        std::ifstream in(p, std::ios::binary);
-        return std::string(std::istreambuf_iterator<char>(in), {});
-    };
     std::string first;
     for (const char* run : {"a", "b"}) {
         const auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --augment flip-rotate-zoom "
@@ -420,13 +428,8 @@ TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed g
                      q(root / "c")).code == 0);
     const std::string plain = bytes(root / "c" / "best.safetensors");
     CHECK_THAT(plain, Catch::Contains("\"color_jitter\":\"none\""));
-    const auto weights = [](const std::string& ckpt) {  // the tensor bytes after the JSON header
-        std::uint64_t n = 0;
-        for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(ckpt[static_cast<std::size_t>(i)]);
-        return ckpt.substr(8 + n);
-    };
-    CHECK(weights(plain).size() == weights(first).size());
-    CHECK(weights(plain) != weights(first));
+    CHECK(tensor_bytes(plain).size() == tensor_bytes(first).size());
+    CHECK(tensor_bytes(plain) != tensor_bytes(first));
 }
 
 TEST_CASE("train --weight-decay, --ema and --label-smoothing reach training and are recorded in the checkpoint", "[examples][melanoma]") {
@@ -437,14 +440,20 @@ TEST_CASE("train --weight-decay, --ema and --label-smoothing reach training and 
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("Decoupled weight decay 0.004") &&
                                  Catch::Contains("Weights averaged (EMA, momentum 0.9): validation and checkpoints use the average"));
-        std::ifstream in(root / run / (run == "all" ? "last.safetensors" : "best.safetensors"), std::ios::binary);
-        const std::string ckpt(std::istreambuf_iterator<char>(in), {});
+        const std::string ckpt = bytes(root / run / (run == "all" ? "last.safetensors" : "best.safetensors"));
         CHECK_THAT(ckpt, Catch::Contains("\"weight_decay\":\"0.004\"") && Catch::Contains("\"ema\":\"0.9\""));
         CHECK_THAT(r.output, Catch::Contains(run == "all" ? "Label smoothing 0.1 (target (1 - e) * one-hot + e / 2; training loss)"
                                                           : "Label smoothing 0.1 (target (1 - e) * one-hot + e / 2; training and "
                                                             "validation loss, not the reports' loss)"));
         CHECK_THAT(ckpt, Catch::Contains("\"label_smoothing\":\"0.1\""));
     }
+    // the smoothing reaches the loss: without it, the same run ends with other weights
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --weight-decay 0.004 --ema 0.9 --val-split 0 "
+                     "--alert-threshold 0.3 --out " + q(root / "unsmoothed")).code == 0);
+    const std::string smoothed = tensor_bytes(bytes(root / "all" / "last.safetensors")),
+                      plain = tensor_bytes(bytes(root / "unsmoothed" / "last.safetensors"));
+    CHECK(smoothed.size() == plain.size());
+    CHECK(smoothed != plain);
 }
 
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {
