@@ -116,9 +116,10 @@ std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const ember::t
 /// Prints the evaluation report (accuracy, per-class precision/recall/F1, confusion matrix, melanoma alert) to
 /// `os` and returns it as JSON.
 json report(const ember::train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os);
-/// predictions.csv and the melanoma ROC curve of an evaluation in `dir`; returns the curve's files it wrote, each
-/// after ", " (", melanoma_roc.csv, melanoma_roc.png"; empty without a curve), for the caller's "Wrote ..." line.
-std::string write_details(const fs::path& dir, const ember::train::Evaluation& ev, const std::vector<std::string>& names,
+/// predictions.csv and the melanoma ROC curve of an evaluation in `dir`; returns the names of the curve's files it
+/// wrote (melanoma_roc.csv, and melanoma_roc.png where gnuplot drew it; none without a curve), for the caller's
+/// "Wrote ..." line.
+std::vector<std::string> write_details(const fs::path& dir, const ember::train::Evaluation& ev, const std::vector<std::string>& names,
                    double threshold, const std::vector<fs::path>& paths);
 
 }  // namespace melanoma

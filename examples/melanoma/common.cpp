@@ -205,9 +205,9 @@ std::string csv_field(const std::string& v) {
 /// Per image: predictions.csv (file, true and predicted class, whether the melanoma alert fires, every class
 /// probability), for a dermatologist to review the misses; and the melanoma ROC curve (melanoma_roc.csv,
 /// melanoma_roc.png with the alert's operating point) when melanoma and other images are both present - else
-/// an older curve in `dir` is removed. Returns the curve's files written, each after ", " (empty without a
-/// curve; the PNG only where gnuplot drew it). `paths[i]` is the file of row i.
-std::string write_details(const fs::path& dir, const train::Evaluation& ev, const std::vector<std::string>& names,
+/// an older curve in `dir` is removed. Returns the curve's files written (none without a curve; the PNG only
+/// where gnuplot drew it). `paths[i]` is the file of row i.
+std::vector<std::string> write_details(const fs::path& dir, const train::Evaluation& ev, const std::vector<std::string>& names,
                    double threshold, const std::vector<fs::path>& paths) {
     const int mel = find_class(names, kMelanoma);
     const index_t classes = ev.probabilities.size(1);
@@ -243,7 +243,8 @@ std::string write_details(const fs::path& dir, const train::Evaluation& ev, cons
     }
     const auto r = train::binary_rates(p, pos, threshold);
     const bool drawn = plots::roc_curve(dir, train::roc_auc(p, pos), 1 - r.specificity(), r.sensitivity(), threshold);
-    return drawn ? ", melanoma_roc.csv, melanoma_roc.png" : ", melanoma_roc.csv";
+    if (!drawn) return {"melanoma_roc.csv"};
+    return {"melanoma_roc.csv", "melanoma_roc.png"};
 }
 
 }  // namespace melanoma

@@ -234,9 +234,10 @@ int run_evaluate(const EvalArgs& a) {
     const bool drawn = plots::confusion_matrix(out, ev.confusion, m.names);
     std::vector<fs::path> paths;
     for (const auto i : all) paths.push_back(set.paths[i]);
-    const std::string roc_files = write_details(out, ev, m.names, threshold, paths);
-    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (drawn ? ", confusion_matrix.png" : "")
-              << roc_files << " in " << out << "\n";
+    const auto roc_files = write_details(out, ev, m.names, threshold, paths);
+    std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (drawn ? ", confusion_matrix.png" : "");
+    for (const auto& f : roc_files) std::cout << ", " << f;
+    std::cout << " in " << out << "\n";
     return 0;
 }
 

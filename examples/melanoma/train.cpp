@@ -218,9 +218,10 @@ int run_train(TrainArgs a) {
             train::save_checkpoint(best, model, metadata(0.5, rec));
             std::cout << "  saved " << best << "\n";
         };
+    bool curves = false;  // whether the last epoch's curves.png was drawn
     fo.on_epoch_end = [&](const train::History& h) {
         h.write_csv(a.out / "history.csv");
-        if (h.epochs.size() >= 2) plots::training_curves(a.out, validate);
+        if (h.epochs.size() >= 2) curves = plots::training_curves(a.out, validate);
         if (!validate) {  // every epoch, so a stopped run keeps its last complete one
             train::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back()));
             std::cout << "  saved " << last << "\n";
@@ -237,11 +238,10 @@ int run_train(TrainArgs a) {
         return 3;
     }
     if (!validate) {
-        const bool drawn = plots::gnuplot_available() && history.epochs.size() >= 2;
         std::cout << "\nTrained on all " << split.train.size() << " training images for " << history.epochs.size()
                   << " epochs, without validation; melanoma alert threshold p(melanoma) >= " << a.alert_threshold
                   << " (given)\nWrote in " << a.out << ": " << last.filename() << " (the last epoch), history.csv"
-                  << (drawn ? ", curves.png" : "") << "\n";
+                  << (curves ? ", curves.png" : "") << "\n";
         return 0;
     }
 
@@ -264,11 +264,11 @@ int run_train(TrainArgs a) {
     const bool drawn = plots::confusion_matrix(a.out, ev.confusion, names);
     std::vector<fs::path> val_paths;
     for (const auto i : split.validation) val_paths.push_back(set.paths[i]);
-    const std::string roc_files = write_details(a.out, ev, names, threshold, val_paths);
-    const bool curves = drawn && history.epochs.size() >= 2;
+    const auto roc_files = write_details(a.out, ev, names, threshold, val_paths);
     std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", history.csv" << (curves ? ", curves.png" : "")
-              << "; on the validation split val_metrics.json, predictions.csv" << (drawn ? ", confusion_matrix.png" : "")
-              << roc_files << "\n";
+              << "; on the validation split val_metrics.json, predictions.csv" << (drawn ? ", confusion_matrix.png" : "");
+    for (const auto& f : roc_files) std::cout << ", " << f;
+    std::cout << "\n";
     return 0;
 }
 

@@ -277,6 +277,10 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
     CHECK(fs::exists(root / "run" / "last.safetensors"));
     CHECK_FALSE(fs::exists(root / "run" / "best.safetensors"));
     CHECK_FALSE(fs::exists(root / "run" / "val_metrics.json"));
+    // the closing line names curves.png exactly when the last epoch drew it
+    const bool curves_named = r.output.find("history.csv, curves.png") != std::string::npos;
+    CHECK(curves_named == fs::exists(root / "run" / "curves.png"));
+    if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) CHECK(curves_named);
     std::ifstream history(root / "run" / "history.csv");
     std::string line;
     int rows = 0;
@@ -323,8 +327,11 @@ TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve",
     for (int i = 0; i < 6; ++i)  // a class name that needs quoting in CSV
         write_image(root / "Train" / "nevus, atypical" / ("n" + std::to_string(i) + ".png"), 22, 22, 3, 300 + i);
     write_image(root / "Test" / "nevus, atypical" / "t2.png", 24, 24, 3, 307);
-    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
+    const auto trained = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run"));
+    REQUIRE(trained.code == 0);
     CHECK(fs::exists(root / "run" / "predictions.csv"));  // train: on the validation split
+    CHECK_FALSE(fs::exists(root / "run" / "curves.png"));  // one epoch draws no curve, and none is claimed
+    CHECK_THAT(trained.output, Catch::Contains("history.csv; on the validation split val_metrics.json, predictions.csv"));
     const auto r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "best.safetensors") +
                             " --threshold 0 --out " + q(root / "eval"));
     REQUIRE(r.code == 0);
