@@ -190,10 +190,15 @@ TEST_CASE("fit: label smoothing on the training and validation loss, class weigh
     CHECK(train::evaluate(weighted, val_set, 2).loss == h_weighted.epochs.back().val_loss);
 
     o.class_weights.clear();
-    for (float e : {-0.5f, 1.5f}) {
+    for (float e : {-0.5f, 1.5f, std::nanf("")}) {
+        CAPTURE(e);
         o.label_smoothing = e;
         CHECK_THAT(test::error_message<ValueError>([&] { train::fit(plain, a1, train_set, val_set, o); }),
                    Catch::StartsWith("fit: label_smoothing must be in [0, 1], got "));
+        CHECK_THAT(test::error_message<ValueError>([&] {
+                       train::evaluate(plain, val_set, 2, std::span<const float>{}, train::TestTimeAugment::none, e);
+                   }),
+                   Catch::StartsWith("evaluate: label_smoothing must be in [0, 1], got "));
     }
 }
 
