@@ -369,6 +369,17 @@ TEST_CASE("evaluate with test-time flips averages the four flipped copies' proba
             smoothed_loss -= (0.8 * (c == val.y[static_cast<std::size_t>(i)]) + 0.1) * std::log(expected(i, c)) / 13;
     CHECK(smoothed.loss == Approx(smoothed_loss).epsilon(1e-5));
     CHECK(smoothed.probabilities.to_vector() == tta.probabilities.to_vector());
+    // Class weights scale each image's smoothed term by w[y], and the sum is still divided by the image count.
+    const std::vector<float> w{3.0f, 0.5f};
+    const auto weighted = train::evaluate(model, val, 2, std::span<const float>(w), train::TestTimeAugment::flips, 0.2);
+    double weighted_loss = 0;
+    for (index_t i = 0; i < 13; ++i) {
+        const auto y = val.y[static_cast<std::size_t>(i)];
+        for (index_t c = 0; c < 2; ++c)
+            weighted_loss -= w[static_cast<std::size_t>(y)] * (0.8 * (c == y) + 0.1) * std::log(expected(i, c)) / 13;
+    }
+    CHECK(weighted.loss == Approx(weighted_loss).epsilon(1e-5));
+    CHECK(weighted.loss != Approx(smoothed.loss).epsilon(1e-3));
     // The flips change this (asymmetric, untrained) model's answers, so the test is not vacuous.
     double moved = 0;
     for (index_t i = 0; i < 26; ++i) moved = std::max(moved, std::abs(static_cast<double>(tta.probabilities.data()[i] - plain.probabilities.data()[i])));
