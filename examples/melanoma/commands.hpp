@@ -55,6 +55,7 @@ struct TrainArgs {
     double weight_decay = 0;  // decoupled (Keras' Adam/AdamW weight_decay); 0: off
     double ema = 0;           // momentum of the weights' moving average (Keras' use_ema); 0: off
     double label_smoothing = 0;  // target (1 - e) * one_hot + e / classes; 0: off
+    double global_clipnorm = 0;  // all gradients scaled together to an L2 norm of at most this (Keras'); 0: off
     std::string lr_schedule = "constant";
     int patience = 0;
     std::string monitor = "val_accuracy";

@@ -134,11 +134,13 @@ int run_train(TrainArgs a) {
     auto model = reference_model(classes);
     model.build({kImageSize, kImageSize, 3}, a.seed);
     std::cout << model.summary();
-    const optim::CommonOptions common{.weight_decay = a.weight_decay, .use_ema = a.ema > 0,
-                                      .ema_momentum = a.ema > 0 ? a.ema : 0.99};
+    const optim::CommonOptions common{.weight_decay = a.weight_decay, .global_clipnorm = a.global_clipnorm,
+                                      .use_ema = a.ema > 0, .ema_momentum = a.ema > 0 ? a.ema : 0.99};
     optim::Adam<float> adam(model.parameters(), {.lr = a.lr, .common = common});
     if (const double wd = adam.common_options().weight_decay; wd > 0)
         std::cout << "Decoupled weight decay " << wd << " (AdamW: weights shrink by lr * " << wd << " each step)\n";
+    if (const double clip = adam.common_options().global_clipnorm; clip > 0)
+        std::cout << "Gradients clipped to a global L2 norm of at most " << clip << " (Keras' global_clipnorm)\n";
 
     train::FitOptions fo;
     fo.epochs = a.epochs;
@@ -208,6 +210,7 @@ int run_train(TrainArgs a) {
             {"weight_decay", exact(a.weight_decay)},
             {"ema", exact(a.ema)},
             {"label_smoothing", exact(a.label_smoothing)},
+            {"global_clipnorm", exact(a.global_clipnorm)},
             {"train_folder", fingerprint}};
     };
     const fs::path last = a.out / "last.safetensors";

@@ -103,6 +103,12 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
         CHECK_THAT(r.output, Catch::Contains("--weight-decay") && Catch::Contains(std::string("must be >= 0 (0: off), got ") + bad) &&
                                  !Catch::Contains("Found"));
     }
+    for (const char* bad : {"-1", "nan", "inf"}) {
+        r = melanoma("train --data " + q(root) + " --global-clipnorm " + bad + " --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("--global-clipnorm") && Catch::Contains(std::string("must be >= 0 (0: off), got ") + bad) &&
+                                 !Catch::Contains("Found"));
+    }
     for (const char* bad : {"1.5", "-0.1", "nan"}) {
         r = melanoma("train --data " + q(root) + " --label-smoothing " + bad + " --out " + q(root / "run"));
         CHECK(r.code == 2);
@@ -461,6 +467,15 @@ TEST_CASE("train --weight-decay, --ema and --label-smoothing reach training and 
                       plain = tensor_bytes(bytes(root / "unsmoothed" / "last.safetensors"));
     CHECK(smoothed.size() == plain.size());
     CHECK(smoothed != plain);
+    // so does the clipping: a global norm of 1e-6 clips every step, and the run ends with other weights
+    const auto clipped_run = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --weight-decay 0.004 --ema 0.9 "
+                                      "--val-split 0 --alert-threshold 0.3 --global-clipnorm 1e-06 --out " + q(root / "clipped"));
+    REQUIRE(clipped_run.code == 0);
+    CHECK_THAT(clipped_run.output, Catch::Contains("Gradients clipped to a global L2 norm of at most 1e-06 (Keras' global_clipnorm)"));
+    const std::string clipped_ckpt = bytes(root / "clipped" / "last.safetensors");
+    CHECK_THAT(clipped_ckpt, Catch::Contains("\"global_clipnorm\":\"1e-06\""));
+    CHECK_THAT(bytes(root / "unsmoothed" / "last.safetensors"), Catch::Contains("\"global_clipnorm\":\"0\""));
+    CHECK(tensor_bytes(clipped_ckpt) != plain);
 }
 
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {
