@@ -140,7 +140,7 @@ int run_train(TrainArgs a) {
     if (const double wd = adam.common_options().weight_decay; wd > 0)
         std::cout << "Decoupled weight decay " << wd << " (AdamW: weights shrink by lr * " << wd << " each step)\n";
     if (const double clip = adam.common_options().global_clipnorm; clip > 0)
-        std::cout << "Gradients clipped to a global L2 norm of at most " << clip << " (Keras' global_clipnorm)\n";
+        std::cout << "Gradients clipped to a global L2 norm of at most " << exact(clip) << " (Keras' global_clipnorm)\n";
 
     train::FitOptions fo;
     fo.epochs = a.epochs;
@@ -221,10 +221,14 @@ int run_train(TrainArgs a) {
             train::save_checkpoint(best, model, metadata(0.5, rec));
             std::cout << "  saved " << best << "\n";
         };
-    bool curves = false;  // whether the last epoch's curves.png was drawn
+    bool curves = false;  // whether the last epoch's curves.png was drawn (else none is left, not even an older run's)
     fo.on_epoch_end = [&](const train::History& h) {
         h.write_csv(a.out / "history.csv");
-        if (h.epochs.size() >= 2) curves = plots::training_curves(a.out, validate);
+        curves = h.epochs.size() >= 2 && plots::training_curves(a.out, validate);
+        if (!curves) {
+            std::error_code ignored;
+            fs::remove(a.out / "curves.png", ignored);
+        }
         if (!validate) {  // every epoch, so a stopped run keeps its last complete one
             train::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back()));
             std::cout << "  saved " << last << "\n";
