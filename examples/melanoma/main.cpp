@@ -25,6 +25,11 @@ std::function<std::string(const std::string&)> number_check(Ok ok, std::string r
     };
 }
 
+/// A strength where 0 means off: finite and non-negative (--weight-decay, --global-clipnorm).
+std::function<std::string(const std::string&)> strength_check() {
+    return number_check([](double x) { return std::isfinite(x) && x >= 0; }, "finite and >= 0 (0: off)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,7 +75,7 @@ int main(int argc, char** argv) {
     trn->add_option("--weight-decay", ta.weight_decay,
                     "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "
                     "each step")
-        ->check(number_check([](double x) { return std::isfinite(x) && x >= 0; }, "finite and >= 0 (0: off)"))->capture_default_str();
+        ->check(strength_check())->capture_default_str();
     trn->add_option("--label-smoothing", ta.label_smoothing,
                     "label smoothing e of the loss, as Keras' CategoricalCrossentropy(label_smoothing): the target is "
                     "(1 - e) * one-hot + e / classes (e.g. 0.1; 0: off)")
@@ -78,7 +83,7 @@ int main(int argc, char** argv) {
     trn->add_option("--global-clipnorm", ta.global_clipnorm,
                     "gradient clipping, as Keras' global_clipnorm: all gradients scaled together to an L2 norm of at "
                     "most this before each update (e.g. 1; 0: off)")
-        ->check(number_check([](double x) { return std::isfinite(x) && x >= 0; }, "finite and >= 0 (0: off)"))->capture_default_str();
+        ->check(strength_check())->capture_default_str();
     trn->add_option("--ema", ta.ema,
                     "momentum of a moving average of the weights (Keras' use_ema, e.g. 0.99; 0: off): validation and "
                     "checkpoints use the average")
