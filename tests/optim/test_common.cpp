@@ -95,6 +95,20 @@ TEST_CASE("gradient clipping by norm, by value and by global norm", "[optim][com
     CHECK(std::isnan(s[2]));
 }
 
+TEST_CASE("last_gradient_norm is the global norm of the gradients a step was given, before clipping", "[optim][common]") {
+    auto p = param({0.0, 0.0}), q = param({0.0}), unused = param({0.0});
+    optim::SGD<double> sgd({p, q, unused}, {.lr = 1.0, .common = {.global_clipnorm = 6.5}});
+    CHECK(std::isnan(sgd.last_gradient_norm()));  // no step yet
+    set_grad(p, {3.0, 4.0});
+    set_grad(q, {12.0});
+    sgd.step();  // `unused` has no gradient and does not count
+    CHECK(sgd.last_gradient_norm() == 13.0);  // not the clipped 6.5
+    CHECK(-q(0) == Approx(6.0));
+    set_grad(p, {0.0, INFINITY});
+    sgd.step();
+    CHECK(std::isinf(sgd.last_gradient_norm()));
+}
+
 TEST_CASE("the moving average of the weights follows Keras' recurrence", "[optim][common][ema]") {
     auto p = param({1.0, 2.0});
     optim::SGD<double> sgd({p}, {.lr = 0.5, .common = {.use_ema = true, .ema_momentum = 0.9}});

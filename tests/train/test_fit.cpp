@@ -8,6 +8,7 @@
 
 #include <ember/nn/nn.hpp>
 #include <ember/optim/adam.hpp>
+#include <ember/optim/sgd.hpp>
 #include <ember/data/augment.hpp>
 #include <ember/train/fit.hpp>
 
@@ -88,6 +89,45 @@ TEST_CASE("fit trains, validates, records history and reports the best epoch", "
     CHECK(model.is_training());
 }
 
+namespace {
+/// SGD that records, per step, the global norm of the gradients its update rule receives.
+struct NormRecordingSGD : optim::SGD<float> {
+    using optim::SGD<float>::SGD;
+    std::vector<double> squared;  // per step: the sum of the squared gradient elements
+    void update(std::size_t i, std::span<const float> g, std::int64_t t) override {
+        if (static_cast<std::size_t>(t) > squared.size()) squared.push_back(0);
+        for (float v : g) squared.back() += static_cast<double>(v) * v;
+        optim::SGD<float>::update(i, g, t);
+    }
+};
+}  // namespace
+
+TEST_CASE("fit records the mean and maximum gradient norm of each epoch in the history", "[train][fit]") {
+    Toy train_set(32, 1);  // 4 steps an epoch
+    auto model = toy_model();
+    NormRecordingSGD sgd(model.parameters(), {.lr = 0.01});
+    const auto h = train::fit(model, sgd, train_set, quiet_options(2));
+    REQUIRE(h.epochs.size() == 2);
+    REQUIRE(sgd.squared.size() == 8);
+    for (std::size_t e = 0; e < 2; ++e) {
+        double sum = 0, max = 0;
+        for (std::size_t s = 4 * e; s < 4 * e + 4; ++s) {
+            sum += std::sqrt(sgd.squared[s]);
+            max = std::max(max, std::sqrt(sgd.squared[s]));
+        }
+        CHECK(h.epochs[e].grad_norm_mean == Approx(sum / 4).epsilon(1e-12));
+        CHECK(h.epochs[e].grad_norm_max == Approx(max).epsilon(1e-12));
+        CHECK(h.epochs[e].grad_norm_max > h.epochs[e].grad_norm_mean);  // the norms differ from step to step
+    }
+    CHECK(sgd.last_gradient_norm() == Approx(std::sqrt(sgd.squared.back())).epsilon(1e-12));
+    // ... and with clipping the record is the norm before it (the update rule gets the clipped gradients)
+    auto clipped_model = toy_model();
+    NormRecordingSGD clipped(clipped_model.parameters(), {.lr = 0.01, .common = {.global_clipnorm = 1e-3}});
+    const auto hc = train::fit(clipped_model, clipped, train_set, quiet_options(1));
+    CHECK(hc.epochs[0].grad_norm_max > 1e-2);
+    for (double sq : clipped.squared) CHECK(std::sqrt(sq) == Approx(1e-3).epsilon(1e-5));
+}
+
 TEST_CASE("fit stops early and refuses bad options", "[train][fit]") {
     Toy train_set(16, 1), val_set(8, 2);
     auto model = toy_model();
@@ -142,7 +182,8 @@ TEST_CASE("fit without validation data takes the same steps, records NaN validat
     std::string header, first;
     std::getline(in, header);
     std::getline(in, first);
-    CHECK(header == "epoch,loss,accuracy,val_loss,val_accuracy,val_balanced_accuracy,learning_rate,seconds");
+    CHECK(header == "epoch,loss,accuracy,val_loss,val_accuracy,val_balanced_accuracy,learning_rate,seconds,grad_norm_mean,"
+                    "grad_norm_max");
     CHECK_THAT(first, Catch::StartsWith("1,") && Catch::Contains(",,,0.02,"));
     // what monitors a validation figure is refused, not silently skipped
     o.early_stopping_patience = 2;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <utility>
@@ -85,6 +86,9 @@ public:
         }
         EMBER_CHECK(!which.empty(), ValueError, who_,
                     ": step() found no gradient on any parameter (call backward() first)");
+        double total = 0;
+        for (const auto& g : grads) total += squared_norm(g);
+        gradient_norm_ = std::sqrt(total);
         clip(grads);
         if (c_.weight_decay > 0) {
             const T decay = static_cast<T>(c_.weight_decay * learning_rate());
@@ -161,6 +165,10 @@ public:
     [[nodiscard]] const CommonOptions& common_options() const { return c_; }
     /// Steps taken so far.
     [[nodiscard]] std::int64_t iterations() const { return iterations_; }
+    /// The global L2 norm of the gradients the last step() was given, before clipping (what global_clipnorm
+    /// compares with; NaN before the first step, inf or NaN when a gradient was). train::fit records its mean
+    /// and maximum per epoch, which is where a clipping threshold can be read from.
+    [[nodiscard]] double last_gradient_norm() const { return gradient_norm_; }
 
     [[nodiscard]] bool uses_ema() const { return c_.use_ema; }
     /// The moving averages of the parameters (empty without use_ema; zeros before the first step).
@@ -200,11 +208,6 @@ private:
     /// norm makes every gradient NaN, as in Keras, so that the loss check stops training instead of a silent skip).
     void clip(std::vector<Tensor<T>>& grads) const {
         if (c_.clipnorm <= 0 && c_.clipvalue <= 0 && c_.global_clipnorm <= 0) return;
-        const auto squared_norm = [](const Tensor<T>& g) {
-            double s = 0;
-            for (T v : g.span()) s += static_cast<double>(v) * static_cast<double>(v);
-            return s;
-        };
         const auto scaled = [](const Tensor<T>& g, double scale) {
             Tensor<T> out = g.clone();
             for (T& v : out.span()) v = static_cast<T>(static_cast<double>(v) * scale);
@@ -223,15 +226,19 @@ private:
                 g = std::move(out);
             }
         } else {
-            double total = 0;
-            for (const auto& g : grads) total += squared_norm(g);
-            const double norm = std::sqrt(total);
+            const double norm = gradient_norm_;
             if (!std::isfinite(norm)) {
                 for (auto& g : grads) g = scaled(g, std::nan(""));
             } else if (norm > c_.global_clipnorm) {
                 for (auto& g : grads) g = scaled(g, c_.global_clipnorm / norm);
             }
         }
+    }
+
+    static double squared_norm(const Tensor<T>& g) {
+        double s = 0;
+        for (T v : g.span()) s += static_cast<double>(v) * static_cast<double>(v);
+        return s;
     }
 
     /// The position of `v` among the parameters, or params_.size() when it is not one of them.
@@ -244,6 +251,7 @@ private:
     CommonOptions c_;
     std::string who_;
     std::int64_t iterations_ = 0;
+    double gradient_norm_ = std::numeric_limits<double>::quiet_NaN();
     bool swapped_ = false;
     std::vector<Tensor<T>> averages_;
     std::vector<bool> no_decay_;  // per parameter: excluded from weight decay

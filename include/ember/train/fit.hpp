@@ -352,7 +352,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         const long steps = train.batches_per_epoch();
         std::optional<ProgressBar> bar;
         if (o.log) bar.emplace(steps, *o.log, o.interactive_progress);
-        double loss_sum = 0;
+        double loss_sum = 0, norm_sum = 0, norm_max = 0;
         long seen = 0, right = 0, step = 0;
         Batch<float> b;
         while (train.next(b)) {
@@ -369,6 +369,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
             opt.zero_grad();
             loss.backward();
             opt.step();
+            norm_sum += opt.last_gradient_norm();
+            if (!(opt.last_gradient_norm() <= norm_max)) norm_max = opt.last_gradient_norm();  // NaN stays NaN
             const auto pred = argmax_rows(logits.detach());
             for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == b.labels[i];
             loss_sum += value * static_cast<double>(b.labels.size());
@@ -381,6 +383,10 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         rec.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
         rec.accuracy = seen ? static_cast<double>(right) / static_cast<double>(seen) : 0.0;
         rec.learning_rate = opt.learning_rate();
+        if (step > 0) {
+            rec.grad_norm_mean = norm_sum / static_cast<double>(step);
+            rec.grad_norm_max = norm_max;
+        }
         std::optional<Evaluation> ev;
         if (val) {
             ev = evaluate(model, *val, o.classes, std::span<const float>{}, TestTimeAugment::none, o.label_smoothing);

@@ -1,4 +1,5 @@
-// ember/train/history.hpp - per-epoch training history, written as CSV (epoch, losses, accuracies, rate, time).
+// ember/train/history.hpp - per-epoch training history, written as CSV (epoch, losses, accuracies, rate, time,
+// gradient norms).
 #pragma once
 
 #include <algorithm>
@@ -22,6 +23,9 @@ struct EpochRecord {
            val_balanced_accuracy = std::numeric_limits<double>::quiet_NaN();
     double learning_rate = 0;
     double seconds = 0;
+    /// The global L2 norm of the training gradients before clipping (Optimizer::last_gradient_norm()), mean and
+    /// maximum over the epoch's steps: the scale a global_clipnorm acts on.
+    double grad_norm_mean = std::numeric_limits<double>::quiet_NaN(), grad_norm_max = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct History {
@@ -38,7 +42,7 @@ struct History {
     void write_csv(const std::filesystem::path& path) const {
         std::ofstream out(path);
         EMBER_CHECK(out.good(), IoError, "cannot write history to '", path.string(), "'");
-        out << "epoch,loss,accuracy,val_loss,val_accuracy,val_balanced_accuracy,learning_rate,seconds\n";
+        out << "epoch,loss,accuracy,val_loss,val_accuracy,val_balanced_accuracy,learning_rate,seconds,grad_norm_mean,grad_norm_max\n";
         out << std::setprecision(8);
         const auto field = [&](double v) -> std::ostream& {
             if (!std::isnan(v)) out << v;
@@ -51,7 +55,9 @@ struct History {
             field(e.val_loss) << ',';
             field(e.val_accuracy) << ',';
             field(e.val_balanced_accuracy) << ',';
-            field(e.learning_rate) << ',' << e.seconds << '\n';
+            field(e.learning_rate) << ',' << e.seconds << ',';
+            field(e.grad_norm_mean) << ',';
+            field(e.grad_norm_max) << '\n';
         }
         EMBER_CHECK(out.good(), IoError, "error while writing history to '", path.string(), "'");
     }
