@@ -38,11 +38,13 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
     const fs::path train_dir = split_dir(data_dir, "Train"), test_dir = split_dir(data_dir, "Test");
     const bool has_test = test_dir != train_dir && fs::is_directory(test_dir);
     const auto train_index = data::index_image_folder(train_dir, {}, true);
+    warn_not_indexed(train_index, "");
     const auto& names = train_index.class_names;
     std::vector<data::FolderIndex> splits{train_index};
     std::vector<std::string> split_names{"Train"};
     if (has_test) {
         splits.push_back(data::index_image_folder(test_dir, names, true));
+        warn_not_indexed(splits.back(), "the Train folder's");
         split_names.push_back("Test");
     }
     json j;

@@ -105,7 +105,11 @@ void write_json(const fs::path& path, const json& j);
 double shades_of_gray_norm(const std::string& color_constancy);
 /// How images are loaded for a model: at its input size, colours corrected as it was trained.
 ember::data::LoadOptions image_options(bool strict, const std::string& color_constancy);
-/// Indexes and decodes a folder of class folders, with a progress bar.
+/// Warns on stderr about what an index left out: files that are not images (the first few by name, then a
+/// count) and class folders not among the classes it was given (`whose` classes: "the model's").
+void warn_not_indexed(const ember::data::FolderIndex& index, const char* whose);
+/// Indexes and decodes a folder of class folders, with a progress bar and warn_not_indexed()'s warnings
+/// (class_names: a model's classes, in its order; empty: the folder's own).
 ember::data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
                                   std::vector<std::string> class_names = {});
 /// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.

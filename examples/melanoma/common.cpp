@@ -86,9 +86,21 @@ data::LoadOptions image_options(bool strict, const std::string& color_constancy)
     return o;
 }
 
+void warn_not_indexed(const data::FolderIndex& index, const char* whose) {
+    constexpr std::size_t shown = 5;  // a folder of thousands of notes should not bury the run's output
+    for (std::size_t i = 0; i < index.ignored.size() && i < shown; ++i)
+        std::cerr << "warning: skipped '" << index.ignored[i].string() << "': not an image (.bmp .gif .jpeg .jpg .png)\n";
+    if (index.ignored.size() > shown)
+        std::cerr << "warning: skipped " << index.ignored.size() - shown << " more files that are not images\n";
+    for (const auto& name : index.extra_classes)
+        std::cerr << "warning: skipped class folder '" << (index.root / name).string() << "': not one of " << whose << " "
+                  << index.class_names.size() << " classes\n";
+}
+
 data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
                            std::vector<std::string> class_names) {
     const auto index = data::index_image_folder(dir, class_names, !class_names.empty());
+    warn_not_indexed(index, "the model's");
     std::cout << "Found " << index.files.size() << " images in " << index.class_names.size() << " classes in "
               << dir << "\n";
     data::LoadOptions o = image_options(strict, color_constancy);

@@ -187,7 +187,9 @@ int run_train(TrainArgs a) {
         t << jitter.brightness << "," << jitter.contrast << "," << jitter.saturation << "," << jitter.hue;
         jitter_text = t.str();
     }
-    auto metadata = [&](double threshold, const train::EpochRecord& rec) {
+    // `from` says where the threshold came from; until training ends it is a placeholder, so that a checkpoint
+    // left by a stopped run does not claim a threshold chosen on validation.
+    auto metadata = [&](double threshold, const train::EpochRecord& rec, const char* from) {
         return std::map<std::string, std::string>{
             {"class_names", names_json.dump()},
             {"alert_class", kMelanoma},
@@ -195,7 +197,7 @@ int run_train(TrainArgs a) {
             // (to_string keeps 6 decimals) dropped that image from the alert; the threshold is now half-way to
             // the next lower score, but what was chosen is what is stored
             {"alert_threshold", exact(threshold)},
-            {"alert_threshold_from", validate ? "validation" : "--alert-threshold"},
+            {"alert_threshold_from", from},
             {"epoch", std::to_string(rec.epoch)},
             {"val_accuracy", validate ? std::to_string(rec.val_accuracy) : "none"},
             {"seed", std::to_string(a.seed)},
@@ -218,9 +220,10 @@ int run_train(TrainArgs a) {
     if (validate)
         fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) {
             best_record = rec;
-            train::save_checkpoint(best, model, metadata(0.5, rec));
+            train::save_checkpoint(best, model, metadata(0.5, rec, "none: a placeholder until training ends"));
             std::cout << "  saved " << best << "\n";
         };
+    int last_epoch = 0;   // the epoch this run last saved in last.safetensors (without validation)
     bool curves = false;  // whether the last epoch's curves.png was drawn (else none is left, not even an older run's)
     fo.on_epoch_end = [&](const train::History& h) {
         h.write_csv(a.out / "history.csv");
@@ -230,19 +233,27 @@ int run_train(TrainArgs a) {
             fs::remove(a.out / "curves.png", ignored);
         }
         if (!validate) {  // every epoch, so a stopped run keeps its last complete one
-            train::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back()));
+            train::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back(), "--alert-threshold"));
             std::cout << "  saved " << last << "\n";
+            last_epoch = h.epochs.back().epoch;
         }
     };
     train::History history;
+    bool diverged = false;  // the loss stopped being finite: what the run kept is still finished below, exit 3
     try {
         history = validate ? train::fit(model, adam, train_loader, *val_loader, fo) : train::fit(model, adam, train_loader, fo);
     } catch (const train::NonFiniteLossError& e) {
         std::cerr << "error: " << e.what() << "\n";
-        if (!validate)
-            std::cerr << (fs::exists(last) ? "kept " + last.string() + ", the last complete epoch\n"
-                                           : std::string("no epoch completed: no checkpoint written\n"));
-        return 3;
+        if (!validate || best_record.epoch == 0) {
+            // (an existing file may be an earlier run's: whether this run saved one is in best_record / last_epoch)
+            std::cerr << (last_epoch > 0 && !validate
+                              ? "kept " + last.string() + ", the last complete epoch (" + std::to_string(last_epoch) + ")\n"
+                              : std::string("no epoch was saved: no checkpoint written by this run\n"));
+            return 3;
+        }
+        std::cerr << "kept " << best.string() << ", the best epoch before that (" << best_record.epoch
+                  << "); its alert threshold is chosen on validation as usual\n";
+        diverged = true;
     }
     if (!validate) {
         std::cout << "\nTrained on all " << split.train.size() << " training images for " << history.epochs.size()
@@ -261,7 +272,7 @@ int run_train(TrainArgs a) {
         const auto [p, pos] = melanoma_scores(ev, mel);
         threshold = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
     }
-    train::save_checkpoint(best, model, metadata(threshold, best_record));
+    train::save_checkpoint(best, model, metadata(threshold, best_record, "validation"));
     std::cout << "\nBest epoch " << best_record.epoch << " by " << a.monitor << " (val_accuracy "
               << best_record.val_accuracy << ", val_balanced_accuracy " << best_record.val_balanced_accuracy << "); melanoma alert threshold chosen on validation for sensitivity >= " << a.alert_sensitivity << ": "
               << threshold << "\n\nValidation split, best checkpoint:\n";
@@ -276,7 +287,7 @@ int run_train(TrainArgs a) {
               << "; on the validation split val_metrics.json, predictions.csv" << (drawn ? ", confusion_matrix.png" : "");
     for (const auto& f : roc_files) std::cout << ", " << f;
     std::cout << "\n";
-    return 0;
+    return diverged ? 3 : 0;
 }
 
 }  // namespace melanoma

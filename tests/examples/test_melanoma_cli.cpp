@@ -189,6 +189,8 @@ TEST_CASE("melanoma skips corrupt and zero-size images with a warning, or stops 
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("warning: skipped cannot decode '" + (root / "Train" / "melanoma" / "broken.jpg").string()));
     CHECK_THAT(r.output, Catch::Contains("warning: skipped cannot decode '" + (root / "Train" / "melanoma" / "zero.png").string()));
+    CHECK_THAT(r.output, Catch::Contains("warning: skipped '" + (root / "Train" / "melanoma" / "notes.txt").string() +
+                                         "': not an image (.bmp .gif .jpeg .jpg .png)"));
     CHECK(fs::exists(root / "run" / "best.safetensors"));
     CHECK(fs::exists(root / "run" / "history.csv"));
     r = melanoma("train --strict --data " + q(root) + " --epochs 1 --out " + q(root / "run2"));
@@ -196,17 +198,53 @@ TEST_CASE("melanoma skips corrupt and zero-size images with a warning, or stops 
     CHECK_THAT(r.output, Catch::Contains("error: cannot decode '"));
 }
 
+TEST_CASE("train stops at a NaN loss, names the batch and keeps no model it did not save", "[examples][melanoma][errors]") {
+    const fs::path root = tiny_dataset("cli-nan");
+    // A rate of 1e30 moves every weight by about 1e30 in the first step: the second batch's logits overflow.
+    // An earlier run's checkpoint in the same folder must not be reported as kept.
+    write_text(root / "run" / "best.safetensors", "an earlier run's");
+    auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --lr 1e30 --out " + q(root / "run"));
+    CHECK(r.code == 3);
+    CHECK_THAT(r.output, Catch::Contains("error: fit: the loss became nan at epoch 1, batch 2 of ") &&
+                             Catch::Contains("; training stopped after 0 complete epochs") &&
+                             Catch::Contains("no epoch was saved: no checkpoint written by this run") &&
+                             !Catch::Contains("kept"));
+    CHECK(bytes(root / "run" / "best.safetensors") == "an earlier run's");
+    CHECK_FALSE(fs::exists(root / "run" / "val_metrics.json"));
+    // Without validation the last complete epoch is kept, and says where its threshold came from.
+    r = melanoma("train --data " + q(root) + " --epochs 2 --batch 32 --lr 1e30 --val-split 0 --alert-threshold 0.4 --out " +
+                 q(root / "all"));
+    CHECK(r.code == 3);
+    CHECK_THAT(r.output, Catch::Contains("at epoch 2, batch 1 of 1; training stopped after 1 complete epoch") &&
+                             Catch::Contains("kept " + (root / "all" / "last.safetensors").string() +
+                                             ", the last complete epoch (1)"));
+    CHECK_THAT(bytes(root / "all" / "last.safetensors"), Catch::Contains("\"alert_threshold_from\":\"--alert-threshold\""));
+}
+
 TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints are refused", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-eval");
     REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
     const fs::path ckpt = root / "run" / "best.safetensors";
+    // a Test class the model does not know is left out, and said so
+    write_image(root / "Test" / "unknown" / "u0.png", 24, 24, 3, 9);
     auto r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --out " + q(root / "eval"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= "));
+    CHECK_THAT(r.output, Catch::Contains("warning: skipped class folder '" + (root / "Test" / "unknown").string() +
+                                         "': not one of the model's 2 classes") &&
+                             Catch::Contains("Found 2 images in 2 classes"));
     CHECK(fs::exists(root / "eval" / "metrics.json"));
+    CHECK_THAT(bytes(ckpt), Catch::Contains("\"alert_threshold_from\":\"validation\""));
     r = melanoma("predict --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("p(melanoma) = "));
+    // the ranked classes (two here, of a top 3), and the alert line exactly when p(melanoma) reaches the threshold
+    r = melanoma("predict --threshold 0 --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK_THAT(r.output, Catch::Contains("\n  1. ") && Catch::Contains("\n  2. ") && !Catch::Contains("\n  3. ") &&
+                             Catch::Contains("(alert threshold 0.000)") &&
+                             Catch::Contains("  MELANOMA ALERT: refer this lesion to a dermatologist\n"));
+    r = melanoma("predict --threshold 1 --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK_THAT(r.output, Catch::Contains("(alert threshold 1.000)") && !Catch::Contains("MELANOMA ALERT"));
     r = melanoma("predict --json --threshold 0 --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
     CHECK_THAT(r.output, Catch::Contains("\"melanoma_alert\": true"));
     r = melanoma("predict --model " + q(ckpt) + " " + q(root / "missing.png"));

@@ -315,9 +315,25 @@ TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]
     optim::Adam<float> adam(model.parameters());
     auto o = quiet_options(2);
     CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(model, adam, train_set, val_set, o); }) ==
-          "fit: the loss became nan at epoch 1, batch 2 of 2; training stopped (the best checkpoint so far is kept)");
+          "fit: the loss became nan at epoch 1, batch 2 of 2; training stopped after 0 complete epochs");
     CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(model, adam, train_set, o); }) ==
-          "fit: the loss became nan at epoch 1, batch 2 of 2; training stopped after the last complete epoch");
+          "fit: the loss became nan at epoch 1, batch 2 of 2; training stopped after 0 complete epochs");
+    // in a later epoch: on_best has seen the complete one
+    struct PoisonedLater : Toy {
+        using Toy::Toy;
+        void start_epoch(int epoch) {
+            at = 0;
+            x(9, 0, 0, 0) = epoch == 2 ? std::numeric_limits<float>::quiet_NaN() : 100.f;
+        }
+    } later(16, 1);
+    auto fresh = toy_model();
+    optim::Adam<float> adam2(fresh.parameters());
+    std::vector<int> best_epochs;
+    o.epochs = 3;
+    o.on_best = [&](const train::EpochRecord& r, const train::Evaluation&) { best_epochs.push_back(r.epoch); };
+    CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(fresh, adam2, later, val_set, o); }) ==
+          "fit: the loss became nan at epoch 2, batch 2 of 2; training stopped after 1 complete epoch");
+    CHECK(best_epochs == std::vector<int>{1});
 }
 
 TEST_CASE("the same seed and thread count reproduce a run exactly (shuffling, dropout, augmentation)", "[train][fit]") {

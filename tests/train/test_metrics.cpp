@@ -84,6 +84,10 @@ TEST_CASE("argmax, binary rates and the alert threshold for a target sensitivity
     // nothing below the positive: half of it; no positive: 0
     CHECK(train::threshold_for_sensitivity(std::vector<double>{0.4, 0.8}, {true, false}, 1.0) == Approx(0.2));
     CHECK(train::threshold_for_sensitivity(std::vector<double>{0.4, 0.8}, {false, false}, 0.9) == 0.0);
+    // NaN scores (a broken model) would break the sort's ordering: refused, naming the first
+    CHECK(test::error_message<ValueError>([] {
+              train::threshold_for_sensitivity(std::vector<double>{0.4, std::nan(""), 0.2}, {true, false, true}, 0.9);
+          }) == "threshold_for_sensitivity: score 1 is NaN");
     // On random scores with ties, against a brute-force reference: of all thresholds "alert when score >= v" for
     // v a score that occurs, the most specific one that reaches the target sensitivity (specificity only grows
     // with v, so the highest such v). The alert at the returned threshold fires on exactly the samples that one

@@ -285,7 +285,8 @@ struct FitOptions {
     /// Lower the rate when validation stops improving (needs validation data; not with lr_schedule). As in Keras,
     /// the lowered rate stays in the optimizer when fit returns.
     std::optional<ReduceLROnPlateau> reduce_lr_on_plateau;
-    /// Called when the monitored value improves (e.g. to save a checkpoint), with the epoch's record.
+    /// Called when the monitored value improves (e.g. to save a checkpoint), with the epoch's record; never for an
+    /// epoch whose validation loss is NaN or infinite (its outputs are).
     std::function<void(const EpochRecord&, const Evaluation&)> on_best;
     /// Called after every epoch (e.g. to write history.csv).
     std::function<void(const History&)> on_epoch_end;
@@ -362,10 +363,10 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                                                                  o.label_smoothing);
             const double value = loss.item();
             if (!std::isfinite(value))
-                throw NonFiniteLossError(detail::cat("fit: the loss became ", value, " at epoch ", epoch, ", batch ",
-                                                     step, " of ", steps,
-                                                     val ? "; training stopped (the best checkpoint so far is kept)"
-                                                         : "; training stopped after the last complete epoch"));
+                throw NonFiniteLossError(detail::cat("fit: the loss became ", std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf",
+                                                     " at epoch ", epoch, ", batch ",
+                                                     step, " of ", steps, "; training stopped after ", epoch - 1,
+                                                     " complete epoch", epoch == 2 ? "" : "s"));
             opt.zero_grad();
             loss.backward();
             opt.step();
@@ -396,13 +397,16 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         }
         rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         history.epochs.push_back(rec);
-        const bool improved = val && score(rec) > best;
+        // A model whose validation loss is not finite gives NaN or infinite outputs: never the one to keep.
+        const bool broken = val && !std::isfinite(rec.val_loss);
+        const bool improved = val && !broken && score(rec) > best;
         if (o.log) {
             *o.log << "  loss " << rec.loss << " acc " << rec.accuracy;
             if (val)
                 *o.log << " | val_loss " << rec.val_loss << " val_acc " << rec.val_accuracy << " val_balanced_acc "
                        << rec.val_balanced_accuracy;
-            *o.log << " | " << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "") << "\n";
+            *o.log << " | " << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "")
+                   << (broken ? " (validation loss not finite: not kept as best)" : "") << "\n";
         }
         if (improved) {
             best = score(rec);
@@ -440,8 +444,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
 /// on_epoch_end see the averaged weights, and the model holds them when fit returns (Keras validates the raw
 /// weights during fit and switches to the average only at its end; ember judges the model it keeps). When fit
 /// throws, the model holds the raw weights and the optimizer its averages.
-/// Throws NonFiniteLossError (naming epoch and batch) when a loss is NaN or infinite: on_best has by then saved
-/// the last good model.
+/// Throws NonFiniteLossError (naming the epoch, the batch and how many epochs completed) when a loss is NaN or
+/// infinite: on_best has by then seen the best complete epoch, if one completed.
 template <class Train, class Val>
     requires BatchSource<Train, float> && BatchSource<Val, float>
 History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, Val& val,

@@ -188,6 +188,8 @@ inline double threshold_for_sensitivity(std::span<const double> score, const std
                 "threshold_for_sensitivity: target must be in [0, 1], got ", target_sensitivity);
     EMBER_CHECK(score.size() == positive.size(), ValueError, "threshold_for_sensitivity: ", score.size(),
                 " scores but ", positive.size(), " labels");
+    for (std::size_t i = 0; i < score.size(); ++i)
+        EMBER_CHECK(!std::isnan(score[i]), ValueError, "threshold_for_sensitivity: score ", i, " is NaN");
     std::vector<double> pos;
     for (std::size_t i = 0; i < score.size(); ++i)
         if (positive[i]) pos.push_back(score[i]);
