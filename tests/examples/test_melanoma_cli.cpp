@@ -198,6 +198,29 @@ TEST_CASE("melanoma skips corrupt and zero-size images with a warning, or stops 
     CHECK_THAT(r.output, Catch::Contains("error: cannot decode '"));
 }
 
+TEST_CASE("audit counts copies within a class, across classes and between Train and Test", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-audit");
+    fs::copy_file(root / "Train" / "melanoma" / "m0.png", root / "Train" / "melanoma" / "m0 copy.png");
+    fs::copy_file(root / "Train" / "melanoma" / "m1.png", root / "Train" / "benign lesion" / "also m1.png");
+    fs::copy_file(root / "Train" / "benign lesion" / "b3.png", root / "Test" / "benign lesion" / "t2.png");
+    write_text(root / "Train" / "melanoma" / "notes.txt", "not an image");
+    const auto r = melanoma("audit --data " + q(root) + " --out " + q(root / "audit"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: skipped '" + (root / "Train" / "melanoma" / "notes.txt").string() +
+                                         "': not an image"));
+    CHECK_THAT(r.output, Catch::Contains("Train: identical images within a class:\n  melanoma: 1 extra copies\n"));
+    CHECK_THAT(r.output, Catch::Contains("Train: identical images under two classes (contradictory labels):\n  "
+                                         "benign lesion / melanoma: 1\n"));
+    CHECK_THAT(r.output, Catch::Contains("Test: identical images within a class: none"));
+    CHECK_THAT(r.output, Catch::Contains("Test images identical to a Train image (leakage): 1 of 3"));
+    CHECK_THAT(r.output, Catch::Contains("Formats: .png (17)") && Catch::Contains("Unreadable files: 0"));
+    const std::string report = bytes(root / "audit" / "audit.json");
+    CHECK_THAT(report, Catch::Contains("\"test_images_in_train\": 1") && Catch::Contains("\"t2.png\"") &&
+                           Catch::Contains("\"benign lesion / melanoma\": 1"));
+    const bool plotted = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
+    CHECK(fs::exists(root / "audit" / "class_distribution.png") == plotted);
+}
+
 TEST_CASE("train stops at a NaN loss, names the batch and keeps no model it did not save", "[examples][melanoma][errors]") {
     const fs::path root = tiny_dataset("cli-nan");
     // A rate of 1e30 moves every weight by about 1e30 in the first step: the second batch's logits overflow.
