@@ -244,11 +244,13 @@ int run_train(TrainArgs a) {
         history = validate ? train::fit(model, adam, train_loader, *val_loader, fo) : train::fit(model, adam, train_loader, fo);
     } catch (const train::NonFiniteLossError& e) {
         std::cerr << "error: " << e.what() << "\n";
-        if (!validate || best_record.epoch == 0) {
-            // (an existing file may be an earlier run's: whether this run saved one is in best_record / last_epoch)
-            std::cerr << (last_epoch > 0 && !validate
-                              ? "kept " + last.string() + ", the last complete epoch (" + std::to_string(last_epoch) + ")\n"
-                              : std::string("no epoch was saved: no checkpoint written by this run\n"));
+        // (an existing file may be an earlier run's: whether this run saved one is in best_record / last_epoch)
+        if ((validate ? best_record.epoch : last_epoch) == 0) {
+            std::cerr << "no epoch was saved: no checkpoint written by this run\n";
+            return 3;
+        }
+        if (!validate) {
+            std::cerr << "kept " << last.string() << ", the last complete epoch (" << last_epoch << ")\n";
             return 3;
         }
         std::cerr << "kept " << best.string() << ", the best epoch before that (" << best_record.epoch

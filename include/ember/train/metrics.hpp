@@ -175,21 +175,35 @@ inline BinaryRates binary_rates(std::span<const double> score, const std::vector
     return r;
 }
 
+namespace metrics_detail {
+/// ValueError naming `what` for scores and labels of different counts or a NaN score (which would break sorting).
+inline void check_scores(std::span<const double> score, const std::vector<bool>& positive, const char* what) {
+    EMBER_CHECK(score.size() == positive.size(), ValueError, what, ": ", score.size(), " scores but ", positive.size(),
+                " labels");
+    for (std::size_t i = 0; i < score.size(); ++i)
+        EMBER_CHECK(!std::isnan(score[i]), ValueError, what, ": score ", i, " is NaN");
+}
+/// check_scores(), and at least one positive and one negative sample.
+inline void check_binary_scores(std::span<const double> score, const std::vector<bool>& positive, const char* what) {
+    check_scores(score, positive, what);
+    const auto p = std::count(positive.begin(), positive.end(), true);
+    EMBER_CHECK(p > 0 && p < static_cast<std::ptrdiff_t>(positive.size()), ValueError, what,
+                ": needs positive and negative samples, got ", p, " positive(s) among ", positive.size());
+}
+}  // namespace metrics_detail
+
 /// A threshold whose alert reaches `target_sensitivity` on these scores and is as specific as it can be there:
 /// with t the score of the last positive the alert must catch (the ceil(target * P)-th highest positive score),
 /// every threshold in (s, t], where s is the highest score below t, alerts on exactly the same samples; this
 /// returns the middle of that gap, (s + t) / 2 (when no score lies below t: t / 2, or t - 1 for t <= 0), not t, so
 /// that a change of the scores far smaller than the gap - another thread count or build sums in another order,
 /// ~1e-8 - does not drop that positive. Returns 0 when there is no positive sample. Throws ValueError for a
-/// target outside [0, 1] or mismatched sizes.
+/// target outside [0, 1], mismatched sizes or a NaN score.
 inline double threshold_for_sensitivity(std::span<const double> score, const std::vector<bool>& positive,
                                         double target_sensitivity) {
     EMBER_CHECK(target_sensitivity >= 0 && target_sensitivity <= 1, ValueError,
                 "threshold_for_sensitivity: target must be in [0, 1], got ", target_sensitivity);
-    EMBER_CHECK(score.size() == positive.size(), ValueError, "threshold_for_sensitivity: ", score.size(),
-                " scores but ", positive.size(), " labels");
-    for (std::size_t i = 0; i < score.size(); ++i)
-        EMBER_CHECK(!std::isnan(score[i]), ValueError, "threshold_for_sensitivity: score ", i, " is NaN");
+    metrics_detail::check_scores(score, positive, "threshold_for_sensitivity");
     std::vector<double> pos;
     for (std::size_t i = 0; i < score.size(); ++i)
         if (positive[i]) pos.push_back(score[i]);
@@ -206,18 +220,6 @@ inline double threshold_for_sensitivity(std::span<const double> score, const std
     const double mid = below + (t - below) / 2;
     return mid > below && mid < t ? mid : t;  // adjacent doubles: no room in between
 }
-
-namespace metrics_detail {
-inline void check_binary_scores(std::span<const double> score, const std::vector<bool>& positive, const char* what) {
-    EMBER_CHECK(score.size() == positive.size(), ValueError, what, ": ", score.size(), " scores but ", positive.size(),
-                " labels");
-    for (std::size_t i = 0; i < score.size(); ++i)
-        EMBER_CHECK(!std::isnan(score[i]), ValueError, what, ": score ", i, " is NaN");
-    const auto p = std::count(positive.begin(), positive.end(), true);
-    EMBER_CHECK(p > 0 && p < static_cast<std::ptrdiff_t>(positive.size()), ValueError, what,
-                ": needs positive and negative samples, got ", p, " positive(s) among ", positive.size());
-}
-}  // namespace metrics_detail
 
 /// Area under the ROC curve of `score` for "positive[i] is true": the probability that a random positive scores
 /// above a random negative, a tie counting one half (Mann-Whitney U / (P N), as scikit-learn's roc_auc_score for
