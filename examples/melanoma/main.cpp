@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
     trn->add_flag("--dedup", ta.dedup,
                   "before splitting, keep one copy of identical images in a class and drop images filed under several classes");
     trn->add_option("--threads", ta.threads, "OpenMP threads (0: all cores)")->capture_default_str();
+    trn->add_option("--loader-threads", ta.loader_threads,
+                    "threads that assemble and augment the next training batch while one trains (results do not depend on it)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     trn->add_option("--lr", ta.lr, "Adam learning rate")->capture_default_str();
     trn->add_option("--weight-decay", ta.weight_decay,
                     "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "

@@ -115,7 +115,7 @@ int run_train(TrainArgs a) {
                   << " training images; the last epoch is the model, the alert threshold p(melanoma) >= "
                   << a.alert_threshold << " is the one given\n";
 
-    data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed};
+    data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed, .workers = a.loader_threads};
     // Geometry first (Keras' layers), then colour (torchvision's ColorJitter), as the usual pipelines order them.
     const bool geometric = a.augment == "flip-rotate-zoom";
     if (geometric || jitter.enabled()) {

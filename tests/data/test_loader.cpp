@@ -123,11 +123,13 @@ TEST_CASE("the augmentation hook sees every image and is reproducible", "[data][
         const float add = static_cast<float>(gen.below(1000));
         for (int i = 0; i < h * w * c; ++i) img[i] += add * 1000;
     };
-    // per image, a function of (seed, epoch, image): the same with another batch size and without prefetching
-    auto augmented = [&](index_t batch, bool prefetch, int epoch) {
+    // per image, a function of (seed, epoch, image): the same with another batch size, without prefetching and
+    // with several workers per batch
+    auto augmented = [&](index_t batch, bool prefetch, int epoch, int workers = 1) {
         data::LoaderOptions oo = o;
         oo.batch_size = batch;
         oo.prefetch = prefetch;
+        oo.workers = workers;
         data::BatchLoader loader(set, iota(10), oo);
         std::map<int, float> by_image;
         for (auto& b : loader.epoch(epoch))
@@ -142,6 +144,10 @@ TEST_CASE("the augmentation hook sees every image and is reproducible", "[data][
     CHECK(calls == 10);
     CHECK(wrong_size == 0);
     CHECK(augmented(3, false, 1) == a);
+    calls = 0;
+    CHECK(augmented(4, true, 1, 3) == a);  // batches of 4 cut in shares of 1, 1 and 2
+    CHECK(augmented(3, false, 1, 8) == a);  // more workers than images in a batch
+    CHECK(calls == 20);
     CHECK(augmented(4, true, 2) != a);
 }
 
@@ -151,10 +157,23 @@ TEST_CASE("BatchLoader errors", "[data][loader][errors]") {
           "BatchLoader: batch size must be > 0, got 0");
     CHECK(test::error_message<IndexError>([&] { data::BatchLoader(set, {11}, {}); }) ==
           "BatchLoader: index 11 outside a set of 10 images");
-    data::LoaderOptions o{.batch_size = 2};
-    o.augment = [](float*, int, int, int, Generator&) { throw ValueError("augment failed"); };
+    CHECK(test::error_message<ValueError>([&] { data::BatchLoader(set, {0}, {.workers = 0}); }) ==
+          "BatchLoader: workers must be > 0, got 0");
+    for (int workers : {1, 2}) {
+        data::LoaderOptions o{.batch_size = 2, .workers = workers};
+        o.augment = [](float*, int, int, int, Generator&) { throw ValueError("augment failed"); };
+        data::BatchLoader loader(set, iota(4), o);
+        loader.start_epoch(0);
+        data::Batch<float> b;
+        CHECK(test::error_message<ValueError>([&] { loader.next(b); }) == "augment failed");
+    }
+    // a throw in the second worker's share only (image 1 of the first batch) is rethrown too
+    data::LoaderOptions o{.batch_size = 2, .prefetch = false, .workers = 2};
+    o.augment = [](float* img, int, int, int, Generator&) {
+        if (img[0] == 1.0f) throw ValueError("image 1 is bad");
+    };
     data::BatchLoader loader(set, iota(4), o);
     loader.start_epoch(0);
     data::Batch<float> b;
-    CHECK(test::error_message<ValueError>([&] { loader.next(b); }) == "augment failed");
+    CHECK(test::error_message<ValueError>([&] { loader.next(b); }) == "image 1 is bad");
 }

@@ -115,6 +115,9 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
         CHECK_THAT(r.output, Catch::Contains("--label-smoothing") &&
                                  Catch::Contains(std::string("must be in [0, 1] (0: off), got ") + bad) && !Catch::Contains("Found"));
     }
+    r = melanoma("train --data " + q(root) + " --loader-threads 0 --out " + q(root / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("--loader-threads") && !Catch::Contains("Found"));
     // whatever CLI11 rejects is a usage error too (exit 2, not CLI11's own 105, 106, 109, ...); --help is not
     r = melanoma("train --data " + q(root) + " --no-such-option --out " + q(root / "run"));
     CHECK(r.code == 2);
@@ -488,9 +491,10 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
 TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-jitter");
     std::string first;
-    for (const char* run : {"a", "b"}) {
+    // the second run also assembles its batches on three loader threads: the weights must not change
+    for (const auto& [run, loader_threads] : {std::pair{"a", "1"}, std::pair{"b", "3"}}) {
         const auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --augment flip-rotate-zoom "
-                                "--color-jitter 0.2 0.2 0.2 0.02 --out " + q(root / run));
+                                "--color-jitter 0.2 0.2 0.2 0.02 --loader-threads " + loader_threads + " --out " + q(root / run));
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("Colour jitter on the training side: brightness 0.2, contrast 0.2, saturation 0.2, hue 0.02"));
         const std::string ckpt = bytes(root / run / "best.safetensors");

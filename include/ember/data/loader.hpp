@@ -1,8 +1,9 @@
 // ember/data/loader.hpp - BatchLoader: mini-batches [B, H, W, 3] (float, 0..255) cut from an ImageSet, reshuffled
-// every epoch, optionally augmented per sample, the next batch assembled on a worker thread while one trains.
+// every epoch, optionally augmented per sample, the next batch assembled on worker threads while one trains.
 #pragma once
 
 #include <algorithm>
+#include <exception>
 #include <functional>
 #include <future>
 #include <iterator>
@@ -24,7 +25,8 @@ struct Batch {
 };
 
 /// Per-sample augmentation: modifies one HWC float image (values 0..255) in place, drawing only from `gen`.
-/// Called on the loader's worker thread when prefetching, so it must not touch shared state unguarded.
+/// Called on the loader's worker threads (several at once with LoaderOptions::workers > 1), so it must not touch
+/// shared state unguarded.
 using AugmentFn = std::function<void(float* image, int height, int width, int channels, Generator& gen)>;
 
 /// How BatchLoader cuts, orders and augments.
@@ -34,6 +36,7 @@ struct LoaderOptions {
     std::uint64_t seed = 0;      ///< order and augmentation are functions of (seed, epoch): reproducible
     AugmentFn augment;           ///< empty: none
     bool prefetch = true;        ///< build the next batch on a worker thread
+    int workers = 1;             ///< threads that copy and augment the images of one batch (each a share of it)
 };
 
 namespace detail {
@@ -53,17 +56,18 @@ inline std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c)
 /// Batches over `indices` (into an ImageSet that must outlive the loader), batch_size at a time; the last batch
 /// of an epoch holds the remainder (kept, as in Keras). With `shuffle`, epoch e visits the indices in an order
 /// drawn from Generator(f(seed, e)); the augmentation of image i in epoch e draws from Generator(g(seed, e, i)),
-/// so a run is the same whatever the batch size, thread timing or prefetching. (Keras reshuffles with
+/// so a run is the same whatever the batch size, the number of workers, thread timing or prefetching. (Keras reshuffles with
 /// dataset.shuffle(buffer_size=8 * batch_size), a local shuffle of its once-shuffled list; this one is a full
 /// Fisher-Yates shuffle.) Satisfies train::BatchSource:
 ///     loader.start_epoch(e); Batch<float> b; while (loader.next(b)) { ... }
 /// or, equivalently, `for (auto& b : loader.epoch(e)) { ... }`.
 class BatchLoader {
 public:
-    /// Throws ValueError for batch_size <= 0, IndexError for an index outside the set.
+    /// Throws ValueError for batch_size <= 0 or workers <= 0, IndexError for an index outside the set.
     BatchLoader(const ImageSet& set, std::vector<std::size_t> indices, LoaderOptions o)
         : set_(&set), indices_(std::move(indices)), o_(std::move(o)), order_(indices_) {
         EMBER_CHECK(o_.batch_size > 0, ValueError, "BatchLoader: batch size must be > 0, got ", o_.batch_size);
+        EMBER_CHECK(o_.workers > 0, ValueError, "BatchLoader: workers must be > 0, got ", o_.workers);
         for (std::size_t i : indices_)
             EMBER_CHECK(i < set.size(), IndexError, "BatchLoader: index ", i, " outside a set of ", set.size(), " images");
     }
@@ -121,15 +125,44 @@ private:
         pending_ = std::async(std::launch::async, [this, b] { return assemble(b); });
     }
 
+    /// Batch `b` of the current order; with several workers each fills a contiguous share of it. What a worker
+    /// throws is rethrown here (the first, by worker), after all of them finished.
     Batch<float> assemble(long b) const {
         const std::size_t begin = static_cast<std::size_t>(b) * static_cast<std::size_t>(o_.batch_size);
         const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(o_.batch_size));
-        const auto n = static_cast<index_t>(end - begin);
+        const std::size_t n = end - begin;
         Batch<float> batch;
-        batch.images = Tensor<float>::empty({n, set_->height, set_->width, 3});  // [B, H, W, 3]
-        batch.labels.resize(static_cast<std::size_t>(n));
+        batch.images = Tensor<float>::empty({static_cast<index_t>(n), set_->height, set_->width, 3});  // [B, H, W, 3]
+        batch.labels.resize(n);
+        const std::size_t workers = std::min(n, static_cast<std::size_t>(o_.workers));
+        if (workers <= 1) {
+            fill(batch, begin, 0, n);
+            return batch;
+        }
+        std::vector<std::future<void>> helpers;
+        for (std::size_t w = 1; w < workers; ++w)
+            helpers.push_back(std::async(std::launch::async, [&, w] { fill(batch, begin, n * w / workers, n * (w + 1) / workers); }));
+        std::exception_ptr error;
+        try {
+            fill(batch, begin, 0, n / workers);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        for (auto& h : helpers) {
+            try {
+                h.get();
+            } catch (...) {
+                if (!error) error = std::current_exception();
+            }
+        }
+        if (error) std::rethrow_exception(error);
+        return batch;
+    }
+
+    /// Slots [first, last) of `batch`: the images at order_[begin + k], as floats, augmented.
+    void fill(Batch<float>& batch, std::size_t begin, std::size_t first, std::size_t last) const {
         const std::size_t bytes = set_->image_bytes();
-        for (std::size_t k = 0; k < static_cast<std::size_t>(n); ++k) {
+        for (std::size_t k = first; k < last; ++k) {
             const std::size_t idx = order_[begin + k];
             const std::uint8_t* src = set_->image(idx);
             float* dst = batch.images.data() + k * bytes;
@@ -140,7 +173,6 @@ private:
                 o_.augment(dst, set_->height, set_->width, 3, gen);
             }
         }
-        return batch;
     }
 
     const ImageSet* set_;
