@@ -45,13 +45,38 @@ TEST_CASE("loading a checkpoint of another architecture or a truncated one fails
     auto other = small_model(4);
     other.build({8, 8, 3}, 1);
     const auto before = other.parameters()[0].to_vector();
-    CHECK_THAT(test::error_message<ValueError>([&] { train::load_checkpoint(path, other); }),
-               Catch::StartsWith("checkpoint '" + path.string() + "' holds another architecture:"));
+    const std::string last = other[4].name() + ":Dense:";
+    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(path, other); }) ==
+          "checkpoint '" + path.string() + "' holds another architecture: layer 5: " + last + "[3] in the checkpoint, " +
+              last + "[4] in the model");
     CHECK(other.parameters()[0].to_vector() == before);  // untouched
+    // a layer more or less: which one, and how many each side has
+    nn::Sequential<float> longer{nn::Rescaling(1.0f / 255), nn::Conv2D(4, 3, nn::same, nn::relu), nn::MaxPool2D(2),
+                                 nn::Flatten(), nn::Dense(3), nn::Dense(3)};
+    longer.build({8, 8, 3}, 1);
+    CHECK_THAT(test::error_message<ValueError>([&] { train::load_checkpoint(path, longer); }),
+               Catch::EndsWith("holds another architecture: layer 6 of 6 in the model (" + longer[5].name() +
+                               ":Dense:[3]) is not in the checkpoint, which has 5"));
+    train::save_checkpoint(path, longer);
+    CHECK_THAT(test::error_message<ValueError>([&] { train::load_checkpoint(path, a); }),
+               Catch::EndsWith("holds another architecture: layer 6 of 6 in the checkpoint (" + longer[5].name() +
+                               ":Dense:[3]) is not in the model, which has 5"));
+    train::save_checkpoint(path, a);
     auto bigger = small_model(3);
     bigger.build({16, 16, 3}, 1);
     CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(path, bigger); }) ==
           "checkpoint '" + path.string() + "' is for input [8, 8, 3], the model takes [16, 16, 3]");
+    // the same architecture saved in double precision: the first tensor's dtype is named
+    nn::Sequential<double> wide{nn::Rescaling<double>(1.0 / 255), nn::Conv2D<double>(4, 3, nn::same, nn::relu),
+                                nn::MaxPool2D<double>(2), nn::Flatten<double>(), nn::Dense<double>(3)};
+    wide.build({8, 8, 3}, 1);
+    const auto wide_path = temp("double.safetensors");
+    train::save_checkpoint(wide_path, wide);
+    const std::string first = a.named_parameters()[0].name;
+    const auto a_before = a.parameters()[0].to_vector();
+    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(wide_path, a); }) ==
+          "checkpoint '" + wide_path.string() + "': tensor '" + first + "' has dtype F64, the model uses F32");
+    CHECK(a.parameters()[0].to_vector() == a_before);
     // truncate the file
     const auto size = fs::file_size(path);
     fs::resize_file(path, size - 10);

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <filesystem>
+#include <algorithm>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "ember/data/safetensors.hpp"
 #include "ember/nn/sequential.hpp"
@@ -26,6 +28,30 @@ std::string architecture_string(const nn::Sequential<T>& model) {
     }
     return s;
 }
+
+namespace detail {
+/// Where two architecture strings part: "layer 5: dense:Dense:[3] in the checkpoint, dense:Dense:[4] in the model",
+/// or which side has a layer the other lacks.
+inline std::string first_layer_difference(const std::string& checkpoint, const std::string& model) {
+    auto layers = [](const std::string& s) {
+        std::vector<std::string> out;
+        for (std::size_t begin = 0; begin <= s.size();) {
+            const std::size_t end = std::min(s.find(';', begin), s.size());
+            out.push_back(s.substr(begin, end - begin));
+            begin = end + 1;
+        }
+        return out;
+    };
+    const auto a = layers(checkpoint), b = layers(model);
+    std::size_t i = 0;
+    while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+    const std::string at = "layer " + std::to_string(i + 1) + " of ";
+    if (i < a.size() && i < b.size())
+        return "layer " + std::to_string(i + 1) + ": " + a[i] + " in the checkpoint, " + b[i] + " in the model";
+    if (i < a.size()) return at + std::to_string(a.size()) + " in the checkpoint (" + a[i] + ") is not in the model, which has " + std::to_string(b.size());
+    return at + std::to_string(b.size()) + " in the model (" + b[i] + ") is not in the checkpoint, which has " + std::to_string(a.size());
+}
+}  // namespace detail
 
 /// Saves the parameters of a built `model` and `metadata` to `path` (atomically: written to "<path>.tmp", then
 /// renamed). Adds format, format_version, input_shape and architecture to the metadata.
@@ -60,9 +86,8 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
                 meta("format_version"), ", this build reads version ", kCheckpointVersion);
     EMBER_CHECK(meta("input_shape") == model.input_shape().str(), ValueError, where, " is for input ",
                 meta("input_shape"), ", the model takes ", model.input_shape());
-    EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where,
-                " holds another architecture:\n  checkpoint: ", meta("architecture"), "\n  model:      ",
-                architecture_string(model));
+    EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where, " holds another architecture: ",
+                detail::first_layer_difference(meta("architecture"), architecture_string(model)));
     const auto params = model.named_parameters();
     for (const auto& p : params) {
         auto it = file.tensors.find(p.name);
