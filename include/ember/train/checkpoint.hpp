@@ -29,7 +29,7 @@ std::string architecture_string(const nn::Sequential<T>& model) {
     return s;
 }
 
-namespace detail {
+namespace checkpoint_detail {
 /// Where two architecture strings part: "layer 5: dense:Dense:[3] in the checkpoint, dense:Dense:[4] in the model",
 /// or which side has a layer the other lacks.
 inline std::string first_layer_difference(const std::string& checkpoint, const std::string& model) {
@@ -51,7 +51,7 @@ inline std::string first_layer_difference(const std::string& checkpoint, const s
     if (i < a.size()) return at + std::to_string(a.size()) + " in the checkpoint (" + a[i] + ") is not in the model, which has " + std::to_string(b.size());
     return at + std::to_string(b.size()) + " in the model (" + b[i] + ") is not in the checkpoint, which has " + std::to_string(a.size());
 }
-}  // namespace detail
+}  // namespace checkpoint_detail
 
 /// Saves the parameters of a built `model` and `metadata` to `path` (atomically: written to "<path>.tmp", then
 /// renamed). Adds format, format_version, input_shape and architecture to the metadata.
@@ -87,7 +87,7 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
     EMBER_CHECK(meta("input_shape") == model.input_shape().str(), ValueError, where, " is for input ",
                 meta("input_shape"), ", the model takes ", model.input_shape());
     EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where, " holds another architecture: ",
-                detail::first_layer_difference(meta("architecture"), architecture_string(model)));
+                checkpoint_detail::first_layer_difference(meta("architecture"), architecture_string(model)));
     const auto params = model.named_parameters();
     for (const auto& p : params) {
         auto it = file.tensors.find(p.name);
