@@ -27,12 +27,13 @@ struct Run {
     std::string output;  // stdout and stderr together
 };
 
-Run melanoma(const std::string& args) {
+/// Runs the program with `args`; `env` ("NAME=value ...") prefixes the command, for its environment.
+Run melanoma(const std::string& args, const std::string& env = "") {
     // ctest runs test cases in parallel processes: each run gets its own log file
     static int runs = 0;
     const fs::path log = ember::test::scratch_root() / ("melanoma-cli-" + std::to_string(runs++) + ".log");
     fs::create_directories(log.parent_path());
-    const std::string cmd = std::string("'") + MELANOMA_BIN + "' " + args + " > '" + log.string() + "' 2>&1";
+    const std::string cmd = env + " '" + MELANOMA_BIN + "' " + args + " > '" + log.string() + "' 2>&1";
     const int status = std::system(cmd.c_str());
     Run r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -222,6 +223,28 @@ TEST_CASE("audit counts copies within a class, across classes and between Train 
                            Catch::Contains("\"benign lesion / melanoma\": 1"));
     const bool plotted = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
     CHECK(fs::exists(root / "audit" / "class_distribution.png") == plotted);
+}
+
+TEST_CASE("without gnuplot, audit and train say so once and still write their JSON and CSV", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-no-gnuplot");
+    const fs::path empty = fresh_dir("cli-no-gnuplot-path");  // a PATH on which no gnuplot can be found
+    const std::string env = "PATH=" + q(empty);
+    const std::string note = "note: gnuplot not found (apt-get install gnuplot-nox): plots skipped, CSV/JSON written";
+    auto once = [&](const std::string& out) {
+        const auto at = out.find(note);
+        return at != std::string::npos && out.find(note, at + 1) == std::string::npos;
+    };
+    auto r = melanoma("audit --data " + q(root) + " --out " + q(root / "audit"), env);
+    CHECK(r.code == 0);
+    CHECK(once(r.output));
+    CHECK_THAT(r.output, Catch::Contains("Wrote \"" + (root / "audit" / "audit.json").string() + "\"\n"));
+    CHECK(fs::exists(root / "audit" / "audit.json"));
+    r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --out " + q(root / "run"), env);
+    CHECK(r.code == 0);
+    CHECK(once(r.output));
+    for (const char* file : {"history.csv", "val_metrics.json", "best.safetensors", "melanoma_roc.csv"})
+        CHECK(fs::exists(root / "run" / file));
+    for (const auto& entry : fs::directory_iterator(root / "run")) CHECK(entry.path().extension() != ".png");
 }
 
 TEST_CASE("train stops at a NaN loss, names the batch and keeps no model it did not save", "[examples][melanoma][errors]") {
