@@ -295,6 +295,12 @@ struct FitOptions {
 };
 
 namespace fit_detail {
+/// A loss for messages and the log: "nan" whatever the NaN's sign bit (streams print "-nan" for some), else as
+/// the stream prints it ("inf", "-inf", "0.6892").
+struct LossValue {
+    double v;
+    friend std::ostream& operator<<(std::ostream& os, LossValue l) { return std::isnan(l.v) ? os << "nan" : os << l.v; }
+};
 /// The loop behind both fit()s; `val` may be null (no validation: the val_* figures of the history are NaN).
 template <class Train, class Val>
 History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& train, Val* val, const FitOptions& o) {
@@ -363,8 +369,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                                                                  o.label_smoothing);
             const double value = loss.item();
             if (!std::isfinite(value))
-                throw NonFiniteLossError(detail::cat("fit: the loss became ", std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf",
-                                                     " at epoch ", epoch, ", batch ",
+                throw NonFiniteLossError(detail::cat("fit: the loss became ", LossValue{value}, " at epoch ", epoch, ", batch ",
                                                      step, " of ", steps, "; training stopped after ", epoch - 1,
                                                      " complete epoch", epoch == 2 ? "" : "s"));
             opt.zero_grad();
@@ -401,9 +406,9 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         const bool broken = val && !std::isfinite(rec.val_loss);
         const bool improved = val && !broken && score(rec) > best;
         if (o.log) {
-            *o.log << "  loss " << rec.loss << " acc " << rec.accuracy;
+            *o.log << "  loss " << LossValue{rec.loss} << " acc " << rec.accuracy;
             if (val)
-                *o.log << " | val_loss " << rec.val_loss << " val_acc " << rec.val_accuracy << " val_balanced_acc "
+                *o.log << " | val_loss " << LossValue{rec.val_loss} << " val_acc " << rec.val_accuracy << " val_balanced_acc "
                        << rec.val_balanced_accuracy;
             *o.log << " | " << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "")
                    << (broken ? " (validation loss not finite: not kept as best)" : "") << "\n";
