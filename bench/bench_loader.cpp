@@ -33,6 +33,7 @@ void BM_batch_flip_rotate_zoom(benchmark::State& state) {
     };
     data::BatchLoader loader(set, indices, o);
     int epoch = 0;
+    loader.start_epoch(epoch);
     data::Batch<float> batch;
     for (auto _ : state) {
         if (!loader.next(batch)) {

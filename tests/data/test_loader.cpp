@@ -151,6 +151,27 @@ TEST_CASE("the augmentation hook sees every image and is reproducible", "[data][
     CHECK(augmented(4, true, 2) != a);
 }
 
+TEST_CASE("several workers cut the same batches: order, pixels and labels", "[data][loader]") {
+    const auto set = numbered_set();
+    for (const int workers : {2, 3, 8}) {
+        for (const bool prefetch : {true, false}) {
+            data::BatchLoader one(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5});
+            data::BatchLoader many(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5, .prefetch = prefetch, .workers = workers});
+            for (int epoch : {0, 1}) {
+                one.start_epoch(epoch);
+                many.start_epoch(epoch);
+                data::Batch<float> a, b;
+                while (one.next(a)) {
+                    REQUIRE(many.next(b));
+                    CHECK(a.images.to_vector() == b.images.to_vector());
+                    CHECK(a.labels == b.labels);
+                }
+                CHECK_FALSE(many.next(b));
+            }
+        }
+    }
+}
+
 TEST_CASE("BatchLoader errors", "[data][loader][errors]") {
     const auto set = numbered_set();
     CHECK(test::error_message<ValueError>([&] { data::BatchLoader(set, {0}, {.batch_size = 0}); }) ==

@@ -77,6 +77,16 @@ TEST_CASE("loading a checkpoint of another architecture or a truncated one fails
     CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(wide_path, a); }) ==
           "checkpoint '" + wide_path.string() + "': tensor '" + first + "' has dtype F64, the model uses F32");
     CHECK(a.parameters()[0].to_vector() == a_before);
+    // without architecture metadata, and the difference helper's edge cases
+    data::save_safetensors<float>(path, {{"w", Tensor<float>::zeros({2})}},
+                                  {{"format", train::kCheckpointFormat}, {"format_version", train::kCheckpointVersion},
+                                   {"input_shape", "[8, 8, 3]"}});
+    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(path, a); }) ==
+          "checkpoint '" + path.string() + "' records no architecture");
+    train::save_checkpoint(path, a);
+    CHECK(train::checkpoint_detail::first_layer_difference("", "x:X:[1]") ==
+          "layer 1 of 1 in the model (x:X:[1]) is not in the checkpoint, which has 0");
+    CHECK(train::checkpoint_detail::first_layer_difference("x:X:[1];y:Y:[2]", "x:X:[1];y:Y:[2]") == "none (the same 2 layers)");
     // truncate the file
     const auto size = fs::file_size(path);
     fs::resize_file(path, size - 10);

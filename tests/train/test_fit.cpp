@@ -334,6 +334,15 @@ TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]
     CHECK(test::error_message<train::NonFiniteLossError>([&] { train::fit(fresh, adam2, later, val_set, o); }) ==
           "fit: the loss became nan at epoch 2, batch 2 of 2; training stopped after 1 complete epoch");
     CHECK(best_epochs == std::vector<int>{1});
+    // a NaN with its sign bit set reads "nan" in messages and the log, never "-nan"
+    for (double v : {std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::quiet_NaN()}) {
+        std::ostringstream os;
+        os << train::fit_detail::LossValue{v};
+        CHECK(os.str() == "nan");
+    }
+    std::ostringstream os;
+    os << train::fit_detail::LossValue{-std::numeric_limits<double>::infinity()} << ' ' << train::fit_detail::LossValue{0.5};
+    CHECK(os.str() == "-inf 0.5");
 }
 
 TEST_CASE("the same seed and thread count reproduce a run exactly (shuffling, dropout, augmentation)", "[train][fit]") {

@@ -139,12 +139,13 @@ private:
             fill(batch, begin, 0, n);
             return batch;
         }
+        auto share = [&](std::size_t w) { fill(batch, begin, n * w / workers, n * (w + 1) / workers); };
         std::vector<std::future<void>> helpers;
-        for (std::size_t w = 1; w < workers; ++w)
-            helpers.push_back(std::async(std::launch::async, [&, w] { fill(batch, begin, n * w / workers, n * (w + 1) / workers); }));
+        helpers.reserve(workers - 1);
+        for (std::size_t w = 1; w < workers; ++w) helpers.push_back(std::async(std::launch::async, share, w));
         std::exception_ptr error;
         try {
-            fill(batch, begin, 0, n / workers);
+            share(0);
         } catch (...) {
             error = std::current_exception();
         }

@@ -30,12 +30,12 @@ std::string architecture_string(const nn::Sequential<T>& model) {
 }
 
 namespace checkpoint_detail {
-/// Where two architecture strings part: "layer 5: dense:Dense:[3] in the checkpoint, dense:Dense:[4] in the model",
-/// or which side has a layer the other lacks.
+/// Where two different architecture strings part: "layer 5: dense:Dense:[3] in the checkpoint, dense:Dense:[4] in
+/// the model", or which side has a layer the other lacks.
 inline std::string first_layer_difference(const std::string& checkpoint, const std::string& model) {
     auto layers = [](const std::string& s) {
         std::vector<std::string> out;
-        for (std::size_t begin = 0; begin <= s.size();) {
+        for (std::size_t begin = 0; begin < s.size();) {
             const std::size_t end = std::min(s.find(';', begin), s.size());
             out.push_back(s.substr(begin, end - begin));
             begin = end + 1;
@@ -45,11 +45,15 @@ inline std::string first_layer_difference(const std::string& checkpoint, const s
     const auto a = layers(checkpoint), b = layers(model);
     std::size_t i = 0;
     while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-    const std::string at = "layer " + std::to_string(i + 1) + " of ";
-    if (i < a.size() && i < b.size())
-        return "layer " + std::to_string(i + 1) + ": " + a[i] + " in the checkpoint, " + b[i] + " in the model";
-    if (i < a.size()) return at + std::to_string(a.size()) + " in the checkpoint (" + a[i] + ") is not in the model, which has " + std::to_string(b.size());
-    return at + std::to_string(b.size()) + " in the model (" + b[i] + ") is not in the checkpoint, which has " + std::to_string(a.size());
+    const std::string layer = "layer " + std::to_string(i + 1);
+    if (i < a.size() && i < b.size()) return layer + ": " + a[i] + " in the checkpoint, " + b[i] + " in the model";
+    if (i < a.size())
+        return layer + " of " + std::to_string(a.size()) + " in the checkpoint (" + a[i] + ") is not in the model, which has " +
+               std::to_string(b.size());
+    if (i < b.size())
+        return layer + " of " + std::to_string(b.size()) + " in the model (" + b[i] + ") is not in the checkpoint, which has " +
+               std::to_string(a.size());
+    return "none (the same " + std::to_string(a.size()) + " layers)";
 }
 }  // namespace checkpoint_detail
 
@@ -86,6 +90,7 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
                 meta("format_version"), ", this build reads version ", kCheckpointVersion);
     EMBER_CHECK(meta("input_shape") == model.input_shape().str(), ValueError, where, " is for input ",
                 meta("input_shape"), ", the model takes ", model.input_shape());
+    EMBER_CHECK(file.metadata.contains("architecture"), ValueError, where, " records no architecture");
     EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where, " holds another architecture: ",
                 checkpoint_detail::first_layer_difference(meta("architecture"), architecture_string(model)));
     const auto params = model.named_parameters();
