@@ -51,7 +51,7 @@ struct TrainArgs {
     bool class_weights = false;
     bool dedup = false;
     int threads = 0;
-    int loader_threads = 2;  // threads that assemble and augment each training batch
+    int loader_threads = 1;  // threads that assemble and augment each training batch (beside the training threads)
     double lr = 1e-3;
     double weight_decay = 0;  // decoupled (Keras' Adam/AdamW weight_decay); 0: off
     double ema = 0;           // momentum of the weights' moving average (Keras' use_ema); 0: off
