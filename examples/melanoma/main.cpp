@@ -10,6 +10,8 @@
 #include <iostream>
 #include <string>
 
+#include <ember/kernels/parallel.hpp>
+
 #include "commands.hpp"
 
 using namespace melanoma;
@@ -129,6 +131,8 @@ int main(int argc, char** argv) {
     evl->add_flag("--dedup", ea.dedup, "with --on validation, for checkpoints that do not record it");
     evl->add_option("--batch", ea.batch, "batch size (as train's, for figures identical to its report)")
         ->check(CLI::PositiveNumber)->capture_default_str();
+    int scoring_threads = 0;  // evaluate's and predict's --threads
+    evl->add_option("--threads", scoring_threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
     evl->add_option("--alert-sensitivity", ea.alert_sensitivity,
                     "with --on validation: report the alert threshold reaching this melanoma sensitivity")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
@@ -144,6 +148,7 @@ int main(int argc, char** argv) {
     prd->add_option("images", pr_images, "image files")->required();
     prd->add_option("--threshold", pr_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
     prd->add_flag("--json", pr_json, "print JSON");
+    prd->add_option("--threads", scoring_threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
     prd->add_option("--tta", pr_tta, "test-time augmentation: none | flips")->check(CLI::IsMember({"none", "flips"}))->capture_default_str();
 
     try {
@@ -161,6 +166,7 @@ int main(int argc, char** argv) {
                     for (const auto& name : o->get_lnames()) ta.given.insert("--" + name);
             return run_train(ta);
         }
+        if (*evl || *prd) ember::kernels::set_num_threads(scoring_threads);
         if (*evl) return run_evaluate(ea);
         if (*prd) return run_predict(pr_models, pr_images, pr_threshold, pr_json, pr_tta);
     } catch (const UsageError& e) {

@@ -123,6 +123,9 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     r = melanoma("train --data " + q(root) + " --no-such-option --out " + q(root / "run"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--no-such-option"));
+    r = melanoma("evaluate --data " + q(root) + " --model x.safetensors --threads -1");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("--threads"));
     r = melanoma("evaluate --data " + q(root));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--model") && Catch::Contains("required"));
@@ -288,7 +291,7 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     const fs::path ckpt = root / "run" / "best.safetensors";
     // a Test class the model does not know is left out, and said so
     write_image(root / "Test" / "unknown" / "u0.png", 24, 24, 3, 9);
-    auto r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --out " + q(root / "eval"));
+    auto r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --threads 1 --out " + q(root / "eval"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= "));
     CHECK_THAT(r.output, Catch::Contains("warning: skipped class folder '" + (root / "Test" / "unknown").string() +
@@ -296,7 +299,7 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
                              Catch::Contains("Found 2 images in 2 classes"));
     CHECK(fs::exists(root / "eval" / "metrics.json"));
     CHECK_THAT(bytes(ckpt), Catch::Contains("\"alert_threshold_from\":\"validation\""));
-    r = melanoma("predict --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    r = melanoma("predict --model " + q(ckpt) + " --threads 2 " + q(root / "Test" / "melanoma" / "t1.png"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("p(melanoma) = "));
     // the ranked classes (two here, of a top 3), and the alert line exactly when p(melanoma) reaches the threshold
