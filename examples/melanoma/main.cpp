@@ -72,7 +72,10 @@ int main(int argc, char** argv) {
     trn->add_flag("--class-weights", ta.class_weights, "weight the training loss by inverse class frequency (validation stays unweighted, as in Keras)");
     trn->add_flag("--dedup", ta.dedup,
                   "before splitting, keep one copy of identical images in a class and drop images filed under several classes");
-    trn->add_option("--threads", ta.threads, "OpenMP threads (0: all cores)")->capture_default_str();
+    auto add_threads = [](CLI::App* sub, int& n) {
+        sub->add_option("--threads", n, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    };
+    add_threads(trn, ta.threads);
     trn->add_option("--loader-threads", ta.loader_threads,
                     "threads that assemble and augment the next training batch while one trains (results do not depend on it)")
         ->check(CLI::PositiveNumber)
@@ -132,7 +135,7 @@ int main(int argc, char** argv) {
     evl->add_option("--batch", ea.batch, "batch size (as train's, for figures identical to its report)")
         ->check(CLI::PositiveNumber)->capture_default_str();
     int scoring_threads = 0;  // evaluate's and predict's --threads
-    evl->add_option("--threads", scoring_threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    add_threads(evl, scoring_threads);
     evl->add_option("--alert-sensitivity", ea.alert_sensitivity,
                     "with --on validation: report the alert threshold reaching this melanoma sensitivity")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
@@ -148,7 +151,7 @@ int main(int argc, char** argv) {
     prd->add_option("images", pr_images, "image files")->required();
     prd->add_option("--threshold", pr_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
     prd->add_flag("--json", pr_json, "print JSON");
-    prd->add_option("--threads", scoring_threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    add_threads(prd, scoring_threads);
     prd->add_option("--tta", pr_tta, "test-time augmentation: none | flips")->check(CLI::IsMember({"none", "flips"}))->capture_default_str();
 
     try {

@@ -3,8 +3,8 @@
 // (class names, alert threshold). Written atomically; loading checks every name, dtype and shape.
 #pragma once
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,12 +47,14 @@ inline std::string first_layer_difference(const std::string& checkpoint, const s
     while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
     const std::string layer = "layer " + std::to_string(i + 1);
     if (i < a.size() && i < b.size()) return layer + ": " + a[i] + " in the checkpoint, " + b[i] + " in the model";
-    if (i < a.size())
-        return layer + " of " + std::to_string(a.size()) + " in the checkpoint (" + a[i] + ") is not in the model, which has " +
-               std::to_string(b.size());
-    if (i < b.size())
-        return layer + " of " + std::to_string(b.size()) + " in the model (" + b[i] + ") is not in the checkpoint, which has " +
-               std::to_string(a.size());
+    // one side has layer i, the other ends before it
+    auto only_in = [&](const std::vector<std::string>& has, const char* where, const std::vector<std::string>& lacks,
+                       const char* other) {
+        return layer + " of " + std::to_string(has.size()) + " in the " + where + " (" + has[i] + ") is not in the " +
+               other + ", which has " + std::to_string(lacks.size());
+    };
+    if (i < a.size()) return only_in(a, "checkpoint", b, "model");
+    if (i < b.size()) return only_in(b, "model", a, "checkpoint");
     return "none (the same " + std::to_string(a.size()) + " layers)";
 }
 }  // namespace checkpoint_detail
