@@ -50,6 +50,7 @@ struct TrainArgs {
     int rebalance = 0;
     bool class_weights = false;
     bool dedup = false;
+    std::vector<fs::path> extra_train;  // folders of class folders added to the training side only
     int threads = 0;
     int loader_threads = 1;  // threads that assemble and augment each training batch (beside the training threads)
     double lr = 1e-3;

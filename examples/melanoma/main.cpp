@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
                     "ColorJitter; e.g. 0.2 0.2 0.2 0.02; default off)")
         ->expected(4);
     trn->add_option("--rebalance", ta.rebalance, "extra samples per class, Augmentor style (0: off; the seed used 500)")->capture_default_str();
+    trn->add_option("--extra-train", ta.extra_train,
+                    "another folder of class folders (a subset of Train's classes) added to the training side only, "
+                    "after the split; images identical to Train images are dropped; repeatable");
     trn->add_flag("--class-weights", ta.class_weights, "weight the training loss by inverse class frequency (validation stays unweighted, as in Keras)");
     trn->add_flag("--dedup", ta.dedup,
                   "before splitting, keep one copy of identical images in a class and drop images filed under several classes");

@@ -92,6 +92,34 @@ int run_train(TrainArgs a) {
                                    : data::stratified_split(set.labels, a.val_split, split_seed);
     }
     if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
+    // --extra-train: more labelled images for the training side only (another collection), after the split so
+    // that the validation split stays the one the Train folder alone gives.
+    json extra_json = json::array();
+    for (const auto& dir : a.extra_train) {
+        const auto index = data::index_image_folder(dir, names, /*allow_empty_classes=*/true);
+        if (!index.extra_classes.empty())
+            throw UsageError("--extra-train " + dir.string() + ": class folder '" + index.extra_classes.front() +
+                             "' is not one of the Train folder's " + std::to_string(classes) + " classes");
+        if (index.files.empty()) throw UsageError("--extra-train " + dir.string() + ": no images in its class folders");
+        data::ImageSet extra = load_folder(dir, a.strict, a.color_constancy, names);
+        // An image already in the Train folder would count twice, or leak into validation: drop it.
+        const auto copies = data::copies_in(extra, set);
+        std::vector<std::size_t> keep;
+        for (std::size_t i = 0; i < extra.size(); ++i)
+            if (!copies[i]) keep.push_back(i);
+        if (keep.size() < extra.size()) {
+            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << extra.size() - keep.size()
+                      << " image(s) identical to images of the Train folder\n";
+            extra = data::subset(extra, keep);
+        }
+        extra_json.push_back({{"folder", dir.string()}, {"fingerprint", folder_fingerprint(extra)}});
+        const std::size_t first = set.size();
+        set.append(extra);
+        for (std::size_t i = first; i < set.size(); ++i) split.train.push_back(i);
+        std::cout << "Extra training images from " << dir << ": " << extra.size() << " (per class:";
+        for (const auto c : extra.counts()) std::cout << " " << c;
+        std::cout << ")\n";
+    }
     if (a.rebalance > 0) {
         const std::size_t before = split.train.size();
         // A class with a handful of training images becomes a few lesions rotated hundreds of times (with
@@ -213,7 +241,8 @@ int run_train(TrainArgs a) {
             {"ema", exact(a.ema)},
             {"label_smoothing", exact(a.label_smoothing)},
             {"global_clipnorm", exact(a.global_clipnorm)},
-            {"train_folder", fingerprint}};
+            {"train_folder", fingerprint},
+            {"extra_train", extra_json.dump()}};
     };
     const fs::path last = a.out / "last.safetensors";
     train::EpochRecord best_record;

@@ -65,3 +65,35 @@ TEST_CASE("copies_in finds the images of one set that another set holds", "[data
     CHECK(test::error_message<ShapeError>([&] { data::copies_in(test, other); }) ==
           "copies_in: the sets hold images of different sizes (4x4 and 5x5)");
 }
+
+TEST_CASE("ImageSet::append adds another set's images after its own, and refuses other sizes or classes", "[data][dedup]") {
+    data::ImageSet a, b;
+    a.height = a.width = b.height = b.width = 4;
+    a.class_names = b.class_names = {"a", "b"};
+    a.push_back(flat(1), 0, "a/1.jpg");
+    b.push_back(flat(2), 1, "x/b/2.jpg");
+    b.push_back(flat(3), 0, "x/a/3.jpg");
+    a.append(b);
+    REQUIRE(a.size() == 3);
+    CHECK(a.labels == std::vector<std::int32_t>{0, 1, 0});
+    CHECK(a.paths[2] == "x/a/3.jpg");
+    CHECK(a.image(1)[0] == 2);
+    CHECK(a.image(2)[a.image_bytes() - 1] == 3);
+    CHECK(a.pixels.size() == 3 * a.image_bytes());
+    a.append(data::ImageSet{});  // nothing to add: no size to check
+    CHECK(a.size() == 3);
+
+    data::ImageSet other_classes = b;
+    other_classes.class_names = {"b", "a"};
+    CHECK(test::error_message<ValueError>([&] { a.append(other_classes); }) ==
+          "ImageSet::append: the sets' class names differ (index both folders with the same class names)");
+    data::ImageSet bigger;
+    bigger.height = bigger.width = 5;
+    bigger.class_names = a.class_names;
+    data::Image big = flat(1);
+    big.height = big.width = 5;
+    big.pixels.assign(5 * 5 * 3, 1);
+    bigger.push_back(big, 0, "o.jpg");
+    CHECK(test::error_message<ShapeError>([&] { a.append(bigger); }) == "ImageSet::append: expected 4x4x3 images, got 5x5x3");
+    CHECK(a.size() == 3);
+}

@@ -150,6 +150,45 @@ TEST_CASE("melanoma warns when --rebalance makes a class out of one lesion's rot
     CHECK_THAT(r.output, !Catch::Contains("warning: class 'melanoma'") && Catch::Contains("Rebalanced the training side: 11 -> 191"));
 }
 
+TEST_CASE("train --extra-train adds another folder to the training side only, without Train's copies", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-extra");
+    const fs::path extra = root / "extra";
+    write_image(extra / "melanoma" / "e0.png", 24, 24, 3, 150);
+    write_image(extra / "melanoma" / "e1.png", 20, 24, 3, 100);  // the same image as Train/melanoma/m0.png
+    fs::create_directories(extra / "benign lesion");               // a class without images: allowed
+    auto r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --val-split 0 --alert-threshold 0.5 --extra-train " +
+                      q(extra) + " --out " + q(root / "all"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: --extra-train " + extra.string() +
+                                         ": dropped 1 image(s) identical to images of the Train folder") &&
+                             Catch::Contains("Extra training images from \"" + extra.string() + "\": 1 (per class: 0 1)") &&
+                             Catch::Contains("No validation split (--val-split 0): 13 training images"));
+    CHECK_THAT(bytes(root / "all" / "last.safetensors"), Catch::Contains("\\\"folder\\\":"));
+
+    // the validation split is the one Train alone gives: the extra images only join the training side
+    r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "plain"));
+    REQUIRE(r.code == 0);
+    const auto split_line = [](const std::string& out) { return out.substr(out.find("Split ("), out.find('\n', out.find("Split (")) - out.find("Split (")); };
+    const std::string plain_split = split_line(r.output);
+    r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --extra-train " + q(extra) + " --out " + q(root / "validated"));
+    REQUIRE(r.code == 0);
+    CHECK(split_line(r.output) == "Split (stratified, seed 123): 11 training, 2 validation images");
+    CHECK(plain_split == "Split (stratified, seed 123): 10 training, 2 validation images");
+
+    write_image(root / "rare" / "other" / "x.png", 24, 24, 3, 9);
+    r = melanoma("train --data " + q(root) + " --epochs 1 --extra-train " + q(root / "rare") + " --out " + q(root / "bad"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --extra-train " + (root / "rare").string() +
+                                         ": class folder 'other' is not one of the Train folder's 2 classes"));
+    fs::create_directories(root / "empty" / "melanoma");
+    r = melanoma("train --data " + q(root) + " --epochs 1 --extra-train " + q(root / "empty") + " --out " + q(root / "bad"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: --extra-train " + (root / "empty").string() + ": no images in its class folders"));
+    r = melanoma("train --data " + q(root) + " --epochs 1 --extra-train " + q(root / "nope") + " --out " + q(root / "bad"));
+    CHECK(r.code != 0);
+    CHECK_THAT(r.output, Catch::Contains("data folder '" + (root / "nope").string() + "' does not exist"));
+}
+
 TEST_CASE("train --lr-schedule plateau halves the rate after 3 epochs without a better monitored value", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-plateau");
     // a rate too small to change any prediction: validation accuracy stays where epoch 1 put it

@@ -188,6 +188,18 @@ struct ImageSet {
         labels.push_back(label);
         paths.push_back(std::move(path));
     }
+    /// Appends all images of `other` (e.g. a second folder of training images). Throws ShapeError when its images
+    /// have another size and ValueError when its class names are not this set's, in this order.
+    void append(const ImageSet& other) {
+        if (other.size() == 0) return;
+        EMBER_CHECK(other.height == height && other.width == width, ShapeError, "ImageSet::append: expected ", height,
+                    "x", width, "x3 images, got ", other.height, "x", other.width, "x3");
+        EMBER_CHECK(other.class_names == class_names, ValueError,
+                    "ImageSet::append: the sets' class names differ (index both folders with the same class names)");
+        pixels.insert(pixels.end(), other.pixels.begin(), other.pixels.end());
+        labels.insert(labels.end(), other.labels.begin(), other.labels.end());
+        paths.insert(paths.end(), other.paths.begin(), other.paths.end());
+    }
 };
 
 /// How load_images decodes.
