@@ -8,13 +8,28 @@
 using namespace ember;
 
 namespace {
-/// A 4x4 image filled with `value` (one distinct image per value).
-data::Image flat(std::uint8_t value) {
+/// A size x size image filled with `value` (one distinct image per value).
+data::Image flat(std::uint8_t value, int size = 4) {
     data::Image img;
-    img.height = img.width = 4;
+    img.height = img.width = size;
     img.channels = 3;
-    img.pixels.assign(4 * 4 * 3, value);
+    img.pixels.assign(static_cast<std::size_t>(size * size * 3), value);
     return img;
+}
+
+/// An empty set of size x size images with the classes "a" and "b".
+data::ImageSet empty_set(int size = 4) {
+    data::ImageSet set;
+    set.height = set.width = size;
+    set.class_names = {"a", "b"};
+    return set;
+}
+
+/// One 5x5 image of class "a": another size than flat()'s default.
+data::ImageSet set_of_5x5() {
+    data::ImageSet set = empty_set(5);
+    set.push_back(flat(1, 5), 0, "o.jpg");
+    return set;
 }
 }  // namespace
 
@@ -47,29 +62,18 @@ TEST_CASE("deduplicate keeps one copy per class and drops images filed under two
 }
 
 TEST_CASE("copies_in finds the images of one set that another set holds", "[data][dedup]") {
-    data::ImageSet train, test;
-    train.height = train.width = test.height = test.width = 4;
-    train.class_names = test.class_names = {"a", "b"};
+    data::ImageSet train = empty_set(), test = empty_set();
     train.push_back(flat(1), 0, "t/1.jpg");
     train.push_back(flat(2), 1, "t/2.jpg");
     test.push_back(flat(2), 0, "s/2.jpg");  // a copy, whatever its label
     test.push_back(flat(3), 1, "s/3.jpg");
     CHECK(data::copies_in(test, train) == std::vector<bool>{true, false});
-    data::ImageSet other;
-    other.height = other.width = 5;
-    other.class_names = {"a"};
-    data::Image big = flat(1);
-    big.height = big.width = 5;
-    big.pixels.assign(5 * 5 * 3, 1);
-    other.push_back(big, 0, "o.jpg");
-    CHECK(test::error_message<ShapeError>([&] { data::copies_in(test, other); }) ==
+    CHECK(test::error_message<ShapeError>([&] { data::copies_in(test, set_of_5x5()); }) ==
           "copies_in: the sets hold images of different sizes (4x4 and 5x5)");
 }
 
 TEST_CASE("ImageSet::append adds another set's images after its own, and refuses other sizes or classes", "[data][dedup]") {
-    data::ImageSet a, b;
-    a.height = a.width = b.height = b.width = 4;
-    a.class_names = b.class_names = {"a", "b"};
+    data::ImageSet a = empty_set(), b = empty_set();
     a.push_back(flat(1), 0, "a/1.jpg");
     b.push_back(flat(2), 1, "x/b/2.jpg");
     b.push_back(flat(3), 0, "x/a/3.jpg");
@@ -87,13 +91,6 @@ TEST_CASE("ImageSet::append adds another set's images after its own, and refuses
     other_classes.class_names = {"b", "a"};
     CHECK(test::error_message<ValueError>([&] { a.append(other_classes); }) ==
           "ImageSet::append: the sets' class names differ (index both folders with the same class names)");
-    data::ImageSet bigger;
-    bigger.height = bigger.width = 5;
-    bigger.class_names = a.class_names;
-    data::Image big = flat(1);
-    big.height = big.width = 5;
-    big.pixels.assign(5 * 5 * 3, 1);
-    bigger.push_back(big, 0, "o.jpg");
-    CHECK(test::error_message<ShapeError>([&] { a.append(bigger); }) == "ImageSet::append: expected 4x4x3 images, got 5x5x3");
+    CHECK(test::error_message<ShapeError>([&] { a.append(set_of_5x5()); }) == "ImageSet::append: expected 4x4x3 images, got 5x5x3");
     CHECK(a.size() == 3);
 }
