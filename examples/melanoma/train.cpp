@@ -6,6 +6,7 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include <ember/data/augment.hpp>
 #include <ember/data/dedup.hpp>
@@ -116,8 +117,11 @@ int run_train(TrainArgs a) {
         const std::size_t first = set.size();
         set.append(extra);
         for (std::size_t i = first; i < set.size(); ++i) split.train.push_back(i);
-        std::cout << "Extra training images from " << dir << ": " << extra.size() << " (per class:";
-        for (const auto c : extra.counts()) std::cout << " " << c;
+        std::cout << "Extra training images from " << dir << ": " << extra.size() << " (";
+        const auto counts = extra.counts();
+        const char* sep = "";
+        for (std::size_t c = 0; c < counts.size(); ++c)
+            if (counts[c] > 0) std::cout << std::exchange(sep, ", ") << names[c] << " " << counts[c];
         std::cout << ")\n";
     }
     if (a.rebalance > 0) {
