@@ -175,6 +175,17 @@ TEST_CASE("train --extra-train adds another folder to the training side only, wi
     REQUIRE(r.code == 0);
     CHECK(split_line(r.output) == "Split (stratified, seed 123): 11 training, 2 validation images");
     CHECK(plain_split == "Split (stratified, seed 123): 10 training, 2 validation images");
+    // evaluate --on validation remakes that split from the Train folder alone: the same report as train's
+    const auto report_line = [](const std::string& out) {
+        const auto at = out.rfind("\nImages ");
+        return at == std::string::npos ? std::string() : out.substr(at + 1, out.find('\n', at + 1) - at - 1);
+    };
+    const std::string trained_report = report_line(r.output);
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "validated" / "best.safetensors") +
+                 " --on validation --out " + q(root / "ev-val"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(trained_report, Catch::StartsWith("Images 2 "));
+    CHECK(report_line(r.output) == trained_report);
 
     write_image(root / "rare" / "other" / "x.png", 24, 24, 3, 9);
     r = melanoma("train --data " + q(root) + " --epochs 1 --extra-train " + q(root / "rare") + " --out " + q(root / "bad"));
