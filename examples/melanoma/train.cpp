@@ -23,6 +23,47 @@ using namespace ember;
 
 namespace melanoma {
 
+namespace {
+
+/// --extra-train: more labelled images for the training side only (another collection), appended to `set` after
+/// the split so that the validation split stays the one the Train folder alone gives. Images identical to a Train
+/// image are dropped. Returns each folder and the fingerprint of what it added, for the checkpoint.
+json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Split& split) {
+    const auto& names = set.class_names;
+    json added = json::array();
+    for (const auto& dir : a.extra_train) {
+        const auto index = data::index_image_folder(dir, names, /*allow_empty_classes=*/true);
+        if (!index.extra_classes.empty())
+            throw UsageError("--extra-train " + dir.string() + ": class folder '" + index.extra_classes.front() +
+                             "' is not one of the Train folder's " + std::to_string(names.size()) + " classes");
+        if (index.files.empty()) throw UsageError("--extra-train " + dir.string() + ": no images in its class folders");
+        data::ImageSet extra = load_folder(dir, a.strict, a.color_constancy, names);
+        // An image already in the Train folder would count twice, or leak into validation.
+        const auto copies = data::copies_in(extra, set);
+        std::vector<std::size_t> keep;
+        for (std::size_t i = 0; i < extra.size(); ++i)
+            if (!copies[i]) keep.push_back(i);
+        if (keep.size() < extra.size()) {
+            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << extra.size() - keep.size()
+                      << " image(s) identical to images of the Train folder\n";
+            extra = data::subset(extra, keep);
+        }
+        added.push_back({{"folder", dir.string()}, {"fingerprint", folder_fingerprint(extra)}});
+        const std::size_t first = set.size();
+        set.append(extra);
+        for (std::size_t i = first; i < set.size(); ++i) split.train.push_back(i);
+        std::cout << "Extra training images from " << dir << ": " << extra.size() << " (";
+        const auto counts = extra.counts();
+        const char* sep = "";
+        for (std::size_t c = 0; c < counts.size(); ++c)
+            if (counts[c] > 0) std::cout << std::exchange(sep, ", ") << names[c] << " " << counts[c];
+        std::cout << ")\n";
+    }
+    return added;
+}
+
+}  // namespace
+
 int run_train(TrainArgs a) {
     if (a.epochs <= 0) throw UsageError("--epochs must be > 0, got " + std::to_string(a.epochs));
     if (a.batch <= 0) throw UsageError("--batch must be > 0, got " + std::to_string(a.batch));
@@ -93,37 +134,7 @@ int run_train(TrainArgs a) {
                                    : data::stratified_split(set.labels, a.val_split, split_seed);
     }
     if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
-    // --extra-train: more labelled images for the training side only (another collection), after the split so
-    // that the validation split stays the one the Train folder alone gives.
-    json extra_json = json::array();
-    for (const auto& dir : a.extra_train) {
-        const auto index = data::index_image_folder(dir, names, /*allow_empty_classes=*/true);
-        if (!index.extra_classes.empty())
-            throw UsageError("--extra-train " + dir.string() + ": class folder '" + index.extra_classes.front() +
-                             "' is not one of the Train folder's " + std::to_string(classes) + " classes");
-        if (index.files.empty()) throw UsageError("--extra-train " + dir.string() + ": no images in its class folders");
-        data::ImageSet extra = load_folder(dir, a.strict, a.color_constancy, names);
-        // An image already in the Train folder would count twice, or leak into validation: drop it.
-        const auto copies = data::copies_in(extra, set);
-        std::vector<std::size_t> keep;
-        for (std::size_t i = 0; i < extra.size(); ++i)
-            if (!copies[i]) keep.push_back(i);
-        if (keep.size() < extra.size()) {
-            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << extra.size() - keep.size()
-                      << " image(s) identical to images of the Train folder\n";
-            extra = data::subset(extra, keep);
-        }
-        extra_json.push_back({{"folder", dir.string()}, {"fingerprint", folder_fingerprint(extra)}});
-        const std::size_t first = set.size();
-        set.append(extra);
-        for (std::size_t i = first; i < set.size(); ++i) split.train.push_back(i);
-        std::cout << "Extra training images from " << dir << ": " << extra.size() << " (";
-        const auto counts = extra.counts();
-        const char* sep = "";
-        for (std::size_t c = 0; c < counts.size(); ++c)
-            if (counts[c] > 0) std::cout << std::exchange(sep, ", ") << names[c] << " " << counts[c];
-        std::cout << ")\n";
-    }
+    const json extra_json = add_extra_training_images(a, set, split);
     if (a.rebalance > 0) {
         const std::size_t before = split.train.size();
         // A class with a handful of training images becomes a few lesions rotated hundreds of times (with
