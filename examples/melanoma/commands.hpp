@@ -47,6 +47,7 @@ struct TrainArgs {
     std::string augment = "none";
     std::string color_constancy = "none";
     std::vector<double> color_jitter;  // empty: off; else brightness, contrast, saturation, hue
+    double stretch = 1;                // RandomAspect's largest ratio: width scaled by [1/stretch, stretch]; 1: off
     int rebalance = 0;
     bool class_weights = false;
     bool dedup = false;

@@ -68,6 +68,12 @@ int main(int argc, char** argv) {
                     "training-side colour augmentation, 4 numbers: brightness contrast saturation hue (torchvision's "
                     "ColorJitter; e.g. 0.2 0.2 0.2 0.02; default off)")
         ->expected(4);
+    trn->add_option("--stretch", ta.stretch,
+                    "training-side random horizontal stretch: the content's width is scaled by a ratio drawn "
+                    "log-uniformly in [1/R, R] (torchvision RandomResizedCrop's aspect ratio; 1.3333 covers a 4:3 "
+                    "image squashed to a square and its centre square; 1: off); with flip-rotate-zoom it shares the "
+                    "zoom's resampling")
+        ->check(number_check([](double x) { return std::isfinite(x) && x >= 1; }, "finite and >= 1 (1: off)"))->capture_default_str();
     trn->add_option("--rebalance", ta.rebalance, "extra samples per class, Augmentor style (0: off; the seed used 500)")->capture_default_str();
     trn->add_option("--extra-train", ta.extra_train,
                     "another folder of class folders (a subset of Train's classes) added to the training side only, "

@@ -161,12 +161,19 @@ int run_train(TrainArgs a) {
     data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed, .workers = a.loader_threads};
     // Geometry first (Keras' layers), then colour (torchvision's ColorJitter), as the usual pipelines order them.
     const bool geometric = a.augment == "flip-rotate-zoom";
-    if (geometric || jitter.enabled()) {
-        train_opts.augment = [geometric, jitter](float* img, int h, int w, int c, Generator& gen) {
-            if (geometric) data::random_augment(img, h, w, c, data::AugmentOptions{}, gen);
+    const data::RandomAspect stretch(a.stretch);  // the option's check keeps it >= 1
+    if (geometric || stretch.max_ratio != 1 || jitter.enabled()) {
+        train_opts.augment = [geometric, stretch, jitter](float* img, int h, int w, int c, Generator& gen) {
+            if (geometric)
+                data::random_augment(img, h, w, c, data::AugmentOptions{.max_aspect = stretch.max_ratio}, gen);
+            else
+                stretch(img, h, w, c, gen);  // draws nothing when off
             if (jitter.enabled()) jitter(img, h, w, c, gen);
         };
     }
+    if (stretch.max_ratio != 1)
+        std::cout << "Random horizontal stretch on the training side: width x [" << 1 / stretch.max_ratio << ", "
+                  << stretch.max_ratio << "], log-uniform\n";
     if (jitter.enabled())
         std::cout << "Colour jitter on the training side: brightness " << jitter.brightness << ", contrast "
                   << jitter.contrast << ", saturation " << jitter.saturation << ", hue " << jitter.hue << "\n";
@@ -252,6 +259,7 @@ int run_train(TrainArgs a) {
             {"augment", a.augment},
             {"rebalance", std::to_string(a.rebalance)},
             {"color_jitter", jitter_text},
+            {"stretch", exact(a.stretch)},
             {"weight_decay", exact(a.weight_decay)},
             {"ema", exact(a.ema)},
             {"label_smoothing", exact(a.label_smoothing)},

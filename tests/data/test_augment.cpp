@@ -2,6 +2,8 @@
 // rotate-and-crop, class rebalancing.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
 #include <numbers>
 
 #include <ember/data/augment.hpp>
@@ -145,6 +147,78 @@ TEST_CASE("random_augment is Keras' flip, rotation, zoom in sequence and determi
     CHECK(a == c);
     data::random_augment(d.data(), 6, 6, 3, {}, g4);
     CHECK(a != d);
+}
+
+TEST_CASE("RandomAspect stretches the width by a log-uniform ratio in [1/R, R]; random_augment folds it into the zoom", "[data][augment]") {
+    // r = 4/3 on a 8x12 ramp: out(y, x) samples x' = 6 + (x + 0.5 - 6) * 3/4 - 0.5, y unchanged
+    const int h = 8, w = 12;
+    const auto orig = ramp(h, w, 1);
+    auto v = orig;
+    data::zoom(v.data(), h, w, 1, 1.0, 0.75);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            const double sx = 6 + (x + 0.5 - 6) * 0.75 - 0.5;
+            const int x0 = static_cast<int>(std::floor(sx));
+            const double t = sx - x0;
+            const double want = px(orig, w, 1, y, x0, 0) * (1 - t) + px(orig, w, 1, y, x0 + 1, 0) * t;
+            REQUIRE(px(v, w, 1, y, x, 0) == Approx(want).margin(1e-3));
+        }
+    // the draw: log r uniform in [-log R, log R]; the image is zoom(1, 1/r) of the input
+    for (std::uint64_t seed : {4u, 5u, 6u}) {
+        Generator g1(seed), g2(seed);
+        auto a = ramp(h, w, 3), b = a;
+        data::RandomAspect(4.0 / 3.0)(a.data(), h, w, 3, g1);
+        const double r = std::exp(g2.uniform(-std::log(4.0 / 3.0), std::log(4.0 / 3.0)));
+        CHECK(r >= 0.75 - 1e-12);
+        CHECK(r <= 4.0 / 3.0 + 1e-12);
+        data::zoom(b.data(), h, w, 3, 1.0, 1.0 / r);
+        CHECK(a == b);
+    }
+    // ratios spread over both sides of 1, symmetric in log
+    Generator g(11);
+    const data::RandomAspect stretch(2.0);
+    int wider = 0;
+    double sum_log = 0, lo = 10, hi = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const double r = stretch.draw(g);
+        wider += r > 1;
+        sum_log += std::log(r);
+        lo = std::min(lo, r);
+        hi = std::max(hi, r);
+    }
+    CHECK(wider > 900);
+    CHECK(wider < 1100);
+    CHECK(std::abs(sum_log / 2000) < 0.03);  // the mean of U(-0.69, 0.69) is 0; its standard error here ~0.009
+    CHECK(lo >= 0.5);
+    CHECK(lo < 0.52);
+    CHECK(hi <= 2.0);
+    CHECK(hi > 1.9);
+    // max_ratio 1 is the identity and draws nothing: the generator is where it was
+    Generator g3(7), g4(7);
+    auto same = orig;
+    data::RandomAspect(1.0)(same.data(), h, w, 1, g3);
+    CHECK(same == orig);
+    CHECK(g3.next_u64() == g4.next_u64());
+    CHECK(test::error_message<ValueError>([] { data::RandomAspect(0.75); }) ==
+          "RandomAspect: the largest stretch ratio must be a finite number >= 1, got 0.75");
+    CHECK_THROWS_AS(data::RandomAspect(std::numeric_limits<double>::infinity()), ValueError);
+    // random_augment with max_aspect: flip, rotation, then one resampling with zoom z vertically and z / r
+    // horizontally, the ratio drawn after the zoom
+    for (std::uint64_t seed : {1u, 2u}) {
+        auto a = ramp(9, 9, 3), b = a;
+        Generator g1(seed), g2(seed);
+        data::random_augment(a.data(), 9, 9, 3, {.max_aspect = 4.0 / 3.0}, g1);
+        data::RandomFlip{}(b.data(), 9, 9, 3, g2);
+        data::RandomRotation(0.2)(b.data(), 9, 9, 3, g2);
+        const double z = 1 + g2.uniform(0.2, 0.3);
+        const double r = data::RandomAspect(4.0 / 3.0).draw(g2);
+        data::zoom(b.data(), 9, 9, 3, z, z / r);
+        CHECK(a == b);
+        CHECK(g1.next_u64() == g2.next_u64());
+    }
+    auto bad = ramp(4, 4, 1);
+    Generator g5(1);
+    CHECK_THROWS_AS(data::random_augment(bad.data(), 4, 4, 1, {.max_aspect = 0.5}, g5), ValueError);
 }
 
 TEST_CASE("augmentor_rotate crops to the largest same-aspect rectangle without fill", "[data][augment]") {

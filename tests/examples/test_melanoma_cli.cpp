@@ -577,7 +577,7 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
     CHECK_THAT(r.output, Catch::Contains("with colour constancy 'none'") && Catch::Contains("must see the same images"));
 }
 
-TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {
+TEST_CASE("train --color-jitter and --stretch: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-jitter");
     std::string first;
     // the second run also assembles its batches on three loader threads: the weights must not change
@@ -599,6 +599,24 @@ TEST_CASE("train --color-jitter: recorded in the checkpoint, and the same seed g
     CHECK_THAT(plain, Catch::Contains("\"color_jitter\":\"none\""));
     CHECK(tensor_bytes(plain).size() == tensor_bytes(first).size());
     CHECK(tensor_bytes(plain) != tensor_bytes(first));
+    CHECK_THAT(plain, Catch::Contains("\"stretch\":\"1\""));
+    // --stretch reaches training too, folded into the geometric augmentation or on its own
+    auto r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --augment flip-rotate-zoom --stretch 1.3333 --out " +
+                      q(root / "d"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Random horizontal stretch on the training side: width x [0.750019, 1.3333], log-uniform"));
+    const std::string stretched = bytes(root / "d" / "best.safetensors");
+    CHECK_THAT(stretched, Catch::Contains("\"stretch\":\"1.3333\"") && Catch::Contains("\"augment\":\"flip-rotate-zoom\""));
+    CHECK(tensor_bytes(stretched) != tensor_bytes(plain));
+    r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --stretch 1.5 --out " + q(root / "e"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Random horizontal stretch on the training side: width x [0.666667, 1.5], log-uniform"));
+    CHECK_THAT(bytes(root / "e" / "best.safetensors"), Catch::Contains("\"stretch\":\"1.5\"") && Catch::Contains("\"augment\":\"none\""));
+    for (const char* bad : {"0.5", "nan", "inf"}) {
+        r = melanoma("train --data " + q(root) + " --stretch " + bad + " --out " + q(root / "f"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("--stretch") && Catch::Contains(std::string("must be finite and >= 1 (1: off), got ") + bad));
+    }
 }
 
 TEST_CASE("train --weight-decay, --ema and --label-smoothing reach training and are recorded in the checkpoint", "[examples][melanoma]") {

@@ -1,7 +1,8 @@
 // ember/data/augment.hpp - augmentation of HWC float images (values 0..255): Keras' RandomFlip / RandomRotation /
-// RandomZoom (bilinear, 'reflect' fill by default), and the Augmentor recipe used to rebalance classes (rotate by
-// up to +-10 degrees, crop to the largest same-aspect rectangle without fill, resize back), and torchvision's
-// ColorJitter (brightness, contrast, saturation, hue) for colour differences between cameras and clinics.
+// RandomZoom (bilinear, 'reflect' fill by default), a random horizontal stretch (RandomAspect), the Augmentor
+// recipe used to rebalance classes (rotate by up to +-10 degrees, crop to the largest same-aspect rectangle without
+// fill, resize back), and torchvision's ColorJitter (brightness, contrast, saturation, hue) for colour differences
+// between cameras and clinics.
 #pragma once
 
 #include <algorithm>
@@ -202,21 +203,58 @@ struct RandomZoom {
     }
 };
 
+/// Stretches the content horizontally about the centre by a ratio r drawn log-uniformly from
+/// [1 / max_ratio, max_ratio] (torchvision's RandomResizedCrop draws its aspect `ratio` so, (3/4, 4/3) by
+/// default): r > 1 widens the content (a central part of the width fills the image), r < 1 narrows it (`fill` at
+/// the sides). For images whose sources differ in how they were made square: the centre square of a 4:3 original
+/// is its squashed whole stretched by 4/3. max_ratio = 1 is the identity and draws nothing.
+struct RandomAspect {
+    double max_ratio = 4.0 / 3.0;
+    FillMode fill = FillMode::reflect;
+    float fill_value = 0.0f;
+
+    RandomAspect() = default;
+    /// Throws ValueError unless max_ratio is a finite number >= 1.
+    explicit RandomAspect(double max, FillMode f = FillMode::reflect, float value = 0.0f)
+        : max_ratio(max), fill(f), fill_value(value) {
+        EMBER_CHECK(std::isfinite(max) && max >= 1.0, ValueError,
+                    "RandomAspect: the largest stretch ratio must be a finite number >= 1, got ", max);
+    }
+    /// The ratio (1 without a draw when max_ratio is 1).
+    double draw(Generator& gen) const {
+        if (max_ratio == 1.0) return 1.0;
+        const double l = std::log(max_ratio);
+        return std::exp(gen.uniform(-l, l));
+    }
+    void operator()(float* img, int h, int w, int c, Generator& gen) const {
+        const double r = draw(gen);
+        if (r != 1.0) zoom(img, h, w, c, 1.0, 1.0 / r, fill, fill_value);
+    }
+};
+
 /// The Keras augmentation of the reference model's second variant: RandomFlip('horizontal_and_vertical'),
-/// RandomRotation(rotation), RandomZoom((zoom_min, zoom_max)), reflect fill, bilinear.
+/// RandomRotation(rotation), RandomZoom((zoom_min, zoom_max)), reflect fill, bilinear; optionally a RandomAspect
+/// stretch (max_aspect > 1) folded into the zoom's resampling.
 struct AugmentOptions {
     bool flip = true;
     double rotation = 0.2;
     double zoom_min = 0.2, zoom_max = 0.3;
+    double max_aspect = 1.0;  // RandomAspect(max_aspect) after the zoom; 1: off
 };
 
 /// Applies AugmentOptions' layers to one HWC float image in Keras' order (flip, then rotation, then zoom, each
 /// resampling the previous result, as a Sequential of the three layers does), drawing from `gen` (two flip
-/// draws, the angle, the zoom). Throws ValueError for zoom factors outside [-1, 1].
+/// draws, the angle, the zoom, then the stretch ratio when max_aspect > 1). The stretch r shares the zoom's
+/// resampling: the source is sampled z times further from the centre vertically and z / r horizontally, so
+/// nothing is interpolated twice. Throws ValueError for zoom factors outside [-1, 1] or max_aspect < 1.
 inline void random_augment(float* img, int h, int w, int c, const AugmentOptions& o, Generator& gen) {
+    const RandomAspect aspect(o.max_aspect);
     if (o.flip) RandomFlip{}(img, h, w, c, gen);
     if (o.rotation != 0.0) RandomRotation(o.rotation)(img, h, w, c, gen);
-    RandomZoom(std::min(o.zoom_min, o.zoom_max), std::max(o.zoom_min, o.zoom_max))(img, h, w, c, gen);
+    const RandomZoom z(std::min(o.zoom_min, o.zoom_max), std::max(o.zoom_min, o.zoom_max));
+    const double zy = 1.0 + gen.uniform(z.lower, z.upper);  // RandomZoom's draw
+    const double zx = zy / aspect.draw(gen);
+    if (zy != 1.0 || zx != 1.0) zoom(img, h, w, c, zy, zx, z.fill, z.fill_value);
 }
 
 // ---- colour ----------------------------------------------------------------------------------------------------
