@@ -26,12 +26,15 @@ namespace melanoma {
 namespace {
 
 /// --extra-train: more labelled images for the training side only (another collection), appended to `set` after
-/// the split so that the validation split stays the one the Train folder alone gives. Images identical to a Train
-/// image are dropped. Returns each folder and the fingerprint of what it added, for the checkpoint.
-json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Split& split) {
+/// the split so that the validation split stays the one the Train folder alone gives. Images identical to an image
+/// already in `set` (the Train folder or an earlier folder) or in `dropped` (what --dedup took out of Train: a
+/// contradictory image must not come back through another folder) are dropped. Returns each folder and the
+/// fingerprint of what it added, for the checkpoint.
+json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Split& split, const data::ImageSet& dropped) {
     const auto& names = set.class_names;
     json added = json::array();
     for (const auto& dir : a.extra_train) {
+        const bool earlier = added.size() > 0;  // a folder before this one was added
         const auto index = data::index_image_folder(dir, names, /*allow_empty_classes=*/true);
         if (!index.extra_classes.empty())
             throw UsageError("--extra-train " + dir.string() + ": class folder '" + index.extra_classes.front() +
@@ -40,24 +43,33 @@ json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Sp
         data::ImageSet extra = load_folder(dir, a.strict, a.color_constancy, names);
         // An image already in the Train folder would count twice, or leak into validation.
         const auto copies = data::copies_in(extra, set);
+        const auto deduplicated = dropped.size() > 0 ? data::copies_in(extra, dropped) : std::vector<bool>(extra.size());
         std::vector<std::size_t> keep;
-        for (std::size_t i = 0; i < extra.size(); ++i)
-            if (!copies[i]) keep.push_back(i);
-        if (keep.size() < extra.size()) {
-            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << extra.size() - keep.size()
-                      << " image(s) identical to images of the Train folder\n";
-            extra = data::subset(extra, keep);
+        std::size_t n_copies = 0, n_deduplicated = 0;
+        for (std::size_t i = 0; i < extra.size(); ++i) {
+            if (copies[i]) ++n_copies;
+            else if (deduplicated[i]) ++n_deduplicated;
+            else keep.push_back(i);
         }
+        if (n_copies > 0)
+            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << n_copies
+                      << " image(s) identical to images of the Train folder" << (earlier ? " or an earlier --extra-train folder" : "")
+                      << "\n";
+        if (n_deduplicated > 0)
+            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << n_deduplicated
+                      << " image(s) identical to images --dedup dropped from the Train folder\n";
+        if (keep.size() < extra.size()) extra = data::subset(extra, keep);
         added.push_back({{"folder", dir.string()}, {"fingerprint", folder_fingerprint(extra)}});
         const std::size_t first = set.size();
         set.append(extra);
         for (std::size_t i = first; i < set.size(); ++i) split.train.push_back(i);
-        std::cout << "Extra training images from " << dir << ": " << extra.size() << " (";
+        std::cout << "Extra training images from " << dir << ": " << extra.size();
+        if (extra.size() == 0) std::cout << " (all were copies)";
         const auto counts = extra.counts();
-        const char* sep = "";
+        const char* sep = " (";
         for (std::size_t c = 0; c < counts.size(); ++c)
             if (counts[c] > 0) std::cout << std::exchange(sep, ", ") << names[c] << " " << counts[c];
-        std::cout << ")\n";
+        std::cout << (extra.size() > 0 ? ")\n" : "\n");
     }
     return added;
 }
@@ -113,12 +125,20 @@ int run_train(TrainArgs a) {
     const fs::path train_dir = split_dir(a.data, "Train");
     data::ImageSet set = load_folder(train_dir, a.strict, a.color_constancy);
     const std::string fingerprint = folder_fingerprint(set);
+    data::ImageSet dedup_dropped;  // the images --dedup takes out, for --extra-train's copy check
     if (a.dedup) {  // before the split, so no image has a copy on the other side
         const auto d = data::deduplicate(set);
         std::cout << "Deduplicated: dropped " << d.same_class_copies << " same-class copies and " << d.contradictory
                   << " images filed under two or more classes (" << d.contradictory_groups << " distinct); "
                   << d.keep.size() << " of " << set.size() << " images remain\n";
-        set = data::subset(set, d.keep);
+        auto kept = data::subset(set, d.keep);
+        std::vector<std::size_t> gone;  // only these are needed to check --extra-train's images against
+        std::vector<bool> is_kept(set.size());
+        for (auto i : d.keep) is_kept[i] = true;
+        for (std::size_t i = 0; i < set.size(); ++i)
+            if (!is_kept[i]) gone.push_back(i);
+        if (!a.extra_train.empty()) dedup_dropped = data::subset(set, gone);
+        set = std::move(kept);
     }
     const auto& names = set.class_names;
     const int classes = static_cast<int>(names.size());
@@ -134,7 +154,7 @@ int run_train(TrainArgs a) {
                                    : data::stratified_split(set.labels, a.val_split, split_seed);
     }
     if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
-    const json extra_json = add_extra_training_images(a, set, split);
+    const json extra_json = add_extra_training_images(a, set, split, dedup_dropped);
     if (a.rebalance > 0) {
         const std::size_t before = split.train.size();
         // A class with a handful of training images becomes a few lesions rotated hundreds of times (with

@@ -201,6 +201,34 @@ TEST_CASE("train --extra-train adds another folder to the training side only, wi
     CHECK_THAT(r.output, Catch::Contains("data folder '" + (root / "nope").string() + "' does not exist"));
 }
 
+TEST_CASE("train --extra-train with --dedup: an image --dedup dropped does not come back through another folder", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-extra-dedup");
+    write_image(root / "Train" / "benign lesion" / "c.png", 20, 24, 3, 100);  // Train/melanoma/m0.png under another class
+    const fs::path extra = root / "extra", later = root / "later";
+    write_image(extra / "melanoma" / "e0.png", 24, 24, 3, 150);
+    write_image(extra / "melanoma" / "e1.png", 20, 24, 3, 100);  // the contradictory image once more
+    write_image(later / "melanoma" / "l0.png", 24, 24, 3, 150);  // extra's e0.png
+    write_image(later / "benign lesion" / "l1.png", 24, 24, 3, 160);
+    auto r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --val-split 0 --alert-threshold 0.5 --dedup "
+                      "--extra-train " + q(extra) + " --extra-train " + q(later) + " --out " + q(root / "run"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Deduplicated: dropped 0 same-class copies and 2 images filed under two or more classes "
+                                         "(1 distinct); 11 of 13 images remain") &&
+                             Catch::Contains("warning: --extra-train " + extra.string() +
+                                             ": dropped 1 image(s) identical to images --dedup dropped from the Train folder") &&
+                             Catch::Contains("Extra training images from \"" + extra.string() + "\": 1 (melanoma 1)") &&
+                             Catch::Contains("warning: --extra-train " + later.string() +
+                                             ": dropped 1 image(s) identical to images of the Train folder or an earlier "
+                                             "--extra-train folder") &&
+                             Catch::Contains("Extra training images from \"" + later.string() + "\": 1 (benign lesion 1)") &&
+                             Catch::Contains("No validation split (--val-split 0): 13 training images"));
+    // a folder whose every image is a copy adds nothing, and says so
+    r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --val-split 0 --alert-threshold 0.5 --dedup "
+                 "--extra-train " + q(extra) + " --extra-train " + q(extra) + " --out " + q(root / "twice"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Extra training images from \"" + extra.string() + "\": 0 (all were copies)\n"));
+}
+
 TEST_CASE("train --lr-schedule plateau halves the rate after 3 epochs without a better monitored value", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-plateau");
     // a rate too small to change any prediction: validation accuracy stays where epoch 1 put it
