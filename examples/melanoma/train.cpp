@@ -131,14 +131,15 @@ int run_train(TrainArgs a) {
         std::cout << "Deduplicated: dropped " << d.same_class_copies << " same-class copies and " << d.contradictory
                   << " images filed under two or more classes (" << d.contradictory_groups << " distinct); "
                   << d.keep.size() << " of " << set.size() << " images remain\n";
-        auto kept = data::subset(set, d.keep);
-        std::vector<std::size_t> gone;  // only these are needed to check --extra-train's images against
-        std::vector<bool> is_kept(set.size());
-        for (auto i : d.keep) is_kept[i] = true;
-        for (std::size_t i = 0; i < set.size(); ++i)
-            if (!is_kept[i]) gone.push_back(i);
-        if (!a.extra_train.empty()) dedup_dropped = data::subset(set, gone);
-        set = std::move(kept);
+        if (!a.extra_train.empty()) {  // only the dropped images are needed to check --extra-train's against
+            std::vector<bool> kept(set.size());
+            for (auto i : d.keep) kept[i] = true;
+            std::vector<std::size_t> gone;
+            for (std::size_t i = 0; i < set.size(); ++i)
+                if (!kept[i]) gone.push_back(i);
+            dedup_dropped = data::subset(set, gone);
+        }
+        set = data::subset(set, d.keep);
     }
     const auto& names = set.class_names;
     const int classes = static_cast<int>(names.size());

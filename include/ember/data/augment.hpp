@@ -197,8 +197,10 @@ struct RandomZoom {
         EMBER_CHECK(lo <= hi && std::abs(lo) <= 1 && std::abs(hi) <= 1, ValueError,
                     "RandomZoom: factors must lie in [-1, 1] with lower <= upper, got (", lo, ", ", hi, ")");
     }
+    /// The zoom, 1 + U(lower, upper).
+    double draw(Generator& gen) const { return 1.0 + gen.uniform(lower, upper); }
     void operator()(float* img, int h, int w, int c, Generator& gen) const {
-        const double z = 1.0 + gen.uniform(lower, upper);
+        const double z = draw(gen);
         if (z != 1.0) zoom(img, h, w, c, z, z, fill, fill_value);
     }
 };
@@ -252,7 +254,7 @@ inline void random_augment(float* img, int h, int w, int c, const AugmentOptions
     if (o.flip) RandomFlip{}(img, h, w, c, gen);
     if (o.rotation != 0.0) RandomRotation(o.rotation)(img, h, w, c, gen);
     const RandomZoom z(std::min(o.zoom_min, o.zoom_max), std::max(o.zoom_min, o.zoom_max));
-    const double zy = 1.0 + gen.uniform(z.lower, z.upper);  // RandomZoom's draw
+    const double zy = z.draw(gen);
     const double zx = zy / aspect.draw(gen);
     if (zy != 1.0 || zx != 1.0) zoom(img, h, w, c, zy, zx, z.fill, z.fill_value);
 }
