@@ -115,6 +115,8 @@ void warn_not_indexed(const ember::data::FolderIndex& index, const char* whose);
 /// (class_names: a model's classes, in its order; empty: the folder's own).
 ember::data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
                                   std::vector<std::string> class_names = {});
+/// Decodes the images of a folder already indexed, with load_folder()'s report and progress bar.
+ember::data::ImageSet load_indexed(const ember::data::FolderIndex& index, bool strict, const std::string& color_constancy);
 /// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.
 std::string folder_fingerprint(const ember::data::ImageSet& set);
 /// A double as the shortest text that reads back to the same value.

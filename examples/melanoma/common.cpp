@@ -101,8 +101,12 @@ data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& 
                            std::vector<std::string> class_names) {
     const auto index = data::index_image_folder(dir, class_names, !class_names.empty());
     warn_not_indexed(index, "the model's");
+    return load_indexed(index, strict, color_constancy);
+}
+
+data::ImageSet load_indexed(const data::FolderIndex& index, bool strict, const std::string& color_constancy) {
     std::cout << "Found " << index.files.size() << " images in " << index.class_names.size() << " classes in "
-              << dir << "\n";
+              << index.root << "\n";
     data::LoadOptions o = image_options(strict, color_constancy);
     if (o.shades_of_gray > 0) std::cout << "Colour constancy: Shades of Gray, p = " << o.shades_of_gray << "\n";
     train::ProgressBar bar(static_cast<long>(index.files.size()), std::cout);

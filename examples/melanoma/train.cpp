@@ -40,7 +40,8 @@ json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Sp
             throw UsageError("--extra-train " + dir.string() + ": class folder '" + index.extra_classes.front() +
                              "' is not one of the Train folder's " + std::to_string(names.size()) + " classes");
         if (index.files.empty()) throw UsageError("--extra-train " + dir.string() + ": no images in its class folders");
-        data::ImageSet extra = load_folder(dir, a.strict, a.color_constancy, names);
+        warn_not_indexed(index, "the Train folder's");  // the files that are not images; extra classes threw above
+        data::ImageSet extra = load_indexed(index, a.strict, a.color_constancy);
         // An image already in the Train folder would count twice, or leak into validation.
         const auto copies = data::copies_in(extra, set);
         const auto deduplicated = dropped.size() > 0 ? data::copies_in(extra, dropped) : std::vector<bool>(extra.size());

@@ -156,12 +156,15 @@ TEST_CASE("train --extra-train adds another folder to the training side only, wi
     write_image(extra / "melanoma" / "e0.png", 24, 24, 3, 150);
     write_image(extra / "melanoma" / "e1.png", 20, 24, 3, 100);  // the same image as Train/melanoma/m0.png
     fs::create_directories(extra / "benign lesion");               // a class without images: allowed
+    std::ofstream(extra / "melanoma" / "notes.txt") << "not an image";  // skipped with a warning, as in Train
     auto r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --val-split 0 --alert-threshold 0.5 --rebalance 5 "
                       "--extra-train " + q(extra) + " --out " + q(root / "all"));
     REQUIRE(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("warning: --extra-train " + extra.string() +
                                          ": dropped 1 image(s) identical to images of the Train folder") &&
                              Catch::Contains("Extra training images from \"" + extra.string() + "\": 1 (melanoma 1)") &&
+                             Catch::Contains("warning: skipped '" + (extra / "melanoma" / "notes.txt").string() +
+                                             "': not an image") &&
                              Catch::Contains("Rebalanced the training side: 13 -> 23 images") &&  // the extra image counts
                              Catch::Contains("No validation split (--val-split 0): 23 training images"));
     CHECK_THAT(bytes(root / "all" / "last.safetensors"), Catch::Contains("\\\"folder\\\":"));
