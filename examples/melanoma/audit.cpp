@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <ember/data/dedup.hpp>
@@ -35,8 +36,10 @@ std::uint64_t fnv1a_file(const fs::path& p) {
 
 int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
     ensure_writable_dir(out_dir);
-    const fs::path train_dir = split_dir(data_dir, "Train"), test_dir = split_dir(data_dir, "Test");
-    const bool has_test = test_dir != train_dir && fs::is_directory(test_dir);
+    const fs::path train_dir = split_dir(data_dir, "Train");
+    const std::optional<fs::path> test = find_split_dir(data_dir, "Test");  // a Train folder alone is audited alone
+    const bool has_test = test.has_value();
+    const fs::path test_dir = test.value_or(fs::path());
     const auto train_index = data::index_image_folder(train_dir, {}, true);
     warn_not_indexed(train_index, "");
     const auto& names = train_index.class_names;

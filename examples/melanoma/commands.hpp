@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -93,8 +94,10 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
 
 // ---- shared helpers (common.cpp) ------------------------------------------------------------------------------
 
-/// `dir` itself when it holds class folders, else `dir`/<split> (Train or Test), also looking inside the ISIC
-/// folder name of the public copy.
+/// `dir`/<split> (Train or Test), or the same inside the ISIC folder name of the public copy, when it exists.
+std::optional<fs::path> find_split_dir(const fs::path& dir, const std::string& split);
+/// find_split_dir(), else `dir` itself as a folder of class folders - unless `dir` holds the other split (a
+/// dataset folder lacking this one), which is a UsageError naming both.
 fs::path split_dir(const fs::path& dir, const std::string& split);
 /// Without --data: the default download folder, fetched with git when the network allows.
 fs::path default_data_dir();

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <ember/data/dedup.hpp>
@@ -21,11 +22,18 @@ namespace melanoma {
 
 // ---- data location --------------------------------------------------------------------------------------------
 
-/// `dir` itself when it holds class folders, else `dir`/<split> (Train or Test), also looking inside the ISIC
-/// folder name of the public copy.
-fs::path split_dir(const fs::path& dir, const std::string& split) {
+std::optional<fs::path> find_split_dir(const fs::path& dir, const std::string& split) {
     for (const fs::path& candidate : {dir / split, dir / kDatasetFolder / split})
         if (fs::is_directory(candidate)) return candidate;
+    return std::nullopt;
+}
+
+fs::path split_dir(const fs::path& dir, const std::string& split) {
+    if (auto found = find_split_dir(dir, split)) return *found;
+    const std::string other = split == "Train" ? "Test" : "Train";
+    if (find_split_dir(dir, other))  // a dataset folder without this split: its root is not a folder of classes
+        throw UsageError("data folder '" + dir.string() + "' holds a " + other + " folder but no " + split +
+                         " folder; give the folder of class folders to use as --data");
     return dir;
 }
 

@@ -30,8 +30,12 @@ struct LoadedModel {
     nn::Sequential<float> model;
     std::vector<std::string> names;
     double threshold = 0.5;
+    /// The stored threshold is 0.5 as a stand-in: written by a run stopped before training ended (before
+    /// session 19, best.safetensors carried a threshold chosen on validation only once training ended).
+    bool placeholder_threshold = false;
     std::string color_constancy = "none";  // how its images were loaded in training
     std::map<std::string, std::string> meta;
+    fs::path path;
 };
 
 LoadedModel load_model(const fs::path& ckpt) {
@@ -46,6 +50,11 @@ LoadedModel load_model(const fs::path& ckpt) {
     } catch (const std::exception&) {
         throw IoError("checkpoint '" + ckpt.string() + "' lacks class_names / alert_threshold metadata (not written by melanoma train?)");
     }
+    if (!(m.threshold >= 0 && m.threshold <= 1))
+        throw IoError("checkpoint '" + ckpt.string() + "': its alert_threshold '" + meta.at("alert_threshold") +
+                      "' is not a probability in [0, 1]");
+    m.placeholder_threshold = meta.count("alert_threshold_from") && meta.at("alert_threshold_from").starts_with("none");
+    m.path = ckpt;
     try {
         shades_of_gray_norm(m.color_constancy);
     } catch (const ValueError& e) {
@@ -77,6 +86,11 @@ std::vector<LoadedModel> load_models(const std::vector<fs::path>& paths, const c
 /// members' (each was chosen for its own probabilities).
 double alert_threshold(const std::vector<LoadedModel>& models, double override) {
     if (override >= 0) return override;
+    for (const auto& member : models)
+        if (member.placeholder_threshold)
+            throw UsageError("checkpoint '" + member.path.string() + "' was saved by a training run that stopped before "
+                             "it chose the alert threshold on validation (its " + exact(member.threshold) +
+                             " is a placeholder): give one with --threshold P");
     double t = 0;
     for (const auto& member : models) t += member.threshold / static_cast<double>(models.size());
     return t;
@@ -248,6 +262,8 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
     const auto tta = train::parse_test_time_augment(tta_name);
     const double threshold = alert_threshold(models, threshold_override);
     const int mel = find_class(m.names, kMelanoma);
+    if (mel < 0)
+        std::cerr << "warning: the model has no class named '" << kMelanoma << "': no melanoma alert is given\n";
     const data::LoadOptions options = image_options(true, m.color_constancy);  // as the members were trained
     NoGradGuard no_grad;
     json out = json::array();
@@ -270,7 +286,7 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
                 item["top3"].push_back({{"class", m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]},
                                         {"probability", p.data()[order[static_cast<std::size_t>(k)]]}});
             const bool alert = mel >= 0 && p.data()[mel] >= threshold;
-            item["melanoma_probability"] = mel >= 0 ? p.data()[mel] : 0.0f;
+            item["melanoma_probability"] = mel >= 0 ? json(p.data()[mel]) : json(nullptr);  // null: no such class
             item["melanoma_alert"] = alert;
             item["threshold"] = threshold;
             if (!as_json) {
@@ -278,6 +294,10 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
                 for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
                     std::cout << "  " << k + 1 << ". " << std::left << std::setw(28) << m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]
                               << std::right << std::fixed << std::setprecision(3) << p.data()[order[static_cast<std::size_t>(k)]] << "\n";
+                std::cout << "  all:";  // every class, in the model's order
+                for (std::size_t c = 0; c < m.names.size(); ++c)
+                    std::cout << (c ? ", " : " ") << m.names[c] << " " << p.data()[c];
+                std::cout << "\n";
                 if (mel >= 0) {
                     std::cout << "  p(melanoma) = " << p.data()[mel] << " (alert threshold " << threshold << ")\n";
                     if (alert) std::cout << "  MELANOMA ALERT: refer this lesion to a dermatologist\n";

@@ -32,6 +32,11 @@ std::function<std::string(const std::string&)> strength_check() {
     return number_check([](double x) { return std::isfinite(x) && x >= 0; }, "finite and >= 0 (0: off)");
 }
 
+/// A probability: in [0, 1] (CLI11's Range lets NaN through) - thresholds and sensitivities.
+std::function<std::string(const std::string&)> probability_check() {
+    return number_check([](double x) { return x >= 0 && x <= 1; }, "in [0, 1]");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,7 +63,7 @@ int main(int argc, char** argv) {
                     "needs --alert-threshold)")->capture_default_str();
     trn->add_option("--split", ta.split, "stratified | keras (Keras' image_dataset_from_directory split)")
         ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
-    trn->add_option("--augment", ta.augment, "none | flip-rotate-zoom (Keras RandomFlip, RandomRotation(0.2), RandomZoom(0.2, 0.3))")
+    trn->add_option("--augment", ta.augment, "none | flip-rotate-zoom (Keras RandomFlip, RandomRotation(0.2), RandomZoom(height_factor=(0.2, 0.3)), the same zoom on both axes)")
         ->check(CLI::IsMember({"none", "flip-rotate-zoom"}))->capture_default_str();
     trn->add_option("--color-constancy", ta.color_constancy,
                     "none | shades-of-gray (Shades of Gray, p = 6, on every image before anything else; evaluate and "
@@ -115,11 +120,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"val_accuracy", "val_balanced_accuracy", "val_loss"}))
         ->capture_default_str();
     trn->add_option("--alert-sensitivity", ta.alert_sensitivity, "melanoma sensitivity the alert threshold is chosen for, on validation")
-        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+        ->check(probability_check())->capture_default_str();
     trn->add_option("--alert-threshold", ta.alert_threshold,
-                    "with --val-split 0: the melanoma alert threshold to store (there is no validation split to choose it on)");
+                    "with --val-split 0: the melanoma alert threshold to store (there is no validation split to choose it on)")
+        ->check(probability_check());
     trn->add_flag("--strict", ta.strict, "a corrupt image is fatal (default: skipped with a warning)");
-    trn->add_option("--limit", ta.limit, "use at most this many training images (quick checks)");
+    trn->add_option("--limit", ta.limit, "use a seeded sample of at most this many training images (quick checks)");
 
     EvalArgs ea;
     auto* evl = app.add_subcommand("evaluate", "accuracy, per-class precision/recall/F1, confusion matrix, melanoma sensitivity/specificity");
@@ -127,7 +133,8 @@ int main(int argc, char** argv) {
     evl->add_option("--model", ea.models, "checkpoint written by train; repeat it for an ensemble (probabilities averaged)")
         ->required()->allow_extra_args(false);
     evl->add_option("--out", ea.out, "where metrics.json and the confusion matrix go (default: beside the checkpoint)");
-    evl->add_option("--threshold", ea.threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
+    evl->add_option("--threshold", ea.threshold, "melanoma alert threshold (default: the one stored in the checkpoint)")
+        ->check(probability_check());
     evl->add_flag("--strict", ea.strict, "a corrupt image is fatal");
     evl->add_option("--exclude-copies-of", ea.exclude_copies_of,
                     "folder of class folders (e.g. Train): leave out images identical to one of its images");
@@ -147,7 +154,7 @@ int main(int argc, char** argv) {
     add_threads(evl, scoring_threads);
     evl->add_option("--alert-sensitivity", ea.alert_sensitivity,
                     "with --on validation: report the alert threshold reaching this melanoma sensitivity")
-        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+        ->check(probability_check())->capture_default_str();
 
     std::vector<fs::path> pr_models;
     std::vector<fs::path> pr_images;
@@ -158,7 +165,8 @@ int main(int argc, char** argv) {
     prd->add_option("--model", pr_models, "checkpoint written by train; repeat it for an ensemble (probabilities averaged)")
         ->required()->allow_extra_args(false);
     prd->add_option("images", pr_images, "image files")->required();
-    prd->add_option("--threshold", pr_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)");
+    prd->add_option("--threshold", pr_threshold, "melanoma alert threshold (default: the one stored in the checkpoint)")
+        ->check(probability_check());
     prd->add_flag("--json", pr_json, "print JSON");
     add_threads(prd, scoring_threads);
     prd->add_option("--tta", pr_tta, "test-time augmentation: none | flips")->check(CLI::IsMember({"none", "flips"}))->capture_default_str();

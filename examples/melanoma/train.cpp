@@ -1,5 +1,6 @@
 // examples/melanoma/train.cpp - `melanoma train`: split first, augment and rebalance only the training side, fit
 // the reference CNN, keep the best checkpoint by validation and choose the melanoma alert threshold on it.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -155,7 +156,29 @@ int run_train(TrainArgs a) {
         split = a.split == "keras" ? data::keras_split(set.size(), a.val_split, static_cast<std::uint32_t>(split_seed))
                                    : data::stratified_split(set.labels, a.val_split, split_seed);
     }
-    if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) split.train.resize(static_cast<std::size_t>(a.limit));
+    if (a.limit > 0 && static_cast<long>(split.train.size()) > a.limit) {
+        // A seeded sample, not the first N: the split lists the training side class by class, so its head is
+        // one or two classes.
+        Generator gen(split_seed + 2);
+        for (std::size_t i = split.train.size() - 1; i > 0; --i) std::swap(split.train[i], split.train[gen.below(i + 1)]);
+        split.train.resize(static_cast<std::size_t>(a.limit));
+        std::sort(split.train.begin(), split.train.end());
+    }
+    const int mel = find_class(names, kMelanoma);
+    if (mel < 0)
+        std::cerr << "warning: no class folder is named '" << kMelanoma << "' (the names are matched exactly): there "
+                  << "will be no melanoma alert\n";
+    if (validate) {  // what is chosen on validation needs images there: say so now, not after hours of training
+        if (split.validation.empty())
+            throw UsageError("the validation split is empty (" + std::to_string(set.size()) + " images, --val-split " +
+                             exact(a.val_split) + ", " + a.split + "): nothing to choose the best epoch or the alert "
+                             "threshold on; use more images, a larger --val-split, or --val-split 0 with --alert-threshold");
+        const auto has_melanoma = [&](std::size_t i) { return set.labels[i] == mel; };
+        if (mel >= 0 && std::none_of(split.validation.begin(), split.validation.end(), has_melanoma))
+            throw UsageError("the validation split (" + std::to_string(split.validation.size()) +
+                             " images) holds no melanoma image: the alert threshold cannot be chosen on it; use more "
+                             "melanoma images or a larger --val-split, or --val-split 0 with --alert-threshold");
+    }
     const json extra_json = add_extra_training_images(a, set, split, dedup_dropped);
     if (a.rebalance > 0) {
         const std::size_t before = split.train.size();
@@ -259,8 +282,7 @@ int run_train(TrainArgs a) {
         t << jitter.brightness << "," << jitter.contrast << "," << jitter.saturation << "," << jitter.hue;
         jitter_text = t.str();
     }
-    // `from` says where the threshold came from; until training ends it is a placeholder, so that a checkpoint
-    // left by a stopped run does not claim a threshold chosen on validation.
+    // `from` says where the threshold came from.
     auto metadata = [&](double threshold, const train::EpochRecord& rec, const char* from) {
         return std::map<std::string, std::string>{
             {"class_names", names_json.dump()},
@@ -291,10 +313,17 @@ int run_train(TrainArgs a) {
     };
     const fs::path last = a.out / "last.safetensors";
     train::EpochRecord best_record;
+    // The alert threshold for the model's validation scores: chosen each time a best epoch is saved, so that the
+    // checkpoint of a run stopped early (Ctrl-C after epoch 30 of 50) carries a real one, not a placeholder.
+    const auto choose_threshold = [&](const train::Evaluation& ev) {
+        if (mel < 0) return 0.5;  // no melanoma class: nothing to alert on, whatever is stored
+        const auto [p, pos] = melanoma_scores(ev, mel);
+        return train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
+    };
     if (validate)
-        fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) {
+        fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation& ev) {
             best_record = rec;
-            train::save_checkpoint(best, model, metadata(0.5, rec, "none: a placeholder until training ends"));
+            train::save_checkpoint(best, model, metadata(choose_threshold(ev), rec, "validation"));
             std::cout << "  saved " << best << "\n";
         };
     int last_epoch = 0;   // the epoch this run last saved in last.safetensors (without validation)
@@ -342,12 +371,7 @@ int run_train(TrainArgs a) {
     // Reload the best epoch, choose the alert threshold on the validation split, store it in the checkpoint.
     train::load_checkpoint(best, model);
     auto ev = train::evaluate(model, *val_loader, classes);
-    double threshold = 0.5;
-    const int mel = find_class(names, kMelanoma);
-    if (mel >= 0) {
-        const auto [p, pos] = melanoma_scores(ev, mel);
-        threshold = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
-    }
+    const double threshold = choose_threshold(ev);  // as on_best chose it: the same model and images
     train::save_checkpoint(best, model, metadata(threshold, best_record, "validation"));
     std::cout << "\nBest epoch " << best_record.epoch << " by " << a.monitor << " (val_accuracy "
               << best_record.val_accuracy << ", val_balanced_accuracy " << best_record.val_balanced_accuracy << "); melanoma alert threshold chosen on validation for sensitivity >= " << a.alert_sensitivity << ": "

@@ -116,6 +116,19 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
         CHECK_THAT(r.output, Catch::Contains("--label-smoothing") &&
                                  Catch::Contains(std::string("must be in [0, 1] (0: off), got ") + bad) && !Catch::Contains("Found"));
     }
+    for (const char* bad : {"nan", "-3", "7"}) {  // a probability, never silently the checkpoint's instead
+        for (const std::string& cmd : std::vector<std::string>{"predict --model x.safetensors a.png", "evaluate --data " + q(root) + " --model x.safetensors"}) {
+            r = melanoma(cmd + " --threshold " + bad);
+            CHECK(r.code == 2);
+            CHECK_THAT(r.output, Catch::Contains("--threshold: must be in [0, 1], got " + std::string(bad)));
+        }
+        r = melanoma("train --data " + q(root) + " --alert-sensitivity " + bad + " --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("--alert-sensitivity: must be in [0, 1], got " + std::string(bad)));
+        r = melanoma("train --data " + q(root) + " --val-split 0 --alert-threshold " + bad + " --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("--alert-threshold: must be in [0, 1], got " + std::string(bad)));
+    }
     r = melanoma("train --data " + q(root) + " --loader-threads 0 --out " + q(root / "run"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--loader-threads") && !Catch::Contains("Found"));
@@ -387,6 +400,7 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     // the ranked classes (two here, of a top 3), and the alert line exactly when p(melanoma) reaches the threshold
     r = melanoma("predict --threshold 0 --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
     CHECK_THAT(r.output, Catch::Contains("\n  1. ") && Catch::Contains("\n  2. ") && !Catch::Contains("\n  3. ") &&
+                             Catch::Contains("\n  all: benign lesion 0.") && Catch::Contains(", melanoma 0.") &&
                              Catch::Contains("(alert threshold 0.000)") &&
                              Catch::Contains("  MELANOMA ALERT: refer this lesion to a dermatologist\n"));
     r = melanoma("predict --threshold 1 --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
@@ -431,6 +445,111 @@ TEST_CASE("evaluate and predict use the checkpoint, and truncated checkpoints ar
     r = melanoma("predict --model " + q(root / "cut.safetensors") + " " + q(root / "Test" / "melanoma" / "t1.png"));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains("has data offsets outside"));
+}
+
+TEST_CASE("train refuses a validation split it cannot choose on, and --limit samples every class", "[examples][melanoma][errors]") {
+    const fs::path root = tiny_dataset("cli-small-validation", 1);  // 2 images: a stratified 20% is none
+    auto r = melanoma("train --data " + q(root) + " --epochs 1 --out " + q(root / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: the validation split is empty (2 images, --val-split 0.2, stratified): "
+                                         "nothing to choose the best epoch or the alert threshold on"));
+    for (int i = 1; i < 10; ++i)  // 10 benign lesions, 1 melanoma: 20% of each class holds no melanoma
+        write_image(root / "Train" / "benign lesion" / std::string("x").append(std::to_string(i)).append(".png"), 24, 20, 3, 10 + i);
+    r = melanoma("train --data " + q(root) + " --epochs 1 --out " + q(root / "run"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: the validation split (2 images) holds no melanoma image: the alert "
+                                         "threshold cannot be chosen on it"));
+    CHECK_FALSE(fs::exists(root / "run" / "history.csv"));  // refused before training
+
+    // --limit: a sample of the training side, not its first images (which are one class)
+    const fs::path six = tiny_dataset("cli-limit");
+    r = melanoma("train --data " + q(six) + " --epochs 1 --batch 4 --limit 4 --class-weights --out " + q(six / "run"));
+    REQUIRE(r.code == 0);
+    const auto at = r.output.find("Class weights (n / (classes * count)): ");
+    REQUIRE(at != std::string::npos);
+    std::istringstream weights(r.output.substr(at + 39));
+    double benign = 0, malignant = 0;
+    weights >> benign >> malignant;
+    CHECK(benign > 0);
+    CHECK(malignant > 0);
+}
+
+TEST_CASE("a run stopped early leaves a checkpoint whose alert threshold was chosen on validation", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-stopped");
+    const fs::path ckpt = root / "run" / "best.safetensors";
+    // stopped once the first best epoch is saved, long before its 100000 epochs (SIGTERM: a shell's background job
+    // ignores SIGINT)
+    const std::string cmd = "('" + std::string(MELANOMA_BIN) + "' train --data " + q(root) + " --epochs 100000 --batch 4 --out " +
+                            q(root / "run") + " > /dev/null 2>&1 & pid=$!; while [ ! -f " + q(ckpt) +
+                            " ] && kill -0 $pid 2>/dev/null; do sleep 0.1; done; kill -TERM $pid; wait $pid) 2> /dev/null";  // (the shell's "Terminated" too)
+    std::system(cmd.c_str());
+    REQUIRE(fs::exists(ckpt));
+    const std::string header = bytes(ckpt).substr(0, 4096);
+    CHECK_THAT(header, Catch::Contains("\"alert_threshold_from\":\"validation\""));
+    CHECK_FALSE(fs::exists(root / "run" / "val_metrics.json"));  // it did stop before the end
+    auto r = melanoma("predict --model " + q(ckpt) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK(r.code == 0);
+
+    // Checkpoints saved before session 19 by such a run held a placeholder, which is refused without --threshold.
+    // The same-length edits below keep the header's length and offsets valid.
+    const auto edited = [&](const std::string& from, const std::string& to, const std::string& name) {
+        std::string b = bytes(ckpt);
+        const auto at = b.find(from);
+        REQUIRE(at != std::string::npos);
+        REQUIRE(from.size() == to.size());
+        b.replace(at, from.size(), to);
+        std::ofstream(root / name, std::ios::binary) << b;
+        return root / name;
+    };
+    const fs::path stale = edited("\"alert_threshold_from\":\"validation\"", "\"alert_threshold_from\":\"none: stop\"", "stale.safetensors");
+    r = melanoma("predict --model " + q(stale) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: checkpoint '" + stale.string() + "' was saved by a training run that "
+                                         "stopped before it chose the alert threshold on validation") &&
+                             Catch::Contains("give one with --threshold P"));
+    r = melanoma("predict --threshold 0.3 --model " + q(stale) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("(alert threshold 0.300)"));
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(stale) + " --out " + q(root / "ev"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("give one with --threshold P"));
+    // a stored threshold that is not a probability
+    const auto t0 = header.find("\"alert_threshold\":\"") + 19;
+    const std::string value = header.substr(t0, header.find('"', t0) - t0);
+    REQUIRE(value.size() >= 3);
+    const fs::path nan = edited("\"alert_threshold\":\"" + value + "\"", "\"alert_threshold\":\"nan" + std::string(value.size() - 3, ' ') + "\"",
+                                "nan.safetensors");
+    r = melanoma("predict --model " + q(nan) + " " + q(root / "Test" / "melanoma" / "t1.png"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("error: checkpoint '" + nan.string() + "': its alert_threshold 'nan") &&
+                             Catch::Contains("is not a probability in [0, 1]"));
+}
+
+TEST_CASE("a dataset folder without Test, and classes without a melanoma", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-train-only");
+    fs::remove_all(root / "Test");
+    auto r = melanoma("audit --data " + q(root) + " --out " + q(root / "audit"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Train\n") && !Catch::Contains("Test") && !Catch::Contains("skipped class folder"));
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "best.safetensors") + " --out " + q(root / "ev"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: data folder '" + root.string() + "' holds a Train folder but no Test folder"));
+
+    // no class is named exactly "melanoma": said at training, and predict reports no melanoma probability
+    const fs::path other = fresh_dir("cli-no-melanoma");
+    for (int i = 0; i < 6; ++i) {
+        write_image(other / "Train" / "benign" / std::string("b").append(std::to_string(i)).append(".png"), 24, 20, 3, i);
+        write_image(other / "Train" / "Melanoma" / std::string("m").append(std::to_string(i)).append(".png"), 20, 24, 3, 100 + i);
+    }
+    r = melanoma("train --data " + q(other) + " --epochs 1 --batch 4 --out " + q(other / "run"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: no class folder is named 'melanoma' (the names are matched exactly): "
+                                         "there will be no melanoma alert"));
+    r = melanoma("predict --json --model " + q(other / "run" / "best.safetensors") + " " + q(other / "Train" / "Melanoma" / "m0.png"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: the model has no class named 'melanoma': no melanoma alert is given") &&
+                             Catch::Contains("\"melanoma_probability\": null") && Catch::Contains("\"melanoma_alert\": false"));
 }
 
 TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and the given alert threshold", "[examples][melanoma]") {
@@ -515,7 +634,7 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
 TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-details");
     for (int i = 0; i < 6; ++i)  // a class name that needs quoting in CSV
-        write_image(root / "Train" / "nevus, atypical" / ("n" + std::to_string(i) + ".png"), 22, 22, 3, 300 + i);
+        write_image(root / "Train" / "nevus, atypical" / std::string("n").append(std::to_string(i)).append(".png"), 22, 22, 3, 300 + i);
     write_image(root / "Test" / "nevus, atypical" / "t2.png", 24, 24, 3, 307);
     fs::create_directories(root / "run");
     std::ofstream(root / "run" / "curves.png") << "an older run's curves";
