@@ -152,7 +152,7 @@ TEST_CASE("load_images in parallel gives the same set as one thread", "[data][fo
 TEST_CASE("the isic-mini sample indexes as 9 classes of 30 training images", "[data][folder][isic]") {
     const fs::path train = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini" / "Train";
     if (!fs::is_directory(train)) {
-        WARN("skipped: " << train.string() << " not found (../shared/data is only beside the project checkout)");
+        WARN("skipped, no shared data: " << train.string() << " not found (../shared/data is only beside the project checkout)");
         return;
     }
     const auto index = data::index_image_folder(train);

@@ -806,7 +806,7 @@ TEST_CASE("train --weight-decay, --ema and --label-smoothing reach training and 
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {
     const fs::path data = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini";
     if (!fs::is_directory(data)) {
-        WARN("skipped: " << data.string() << " not found (../shared/data is only beside the project checkout)");
+        WARN("skipped, no shared data: " << data.string() << " not found (../shared/data is only beside the project checkout)");
         return;
     }
     const fs::path out = fresh_dir("cli-isic");
