@@ -87,6 +87,23 @@ TEST_CASE("loading a checkpoint of another architecture or a truncated one fails
     CHECK(train::checkpoint_detail::first_layer_difference("", "x:X:[1]") ==
           "layer 1 of 1 in the model (x:X:[1]) is not in the checkpoint, which has 0");
     CHECK(train::checkpoint_detail::first_layer_difference("x:X:[1];y:Y:[2]", "x:X:[1];y:Y:[2]") == "none (the same 2 layers)");
+    // a tensor missing, or one more than the model has: each is named
+    {
+        std::vector<std::pair<std::string, Tensor<float>>> tensors;
+        for (const auto& p : a.named_parameters()) tensors.emplace_back(p.name, p.value);
+        const auto meta = train::read_checkpoint_metadata(path);
+        const auto edited = temp("edited.safetensors");
+        const std::string dropped = tensors.back().first;
+        data::save_safetensors<float>(edited, {tensors.begin(), tensors.end() - 1}, meta);
+        CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(edited, a); }) ==
+              "checkpoint '" + edited.string() + "' has no tensor '" + dropped + "'");
+        tensors.emplace_back("zz.extra", Tensor<float>::zeros({2}));
+        data::save_safetensors<float>(edited, tensors, meta);
+        CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(edited, a); }) ==
+              "checkpoint '" + edited.string() + "' has a tensor 'zz.extra' the model does not have (" +
+                  std::to_string(tensors.size()) + " tensors, the model has " + std::to_string(tensors.size() - 1) +
+                  " parameters)");
+    }
     // truncate the file
     const auto size = fs::file_size(path);
     fs::resize_file(path, size - 10);

@@ -104,8 +104,11 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
         EMBER_CHECK(it->second.shape() == p.value.shape(), ValueError, where, ": tensor '", p.name, "' has shape ",
                     it->second.shape(), ", the model expects ", p.value.shape());
     }
-    EMBER_CHECK(file.tensors.size() == params.size(), ValueError, where, " has ", file.tensors.size(),
-                " tensors, the model has ", params.size(), " parameters");
+    if (file.tensors.size() != params.size())  // every parameter was found above: the file has more; name one
+        for (const auto& [name, tensor] : file.tensors)
+            EMBER_CHECK(std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.name == name; }),
+                        ValueError, where, " has a tensor '", name, "' the model does not have (", file.tensors.size(),
+                        " tensors, the model has ", params.size(), " parameters)");
     for (const auto& p : params) {
         Tensor<T> dst = p.value;
         dst.copy_from(file.tensors.at(p.name));
