@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ember's build, tests, benchmarks and examples need (run as root or with sudo).
 set -euo pipefail
-packages=(build-essential cmake libeigen3-dev libstb-dev nlohmann-json3-dev catch2 libbenchmark-dev
+packages=(build-essential cmake git libeigen3-dev libstb-dev nlohmann-json3-dev catch2 libbenchmark-dev
           libcli11-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do

@@ -41,6 +41,11 @@ fs::path split_dir(const fs::path& dir, const std::string& split) {
 fs::path default_data_dir() {
     const fs::path dir = "data/isic";
     if (fs::is_directory(dir / kDatasetFolder)) return dir;
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))  // git would refuse to clone into it
+        throw UsageError("no --data folder given, and " + dir.string() + " exists but does not hold '" +
+                         std::string(kDatasetFolder) + "' (an interrupted download?): remove " + dir.string() +
+                         " to fetch the dataset again, or pass the folder of class folders with --data");
     std::cerr << "No --data given; fetching the public 180x180 ISIC copy into " << dir << " ...\n";
     fs::create_directories(dir.parent_path());
     const std::string cmd = std::string("git clone --depth 1 --quiet ") + kDatasetRepo + " '" + dir.string() + "' 2>&1";

@@ -312,6 +312,15 @@ TEST_CASE("rebalance adds per-class samples on the training side only", "[data][
     std::vector<std::size_t> bad{99};
     CHECK(test::error_message<IndexError>([&] { data::rebalance(set, bad, 1, 1); }) ==
           "rebalance: index 99 outside a set of 24 images");
+    // more than the machine's memory: refused before anything is allocated or drawn
+    const std::size_t images = set.size();
+    const auto train_before = train;
+    CHECK_THAT(test::error_message<ValueError>([&] { data::rebalance(set, train, 2'000'000'000, 1); }),
+               Catch::StartsWith("rebalance: 2000000000 samples per class for ") &&
+                   Catch::Contains(" bytes (") && Catch::Contains(" GiB), more than this machine's ") &&
+                   Catch::EndsWith(" GiB of memory"));
+    CHECK(set.size() == images);
+    CHECK(train == train_before);
 }
 
 namespace {

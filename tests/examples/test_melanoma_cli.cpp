@@ -525,6 +525,15 @@ TEST_CASE("a run stopped early leaves a checkpoint whose alert threshold was cho
                              Catch::Contains("is not a probability in [0, 1]"));
 }
 
+TEST_CASE("without --data, a data/isic folder left by an interrupted download is named, not cloned into", "[examples][melanoma][errors]") {
+    const fs::path cwd = fresh_dir("cli-default-data");
+    write_text(cwd / "data" / "isic" / "partial", "x");
+    const auto r = melanoma("train --epochs 1 --out run", "cd " + q(cwd) + " &&");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: no --data folder given, and data/isic exists but does not hold '") &&
+                             Catch::Contains("remove data/isic to fetch the dataset again"));
+}
+
 TEST_CASE("a dataset folder without Test, and classes without a melanoma", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-train-only");
     fs::remove_all(root / "Test");

@@ -10,7 +10,10 @@
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <sstream>
 #include <vector>
+
+#include <unistd.h>
 
 #include "ember/core/error.hpp"
 #include "ember/core/random.hpp"
@@ -426,6 +429,23 @@ inline void rebalance(ImageSet& set, std::vector<std::size_t>& train, int per_cl
                     " but the set has ", by_class.size(), " classes");
         by_class[label].push_back(i);
     }
+    // What is asked must fit in memory: a --rebalance typed with a zero too many is refused with what it asks,
+    // not met by std::bad_alloc or the kernel's OOM killer hours later.
+    const auto classes_present = static_cast<std::size_t>(
+        std::count_if(by_class.begin(), by_class.end(), [](const auto& m) { return !m.empty(); }));
+    const double asked = static_cast<double>(per_class) * static_cast<double>(classes_present) *
+                         static_cast<double>(set.image_bytes());
+    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    const auto refuse = [&] {
+        std::ostringstream os;
+        os << "rebalance: " << per_class << " samples per class for " << classes_present << " classes add "
+           << static_cast<double>(per_class) * static_cast<double>(classes_present) << " images of "
+           << set.image_bytes() << " bytes (" << asked / double(1 << 30) << " GiB), more than "
+           << (memory > 0 ? "this machine's " + std::to_string(static_cast<long long>(memory / double(1 << 30))) + " GiB of memory"
+                          : std::string("could be allocated"));
+        throw ValueError(os.str());
+    };
+    if (memory > 0 && asked > memory) refuse();
     // Draw every source and per-sample seed first (serially), then rotate in parallel.
     struct Job {
         std::size_t source;
@@ -438,7 +458,11 @@ inline void rebalance(ImageSet& set, std::vector<std::size_t>& train, int per_cl
         for (int k = 0; k < per_class; ++k) jobs.push_back({members[gen.below(members.size())], gen.next_u64()});
     }
     const std::size_t first = set.size(), bytes = set.image_bytes();
-    set.pixels.resize((first + jobs.size()) * bytes);
+    try {
+        set.pixels.resize((first + jobs.size()) * bytes);
+    } catch (const std::bad_alloc&) {
+        refuse();
+    }
     kernels::parallel_for(0, static_cast<index_t>(jobs.size()), 1, [&](index_t lo, index_t hi) {
         for (index_t j = lo; j < hi; ++j) {
             const Job& job = jobs[static_cast<std::size_t>(j)];
