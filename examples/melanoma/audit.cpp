@@ -65,18 +65,25 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
         std::cout << "\n";
     }
     // sizes, formats and content hashes
+    // formats by content (a PNG named .jpg is a PNG; stb_image decodes it all the same), and the names that say
+    // otherwise, which other tools would misread
     std::map<std::string, long> sizes, formats;
     std::vector<std::vector<std::uint64_t>> hashes(splits.size());
-    long unreadable = 0;
+    long unreadable = 0, misnamed = 0;
+    const std::map<std::string, std::string> format_of_extension{
+        {".jpg", "JPEG"}, {".jpeg", "JPEG"}, {".png", "PNG"}, {".bmp", "BMP"}, {".gif", "GIF"}};
     for (std::size_t s = 0; s < splits.size(); ++s)
         for (const auto& f : splits[s].files) {
             hashes[s].push_back(fnv1a_file(f.path));
-            std::string ext = f.path.extension().string();
-            std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-            ++formats[ext];
             try {
                 const auto info = data::probe_image(f.path);
                 ++sizes[std::to_string(info.width) + "x" + std::to_string(info.height) + "x" + std::to_string(info.channels)];
+                ++formats[info.format];
+                std::string ext = f.path.extension().string();
+                std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+                const auto named = format_of_extension.find(ext);
+                if (named != format_of_extension.end() && named->second != info.format && misnamed++ < 5)
+                    std::cerr << "warning: '" << f.path.string() << "' is a " << info.format << " file named " << ext << "\n";
             } catch (const IoError& e) {
                 ++unreadable;
                 std::cerr << "warning: " << e.what() << "\n";
@@ -84,11 +91,13 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
         }
     std::cout << "\nImage sizes (WxHxC):";
     for (const auto& [k, v] : sizes) std::cout << " " << k << " (" << v << ")";
-    std::cout << "\nFormats:";
+    std::cout << "\nFormats (by content):";
     for (const auto& [k, v] : formats) std::cout << " " << k << " (" << v << ")";
+    std::cout << "\nFiles whose extension names another format: " << misnamed;
     std::cout << "\nUnreadable files: " << unreadable << "\n";
     j["sizes"] = sizes;
     j["formats"] = formats;
+    j["misnamed"] = misnamed;
     j["unreadable"] = unreadable;
 
     // duplicates by content within each split: same class (redundant) or different classes (contradictory)

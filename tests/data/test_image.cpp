@@ -49,6 +49,7 @@ TEST_CASE("decode_image converts PNG/BMP/JPEG of 1-4 channels to RGB", "[data][i
         CHECK(info.width == 5);
         CHECK(info.height == 4);
         CHECK(info.channels == ch);
+        CHECK(info.format == "PNG");
     }
     test::write_image(dir / "b.bmp", 6, 3, 3);
     CHECK(data::decode_image(dir / "b.bmp").at(2, 5, 1) == test::pattern(2, 5, 1));
@@ -66,8 +67,11 @@ TEST_CASE("decode_image converts PNG/BMP/JPEG of 1-4 channels to RGB", "[data][i
     const auto info = data::probe_image(dir / "b.bmp");
     CHECK(info.width == 6);
     CHECK(info.height == 3);
+    CHECK(info.format == "BMP");
+    CHECK(data::probe_image(dir / "c.jpg").format == "JPEG");
     // the format comes from the content, not the extension (as in TensorFlow)
     fs::copy_file(dir / "b.bmp", dir / "really-a-bmp.png");
+    CHECK(data::probe_image(dir / "really-a-bmp.png").format == "BMP");
     CHECK(data::decode_image(dir / "really-a-bmp.png").pixels == data::decode_image(dir / "b.bmp").pixels);
 }
 

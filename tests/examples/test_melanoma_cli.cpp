@@ -306,6 +306,8 @@ TEST_CASE("audit counts copies within a class, across classes and between Train 
     fs::copy_file(root / "Train" / "melanoma" / "m1.png", root / "Train" / "benign lesion" / "also m1.png");
     fs::copy_file(root / "Train" / "benign lesion" / "b3.png", root / "Test" / "benign lesion" / "t2.png");
     write_text(root / "Train" / "melanoma" / "notes.txt", "not an image");
+    write_image(root / "Train" / "melanoma" / "renamed.png", 24, 24, 3, 55);
+    fs::rename(root / "Train" / "melanoma" / "renamed.png", root / "Train" / "melanoma" / "renamed.jpg");  // a PNG named .jpg
     const auto r = melanoma("audit --data " + q(root) + " --out " + q(root / "audit"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("warning: skipped '" + (root / "Train" / "melanoma" / "notes.txt").string() +
@@ -315,7 +317,10 @@ TEST_CASE("audit counts copies within a class, across classes and between Train 
                                          "benign lesion / melanoma: 1\n"));
     CHECK_THAT(r.output, Catch::Contains("Test: identical images within a class: none"));
     CHECK_THAT(r.output, Catch::Contains("Test images identical to a Train image (leakage): 1 of 3"));
-    CHECK_THAT(r.output, Catch::Contains("Formats: .png (17)") && Catch::Contains("Unreadable files: 0"));
+    CHECK_THAT(r.output, Catch::Contains("Formats (by content): PNG (18)\nFiles whose extension names another format: 1\n"
+                                         "Unreadable files: 0") &&
+                             Catch::Contains("warning: '" + (root / "Train" / "melanoma" / "renamed.jpg").string() +
+                                             "' is a PNG file named .jpg"));
     const std::string report = bytes(root / "audit" / "audit.json");
     CHECK_THAT(report, Catch::Contains("\"test_images_in_train\": 1") && Catch::Contains("\"t2.png\"") &&
                            Catch::Contains("\"benign lesion / melanoma\": 1"));

@@ -51,6 +51,7 @@ private:
 /// 4 RGBA).
 struct ImageInfo {
     int height = 0, width = 0, channels = 0;
+    std::string format;  ///< "JPEG", "PNG", "BMP" or "GIF", by the file's first bytes (not its name)
 };
 
 namespace detail {
@@ -216,6 +217,7 @@ inline ImageInfo probe_image(const std::filesystem::path& path) {
         throw IoError(ember::detail::cat("cannot read image '", path.string(), "': corrupt or unsupported ", format,
                                          " header (stb_image: ", why ? why : "unknown reason", ")"));
     }
+    info.format = format;
     return info;
 }
 
