@@ -287,8 +287,13 @@ TEST_CASE("melanoma skips corrupt and zero-size images with a warning, or stops 
     write_text(root / "Train" / "melanoma" / "broken.jpg", "not a jpeg");
     write_zero_width_png(root / "Train" / "melanoma" / "zero.png");
     write_text(root / "Train" / "melanoma" / "notes.txt", "ignored: not an image extension");
+    const fs::path cut = root / "Train" / "melanoma" / "cut.jpg";  // a real JPEG, truncated in its image data
+    write_image(cut, 32, 32, 3, 77);
+    fs::resize_file(cut, fs::file_size(cut) / 2);
     auto r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run"));
     CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: skipped cannot decode '" + cut.string()));
+    CHECK_THAT(r.output, Catch::Contains("Found 15 images in 2 classes"));  // 12 good and 3 bad, each named
     CHECK_THAT(r.output, Catch::Contains("warning: skipped cannot decode '" + (root / "Train" / "melanoma" / "broken.jpg").string()));
     CHECK_THAT(r.output, Catch::Contains("warning: skipped cannot decode '" + (root / "Train" / "melanoma" / "zero.png").string()));
     CHECK_THAT(r.output, Catch::Contains("warning: skipped '" + (root / "Train" / "melanoma" / "notes.txt").string() +
