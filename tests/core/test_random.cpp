@@ -50,3 +50,17 @@ TEST_CASE("split() gives independent but reproducible streams", "[core][random]"
     CHECK(sa.next_u64() == sb.next_u64());
     CHECK(sa.next_u64() != a.next_u64());
 }
+
+TEST_CASE("a generator given another's state draws what that one draws, the kept normal value included", "[core][random]") {
+    ember::Generator a(17);
+    a.uniform();
+    a.normal();  // keeps the second value of the pair for the next call
+    const auto st = a.state();
+    CHECK(st.has_spare);
+    ember::Generator b(99);
+    b.set_state(st);
+    CHECK(b.state() == st);
+    CHECK(b.normal() == a.normal());  // the kept value
+    for (int i = 0; i < 5; ++i) CHECK(b.next_u64() == a.next_u64());
+    CHECK(b.normal() == a.normal());
+}

@@ -2,6 +2,7 @@
 // xoshiro256** seeded through splitmix64: the same seed gives the same numbers on every platform and compiler.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -70,6 +71,22 @@ public:
 
     /// A new generator whose stream is independent of this one's (for handing to a layer or a worker).
     Generator split() { return Generator(next_u64()); }
+
+    /// Everything the next draws depend on: xoshiro256**'s four words and the normal() value kept for the next
+    /// call. A generator given another's state draws what that one would have drawn (a resumed training run
+    /// draws the dropout masks the uninterrupted run would have).
+    struct State {
+        std::array<std::uint64_t, 4> words{};
+        bool has_spare = false;
+        double spare = 0;
+        bool operator==(const State&) const = default;
+    };
+    [[nodiscard]] State state() const { return {{s_[0], s_[1], s_[2], s_[3]}, has_spare_, spare_}; }
+    void set_state(const State& st) {
+        for (std::size_t i = 0; i < 4; ++i) s_[i] = st.words[i];
+        has_spare_ = st.has_spare;
+        spare_ = st.spare;
+    }
 
 private:
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

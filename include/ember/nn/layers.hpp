@@ -52,6 +52,7 @@ public:
     [[nodiscard]] double rate() const { return rate_; }
     /// The generator the masks come from (reseed it to replay masks).
     Generator& generator() { return gen_; }
+    [[nodiscard]] std::vector<std::pair<std::string, Generator*>> named_generators() override { return {{"mask", &gen_}}; }
 
 protected:
     Shape do_build(const Shape& in, Generator& gen) override {

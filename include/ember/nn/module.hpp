@@ -85,6 +85,11 @@ public:
         return n;
     }
 
+    /// The generators this module draws from while it runs (a Dropout layer's mask generator), with their names
+    /// ("mask"; "dropout.mask" inside a Sequential): part of a training state, so that a resumed run draws
+    /// what the uninterrupted one would have (train::save_training_state). Most layers have none.
+    [[nodiscard]] virtual std::vector<std::pair<std::string, Generator*>> named_generators() { return {}; }
+
     /// Training mode (dropout active) or inference mode. Modules start in training mode, as in PyTorch.
     virtual void train(bool on = true) { training_ = on; }
     void eval() { train(false); }

@@ -79,6 +79,13 @@ public:
         return out;
     }
 
+    [[nodiscard]] std::vector<std::pair<std::string, Generator*>> named_generators() override {
+        std::vector<std::pair<std::string, Generator*>> out;
+        for (auto& layer : layers_)
+            for (auto& [name, gen] : layer->named_generators()) out.emplace_back(layer->name() + "." + name, gen);
+        return out;
+    }
+
     void train(bool on = true) override {
         Module<T>::train(on);
         for (auto& layer : layers_) layer->train(on);

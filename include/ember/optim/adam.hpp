@@ -47,6 +47,13 @@ protected:
         }
     }
 
+    [[nodiscard]] std::vector<std::pair<std::string, Tensor<T>>> slots() const override {
+        std::vector<std::pair<std::string, Tensor<T>>> out;
+        this->add_slot(out, "m", m_);
+        this->add_slot(out, "v", v_);
+        return out;
+    }
+
     void update(std::size_t i, std::span<const T> g, std::int64_t t) override {
         const double alpha = o_.lr * std::sqrt(1 - std::pow(o_.beta2, static_cast<double>(t))) /
                              (1 - std::pow(o_.beta1, static_cast<double>(t)));

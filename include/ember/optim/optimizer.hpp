@@ -163,12 +163,34 @@ public:
     virtual void set_learning_rate(double lr) = 0;
     [[nodiscard]] const std::vector<Tensor<T>>& parameters() const { return params_; }
     [[nodiscard]] const CommonOptions& common_options() const { return c_; }
+    /// The optimizer's name, as messages give it ("Adam").
+    [[nodiscard]] const std::string& name() const { return who_; }
     /// Steps taken so far.
     [[nodiscard]] std::int64_t iterations() const { return iterations_; }
     /// The global L2 norm of the gradients the last step() was given, before clipping (what global_clipnorm
     /// compares with; NaN before the first step, inf or NaN when a gradient was). train::fit records its mean
     /// and maximum per epoch, which is where a clipping threshold can be read from.
     [[nodiscard]] double last_gradient_norm() const { return gradient_norm_; }
+
+    /// Sets the step count, as a resumed run needs it (Adam's bias correction and the moving average's first step
+    /// depend on it; train::load_training_state). ValueError for a negative count.
+    void set_iterations(std::int64_t n) {
+        EMBER_CHECK(n >= 0, ValueError, who_, ": set_iterations(", n, "): the step count must be >= 0");
+        iterations_ = n;
+    }
+    /// The optimizer's state besides the parameters and the step count, as named tensors that share storage with
+    /// it (copying values into them restores it): the update rule's slots ("m/3" and "v/3", Adam's moments of
+    /// parameter 3; "velocity/3", SGD's) and, with use_ema, the moving averages ("ema/3"). With iterations() and
+    /// the rate, it is what a resumed run needs (train::save_training_state). StateError while the averages are
+    /// swapped in, where they hold the weights.
+    [[nodiscard]] std::vector<std::pair<std::string, Tensor<T>>> named_state() const {
+        EMBER_CHECK(!swapped_, StateError, who_,
+                    ": named_state() while the moving averages are swapped into the parameters (swap them back first)");
+        auto out = slots();
+        if (c_.use_ema)
+            for (std::size_t i = 0; i < averages_.size(); ++i) out.emplace_back("ema/" + std::to_string(i), averages_[i]);
+        return out;
+    }
 
     [[nodiscard]] bool uses_ema() const { return c_.use_ema; }
     /// The moving averages of the parameters (empty without use_ema; zeros before the first step).
@@ -195,6 +217,13 @@ public:
 protected:
     /// The update rule: applies `grad` (clipped) to parameter i at step t (1, 2, ...).
     virtual void update(std::size_t i, std::span<const T> grad, std::int64_t t) = 0;
+    /// The update rule's state tensors for named_state(), each named "<slot>/<parameter index>".
+    [[nodiscard]] virtual std::vector<std::pair<std::string, Tensor<T>>> slots() const { return {}; }
+    /// `tensors` under the names "<slot>/0", "<slot>/1", ... (for slots()).
+    static void add_slot(std::vector<std::pair<std::string, Tensor<T>>>& out, const char* slot,
+                         const std::vector<Tensor<T>>& tensors) {
+        for (std::size_t i = 0; i < tensors.size(); ++i) out.emplace_back(std::string(slot) + "/" + std::to_string(i), tensors[i]);
+    }
 
     static void check_option(bool ok, const char* opt, const char* rule, double value, const char* who) {
         EMBER_CHECK(ok, ValueError, who, ": option '", opt, "' must be ", rule, ", got ", value);

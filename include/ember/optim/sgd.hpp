@@ -30,6 +30,12 @@ public:
     }
 
 protected:
+    [[nodiscard]] std::vector<std::pair<std::string, Tensor<T>>> slots() const override {
+        std::vector<std::pair<std::string, Tensor<T>>> out;
+        this->add_slot(out, "velocity", velocity_);
+        return out;
+    }
+
     void update(std::size_t i, std::span<const T> g, std::int64_t) override {
         const T lr = static_cast<T>(o_.lr), mom = static_cast<T>(o_.momentum);
         T* theta = this->params_[i].data();

@@ -290,6 +290,16 @@ struct FitOptions {
     std::function<void(const EpochRecord&, const Evaluation&)> on_best;
     /// Called after every epoch (e.g. to write history.csv).
     std::function<void(const History&)> on_epoch_end;
+    /// Called last in each epoch - after on_best, on_epoch_end and any learning-rate change - with the model
+    /// holding its raw weights (a moving average swapped out): where save_training_state() saves what a resumed
+    /// run needs (Keras' BackupAndRestore saves at the end of each epoch too).
+    std::function<void(const History&)> on_backup;
+    /// The epochs a run already completed (TrainingState::history), for resuming it in a model and optimizer that
+    /// load_training_state() restored: fit goes on at the next epoch, with the best monitored value, the epochs
+    /// since it and ReduceLROnPlateau's count replayed from these records, so that checkpoints, early stopping and
+    /// the rates are those of the uninterrupted run; the history it returns (and hands the callbacks) starts
+    /// with them. ValueError unless they are epochs 1, 2, ... in order. Empty: a fresh run.
+    History initial_history;
     std::ostream* log = &std::cout;           // progress and epoch lines; nullptr for silence
     bool interactive_progress = ::isatty(STDOUT_FILENO) != 0;
 };
@@ -334,6 +344,40 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
     double best = -std::numeric_limits<double>::infinity();
     auto score = [&](const EpochRecord& r) { return score_by(r, o.monitor); };
     int since_best = 0;
+    // Whether an epoch's record improves on the best so far (a model whose validation loss is not finite gives
+    // NaN or infinite outputs: never the one to keep); counts the epochs since the best.
+    auto account = [&](const EpochRecord& rec) {
+        const bool broken = val && !std::isfinite(rec.val_loss);
+        const bool improved = val && !broken && score(rec) > best;
+        if (improved) {
+            best = score(rec);
+            since_best = 0;
+        } else {
+            ++since_best;
+        }
+        return improved;
+    };
+    const auto stops_early = [&] { return o.early_stopping_patience > 0 && since_best >= o.early_stopping_patience; };
+    // Resuming: the completed epochs' bookkeeping replayed, in the order the loop below does it.
+    for (std::size_t k = 0; k < o.initial_history.epochs.size(); ++k) {
+        const EpochRecord& rec = o.initial_history.epochs[k];
+        EMBER_CHECK(rec.epoch == static_cast<int>(k) + 1, ValueError, "fit: initial_history must hold epochs 1, 2, ... in "
+                    "order; record ", k + 1, " is epoch ", rec.epoch);
+        account(rec);
+        if (plateau) {
+            const double lr = plateau->next_rate(score_by(rec, o.reduce_lr_on_plateau->monitor), rec.learning_rate);
+            if (plateau->reduced()) opt.set_learning_rate(lr);
+        }
+    }
+    history = o.initial_history;
+    const int first_epoch = static_cast<int>(history.epochs.size()) + 1;
+    if (first_epoch > 1 && o.log)
+        *o.log << "Resuming after epoch " << first_epoch - 1 << " of " << o.epochs
+               << (val ? detail::cat(" (best ", monitor_name(o.monitor), " so far ", o.monitor == Monitor::val_loss ? -best : best, ")")
+                       : std::string())
+               << (stops_early() ? "; it had stopped early, nothing left to train"
+                                 : first_epoch > o.epochs ? "; nothing left to train" : "")
+               << "\n";
     const std::span<const float> weights(o.class_weights);
     // With a moving average of the weights, the model is the average between epochs: validation, on_best and
     // on_epoch_end see it (what would be kept), training resumes from the raw weights.
@@ -349,7 +393,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
     if (ema && o.log)
         *o.log << "Weights averaged (EMA, momentum " << opt.common_options().ema_momentum
                << "): validation and checkpoints use the average\n";
-    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    for (int epoch = first_epoch; epoch <= o.epochs && !stops_early(); ++epoch) {
         if (opt.averages_swapped_in()) opt.swap_averages();  // back to the raw weights
         if (o.lr_schedule) opt.set_learning_rate(o.lr_schedule(epoch, initial_lr));
         if (o.log) *o.log << "Epoch " << epoch << "/" << o.epochs << " (lr " << opt.learning_rate() << ")\n";
@@ -402,9 +446,8 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         }
         rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         history.epochs.push_back(rec);
-        // A model whose validation loss is not finite gives NaN or infinite outputs: never the one to keep.
         const bool broken = val && !std::isfinite(rec.val_loss);
-        const bool improved = val && !broken && score(rec) > best;
+        const bool improved = account(rec);
         if (o.log) {
             *o.log << "  loss " << LossValue{rec.loss} << " acc " << rec.accuracy;
             if (val)
@@ -413,13 +456,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
             *o.log << " | " << ProgressBar::format_seconds(rec.seconds) << (improved ? " (best so far)" : "")
                    << (broken ? " (validation loss not finite: not kept as best)" : "") << "\n";
         }
-        if (improved) {
-            best = score(rec);
-            since_best = 0;
-            if (o.on_best) o.on_best(rec, *ev);
-        } else {
-            ++since_best;
-        }
+        if (improved && o.on_best) o.on_best(rec, *ev);
         if (o.on_epoch_end) o.on_epoch_end(history);
         if (plateau) {  // as Keras' callback, after the epoch's other callbacks
             const Monitor m = o.reduce_lr_on_plateau->monitor;
@@ -432,11 +469,12 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                            << (plateau->waited() == 1 ? "" : "s") << ")\n";
             }
         }
-        if (o.early_stopping_patience > 0 && since_best >= o.early_stopping_patience) {
-            if (o.log)
-                *o.log << "Early stopping: no better " << monitor_name(o.monitor) << " for " << since_best << " epochs\n";
-            break;
+        if (o.on_backup) {
+            if (opt.averages_swapped_in()) opt.swap_averages();  // the raw weights, which training goes on from
+            o.on_backup(history);
         }
+        if (stops_early() && o.log)
+            *o.log << "Early stopping: no better " << monitor_name(o.monitor) << " for " << since_best << " epochs\n";
     }
     // As Keras' fit ends: the averages become the weights (and stay the optimizer's averages).
     opt.finalize_variable_values();
