@@ -208,6 +208,34 @@ inline Monitor parse_monitor(const std::string& name) {
                                  "': expected val_accuracy, val_balanced_accuracy or val_loss"));
 }
 
+/// An epoch's monitored figure as a score where higher is better (val_loss negated).
+inline double monitor_score(const EpochRecord& r, Monitor m) {
+    switch (m) {
+        case Monitor::val_balanced_accuracy: return r.val_balanced_accuracy;
+        case Monitor::val_loss: return -r.val_loss;
+        default: return r.val_accuracy;
+    }
+}
+
+/// Whether epoch `r` is a better one to keep than an earlier best scoring `best` (-infinity before any): its
+/// monitored score is higher and its validation loss finite (a model whose validation loss is not finite gives
+/// NaN or infinite outputs: never the one to keep). fit's rule for on_best.
+inline bool improves_on(double best, const EpochRecord& r, Monitor m) {
+    return std::isfinite(r.val_loss) && monitor_score(r, m) > best;
+}
+
+/// The epoch fit() kept as the best of a validated history (the last on_best it called), or nothing.
+inline std::optional<EpochRecord> best_epoch(const History& h, Monitor m) {
+    std::optional<EpochRecord> out;
+    double best = -std::numeric_limits<double>::infinity();
+    for (const auto& r : h.epochs)
+        if (improves_on(best, r, m)) {
+            best = monitor_score(r, m);
+            out = r;
+        }
+    return out;
+}
+
 /// Keras' ReduceLROnPlateau callback, with its defaults: when `monitor` has not improved by more than min_delta
 /// for `patience` epochs, the rate becomes max(rate * factor, min_lr); then `cooldown` epochs pass before
 /// counting again.
@@ -334,21 +362,13 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
     History history;
     const double initial_lr = opt.learning_rate();
     // Scores where higher is better; the first epoch always improves on -infinity.
-    auto score_by = [](const EpochRecord& r, Monitor m) {
-        switch (m) {
-            case Monitor::val_balanced_accuracy: return r.val_balanced_accuracy;
-            case Monitor::val_loss: return -r.val_loss;
-            default: return r.val_accuracy;
-        }
-    };
+    const auto score_by = monitor_score;
     double best = -std::numeric_limits<double>::infinity();
     auto score = [&](const EpochRecord& r) { return score_by(r, o.monitor); };
     int since_best = 0;
-    // Whether an epoch's record improves on the best so far (a model whose validation loss is not finite gives
-    // NaN or infinite outputs: never the one to keep); counts the epochs since the best.
+    // Whether an epoch's record improves on the best so far (improves_on); counts the epochs since the best.
     auto account = [&](const EpochRecord& rec) {
-        const bool broken = val && !std::isfinite(rec.val_loss);
-        const bool improved = val && !broken && score(rec) > best;
+        const bool improved = val && improves_on(best, rec, o.monitor);
         if (improved) {
             best = score(rec);
             since_best = 0;
