@@ -13,6 +13,7 @@
 #include <ember/train/fit.hpp>
 
 #include "helpers.hpp"
+#include "train/toy_set.hpp"
 
 using namespace ember;
 
@@ -347,23 +348,11 @@ TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]
 
 TEST_CASE("the same seed and thread count reproduce a run exactly (shuffling, dropout, augmentation)", "[train][fit]") {
     // An ImageSet of 24 noisy 6x6 images of 2 classes, a shuffling and augmenting loader, and a model with dropout.
-    data::ImageSet set;
-    set.height = set.width = 6;
-    set.class_names = {"a", "b"};
-    Generator gen(3);
-    for (int i = 0; i < 24; ++i) {
-        data::Image img{6, 6, 3, std::vector<std::uint8_t>(108)};
-        for (int p = 0; p < 108; ++p)
-            img.pixels[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(((p / 3) % 6 < 3) == (i % 2 == 0) ? 200 - gen.below(50) : gen.below(60));
-        set.push_back(img, i % 2, "x");
-    }
+    const data::ImageSet set = test::toy_image_set();
     auto run = [&] {
-        std::vector<std::size_t> train_idx(16), val_idx(8);
-        std::iota(train_idx.begin(), train_idx.end(), 0);
-        std::iota(val_idx.begin(), val_idx.end(), 16);
-        data::LoaderOptions lo{.batch_size = 5, .shuffle = true, .seed = 9};
-        lo.augment = [](float* img, int h, int w, int c, Generator& g) { data::random_augment(img, h, w, c, {}, g); };
-        data::BatchLoader train_loader(set, train_idx, lo), val_loader(set, val_idx, {.batch_size = 5});
+        test::ToyLoaders loaders(set);
+        auto& train_loader = loaders.train;
+        auto& val_loader = loaders.val;
         nn::Sequential<float> m{nn::Rescaling(1.0f / 255), nn::Conv2D(3, 3, nn::same, nn::relu), nn::Dropout(0.3),
                                 nn::Flatten(), nn::Dense(2)};
         m.build({6, 6, 3}, 4);

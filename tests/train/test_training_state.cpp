@@ -15,26 +15,13 @@
 #include <ember/train/training_state.hpp>
 
 #include "helpers.hpp"
+#include "train/toy_set.hpp"
 
 using namespace ember;
 namespace fs = std::filesystem;
 
 namespace {
-/// 24 noisy 6x6 RGB images of 2 classes (bright left or right half).
-data::ImageSet toy_set() {
-    data::ImageSet set;
-    set.height = set.width = 6;
-    set.class_names = {"a", "b"};
-    Generator gen(3);
-    for (int i = 0; i < 24; ++i) {
-        data::Image img{6, 6, 3, std::vector<std::uint8_t>(108)};
-        for (int p = 0; p < 108; ++p)
-            img.pixels[static_cast<std::size_t>(p)] =
-                static_cast<std::uint8_t>(((p / 3) % 6 < 3) == (i % 2 == 0) ? 200 - gen.below(50) : gen.below(60));
-        set.push_back(img, i % 2, "x");
-    }
-    return set;
-}
+data::ImageSet toy_set() { return test::toy_image_set(); }
 
 nn::Sequential<float> dropout_model(std::uint64_t seed) {
     nn::Sequential<float> m{nn::Rescaling(1.0f / 255), nn::Conv2D(3, 3, nn::same, nn::relu), nn::Dropout(0.3),
@@ -66,12 +53,9 @@ std::vector<double> figures(const train::EpochRecord& r) {
 /// early has), resuming from `resume_from` when given, saving its training state to `backup` after each epoch.
 Outcome run(const Recipe& r, int epochs, const fs::path& backup, const fs::path* resume_from, std::vector<int> best_before = {}) {
     static const data::ImageSet set = toy_set();
-    std::vector<std::size_t> train_idx(16), val_idx(8);
-    std::iota(train_idx.begin(), train_idx.end(), 0);
-    std::iota(val_idx.begin(), val_idx.end(), 16);
-    data::LoaderOptions lo{.batch_size = 5, .shuffle = true, .seed = 9};
-    lo.augment = [](float* img, int h, int w, int c, Generator& g) { data::random_augment(img, h, w, c, {}, g); };
-    data::BatchLoader train_loader(set, train_idx, lo), val_loader(set, val_idx, {.batch_size = 5});
+    test::ToyLoaders loaders(set);
+    auto& train_loader = loaders.train;
+    auto& val_loader = loaders.val;
     auto m = dropout_model(resume_from ? 77 : 4);  // a resumed run's initial weights are overwritten
     optim::Adam<float> adam(m.parameters(), r.adam);
     train::FitOptions o;
