@@ -57,6 +57,41 @@ inline std::string first_layer_difference(const std::string& checkpoint, const s
     if (i < b.size()) return only_in(b, "model", a, "checkpoint");
     return "none (the same " + std::to_string(a.size()) + " layers)";
 }
+
+/// Checks what a file read from `path` says of itself against the built `model` - format `format` at `version`,
+/// input shape, architecture - and returns how messages name it ("checkpoint '<path>'"). `kind` is "checkpoint"
+/// or "training state". ValueError naming the first mismatch.
+template <Real T>
+std::string check_header(const data::Safetensors<T>& file, const std::filesystem::path& path, const std::string& kind,
+                         const char* format, const char* version, const nn::Sequential<T>& model) {
+    const std::string where = kind + " '" + path.string() + "'";
+    auto meta = [&](const char* key) {
+        auto it = file.metadata.find(key);
+        return it == file.metadata.end() ? std::string("(missing)") : it->second;
+    };
+    EMBER_CHECK(meta("format") == format, ValueError, where, " is not an ember ", kind, " (format: ", meta("format"), ")");
+    EMBER_CHECK(meta("format_version") == version, ValueError, where, " has format version ", meta("format_version"),
+                ", this build reads version ", version);
+    EMBER_CHECK(meta("input_shape") == model.input_shape().str(), ValueError, where, " is for input ",
+                meta("input_shape"), ", the model takes ", model.input_shape());
+    EMBER_CHECK(file.metadata.contains("architecture"), ValueError, where, " records no architecture");
+    EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where, " holds another architecture: ",
+                first_layer_difference(meta("architecture"), architecture_string(model)));
+    return where;
+}
+
+/// Checks that `file` holds tensor `name` with T's dtype and shape `shape` (ValueError otherwise; `hint` is added
+/// to the message of a missing tensor, `who` names what expects the shape).
+template <Real T>
+void check_tensor(const data::Safetensors<T>& file, const std::string& where, const std::string& name, const Shape& shape,
+                  const char* who = "the model", const std::string& hint = "") {
+    auto it = file.tensors.find(name);
+    EMBER_CHECK(it != file.tensors.end(), ValueError, where, " has no tensor '", name, "'", hint);
+    EMBER_CHECK(file.dtypes.at(name) == data::detail::dtype_name<T>(), ValueError, where, ": tensor '", name,
+                "' has dtype ", file.dtypes.at(name), ", the model uses ", data::detail::dtype_name<T>());
+    EMBER_CHECK(it->second.shape() == shape, ValueError, where, ": tensor '", name, "' has shape ", it->second.shape(),
+                ", ", who, " expects ", shape);
+}
 }  // namespace checkpoint_detail
 
 /// Saves the parameters of a built `model` and `metadata` to `path` (atomically: written to "<path>.tmp", then
@@ -82,28 +117,10 @@ template <Real T>
 std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, nn::Sequential<T>& model) {
     EMBER_CHECK(model.built(), StateError, "load_checkpoint: build the model before loading '", path.string(), "'");
     auto file = data::load_safetensors<T>(path);
-    const std::string where = "checkpoint '" + path.string() + "'";
-    auto meta = [&](const char* key) {
-        auto it = file.metadata.find(key);
-        return it == file.metadata.end() ? std::string("(missing)") : it->second;
-    };
-    EMBER_CHECK(meta("format") == kCheckpointFormat, ValueError, where, " is not an ember checkpoint (format: ", meta("format"), ")");
-    EMBER_CHECK(meta("format_version") == kCheckpointVersion, ValueError, where, " has format version ",
-                meta("format_version"), ", this build reads version ", kCheckpointVersion);
-    EMBER_CHECK(meta("input_shape") == model.input_shape().str(), ValueError, where, " is for input ",
-                meta("input_shape"), ", the model takes ", model.input_shape());
-    EMBER_CHECK(file.metadata.contains("architecture"), ValueError, where, " records no architecture");
-    EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where, " holds another architecture: ",
-                checkpoint_detail::first_layer_difference(meta("architecture"), architecture_string(model)));
+    const std::string where =
+        checkpoint_detail::check_header(file, path, "checkpoint", kCheckpointFormat, kCheckpointVersion, model);
     const auto params = model.named_parameters();
-    for (const auto& p : params) {
-        auto it = file.tensors.find(p.name);
-        EMBER_CHECK(it != file.tensors.end(), ValueError, where, " has no tensor '", p.name, "'");
-        EMBER_CHECK(file.dtypes.at(p.name) == data::detail::dtype_name<T>(), ValueError, where, ": tensor '", p.name,
-                    "' has dtype ", file.dtypes.at(p.name), ", the model uses ", data::detail::dtype_name<T>());
-        EMBER_CHECK(it->second.shape() == p.value.shape(), ValueError, where, ": tensor '", p.name, "' has shape ",
-                    it->second.shape(), ", the model expects ", p.value.shape());
-    }
+    for (const auto& p : params) checkpoint_detail::check_tensor(file, where, p.name, p.value.shape());
     if (file.tensors.size() != params.size())  // every parameter was found above: the file has more; name one
         for (const auto& [name, tensor] : file.tensors)
             EMBER_CHECK(std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.name == name; }),

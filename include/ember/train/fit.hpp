@@ -361,16 +361,14 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
     if (o.reduce_lr_on_plateau) plateau.emplace(*o.reduce_lr_on_plateau);
     History history;
     const double initial_lr = opt.learning_rate();
-    // Scores where higher is better; the first epoch always improves on -infinity.
-    const auto score_by = monitor_score;
+    // The best monitored score so far (higher is better); the first epoch always improves on -infinity.
     double best = -std::numeric_limits<double>::infinity();
-    auto score = [&](const EpochRecord& r) { return score_by(r, o.monitor); };
     int since_best = 0;
     // Whether an epoch's record improves on the best so far (improves_on); counts the epochs since the best.
     auto account = [&](const EpochRecord& rec) {
         const bool improved = val && improves_on(best, rec, o.monitor);
         if (improved) {
-            best = score(rec);
+            best = monitor_score(rec, o.monitor);
             since_best = 0;
         } else {
             ++since_best;
@@ -385,7 +383,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
                     "order; record ", k + 1, " is epoch ", rec.epoch);
         account(rec);
         if (plateau) {
-            const double lr = plateau->next_rate(score_by(rec, o.reduce_lr_on_plateau->monitor), rec.learning_rate);
+            const double lr = plateau->next_rate(monitor_score(rec, o.reduce_lr_on_plateau->monitor), rec.learning_rate);
             if (plateau->reduced()) opt.set_learning_rate(lr);
         }
     }
@@ -480,7 +478,7 @@ History fit(nn::Sequential<float>& model, optim::Optimizer<float>& opt, Train& t
         if (o.on_epoch_end) o.on_epoch_end(history);
         if (plateau) {  // as Keras' callback, after the epoch's other callbacks
             const Monitor m = o.reduce_lr_on_plateau->monitor;
-            const double lr = plateau->next_rate(score_by(rec, m), opt.learning_rate());
+            const double lr = plateau->next_rate(monitor_score(rec, m), opt.learning_rate());
             if (plateau->reduced()) {
                 opt.set_learning_rate(lr);
                 if (o.log)

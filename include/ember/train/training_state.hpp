@@ -38,14 +38,25 @@ using nlohmann::json;
 inline json number(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
 inline double number(const json& j) { return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>(); }
 
+/// An epoch record's figures, by their history.csv names.
+inline constexpr std::pair<const char*, double EpochRecord::*> kRecordFigures[] = {
+    {"loss", &EpochRecord::loss},
+    {"accuracy", &EpochRecord::accuracy},
+    {"val_loss", &EpochRecord::val_loss},
+    {"val_accuracy", &EpochRecord::val_accuracy},
+    {"val_balanced_accuracy", &EpochRecord::val_balanced_accuracy},
+    {"learning_rate", &EpochRecord::learning_rate},
+    {"seconds", &EpochRecord::seconds},
+    {"grad_norm_mean", &EpochRecord::grad_norm_mean},
+    {"grad_norm_max", &EpochRecord::grad_norm_max}};
+
 inline std::string history_json(const History& h) {
     json a = json::array();
-    for (const auto& e : h.epochs)
-        a.push_back({{"epoch", e.epoch}, {"loss", number(e.loss)}, {"accuracy", number(e.accuracy)},
-                     {"val_loss", number(e.val_loss)}, {"val_accuracy", number(e.val_accuracy)},
-                     {"val_balanced_accuracy", number(e.val_balanced_accuracy)},
-                     {"learning_rate", number(e.learning_rate)}, {"seconds", number(e.seconds)},
-                     {"grad_norm_mean", number(e.grad_norm_mean)}, {"grad_norm_max", number(e.grad_norm_max)}});
+    for (const auto& e : h.epochs) {
+        json r = {{"epoch", e.epoch}};
+        for (const auto& [name, figure] : kRecordFigures) r[name] = number(e.*figure);
+        a.push_back(std::move(r));
+    }
     return a.dump();
 }
 
@@ -55,15 +66,7 @@ inline History parse_history(const std::string& text, const std::string& where) 
         for (const auto& e : json::parse(text)) {
             EpochRecord r;
             r.epoch = e.at("epoch").get<int>();
-            r.loss = number(e.at("loss"));
-            r.accuracy = number(e.at("accuracy"));
-            r.val_loss = number(e.at("val_loss"));
-            r.val_accuracy = number(e.at("val_accuracy"));
-            r.val_balanced_accuracy = number(e.at("val_balanced_accuracy"));
-            r.learning_rate = number(e.at("learning_rate"));
-            r.seconds = number(e.at("seconds"));
-            r.grad_norm_mean = number(e.at("grad_norm_mean"));
-            r.grad_norm_max = number(e.at("grad_norm_max"));
+            for (const auto& [name, figure] : kRecordFigures) r.*figure = number(e.at(name));
             h.epochs.push_back(r);
         }
     } catch (const json::exception& e) {
@@ -119,33 +122,20 @@ template <Real T>
 TrainingState load_training_state(const std::filesystem::path& path, nn::Sequential<T>& model, optim::Optimizer<T>& opt) {
     EMBER_CHECK(model.built(), StateError, "load_training_state: build the model before loading '", path.string(), "'");
     auto file = data::load_safetensors<T>(path);
-    const std::string where = "training state '" + path.string() + "'";
+    const std::string where = checkpoint_detail::check_header(file, path, "training state", kTrainingStateFormat,
+                                                              kTrainingStateVersion, model);
     const auto meta = [&](const char* key) {
         auto it = file.metadata.find(key);
         return it == file.metadata.end() ? std::string("(missing)") : it->second;
     };
-    EMBER_CHECK(meta("format") == kTrainingStateFormat, ValueError, where, " is not an ember training state (format: ",
-                meta("format"), ")");
-    EMBER_CHECK(meta("format_version") == kTrainingStateVersion, ValueError, where, " has format version ",
-                meta("format_version"), ", this build reads version ", kTrainingStateVersion);
-    EMBER_CHECK(meta("input_shape") == model.input_shape().str(), ValueError, where, " is for input ",
-                meta("input_shape"), ", the model takes ", model.input_shape());
-    EMBER_CHECK(meta("architecture") == architecture_string(model), ValueError, where, " holds another architecture: ",
-                checkpoint_detail::first_layer_difference(meta("architecture"), architecture_string(model)));
     EMBER_CHECK(meta("optimizer") == opt.name(), ValueError, where, " is the state of optimizer ", meta("optimizer"),
                 ", not of ", opt.name());
     std::vector<std::pair<std::string, Tensor<T>>> targets;
     for (auto& p : model.named_parameters()) targets.emplace_back("model/" + p.name, p.value);
     for (auto& [name, t] : opt.named_state()) targets.emplace_back("optimizer/" + name, t);
-    for (const auto& [name, t] : targets) {
-        auto it = file.tensors.find(name);
-        EMBER_CHECK(it != file.tensors.end(), ValueError, where, " has no tensor '", name, "'",
-                    name.starts_with("optimizer/ema/") ? " (was the run's optimizer without a moving average?)" : "");
-        EMBER_CHECK(file.dtypes.at(name) == data::detail::dtype_name<T>(), ValueError, where, ": tensor '", name,
-                    "' has dtype ", file.dtypes.at(name), ", the model uses ", data::detail::dtype_name<T>());
-        EMBER_CHECK(it->second.shape() == t.shape(), ValueError, where, ": tensor '", name, "' has shape ",
-                    it->second.shape(), ", expected ", t.shape());
-    }
+    for (const auto& [name, t] : targets)
+        checkpoint_detail::check_tensor(file, where, name, t.shape(), "the model and optimizer",
+                                        name.starts_with("optimizer/ema/") ? " (was the run's optimizer without a moving average?)" : "");
     for (const auto& [name, t] : file.tensors)
         EMBER_CHECK(std::any_of(targets.begin(), targets.end(), [&](const auto& x) { return x.first == name; }), ValueError,
                     where, " has a tensor '", name, "' that the model and optimizer do not have",
