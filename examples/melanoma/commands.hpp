@@ -68,6 +68,7 @@ struct TrainArgs {
     double alert_threshold = -1;  // < 0: chosen on validation; required with --val-split 0
     bool strict = false;
     long limit = 0;  // use at most this many training images (smoke tests)
+    bool resume = false;  // go on from out/backup.safetensors where it exists
 };
 
 int run_train(TrainArgs a);

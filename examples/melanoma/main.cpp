@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
                     "with --val-split 0: the melanoma alert threshold to store (there is no validation split to choose it on)")
         ->check(probability_check());
     trn->add_flag("--strict", ta.strict, "a corrupt image is fatal (default: skipped with a warning)");
+    trn->add_flag("--resume", ta.resume,
+                  "go on from the run folder's backup.safetensors (written after each epoch) as if the run had never "
+                  "stopped: the same options are required (--epochs may grow, except with --lr-schedule cosine); "
+                  "without a backup the run starts from its first epoch");
     trn->add_option("--limit", ta.limit, "use a seeded sample of at most this many training images (quick checks)");
 
     EvalArgs ea;

@@ -13,8 +13,10 @@
 #include <ember/data/dedup.hpp>
 #include <ember/data/loader.hpp>
 #include <ember/data/split.hpp>
+#include <ember/kernels/parallel.hpp>
 #include <ember/optim/adam.hpp>
 #include <ember/train/checkpoint.hpp>
+#include <ember/train/training_state.hpp>
 
 #include "commands.hpp"
 #include "model.hpp"
@@ -74,6 +76,76 @@ json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Sp
         std::cout << (extra.size() > 0 ? ")\n" : "\n");
     }
     return added;
+}
+
+/// What makes a run the run it is, by the options that set it and the values this command resolves them to (the
+/// split seed as used, the data folders by fingerprint rather than path): stored in backup.safetensors, and a
+/// --resume must give the same. --epochs and --threads are recorded too, but checked apart (resume_checks).
+json run_options(const TrainArgs& a, std::uint64_t split_seed, const std::string& jitter, const std::string& train_folder,
+                 const json& extra) {
+    return {{"--epochs", std::to_string(a.epochs)},
+            {"--threads", std::to_string(kernels::max_threads())},
+            {"--data", train_folder},
+            {"--extra-train", extra.dump()},
+            {"--batch", std::to_string(a.batch)},
+            {"--seed", std::to_string(a.seed)},
+            {"--split-seed", std::to_string(split_seed)},
+            {"--val-split", exact(a.val_split)},
+            {"--split", a.split},
+            {"--dedup", a.dedup ? "on" : "off"},
+            {"--limit", std::to_string(a.limit)},
+            {"--augment", a.augment},
+            {"--color-constancy", a.color_constancy},
+            {"--color-jitter", jitter},
+            {"--stretch", exact(a.stretch)},
+            {"--rebalance", std::to_string(a.rebalance)},
+            {"--class-weights", a.class_weights ? "on" : "off"},
+            {"--lr", exact(a.lr)},
+            {"--weight-decay", exact(a.weight_decay)},
+            {"--ema", exact(a.ema)},
+            {"--label-smoothing", exact(a.label_smoothing)},
+            {"--global-clipnorm", exact(a.global_clipnorm)},
+            {"--lr-schedule", a.lr_schedule},
+            {"--patience", std::to_string(a.patience)},
+            {"--monitor", a.monitor},
+            {"--alert-sensitivity", exact(a.alert_sensitivity)},
+            {"--alert-threshold", exact(a.alert_threshold)}};
+}
+
+/// Whether a --resume may go on with the run `backup` recorded as `recorded` (run_options() then) under this
+/// command's `now`, given the `done` epochs it completed; UsageError naming the first option that differs.
+void resume_checks(const fs::path& backup, const json& recorded, const json& now, std::size_t done) {
+    const auto refuse = [&](const std::string& why) {
+        throw UsageError("--resume: " + why + "; resume with the run's options, or train into another --out folder");
+    };
+    for (const auto& [option, value] : now.items()) {
+        if (option == "--epochs" || option == "--threads") continue;
+        if (!recorded.contains(option)) refuse(backup.string() + " does not record " + option);
+        const std::string was = recorded.at(option).get<std::string>();
+        if (was == value.get<std::string>()) continue;
+        if (option == "--data")
+            refuse("the Train folder does not hold the images (names and labels) the run in " + backup.parent_path().string() +
+                   " was trained on");
+        if (option == "--extra-train")
+            refuse("the --extra-train folders do not hold the images the run was trained on (it had " + was + ")");
+        refuse("the run was trained with " + option + " " + was + ", this command has " + option + " " + value.get<std::string>());
+    }
+    const int epochs = std::stoi(now.at("--epochs").get<std::string>());
+    const int was_epochs = std::stoi(recorded.at("--epochs").get<std::string>());
+    if (epochs != was_epochs) {
+        if (now.at("--lr-schedule").get<std::string>() == "cosine")
+            refuse("--lr-schedule cosine decays over --epochs, and the run's " + std::to_string(done) +
+                   " epochs followed the curve of --epochs " + std::to_string(was_epochs) + ", not " + std::to_string(epochs));
+        if (static_cast<std::size_t>(epochs) < done)
+            refuse("--epochs " + std::to_string(epochs) + " is fewer than the " + std::to_string(done) + " epochs the run has done");
+        std::cout << "The run was started for " << was_epochs << (was_epochs == 1 ? " epoch" : " epochs")
+                  << "; it goes on to --epochs " << epochs << "\n";
+    }
+    const std::string threads = now.at("--threads").get<std::string>(), was_threads = recorded.at("--threads").get<std::string>();
+    if (threads != was_threads)
+        std::cerr << "warning: --resume: the run trained on " << was_threads << " thread(s), this command uses " << threads
+                  << ": sums may be taken in another order, so the result can differ in its last bits from an "
+                     "uninterrupted run\n";
 }
 
 }  // namespace
@@ -341,6 +413,53 @@ int run_train(TrainArgs a) {
             last_epoch = h.epochs.back().epoch;
         }
     };
+    // backup.safetensors: the training state after each epoch (weights, Adam's moments, dropout's generator,
+    // the history), which --resume goes on from as if the run had never stopped.
+    const fs::path backup = a.out / "backup.safetensors";
+    const json options = run_options(a, split_seed, jitter_text, fingerprint, extra_json);
+    fo.on_backup = [&](const train::History& h) {
+        train::save_training_state(backup, model, adam, h, {{"run_options", options.dump()}});
+    };
+    if (a.resume && fs::exists(backup)) {
+        json recorded;
+        std::size_t done = 0;
+        {
+            const auto meta = train::read_checkpoint_metadata(backup);
+            if (!meta.count("run_options") || !meta.count("history"))
+                throw UsageError("--resume: " + backup.string() + " is not a training state written by melanoma train");
+            try {
+                recorded = json::parse(meta.at("run_options"));
+                done = json::parse(meta.at("history")).size();
+                resume_checks(backup, recorded, options, done);  // before the state: a changed option is likelier news
+            } catch (const json::exception& e) {
+                throw UsageError("--resume: " + backup.string() + ": its run options cannot be read (" + e.what() + ")");
+            }
+        }
+        const auto state = train::load_training_state(backup, model, adam);  // checks it all before changing anything
+        if (validate) {  // the best epoch's checkpoint must be the one this history kept
+            if (const auto kept = train::best_epoch(state.history, fo.monitor)) {
+                if (!fs::exists(best))
+                    throw UsageError("--resume: " + best.string() + " is missing: the run's best epoch " +
+                                     std::to_string(kept->epoch) + " was saved there");
+                const auto saved = std::stoi(train::read_checkpoint_metadata(best).at("epoch"));
+                const auto done = static_cast<int>(state.history.epochs.size());
+                if (saved != kept->epoch && saved <= done)  // (a later epoch: saved before an interruption, retrained)
+                    throw UsageError("--resume: " + best.string() + " holds epoch " + std::to_string(saved) +
+                                     ", but the run's best epoch by " + a.monitor + " is " + std::to_string(kept->epoch) +
+                                     ": the run folder was changed since");
+                best_record = *kept;
+            }
+        } else {
+            last_epoch = static_cast<int>(state.history.epochs.size());
+        }
+        std::cout << "Resuming the run in " << a.out << " from " << backup.filename() << " (" << state.history.epochs.size()
+                  << " of " << a.epochs << " epochs done)\n";
+        fo.initial_history = state.history;
+    } else if (a.resume) {
+        std::cout << "No " << backup << " to resume from: starting the run from its first epoch\n";
+    } else if (fs::exists(backup)) {
+        std::cerr << "warning: " << backup << " is from an earlier run; this run replaces it (--resume goes on with it)\n";
+    }
     train::History history;
     bool diverged = false;  // the loss stopped being finite: what the run kept is still finished below, exit 3
     try {
@@ -360,10 +479,13 @@ int run_train(TrainArgs a) {
                   << "); its alert threshold is chosen on validation as usual\n";
         diverged = true;
     }
+    if (history.epochs.size() == fo.initial_history.epochs.size() && history.epochs.size() >= 2)
+        curves = plots::training_curves(a.out, validate);  // a finished run resumed: no epoch drew them
     if (!validate) {
         std::cout << "\nTrained on all " << split.train.size() << " training images for " << history.epochs.size()
                   << " epochs, without validation; melanoma alert threshold p(melanoma) >= " << a.alert_threshold
-                  << " (given)\nWrote in " << a.out << ": " << last.filename() << " (the last epoch), history.csv"
+                  << " (given)\nWrote in " << a.out << ": " << last.filename() << " (the last epoch), " << backup.filename()
+                  << " (for --resume), history.csv"
                   << (curves ? ", curves.png" : "") << "\n";
         return 0;
     }
@@ -383,7 +505,7 @@ int run_train(TrainArgs a) {
     std::vector<fs::path> val_paths;
     for (const auto i : split.validation) val_paths.push_back(set.paths[i]);
     const auto roc_files = write_details(a.out, ev, names, threshold, val_paths);
-    std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", history.csv" << (curves ? ", curves.png" : "")
+    std::cout << "\nWrote in " << a.out << ": " << best.filename() << ", " << backup.filename() << " (for --resume), history.csv" << (curves ? ", curves.png" : "")
               << "; on the validation split val_metrics.json, predictions.csv" << (drawn ? ", confusion_matrix.png" : "");
     for (const auto& f : roc_files) std::cout << ", " << f;
     std::cout << "\n";

@@ -822,6 +822,111 @@ TEST_CASE("train --weight-decay, --ema and --label-smoothing reach training and 
     CHECK(tensor_bytes(clipped_ckpt) != plain);
 }
 
+/// history.csv without its seconds column (the one figure an identical run does not repeat).
+std::string history_without_seconds(const fs::path& csv) {
+    std::ifstream in(csv);
+    std::string line, out;
+    while (std::getline(in, line)) {
+        std::size_t at = 0;
+        for (int comma = 0; comma < 7; ++comma) at = line.find(',', at) + 1;  // the 8th column
+        out += line.substr(0, at) + line.substr(line.find(',', at) + 1) + "\n";
+    }
+    return out;
+}
+
+TEST_CASE("train --resume goes on from backup.safetensors as if the run had never stopped", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-resume");
+    const std::string base = "train --data " + q(root) + " --batch 4 --augment flip-rotate-zoom --rebalance 2 --threads 1 ";
+    const auto same_run = [&](const fs::path& a, const fs::path& b, const char* model) {
+        CHECK(bytes(a / model) == bytes(b / model));  // weights and metadata, to the bit
+        CHECK(history_without_seconds(a / "history.csv") == history_without_seconds(b / "history.csv"));
+    };
+    SECTION("a finished run given more epochs") {
+        REQUIRE(melanoma(base + "--epochs 2 --out " + q(root / "whole")).code == 0);
+        auto r = melanoma(base + "--epochs 1 --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("\"backup.safetensors\" (for --resume)"));
+        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("The run was started for 1 epoch; it goes on to --epochs 2") &&
+                                 Catch::Contains("(1 of 2 epochs done)") && Catch::Contains("Resuming after epoch 1 of 2"));
+        same_run(root / "whole", root / "run", "best.safetensors");
+        CHECK(bytes(root / "whole" / "val_metrics.json") == bytes(root / "run" / "val_metrics.json"));
+        // resumed once more: nothing left to train, the same files
+        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("nothing left to train"));
+        same_run(root / "whole", root / "run", "best.safetensors");
+
+        // what is not the same run is refused, naming the option, before any training
+        const std::pair<std::string, std::string> refused[] = {
+            {"--epochs 2 --lr 0.01", "error: --resume: the run was trained with --lr 0.001, this command has --lr 0.01; "
+                                     "resume with the run's options, or train into another --out folder"},
+            {"--epochs 2 --seed 7", "the run was trained with --seed 123, this command has --seed 7"},
+            {"--epochs 2 --label-smoothing 0.1", "the run was trained with --label-smoothing 0, this command has --label-smoothing 0.1"},
+            {"--epochs 1", "error: --resume: --epochs 1 is fewer than the 2 epochs the run has done"},
+            {"--epochs 2 --lr-schedule cosine", "the run was trained with --lr-schedule constant"},
+        };
+        for (const auto& [flags, message] : refused) {
+            CAPTURE(flags);
+            r = melanoma(base + flags + " --resume --out " + q(root / "run"));
+            CHECK(r.code == 2);
+            CHECK_THAT(r.output, Catch::Contains(message));
+            CHECK_THAT(r.output, !Catch::Contains("Epoch "));
+        }
+        write_image(root / "Train" / "melanoma" / "m9.png", 20, 24, 3, 109);  // another Train folder
+        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("error: --resume: the Train folder does not hold the images (names and labels) the run in"));
+        fs::remove(root / "Train" / "melanoma" / "m9.png");
+        // a run folder that no longer holds the best epoch's checkpoint
+        fs::rename(root / "run" / "best.safetensors", root / "best.safetensors");
+        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("best.safetensors is missing: the run's best epoch"));
+        // a backup that is not a training state
+        fs::copy_file(root / "best.safetensors", root / "run" / "backup.safetensors", fs::copy_options::overwrite_existing);
+        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("backup.safetensors is not a training state written by melanoma train"));
+        // a new run over an old one's folder says it replaces the backup
+        r = melanoma(base + "--epochs 1 --out " + q(root / "run"));
+        CHECK(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("backup.safetensors\" is from an earlier run; this run replaces it"));
+        // --resume where there is nothing to resume starts the run
+        r = melanoma(base + "--epochs 1 --resume --out " + q(root / "new"));
+        CHECK(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("backup.safetensors\" to resume from: starting the run from its first epoch"));
+    }
+    SECTION("a run stopped in the middle, with a cosine schedule, dropout and EMA") {
+        const std::string flags = base + "--epochs 4 --lr-schedule cosine --ema 0.9 --label-smoothing 0.1 ";
+        REQUIRE(melanoma(flags + "--out " + q(root / "whole")).code == 0);
+        const fs::path backup = root / "run" / "backup.safetensors";
+        const std::string cmd = "('" + std::string(MELANOMA_BIN) + "' " + flags + "--out " + q(root / "run") +
+                                " > /dev/null 2>&1 & pid=$!; while [ ! -f " + q(backup) +
+                                " ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; kill -TERM $pid; wait $pid) 2> /dev/null";
+        std::system(cmd.c_str());
+        REQUIRE(fs::exists(backup));
+        auto r = melanoma(flags + "--resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("Resuming after epoch"));
+        same_run(root / "whole", root / "run", "best.safetensors");
+        CHECK(bytes(root / "whole" / "val_metrics.json") == bytes(root / "run" / "val_metrics.json"));
+        r = melanoma(base + "--epochs 5 --lr-schedule cosine --ema 0.9 --label-smoothing 0.1 --resume --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("error: --resume: --lr-schedule cosine decays over --epochs, and the run's 4 "
+                                             "epochs followed the curve of --epochs 4, not 5"));
+    }
+    SECTION("without validation, the last epoch") {
+        const std::string flags = base + "--val-split 0 --alert-threshold 0.3 ";
+        REQUIRE(melanoma(flags + "--epochs 2 --out " + q(root / "whole")).code == 0);
+        REQUIRE(melanoma(flags + "--epochs 1 --out " + q(root / "run")).code == 0);
+        const auto r = melanoma(flags + "--epochs 2 --resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        same_run(root / "whole", root / "run", "last.safetensors");
+    }
+}
+
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {
     const fs::path data = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini";
     if (!fs::is_directory(data)) {
