@@ -441,7 +441,10 @@ int run_train(TrainArgs a) {
                 if (!fs::exists(best))
                     throw UsageError("--resume: " + best.string() + " is missing: the run's best epoch " +
                                      std::to_string(kept->epoch) + " was saved there");
-                const auto saved = std::stoi(train::read_checkpoint_metadata(best).at("epoch"));
+                const auto best_meta = train::read_checkpoint_metadata(best);
+                if (!best_meta.count("epoch"))
+                    throw UsageError("--resume: " + best.string() + " records no epoch: it is not this run's best checkpoint");
+                const auto saved = std::stoi(best_meta.at("epoch"));
                 const auto done = static_cast<int>(state.history.epochs.size());
                 if (saved != kept->epoch && saved <= done)  // (a later epoch: saved before an interruption, retrained)
                     throw UsageError("--resume: " + best.string() + " holds epoch " + std::to_string(saved) +
