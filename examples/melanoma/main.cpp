@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
     trn->add_flag("--strict", ta.strict, "a corrupt image is fatal (default: skipped with a warning)");
     trn->add_flag("--resume", ta.resume,
                   "go on from the run folder's backup.safetensors (written after each epoch) as if the run had never "
-                  "stopped: the same options are required (--epochs may grow, except with --lr-schedule cosine); "
+                  "stopped: the same options are required (--epochs may change, not below the epochs done, except with "
+                  "--lr-schedule cosine); "
                   "without a backup the run starts from its first epoch");
     trn->add_option("--limit", ta.limit, "use a seeded sample of at most this many training images (quick checks)");
 

@@ -86,7 +86,11 @@ json run_options(const TrainArgs& a, std::uint64_t split_seed, const std::string
     return {{"--epochs", std::to_string(a.epochs)},
             {"--threads", std::to_string(kernels::max_threads())},
             {"--data", train_folder},
-            {"--extra-train", extra.dump()},
+            {"--extra-train", [&] {  // by what the folders held, as --data: a folder moved is the same run
+                 json prints = json::array();
+                 for (const auto& folder : extra) prints.push_back(folder.at("fingerprint"));
+                 return prints.dump();
+             }()},
             {"--batch", std::to_string(a.batch)},
             {"--seed", std::to_string(a.seed)},
             {"--split-seed", std::to_string(split_seed)},
@@ -127,7 +131,7 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
             refuse("the Train folder does not hold the images (names and labels) the run in " + backup.parent_path().string() +
                    " was trained on");
         if (option == "--extra-train")
-            refuse("the --extra-train folders do not hold the images the run was trained on (it had " + was + ")");
+            refuse("the --extra-train folders do not hold the images (names and labels) the run was trained on");
         refuse("the run was trained with " + option + " " + was + ", this command has " + option + " " + value.get<std::string>());
     }
     const int epochs = std::stoi(now.at("--epochs").get<std::string>());
@@ -139,7 +143,7 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
         if (static_cast<std::size_t>(epochs) < done)
             refuse("--epochs " + std::to_string(epochs) + " is fewer than the " + std::to_string(done) + " epochs the run has done");
         std::cout << "The run was started for " << was_epochs << (was_epochs == 1 ? " epoch" : " epochs")
-                  << "; it goes on to --epochs " << epochs << "\n";
+                  << "; it goes on to --epochs " << epochs << " (from the epoch after those done)\n";
     }
     const std::string threads = now.at("--threads").get<std::string>(), was_threads = recorded.at("--threads").get<std::string>();
     if (threads != was_threads)
@@ -351,7 +355,8 @@ int run_train(TrainArgs a) {
     std::string jitter_text = "none";
     if (jitter.enabled()) {
         std::ostringstream t;
-        t << jitter.brightness << "," << jitter.contrast << "," << jitter.saturation << "," << jitter.hue;
+        t << exact(jitter.brightness) << "," << exact(jitter.contrast) << "," << exact(jitter.saturation) << ","
+          << exact(jitter.hue);
         jitter_text = t.str();
     }
     // `from` says where the threshold came from.
@@ -432,7 +437,10 @@ int run_train(TrainArgs a) {
                 done = json::parse(meta.at("history")).size();
                 resume_checks(backup, recorded, options, done);  // before the state: a changed option is likelier news
             } catch (const json::exception& e) {
-                throw UsageError("--resume: " + backup.string() + ": its run options cannot be read (" + e.what() + ")");
+                throw UsageError("--resume: " + backup.string() + ": its run options or history cannot be read (" +
+                                 e.what() + ")");
+            } catch (const std::logic_error& e) {  // stoi of a recorded number
+                throw UsageError("--resume: " + backup.string() + ": a recorded --epochs or --threads is not a number");
             }
         }
         const auto state = train::load_training_state(backup, model, adam);  // checks it all before changing anything
@@ -444,7 +452,12 @@ int run_train(TrainArgs a) {
                 const auto best_meta = train::read_checkpoint_metadata(best);
                 if (!best_meta.count("epoch"))
                     throw UsageError("--resume: " + best.string() + " records no epoch: it is not this run's best checkpoint");
-                const auto saved = std::stoi(best_meta.at("epoch"));
+                int saved = 0;
+                try {
+                    saved = std::stoi(best_meta.at("epoch"));
+                } catch (const std::logic_error&) {
+                    throw UsageError("--resume: " + best.string() + ": its epoch '" + best_meta.at("epoch") + "' is not a number");
+                }
                 const auto done = static_cast<int>(state.history.epochs.size());
                 if (saved != kept->epoch && saved <= done)  // (a later epoch: saved before an interruption, retrained)
                     throw UsageError("--resume: " + best.string() + " holds epoch " + std::to_string(saved) +
@@ -458,6 +471,9 @@ int run_train(TrainArgs a) {
         std::cout << "Resuming the run in " << a.out << " from " << backup.filename() << " (" << state.history.epochs.size()
                   << " of " << a.epochs << " epochs done)\n";
         fo.initial_history = state.history;
+        // what the files say is the history's, not that of an epoch begun after the backup and cut short
+        state.history.write_csv(a.out / "history.csv");
+        curves = state.history.epochs.size() >= 2 && plots::training_curves(a.out, validate);
     } else if (a.resume) {
         std::cout << "No " << backup << " to resume from: starting the run from its first epoch\n";
     } else if (fs::exists(backup)) {
@@ -482,9 +498,10 @@ int run_train(TrainArgs a) {
                   << "); its alert threshold is chosen on validation as usual\n";
         diverged = true;
     }
-    if (history.epochs.size() == fo.initial_history.epochs.size() && history.epochs.size() >= 2)
-        curves = plots::training_curves(a.out, validate);  // a finished run resumed: no epoch drew them
+    const bool resumed_only = !fo.initial_history.epochs.empty() && history.epochs.size() == fo.initial_history.epochs.size();
     if (!validate) {
+        if (resumed_only)  // last.safetensors may hold an epoch begun after the backup: the backup's is the model
+            train::save_checkpoint(last, model, metadata(a.alert_threshold, history.epochs.back(), "--alert-threshold"));
         std::cout << "\nTrained on all " << split.train.size() << " training images for " << history.epochs.size()
                   << " epochs, without validation; melanoma alert threshold p(melanoma) >= " << a.alert_threshold
                   << " (given)\nWrote in " << a.out << ": " << last.filename() << " (the last epoch), " << backup.filename()
@@ -494,6 +511,15 @@ int run_train(TrainArgs a) {
     }
 
     // Reload the best epoch, choose the alert threshold on the validation split, store it in the checkpoint.
+    if (best_record.epoch > 0) {
+        // A resumed run accepted a best.safetensors of an epoch begun after the backup (saved before the run was
+        // cut short), expecting that epoch to be trained and saved again: it must have been.
+        const auto saved = train::read_checkpoint_metadata(best).at("epoch");
+        if (saved != std::to_string(best_record.epoch))
+            throw UsageError(best.string() + " holds epoch " + saved + ", saved before the run was interrupted, but the "
+                             "resumed run's best epoch is " + std::to_string(best_record.epoch) + ", which no file "
+                             "keeps: train this run again without --resume");
+    }
     train::load_checkpoint(best, model);
     auto ev = train::evaluate(model, *val_loader, classes);
     const double threshold = choose_threshold(ev);  // as on_best chose it: the same model and images

@@ -910,12 +910,29 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         auto r = melanoma(flags + "--resume --out " + q(root / "run"));
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("Resuming after epoch"));
+        CHECK_THAT(r.output, !Catch::Contains("nothing left to train"));  // it was stopped before its last epoch
         same_run(root / "whole", root / "run", "best.safetensors");
         CHECK(bytes(root / "whole" / "val_metrics.json") == bytes(root / "run" / "val_metrics.json"));
         r = melanoma(base + "--epochs 5 --lr-schedule cosine --ema 0.9 --label-smoothing 0.1 --resume --out " + q(root / "run"));
         CHECK(r.code == 2);
         CHECK_THAT(r.output, Catch::Contains("error: --resume: --lr-schedule cosine decays over --epochs, and the run's 4 "
                                              "epochs followed the curve of --epochs 4, not 5"));
+    }
+    SECTION("a best checkpoint of a later epoch than the backup's") {
+        // A kill between an epoch's best checkpoint and its backup leaves best.safetensors one epoch ahead: the
+        // resumed run trains that epoch again and must save it again. Where it does not (here: the file says epoch
+        // 2, the run ends at 1), the run refuses to pass the file off as its best epoch.
+        REQUIRE(melanoma(base + "--epochs 1 --out " + q(root / "run")).code == 0);
+        std::string b = bytes(root / "run" / "best.safetensors");
+        const auto at = b.find("\"epoch\":\"1\"");
+        REQUIRE(at != std::string::npos);
+        b.replace(at, 11, "\"epoch\":\"2\"");  // the same length: the header stays valid
+        std::ofstream(root / "run" / "best.safetensors", std::ios::binary) << b;
+        const auto r = melanoma(base + "--epochs 1 --resume --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("error: " + (root / "run" / "best.safetensors").string() +
+                                             " holds epoch 2, saved before the run was interrupted, but the resumed "
+                                             "run's best epoch is 1, which no file keeps: train this run again without --resume"));
     }
     SECTION("without validation, the last epoch") {
         const std::string flags = base + "--val-split 0 --alert-threshold 0.3 ";

@@ -186,3 +186,22 @@ TEST_CASE("a training state that does not fit is refused, naming what differs, a
                           Catch::Contains("initial_history must hold epochs 1, 2, ... in order; record 1 is epoch 2"));
     }
 }
+
+TEST_CASE("a training state keeps a history's NaN and infinite figures as they were", "[train][resume]") {
+    const fs::path dir = test::scratch_root() / "resume-nonfinite";
+    fs::create_directories(dir);
+    auto m = dropout_model(1);
+    optim::Adam<float> adam(m.parameters());
+    const double inf = std::numeric_limits<double>::infinity();
+    train::History h;
+    h.epochs.push_back({.epoch = 1, .loss = 0.25, .val_loss = inf, .grad_norm_max = -inf});  // the rest NaN or 0
+    train::save_training_state(dir / "state.safetensors", m, adam, h);
+    const auto back = train::load_training_state(dir / "state.safetensors", m, adam).history;
+    REQUIRE(back.epochs.size() == 1);
+    const auto& r = back.epochs[0];
+    CHECK(r.loss == 0.25);
+    CHECK(r.val_loss == inf);
+    CHECK(r.grad_norm_max == -inf);
+    CHECK(std::isnan(r.val_accuracy));
+    CHECK(std::isnan(r.grad_norm_mean));
+}

@@ -34,9 +34,19 @@ struct TrainingState {
 namespace state_detail {
 using nlohmann::json;
 
-/// NaN (a figure not measured) as null, which JSON has and NaN it has not; doubles otherwise dump exactly.
-inline json number(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
-inline double number(const json& j) { return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>(); }
+/// NaN (a figure not measured) as null and infinities as "inf" / "-inf", which JSON lacks (nlohmann would write
+/// null for both); finite doubles dump exactly.
+inline json number(double v) {
+    if (std::isnan(v)) return json(nullptr);
+    if (std::isinf(v)) return json(v > 0 ? "inf" : "-inf");
+    return json(v);
+}
+inline double number(const json& j) {
+    if (j.is_null()) return std::numeric_limits<double>::quiet_NaN();
+    if (j == "inf") return std::numeric_limits<double>::infinity();
+    if (j == "-inf") return -std::numeric_limits<double>::infinity();
+    return j.get<double>();  // json::type_error for any other string
+}
 
 /// An epoch record's figures, by their history.csv names.
 inline constexpr std::pair<const char*, double EpochRecord::*> kRecordFigures[] = {
