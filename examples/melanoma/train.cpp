@@ -152,6 +152,18 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
                      "uninterrupted run\n";
 }
 
+/// The epoch a best checkpoint of this program records; UsageError where it records none or not a number.
+int checkpoint_epoch(const fs::path& ckpt) {
+    const auto meta = train::read_checkpoint_metadata(ckpt);
+    const auto it = meta.find("epoch");
+    if (it == meta.end()) throw UsageError("--resume: " + ckpt.string() + " records no epoch: it is not this run's best checkpoint");
+    try {
+        return std::stoi(it->second);
+    } catch (const std::logic_error&) {
+        throw UsageError("--resume: " + ckpt.string() + ": its epoch '" + it->second + "' is not a number");
+    }
+}
+
 }  // namespace
 
 int run_train(TrainArgs a) {
@@ -449,15 +461,7 @@ int run_train(TrainArgs a) {
                 if (!fs::exists(best))
                     throw UsageError("--resume: " + best.string() + " is missing: the run's best epoch " +
                                      std::to_string(kept->epoch) + " was saved there");
-                const auto best_meta = train::read_checkpoint_metadata(best);
-                if (!best_meta.count("epoch"))
-                    throw UsageError("--resume: " + best.string() + " records no epoch: it is not this run's best checkpoint");
-                int saved = 0;
-                try {
-                    saved = std::stoi(best_meta.at("epoch"));
-                } catch (const std::logic_error&) {
-                    throw UsageError("--resume: " + best.string() + ": its epoch '" + best_meta.at("epoch") + "' is not a number");
-                }
+                const int saved = checkpoint_epoch(best);
                 const auto done = static_cast<int>(state.history.epochs.size());
                 if (saved != kept->epoch && saved <= done)  // (a later epoch: saved before an interruption, retrained)
                     throw UsageError("--resume: " + best.string() + " holds epoch " + std::to_string(saved) +
@@ -514,9 +518,8 @@ int run_train(TrainArgs a) {
     if (best_record.epoch > 0) {
         // A resumed run accepted a best.safetensors of an epoch begun after the backup (saved before the run was
         // cut short), expecting that epoch to be trained and saved again: it must have been.
-        const auto saved = train::read_checkpoint_metadata(best).at("epoch");
-        if (saved != std::to_string(best_record.epoch))
-            throw UsageError(best.string() + " holds epoch " + saved + ", saved before the run was interrupted, but the "
+        if (const int saved = checkpoint_epoch(best); saved != best_record.epoch)
+            throw UsageError(best.string() + " holds epoch " + std::to_string(saved) + ", saved before the run was interrupted, but the "
                              "resumed run's best epoch is " + std::to_string(best_record.epoch) + ", which no file "
                              "keeps: train this run again without --resume");
     }
