@@ -80,7 +80,8 @@ json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Sp
 
 /// What makes a run the run it is, by the options that set it and the values this command resolves them to (the
 /// split seed as used, the data folders by fingerprint rather than path): stored in backup.safetensors, and a
-/// --resume must give the same. --epochs and --threads are recorded too, but checked apart (resume_checks).
+/// --resume must give the same. --epochs and --threads are recorded too, but checked apart, and the alert's
+/// options may change (resume_checks).
 json run_options(const TrainArgs& a, std::uint64_t split_seed, const std::string& jitter, const std::string& train_folder,
                  const json& extra) {
     return {{"--epochs", std::to_string(a.epochs)},
@@ -127,6 +128,13 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
         if (!recorded.contains(option)) refuse(backup.string() + " does not record " + option);
         const std::string was = recorded.at(option).get<std::string>();
         if (was == value.get<std::string>()) continue;
+        // The alert threshold changes no weight: it is chosen (or given) again when the run ends, for the model
+        // the run keeps, so a resumed run may ask for another one.
+        if (option == "--alert-sensitivity" || option == "--alert-threshold") {
+            std::cout << "The run was started with " << option << " " << was << "; its model's alert threshold will follow "
+                      << option << " " << value.get<std::string>() << "\n";
+            continue;
+        }
         if (option == "--data")
             refuse("the Train folder does not hold the images (names and labels) the run in " + backup.parent_path().string() +
                    " was trained on");

@@ -72,6 +72,25 @@ fs::path tiny_dataset(const std::string& name, int per_class = 6) {
     return root;
 }
 
+/// Two classes a model learns in one epoch: dark "benign lesion" and bright "melanoma" images (a faint diagonal
+/// texture each), 6 of each in Train.
+fs::path separable_dataset(const std::string& name) {
+    const fs::path root = fresh_dir(name);
+    const auto write = [](const fs::path& p, int w, int h, int level) {
+        std::vector<std::uint8_t> px(static_cast<std::size_t>(w * h * 3));
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int c = 0; c < 3; ++c) px[static_cast<std::size_t>((y * w + x) * 3 + c)] = static_cast<std::uint8_t>(level + (x + y) % 7);
+        fs::create_directories(p.parent_path());
+        stbi_write_png(p.string().c_str(), w, h, 3, px.data(), w * 3);
+    };
+    for (int i = 0; i < 6; ++i) {
+        write(root / "Train" / "benign lesion" / std::string("b").append(std::to_string(i)).append(".png"), 24, 20, 30 + 3 * i);
+        write(root / "Train" / "melanoma" / std::string("m").append(std::to_string(i)).append(".png"), 20, 24, 200 + 3 * i);
+    }
+    return root;
+}
+
 /// A PNG whose header declares a zero width.
 void write_zero_width_png(const fs::path& p) {
     const unsigned char bytes[] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
@@ -857,6 +876,17 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("nothing left to train"));
         same_run(root / "whole", root / "run", "best.safetensors");
+        // the alert threshold is chosen when the run ends: a resumed run may ask for another sensitivity, and ends
+        // as a run that asked for it from the start
+        REQUIRE(melanoma(base + "--epochs 2 --alert-sensitivity 0.5 --out " + q(root / "whole-0.5")).code == 0);
+        r = melanoma(base + "--epochs 2 --alert-sensitivity 0.5 --resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("The run was started with --alert-sensitivity 0.9; its model's alert "
+                                             "threshold will follow --alert-sensitivity 0.5"));
+        same_run(root / "whole-0.5", root / "run", "best.safetensors");
+        CHECK(bytes(root / "whole-0.5" / "val_metrics.json") == bytes(root / "run" / "val_metrics.json"));
+        // (this validation split holds one melanoma, so 0.5 and 0.9 give one threshold; the section without
+        // validation below shows a resumed run's model taking another one)
 
         // what is not the same run is refused, naming the option, before any training
         const std::pair<std::string, std::string> refused[] = {
@@ -918,6 +948,23 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         CHECK_THAT(r.output, Catch::Contains("error: --resume: --lr-schedule cosine decays over --epochs, and the run's 4 "
                                              "epochs followed the curve of --epochs 4, not 5"));
     }
+    SECTION("a best checkpoint of a later epoch than the backup's, trained and saved again") {
+        // A kill between epoch 2's best checkpoint and its backup: the run folder holds the backup of epoch 1 and
+        // the best checkpoint of epoch 2. The resumed run trains epoch 2 again, saves it again, and ends as the
+        // uninterrupted run. (On these images the validation loss falls from about 0.89 to 0.57 in epoch 2, so
+        // epoch 2 is the best by a wide margin.)
+        const fs::path sep = separable_dataset("cli-resume-later");
+        const std::string flags = "train --data " + q(sep) + " --batch 4 --threads 1 --monitor val_loss ";
+        REQUIRE(melanoma(flags + "--epochs 2 --out " + q(sep / "whole")).code == 0);
+        REQUIRE(bytes(sep / "whole" / "best.safetensors").find("\"epoch\":\"2\"") != std::string::npos);
+        REQUIRE(melanoma(flags + "--epochs 1 --out " + q(sep / "run")).code == 0);
+        fs::copy_file(sep / "whole" / "best.safetensors", sep / "run" / "best.safetensors", fs::copy_options::overwrite_existing);
+        const auto r = melanoma(flags + "--epochs 2 --resume --out " + q(sep / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("(1 of 2 epochs done)") && Catch::Contains("Best epoch 2 by val_loss"));
+        same_run(sep / "whole", sep / "run", "best.safetensors");
+        CHECK(bytes(sep / "whole" / "val_metrics.json") == bytes(sep / "run" / "val_metrics.json"));
+    }
     SECTION("a best checkpoint of a later epoch than the backup's") {
         // A kill between an epoch's best checkpoint and its backup leaves best.safetensors one epoch ahead: the
         // resumed run trains that epoch again and must save it again. Where it does not (here: the file says epoch
@@ -938,9 +985,17 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         const std::string flags = base + "--val-split 0 --alert-threshold 0.3 ";
         REQUIRE(melanoma(flags + "--epochs 2 --out " + q(root / "whole")).code == 0);
         REQUIRE(melanoma(flags + "--epochs 1 --out " + q(root / "run")).code == 0);
-        const auto r = melanoma(flags + "--epochs 2 --resume --out " + q(root / "run"));
+        auto r = melanoma(flags + "--epochs 2 --resume --out " + q(root / "run"));
         REQUIRE(r.code == 0);
         same_run(root / "whole", root / "run", "last.safetensors");
+        // another given threshold: the model the run keeps carries it
+        const std::string other = base + "--val-split 0 --alert-threshold 0.4 --epochs 2 ";
+        REQUIRE(melanoma(other + "--out " + q(root / "whole-0.4")).code == 0);
+        r = melanoma(other + "--resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("The run was started with --alert-threshold 0.3; its model's alert "
+                                             "threshold will follow --alert-threshold 0.4"));
+        same_run(root / "whole-0.4", root / "run", "last.safetensors");
     }
 }
 
