@@ -860,6 +860,15 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         CHECK(bytes(a / model) == bytes(b / model));  // weights and metadata, to the bit
         CHECK(history_without_seconds(a / "history.csv") == history_without_seconds(b / "history.csv"));
     };
+    // The alert threshold is set when the run ends: the run folder resumed with another alert option in `flags`
+    // ends as a run that had it from the start (`whole`), and says so (`note`).
+    const auto resume_with_alert = [&](const std::string& flags, const fs::path& whole, const std::string& note, const char* model) {
+        REQUIRE(melanoma(flags + "--out " + q(whole)).code == 0);
+        const auto r = melanoma(flags + "--resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains(note));
+        same_run(whole, root / "run", model);
+    };
     SECTION("a finished run given more epochs") {
         REQUIRE(melanoma(base + "--epochs 2 --out " + q(root / "whole")).code == 0);
         auto r = melanoma(base + "--epochs 1 --out " + q(root / "run"));
@@ -876,14 +885,10 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("nothing left to train"));
         same_run(root / "whole", root / "run", "best.safetensors");
-        // the alert threshold is chosen when the run ends: a resumed run may ask for another sensitivity, and ends
-        // as a run that asked for it from the start
-        REQUIRE(melanoma(base + "--epochs 2 --alert-sensitivity 0.5 --out " + q(root / "whole-0.5")).code == 0);
-        r = melanoma(base + "--epochs 2 --alert-sensitivity 0.5 --resume --out " + q(root / "run"));
-        REQUIRE(r.code == 0);
-        CHECK_THAT(r.output, Catch::Contains("The run was started with --alert-sensitivity 0.9; its model's alert "
-                                             "threshold will follow --alert-sensitivity 0.5"));
-        same_run(root / "whole-0.5", root / "run", "best.safetensors");
+        // another alert sensitivity
+        resume_with_alert(base + "--epochs 2 --alert-sensitivity 0.5 ", root / "whole-0.5",
+                          "The run was started with --alert-sensitivity 0.9; its model's alert threshold will follow "
+                          "--alert-sensitivity 0.5", "best.safetensors");
         CHECK(bytes(root / "whole-0.5" / "val_metrics.json") == bytes(root / "run" / "val_metrics.json"));
         // (this validation split holds one melanoma, so 0.5 and 0.9 give one threshold; the section without
         // validation below shows a resumed run's model taking another one)
@@ -985,17 +990,13 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         const std::string flags = base + "--val-split 0 --alert-threshold 0.3 ";
         REQUIRE(melanoma(flags + "--epochs 2 --out " + q(root / "whole")).code == 0);
         REQUIRE(melanoma(flags + "--epochs 1 --out " + q(root / "run")).code == 0);
-        auto r = melanoma(flags + "--epochs 2 --resume --out " + q(root / "run"));
+        const auto r = melanoma(flags + "--epochs 2 --resume --out " + q(root / "run"));
         REQUIRE(r.code == 0);
         same_run(root / "whole", root / "run", "last.safetensors");
         // another given threshold: the model the run keeps carries it
-        const std::string other = base + "--val-split 0 --alert-threshold 0.4 --epochs 2 ";
-        REQUIRE(melanoma(other + "--out " + q(root / "whole-0.4")).code == 0);
-        r = melanoma(other + "--resume --out " + q(root / "run"));
-        REQUIRE(r.code == 0);
-        CHECK_THAT(r.output, Catch::Contains("The run was started with --alert-threshold 0.3; its model's alert "
-                                             "threshold will follow --alert-threshold 0.4"));
-        same_run(root / "whole-0.4", root / "run", "last.safetensors");
+        resume_with_alert(base + "--val-split 0 --alert-threshold 0.4 --epochs 2 ", root / "whole-0.4",
+                          "The run was started with --alert-threshold 0.3; its model's alert threshold will follow "
+                          "--alert-threshold 0.4", "last.safetensors");
     }
 }
 
