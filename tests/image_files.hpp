@@ -36,16 +36,21 @@ inline std::uint8_t pattern(int y, int x, int c, int salt = 0) {
     return static_cast<std::uint8_t>((y * 37 + x * 11 + c * 71 + salt * 13) % 256);
 }
 
-/// Writes a w x h image with `channels` channels as PNG (lossless) or BMP, filled with pattern(salt).
+/// Writes the w x h image `px` (row-major, `channels` interleaved) as PNG (lossless), BMP or JPEG, by extension.
+inline void write_pixels(const std::filesystem::path& p, int w, int h, int channels, const std::vector<std::uint8_t>& px) {
+    std::filesystem::create_directories(p.parent_path());
+    if (p.extension() == ".bmp") stbi_write_bmp(p.string().c_str(), w, h, channels, px.data());
+    else if (p.extension() == ".jpg") stbi_write_jpg(p.string().c_str(), w, h, channels, px.data(), 95);
+    else stbi_write_png(p.string().c_str(), w, h, channels, px.data(), w * channels);
+}
+
+/// Writes a w x h image with `channels` channels, filled with pattern(salt) (write_pixels says which format).
 inline void write_image(const std::filesystem::path& p, int w, int h, int channels, int salt = 0) {
     std::vector<std::uint8_t> px(static_cast<std::size_t>(w * h * channels));
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
             for (int c = 0; c < channels; ++c) px[static_cast<std::size_t>((y * w + x) * channels + c)] = pattern(y, x, c, salt);
-    std::filesystem::create_directories(p.parent_path());
-    if (p.extension() == ".bmp") stbi_write_bmp(p.string().c_str(), w, h, channels, px.data());
-    else if (p.extension() == ".jpg") stbi_write_jpg(p.string().c_str(), w, h, channels, px.data(), 95);
-    else stbi_write_png(p.string().c_str(), w, h, channels, px.data(), w * channels);
+    write_pixels(p, w, h, channels, px);
 }
 
 inline void write_text(const std::filesystem::path& p, const std::string& text) {

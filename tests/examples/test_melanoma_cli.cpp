@@ -81,8 +81,7 @@ fs::path separable_dataset(const std::string& name) {
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x)
                 for (int c = 0; c < 3; ++c) px[static_cast<std::size_t>((y * w + x) * 3 + c)] = static_cast<std::uint8_t>(level + (x + y) % 7);
-        fs::create_directories(p.parent_path());
-        stbi_write_png(p.string().c_str(), w, h, 3, px.data(), w * 3);
+        ember::test::write_pixels(p, w, h, 3, px);
     };
     for (int i = 0; i < 6; ++i) {
         write(root / "Train" / "benign lesion" / std::string("b").append(std::to_string(i)).append(".png"), 24, 20, 30 + 3 * i);
