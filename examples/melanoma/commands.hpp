@@ -1,6 +1,6 @@
 // examples/melanoma/commands.hpp - the melanoma program's subcommands as main.cpp's command line hands them their
 // arguments, and the helpers they share. The subcommands live in their own translation units (audit.cpp,
-// train.cpp, evaluate.cpp for evaluate and predict), so a build compiles them in parallel and an edit to one
+// train.cpp, evaluate.cpp for evaluate, calibrate and predict), so a build compiles them in parallel and an edit to one
 // recompiles only it.
 #pragma once
 
@@ -90,6 +90,18 @@ struct EvalArgs {
 };
 
 int run_evaluate(const EvalArgs& a);
+
+/// `melanoma calibrate`: the alert threshold of one checkpoint chosen on labelled images pooled from several
+/// sources - its own validation split and other folders - and optionally saved into a copy of the checkpoint.
+struct CalibrateArgs {
+    /// models: the one checkpoint; data: a dataset whose Train folder's validation side (as train split it) is a
+    /// source, or empty; alert_sensitivity: the target; the split fields as evaluate --on validation's.
+    EvalArgs eval;
+    std::vector<fs::path> folders;  // folders of class folders, each image a source image
+    fs::path save;                  // where to write the checkpoint with the chosen threshold; empty: nowhere
+};
+
+int run_calibrate(const CalibrateArgs& a);
 int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>& images, double threshold_override,
                 bool as_json, const std::string& tta_name);
 

@@ -1,6 +1,7 @@
 // examples/melanoma/evaluate.cpp - `melanoma evaluate` (a checkpoint or an ensemble on Test or on its own
-// validation split: accuracy, per-class figures, confusion matrix, melanoma alert) and `melanoma predict`
-// (probabilities, top-3 and the alert per image).
+// validation split: accuracy, per-class figures, confusion matrix, melanoma alert), `melanoma calibrate` (the
+// alert threshold chosen on several labelled sources pooled) and `melanoma predict` (probabilities, top-3 and the
+// alert per image).
 #include <algorithm>
 #include <fstream>
 #include <iomanip>
@@ -252,6 +253,107 @@ int run_evaluate(const EvalArgs& a) {
     std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (drawn ? ", confusion_matrix.png" : "");
     for (const auto& f : roc_files) std::cout << ", " << f;
     std::cout << " in " << out << "\n";
+    return 0;
+}
+
+namespace {
+
+/// One source of labelled images for calibrate: its name and the model's p(melanoma) on each of its images.
+struct ScoredSource {
+    std::string name;
+    std::vector<double> score;
+    std::vector<bool> melanoma;
+    std::size_t melanomas() const { return static_cast<std::size_t>(std::count(melanoma.begin(), melanoma.end(), true)); }
+};
+
+std::string rates_text(const train::BinaryRates& r) {
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(3) << "sensitivity " << r.sensitivity() << " (" << r.tp << "/" << r.tp + r.fn
+       << "), specificity " << r.specificity() << " (" << r.tn << "/" << r.tn + r.fp << ")";
+    return os.str();
+}
+
+}  // namespace
+
+int run_calibrate(const CalibrateArgs& a) {
+    const EvalArgs& e = a.eval;
+    EMBER_CHECK(e.models.size() == 1, UsageError, "calibrate: give one --model (an ensemble's threshold cannot be saved "
+                "into one checkpoint; choose it with evaluate --on validation)");
+    EMBER_CHECK(!e.data.empty() || !a.folders.empty(), UsageError,
+                "calibrate: nothing to choose the threshold on: give --validation DATASET (the checkpoint's own "
+                "validation split) and/or --data DIR (a folder of class folders), repeatable");
+    for (std::size_t i = 0; i < a.folders.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            EMBER_CHECK(fs::weakly_canonical(a.folders[i]) != fs::weakly_canonical(a.folders[j]), UsageError,
+                        "calibrate: --data ", a.folders[i], " is given twice: its images would count twice");
+    if (!a.save.empty()) ensure_writable_dir(fs::absolute(a.save).parent_path());
+    LoadedModel m = load_model(e.models.front());
+    const int mel = find_class(m.names, kMelanoma);
+    EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", e.models.front(), " has no class named '", kMelanoma,
+                "': it has no melanoma alert to calibrate");
+
+    std::vector<ScoredSource> sources;
+    const auto score = [&](std::string name, const data::ImageSet& set, const std::vector<std::size_t>& rows) {
+        data::BatchLoader loader(set, rows, {.batch_size = e.batch});
+        const train::Evaluation ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()));
+        auto [p, pos] = melanoma_scores(ev, mel);
+        sources.push_back({std::move(name), std::move(p), std::move(pos)});
+    };
+    if (!e.data.empty()) {
+        const auto [set, rows] = validation_side(e, m, split_spec(e, m));
+        score("validation side of " + split_dir(e.data, "Train").string(), set, rows);
+    }
+    for (const auto& dir : a.folders) {
+        const data::ImageSet set = load_folder(dir, e.strict, m.color_constancy, m.names);
+        std::vector<std::size_t> rows(set.size());
+        std::iota(rows.begin(), rows.end(), 0);
+        score(dir.string(), set, rows);
+    }
+
+    ScoredSource pooled{"pooled", {}, {}};
+    for (const auto& s : sources) {
+        pooled.score.insert(pooled.score.end(), s.score.begin(), s.score.end());
+        pooled.melanoma.insert(pooled.melanoma.end(), s.melanoma.begin(), s.melanoma.end());
+    }
+    EMBER_CHECK(pooled.melanomas() > 0, UsageError, "calibrate: none of the ", pooled.score.size(),
+                " images is labelled '", kMelanoma, "': a sensitivity cannot be reached on them");
+    const double threshold = train::threshold_for_sensitivity(pooled.score, pooled.melanoma, e.alert_sensitivity);
+
+    std::cout << "\nCalibrating the melanoma alert of " << e.models.front() << " (its threshold: " << exact(m.threshold)
+              << ", from " << (m.meta.count("alert_threshold_from") ? m.meta.at("alert_threshold_from") : "?") << ")\n";
+    json record = json::array();
+    std::ostringstream from;
+    from << "calibrate: melanoma sensitivity >= " << e.alert_sensitivity << " on";
+    for (const auto& s : sources) {
+        const bool own = s.melanomas() > 0;
+        const double alone = own ? train::threshold_for_sensitivity(s.score, s.melanoma, e.alert_sensitivity) : 0;
+        std::cout << "  " << s.name << ": " << s.score.size() << " images, " << s.melanomas() << " melanomas";
+        if (own) std::cout << "; alone it would choose " << exact(alone);
+        std::cout << "\n";
+        from << (&s == &sources.front() ? " " : " + ") << s.name << " (" << s.score.size() << " images, "
+             << s.melanomas() << " melanomas)";
+    }
+    std::cout << "Alert threshold for melanoma sensitivity >= " << e.alert_sensitivity << " on the " << pooled.score.size()
+              << " images pooled (" << pooled.melanomas() << " melanomas): " << exact(threshold) << "\n";
+    sources.push_back(std::move(pooled));
+    for (const auto& s : sources) {
+        const auto r = train::binary_rates(s.score, s.melanoma, threshold);
+        std::cout << "  " << s.name << ": " << rates_text(r) << "\n";
+        record.push_back({{"source", s.name}, {"images", s.score.size()}, {"melanomas", s.melanomas()},
+                          {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp}});
+    }
+    if (a.save.empty()) {
+        std::cout << "Pass it to evaluate/predict with --threshold " << exact(threshold)
+                  << ", or write a checkpoint that carries it with --save\n";
+        return 0;
+    }
+    auto meta = m.meta;
+    meta["alert_threshold"] = exact(threshold);
+    meta["alert_threshold_from"] = from.str();
+    meta["alert_calibration"] = record.dump();
+    train::save_checkpoint(a.save, m.model, meta);
+    std::cout << "Wrote " << a.save << ": the weights of " << e.models.front() << " with alert threshold " << exact(threshold)
+              << " (evaluate and predict use it)\n";
     return 0;
 }
 

@@ -161,6 +161,29 @@ int main(int argc, char** argv) {
                     "with --on validation: report the alert threshold reaching this melanoma sensitivity")
         ->check(probability_check())->capture_default_str();
 
+    CalibrateArgs ca;
+    auto* cal = app.add_subcommand("calibrate", "choose the melanoma alert threshold on labelled images from several sources "
+                                                "pooled (the checkpoint's validation split, other folders), and save it");
+    cal->add_option("--model", ca.eval.models, "checkpoint written by train")->required()->allow_extra_args(false);
+    cal->add_option("--validation", ca.eval.data,
+                    "dataset folder (or its Train folder): the validation side of its Train folder, split as train did");
+    cal->add_option("--data", ca.folders, "folder of class folders whose every image is used; repeat it for more sources")
+        ->allow_extra_args(false);
+    cal->add_option("--alert-sensitivity", ca.eval.alert_sensitivity,
+                    "the melanoma sensitivity the alert must reach on the pooled images")
+        ->check(probability_check())->capture_default_str();
+    cal->add_option("--save", ca.save, "write a copy of the checkpoint that carries the chosen threshold (may be --model itself)");
+    cal->add_flag("--strict", ca.eval.strict, "a corrupt image is fatal");
+    cal->add_option("--seed", ca.eval.seed, "with --validation, for checkpoints that do not record it")->capture_default_str();
+    cal->add_option("--val-split", ca.eval.val_split, "with --validation, for checkpoints that do not record it")
+        ->check(number_check([](double x) { return x > 0 && x < 1; }, "in (0, 1)"))->capture_default_str();
+    cal->add_option("--split", ca.eval.split, "with --validation, for checkpoints that do not record it")
+        ->check(CLI::IsMember({"stratified", "keras"}))->capture_default_str();
+    cal->add_flag("--dedup", ca.eval.dedup, "with --validation, for checkpoints that do not record it");
+    cal->add_option("--batch", ca.eval.batch, "batch size (as train's, for scores identical to its report)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    add_threads(cal, scoring_threads);
+
     std::vector<fs::path> pr_models;
     std::vector<fs::path> pr_images;
     double pr_threshold = -1;
@@ -191,8 +214,9 @@ int main(int argc, char** argv) {
                     for (const auto& name : o->get_lnames()) ta.given.insert("--" + name);
             return run_train(ta);
         }
-        if (*evl || *prd) ember::kernels::set_num_threads(scoring_threads);
+        if (*evl || *cal || *prd) ember::kernels::set_num_threads(scoring_threads);
         if (*evl) return run_evaluate(ea);
+        if (*cal) return run_calibrate(ca);
         if (*prd) return run_predict(pr_models, pr_images, pr_threshold, pr_json, pr_tta);
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";

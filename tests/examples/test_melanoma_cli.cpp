@@ -1,10 +1,12 @@
 // End-to-end tests of the melanoma program: bad input on generated files, and a short real run on isic-mini.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -587,6 +589,9 @@ TEST_CASE("a dataset folder without Test, and classes without a melanoma", "[exa
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("warning: the model has no class named 'melanoma': no melanoma alert is given") &&
                              Catch::Contains("\"melanoma_probability\": null") && Catch::Contains("\"melanoma_alert\": false"));
+    r = melanoma("calibrate --model " + q(other / "run" / "best.safetensors") + " --data " + q(other / "Train"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("has no class named 'melanoma': it has no melanoma alert to calibrate"));
 }
 
 TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and the given alert threshold", "[examples][melanoma]") {
@@ -726,6 +731,90 @@ TEST_CASE("evaluate writes every image's prediction and the melanoma ROC curve",
     CHECK(header == "threshold,false_positive_rate,true_positive_rate");
     for (std::string line; std::getline(roc, line);) last = line;
     CHECK(last.substr(last.find(',')) == ",1,1");
+}
+
+/// The p(melanoma) column (the last of two classes) and who is truly melanoma, from a predictions.csv of a
+/// two-class model (benign lesion, melanoma) whose paths need no quoting.
+void read_melanoma_scores(const fs::path& csv, std::vector<double>& score, std::vector<bool>& melanoma) {
+    std::ifstream in(csv);
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    while (std::getline(in, line)) {
+        std::vector<std::string> fields;
+        std::stringstream ss(line);
+        for (std::string f; std::getline(ss, f, ',');) fields.push_back(f);
+        REQUIRE(fields.size() == 6);
+        score.push_back(std::stod(fields[5]));
+        melanoma.push_back(fields[1] == "melanoma");
+    }
+}
+
+TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it into a copy of the checkpoint", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-calibrate", 10);
+    const fs::path extra = root / "extra";  // another labelled source: 5 images of each class
+    for (int i = 0; i < 5; ++i) {
+        write_image(extra / "benign lesion" / std::string("b").append(std::to_string(i)).append(".png"), 22, 26, 3, 500 + i);
+        write_image(extra / "melanoma" / std::string("m").append(std::to_string(i)).append(".png"), 26, 22, 3, 600 + i);
+    }
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
+    const fs::path ckpt = root / "run" / "best.safetensors", saved = root / "calibrated.safetensors";
+    auto r = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --data " + q(extra) +
+                      " --alert-sensitivity 0.8 --save " + q(saved));
+    REQUIRE(r.code == 0);
+    // the validation split holds 2 melanomas of 10, extra 5: 6 of the 7 must alert
+    CHECK_THAT(r.output, Catch::Contains("validation side of " + (root / "Train").string() + ": 4 images, 2 melanomas") &&
+                             Catch::Contains(extra.string() + ": 10 images, 5 melanomas") &&
+                             Catch::Contains("Alert threshold for melanoma sensitivity >= 0.8 on the 14 images pooled (7 melanomas): ") &&
+                             Catch::Contains("  pooled: sensitivity 0.857 (6/7), specificity "));
+
+    // the same threshold from evaluate's scores of each source, pooled here by the rule of threshold_for_sensitivity
+    REQUIRE(melanoma("evaluate --on validation --data " + q(root) + " --model " + q(ckpt) + " --out " + q(root / "v")).code == 0);
+    REQUIRE(melanoma("evaluate --data " + q(extra) + " --model " + q(ckpt) + " --out " + q(root / "x")).code == 0);
+    std::vector<double> score;
+    std::vector<bool> is_melanoma;
+    read_melanoma_scores(root / "v" / "predictions.csv", score, is_melanoma);
+    read_melanoma_scores(root / "x" / "predictions.csv", score, is_melanoma);
+    REQUIRE(score.size() == 14);
+    std::vector<double> positives;
+    for (std::size_t i = 0; i < score.size(); ++i)
+        if (is_melanoma[i]) positives.push_back(score[i]);
+    std::sort(positives.begin(), positives.end(), std::greater<>());
+    const double sixth = positives[5];
+    double below = -1;
+    for (const double v : score)
+        if (v < sixth) below = std::max(below, v);
+    REQUIRE(below >= 0);
+    const std::string header = bytes(saved).substr(0, 4096);
+    const auto at = header.find("\"alert_threshold\":\"");
+    REQUIRE(at != std::string::npos);
+    const double stored = std::stod(header.substr(at + 19));
+    CHECK(stored == Approx((below + sixth) / 2).margin(1e-8));
+    CHECK_THAT(r.output, Catch::Contains("on the 14 images pooled (7 melanomas): " + header.substr(at + 19, header.find('"', at + 19) - at - 19) + "\n"));
+
+    // the copy: the same weights, the new threshold and where it came from; evaluate uses it
+    CHECK(tensor_bytes(bytes(saved)) == tensor_bytes(bytes(ckpt)));
+    CHECK_THAT(header, Catch::Contains("\"alert_threshold_from\":\"calibrate: melanoma sensitivity >= 0.8 on validation side of ") &&
+                           Catch::Contains("\"alert_calibration\":"));
+    r = melanoma("evaluate --data " + q(extra) + " --model " + q(saved) + " --out " + q(root / "x2"));
+    REQUIRE(r.code == 0);
+    std::ostringstream shown;
+    shown << std::fixed << std::setprecision(3) << stored;
+    CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= " + shown.str() + ")"));
+
+    // without --save it only reports; with no source, a source given twice or no melanoma, a clear refusal
+    r = melanoma("calibrate --model " + q(ckpt) + " --data " + q(extra));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Pass it to evaluate/predict with --threshold "));
+    r = melanoma("calibrate --model " + q(ckpt));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: calibrate: nothing to choose the threshold on: give --validation DATASET"));
+    r = melanoma("calibrate --model " + q(ckpt) + " --data " + q(extra) + " --data " + q(root / "extra" / ".." / "extra"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("is given twice: its images would count twice"));
+    fs::remove_all(extra / "melanoma");
+    r = melanoma("calibrate --model " + q(ckpt) + " --data " + q(extra));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: calibrate: none of the 5 images is labelled 'melanoma': a sensitivity cannot be reached on them"));
 }
 
 TEST_CASE("train --color-constancy: evaluate and predict correct images as the checkpoint says", "[examples][melanoma]") {
