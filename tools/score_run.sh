@@ -13,11 +13,13 @@ run=$1 data=$2 splits=${3:-}
 M=${MELANOMA:-./build/examples/melanoma/melanoma}
 threads=${THREADS:-2}
 ckpt=${CHECKPOINT:-best.safetensors}
+case $ckpt in */*) echo "score_run.sh: CHECKPOINT names a file in RUNDIR, not a path: $ckpt" >&2; exit 2;; esac
 tag=$([ "$ckpt" = best.safetensors ] || echo "-${ckpt%.safetensors}")
 [ -f "$run/$ckpt" ] || { echo "score_run.sh: no $run/$ckpt" >&2; exit 2; }
 score() {  # name, then evaluate's arguments
     local name=$1$tag; shift
-    "$M" evaluate --model "$run/$ckpt" --threads "$threads" --out "$run/$name" "$@" > "$run/$name.log" 2>&1
+    "$M" evaluate --model "$run/$ckpt" --threads "$threads" --out "$run/$name" "$@" > "$run/$name.log" 2>&1 ||
+        { echo "score_run.sh: evaluate failed for $name; the end of $run/$name.log:" >&2; tail -5 "$run/$name.log" >&2; exit 1; }
     echo "== $name"; grep -a "^Images\|Left out\|Melanoma alert\|ROC AUC\|by arg-max" "$run/$name.log"
 }
 score test --data "$data"

@@ -141,7 +141,7 @@ SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
 /// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
 /// whether test-time augmentation helps, and at which alert threshold - without touching Test.
 std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m,
-                                                                    const SplitSpec& spec) {
+                                                                    const SplitSpec& spec, const char* command) {
     const fs::path dir = split_dir(a.data, "Train");
     if (!spec.guessed.empty()) {
         std::cerr << "warning: the checkpoint does not record";
@@ -150,14 +150,14 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
                      "they match how it was trained\n";
     }
     const auto index = data::index_image_folder(dir);
-    EMBER_CHECK(index.class_names == m.names, ValueError, "evaluate --on validation: ", dir,
+    EMBER_CHECK(index.class_names == m.names, ValueError, command, ": ", dir,
                 " has other class folders than the checkpoint's classes: cannot remake the training split");
     data::ImageSet set = load_folder(dir, a.strict, m.color_constancy, m.names);
     if (spec.folder.empty())
         std::cerr << "warning: the checkpoint does not record which images its Train folder held; the split is "
                      "only train's if " << dir << " is unchanged\n";
     else
-        EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, "evaluate --on validation: ", dir,
+        EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, command, ": ", dir,
                     " is not the folder the checkpoint was trained on (images or names differ: ",
                     folder_fingerprint(set), " vs the recorded ", spec.folder, "): cannot remake its validation split");
     if (spec.dedup) set = data::subset(set, data::deduplicate(set).keep);
@@ -200,7 +200,7 @@ int run_evaluate(const EvalArgs& a) {
     fs::path dir;
     if (validation) {
         dir = split_dir(a.data, "Train");
-        std::tie(set, all) = validation_side(a, m, s0);
+        std::tie(set, all) = validation_side(a, m, s0, "evaluate --on validation");
     } else {
         dir = split_dir(a.data, "Test");
         set = load_folder(dir, a.strict, m.color_constancy, m.names);
@@ -266,11 +266,31 @@ struct ScoredSource {
     std::size_t melanomas() const { return static_cast<std::size_t>(std::count(melanoma.begin(), melanoma.end(), true)); }
 };
 
+/// "sensitivity 0.909 (80/88), specificity 0.742 (267/360)"; n/a where a source has no such images.
 std::string rates_text(const train::BinaryRates& r) {
     std::ostringstream os;
-    os << std::fixed << std::setprecision(3) << "sensitivity " << r.sensitivity() << " (" << r.tp << "/" << r.tp + r.fn
-       << "), specificity " << r.specificity() << " (" << r.tn << "/" << r.tn + r.fp << ")";
+    os << std::fixed << std::setprecision(3);
+    const auto rate = [&](const char* what, double v, std::int64_t hit, std::int64_t all) {
+        os << what;
+        if (all > 0) os << v << " (" << hit << "/" << all << ")";
+        else os << "n/a (no such images)";
+    };
+    rate("sensitivity ", r.sensitivity(), r.tp, r.tp + r.fn);
+    rate(", specificity ", r.specificity(), r.tn, r.tn + r.fp);
     return os.str();
+}
+
+/// The folders a checkpoint recorded as trained on beside its Train folder (--extra-train), canonical.
+std::vector<fs::path> extra_training_folders(const LoadedModel& m) {
+    std::vector<fs::path> dirs;
+    const auto it = m.meta.find("extra_train");
+    if (it == m.meta.end()) return dirs;
+    try {
+        for (const auto& f : json::parse(it->second)) dirs.push_back(fs::weakly_canonical(f.at("folder").get<std::string>()));
+    } catch (const std::exception&) {
+        throw IoError("checkpoint '" + m.path.string() + "': its extra_train metadata is not the list train writes");
+    }
+    return dirs;
 }
 
 }  // namespace
@@ -279,6 +299,7 @@ int run_calibrate(const CalibrateArgs& a) {
     const EvalArgs& e = a.eval;
     EMBER_CHECK(e.models.size() == 1, UsageError, "calibrate: give one --model (an ensemble's threshold cannot be saved "
                 "into one checkpoint; choose it with evaluate --on validation)");
+    const fs::path& model_path = e.models.front();
     EMBER_CHECK(!e.data.empty() || !a.folders.empty(), UsageError,
                 "calibrate: nothing to choose the threshold on: give --validation DATASET (the checkpoint's own "
                 "validation split) and/or --data DIR (a folder of class folders), repeatable");
@@ -286,11 +307,26 @@ int run_calibrate(const CalibrateArgs& a) {
         for (std::size_t j = 0; j < i; ++j)
             EMBER_CHECK(fs::weakly_canonical(a.folders[i]) != fs::weakly_canonical(a.folders[j]), UsageError,
                         "calibrate: --data ", a.folders[i], " is given twice: its images would count twice");
-    if (!a.save.empty()) ensure_writable_dir(fs::absolute(a.save).parent_path());
-    LoadedModel m = load_model(e.models.front());
+    if (!a.save.empty()) {
+        EMBER_CHECK(a.save.has_filename() && !fs::is_directory(a.save), UsageError, "calibrate: --save ", a.save,
+                    " is a folder: give the checkpoint file to write");
+        EMBER_CHECK(fs::weakly_canonical(a.save) != fs::weakly_canonical(model_path), UsageError, "calibrate: --save ",
+                    a.save, " is --model itself: write the calibrated copy beside it, so the run keeps the threshold it chose");
+        ensure_writable_dir(fs::absolute(a.save).parent_path());
+    }
+    LoadedModel m = load_model(model_path);
     const int mel = find_class(m.names, kMelanoma);
-    EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", e.models.front(), " has no class named '", kMelanoma,
+    EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", model_path, " has no class named '", kMelanoma,
                 "': it has no melanoma alert to calibrate");
+    // Images the model trained on would flatter its scores (and the validation side would count twice).
+    const auto trained_on = extra_training_folders(m);
+    for (const auto& dir : a.folders) {
+        const fs::path c = fs::weakly_canonical(dir);
+        EMBER_CHECK(std::find(trained_on.begin(), trained_on.end(), c) == trained_on.end(), UsageError, "calibrate: --data ",
+                    dir, " was on the checkpoint's training side (--extra-train): its scores would flatter the alert");
+        EMBER_CHECK(e.data.empty() || c != fs::weakly_canonical(split_dir(e.data, "Train")), UsageError, "calibrate: --data ",
+                    dir, " is the Train folder --validation takes the validation side of: the model trained on the rest");
+    }
 
     std::vector<ScoredSource> sources;
     const auto score = [&](std::string name, const data::ImageSet& set, const std::vector<std::size_t>& rows) {
@@ -300,10 +336,16 @@ int run_calibrate(const CalibrateArgs& a) {
         sources.push_back({std::move(name), std::move(p), std::move(pos)});
     };
     if (!e.data.empty()) {
-        const auto [set, rows] = validation_side(e, m, split_spec(e, m));
+        const SplitSpec spec = split_spec(e, m);
+        EMBER_CHECK(spec.val_split > 0, UsageError, "calibrate --validation: ", model_path,
+                    " was trained on all of Train (--val-split 0): it has no validation split; give --data folders instead");
+        const auto [set, rows] = validation_side(e, m, spec, "calibrate --validation");
         score("validation side of " + split_dir(e.data, "Train").string(), set, rows);
     }
     for (const auto& dir : a.folders) {
+        EMBER_CHECK(!find_split_dir(dir, "Train") && !find_split_dir(dir, "Test"), UsageError, "calibrate: --data ", dir,
+                    " is a dataset folder (it holds Train or Test), not a folder of class folders: give --validation "
+                    "for its Train folder's validation split");
         const data::ImageSet set = load_folder(dir, e.strict, m.color_constancy, m.names);
         std::vector<std::size_t> rows(set.size());
         std::iota(rows.begin(), rows.end(), 0);
@@ -319,20 +361,20 @@ int run_calibrate(const CalibrateArgs& a) {
                 " images is labelled '", kMelanoma, "': a sensitivity cannot be reached on them");
     const double threshold = train::threshold_for_sensitivity(pooled.score, pooled.melanoma, e.alert_sensitivity);
 
-    std::cout << "\nCalibrating the melanoma alert of " << e.models.front() << " (its threshold: " << exact(m.threshold)
+    std::cout << "\nCalibrating the melanoma alert of " << model_path << " (its threshold: " << exact(m.threshold)
               << ", from " << (m.meta.count("alert_threshold_from") ? m.meta.at("alert_threshold_from") : "?") << ")\n";
     json record = json::array();
     std::ostringstream from;
     from << "calibrate: melanoma sensitivity >= " << e.alert_sensitivity << " on";
     for (const auto& s : sources) {
-        const bool own = s.melanomas() > 0;
-        const double alone = own ? train::threshold_for_sensitivity(s.score, s.melanoma, e.alert_sensitivity) : 0;
         std::cout << "  " << s.name << ": " << s.score.size() << " images, " << s.melanomas() << " melanomas";
-        if (own) std::cout << "; alone it would choose " << exact(alone);
+        if (s.melanomas() > 0)
+            std::cout << "; alone it would choose " << exact(train::threshold_for_sensitivity(s.score, s.melanoma, e.alert_sensitivity));
         std::cout << "\n";
         from << (&s == &sources.front() ? " " : " + ") << s.name << " (" << s.score.size() << " images, "
              << s.melanomas() << " melanomas)";
     }
+    from << ", scored without test-time augmentation";
     std::cout << "Alert threshold for melanoma sensitivity >= " << e.alert_sensitivity << " on the " << pooled.score.size()
               << " images pooled (" << pooled.melanomas() << " melanomas): " << exact(threshold) << "\n";
     sources.push_back(std::move(pooled));
@@ -352,7 +394,7 @@ int run_calibrate(const CalibrateArgs& a) {
     meta["alert_threshold_from"] = from.str();
     meta["alert_calibration"] = record.dump();
     train::save_checkpoint(a.save, m.model, meta);
-    std::cout << "Wrote " << a.save << ": the weights of " << e.models.front() << " with alert threshold " << exact(threshold)
+    std::cout << "Wrote " << a.save << ": the weights of " << model_path << " with alert threshold " << exact(threshold)
               << " (evaluate and predict use it)\n";
     return 0;
 }

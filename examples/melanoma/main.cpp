@@ -164,7 +164,8 @@ int main(int argc, char** argv) {
     CalibrateArgs ca;
     auto* cal = app.add_subcommand("calibrate", "choose the melanoma alert threshold on labelled images from several sources "
                                                 "pooled (the checkpoint's validation split, other folders), and save it");
-    cal->add_option("--model", ca.eval.models, "checkpoint written by train")->required()->allow_extra_args(false);
+    fs::path cal_model;
+    cal->add_option("--model", cal_model, "checkpoint written by train")->required();
     cal->add_option("--validation", ca.eval.data,
                     "dataset folder (or its Train folder): the validation side of its Train folder, split as train did");
     cal->add_option("--data", ca.folders, "folder of class folders whose every image is used; repeat it for more sources")
@@ -172,7 +173,7 @@ int main(int argc, char** argv) {
     cal->add_option("--alert-sensitivity", ca.eval.alert_sensitivity,
                     "the melanoma sensitivity the alert must reach on the pooled images")
         ->check(probability_check())->capture_default_str();
-    cal->add_option("--save", ca.save, "write a copy of the checkpoint that carries the chosen threshold (may be --model itself)");
+    cal->add_option("--save", ca.save, "write a copy of the checkpoint (not --model itself) that carries the chosen threshold");
     cal->add_flag("--strict", ca.eval.strict, "a corrupt image is fatal");
     cal->add_option("--seed", ca.eval.seed, "with --validation, for checkpoints that do not record it")->capture_default_str();
     cal->add_option("--val-split", ca.eval.val_split, "with --validation, for checkpoints that do not record it")
@@ -216,7 +217,10 @@ int main(int argc, char** argv) {
         }
         if (*evl || *cal || *prd) ember::kernels::set_num_threads(scoring_threads);
         if (*evl) return run_evaluate(ea);
-        if (*cal) return run_calibrate(ca);
+        if (*cal) {
+            ca.eval.models = {cal_model};
+            return run_calibrate(ca);
+        }
         if (*prd) return run_predict(pr_models, pr_images, pr_threshold, pr_json, pr_tta);
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";

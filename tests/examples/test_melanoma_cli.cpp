@@ -654,6 +654,11 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: evaluate --on validation: \"" + last.string() +
                                          "\" was trained on all of Train (--val-split 0): it has no validation split"));
+    r = melanoma("calibrate --validation " + q(root) + " --model " + q(last));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: calibrate --validation: \"" + last.string() +
+                                         "\" was trained on all of Train (--val-split 0): it has no validation split; "
+                                         "give --data folders instead"));
     // the same for an ensemble member, named, and before any output folder is made
     REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "validated")).code == 0);
     r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "validated" / "best.safetensors") + " --model " +
@@ -756,14 +761,17 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
         write_image(extra / "benign lesion" / std::string("b").append(std::to_string(i)).append(".png"), 22, 26, 3, 500 + i);
         write_image(extra / "melanoma" / std::string("m").append(std::to_string(i)).append(".png"), 26, 22, 3, 600 + i);
     }
-    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
+    const fs::path trained_on = root / "more";  // an --extra-train folder: its scores would flatter the alert
+    write_image(trained_on / "melanoma" / "x0.png", 24, 24, 3, 700);
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --extra-train " + q(trained_on) + " --out " +
+                     q(root / "run")).code == 0);
     const fs::path ckpt = root / "run" / "best.safetensors", saved = root / "calibrated.safetensors";
     auto r = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --data " + q(extra) +
                       " --alert-sensitivity 0.8 --save " + q(saved));
     REQUIRE(r.code == 0);
-    // the validation split holds 2 melanomas of 10, extra 5: 6 of the 7 must alert
-    CHECK_THAT(r.output, Catch::Contains("validation side of " + (root / "Train").string() + ": 4 images, 2 melanomas") &&
-                             Catch::Contains(extra.string() + ": 10 images, 5 melanomas") &&
+    // the validation side holds 4 images, 2 of them melanomas, extra 5 of 10: 6 of the 7 melanomas must alert
+    CHECK_THAT(r.output, Catch::Contains("validation side of " + (root / "Train").string() + ": 4 images, 2 melanomas; alone it would choose ") &&
+                             Catch::Contains(extra.string() + ": 10 images, 5 melanomas; alone it would choose ") &&
                              Catch::Contains("Alert threshold for melanoma sensitivity >= 0.8 on the 14 images pooled (7 melanomas): ") &&
                              Catch::Contains("  pooled: sensitivity 0.857 (6/7), specificity "));
 
@@ -794,7 +802,8 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
     // the copy: the same weights, the new threshold and where it came from; evaluate uses it
     CHECK(tensor_bytes(bytes(saved)) == tensor_bytes(bytes(ckpt)));
     CHECK_THAT(header, Catch::Contains("\"alert_threshold_from\":\"calibrate: melanoma sensitivity >= 0.8 on validation side of ") &&
-                           Catch::Contains("\"alert_calibration\":"));
+                           Catch::Contains(" (10 images, 5 melanomas), scored without test-time augmentation\"") &&
+                           Catch::Contains("\"alert_calibration\":\"[{\\\"fn\\\":"));
     r = melanoma("evaluate --data " + q(extra) + " --model " + q(saved) + " --out " + q(root / "x2"));
     REQUIRE(r.code == 0);
     std::ostringstream shown;
@@ -811,6 +820,20 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
     r = melanoma("calibrate --model " + q(ckpt) + " --data " + q(extra) + " --data " + q(root / "extra" / ".." / "extra"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("is given twice: its images would count twice"));
+    const std::pair<std::string, std::string> refused[] = {
+        {" --data " + q(extra) + " --save " + q(root), "error: calibrate: --save \"" + root.string() + "\" is a folder: give the checkpoint file to write"},
+        {" --data " + q(extra) + " --save " + q(ckpt), " is --model itself: write the calibrated copy beside it"},
+        {" --data " + q(trained_on), " was on the checkpoint's training side (--extra-train): its scores would flatter the alert"},
+        {" --validation " + q(root) + " --data " + q(root / "Train"), " is the Train folder --validation takes the validation side of"},
+        {" --data " + q(root), " is a dataset folder (it holds Train or Test), not a folder of class folders: give --validation"},
+    };
+    for (const auto& [args, message] : refused) {
+        INFO(args);
+        r = melanoma("calibrate --model " + q(ckpt) + args);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains(message));
+    }
+    CHECK(tensor_bytes(bytes(ckpt)) == tensor_bytes(bytes(saved)));  // --save onto --model was refused: unchanged
     fs::remove_all(extra / "melanoma");
     r = melanoma("calibrate --model " + q(ckpt) + " --data " + q(extra));
     CHECK(r.code == 2);
