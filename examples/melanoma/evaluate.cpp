@@ -280,13 +280,15 @@ std::string rates_text(const train::BinaryRates& r) {
     return os.str();
 }
 
-/// The folders a checkpoint recorded as trained on beside its Train folder (--extra-train), canonical.
-std::vector<fs::path> extra_training_folders(const LoadedModel& m) {
-    std::vector<fs::path> dirs;
+/// What a checkpoint recorded of the folders it trained on beside its Train folder (--extra-train): each one's
+/// path as given to train and the fingerprint of the images it took from it.
+std::vector<std::pair<fs::path, std::string>> extra_training_folders(const LoadedModel& m) {
+    std::vector<std::pair<fs::path, std::string>> dirs;
     const auto it = m.meta.find("extra_train");
     if (it == m.meta.end()) return dirs;
     try {
-        for (const auto& f : json::parse(it->second)) dirs.push_back(fs::weakly_canonical(f.at("folder").get<std::string>()));
+        for (const auto& f : json::parse(it->second))
+            dirs.emplace_back(f.at("folder").get<std::string>(), f.at("fingerprint").get<std::string>());
     } catch (const std::exception&) {
         throw IoError("checkpoint '" + m.path.string() + "': its extra_train metadata is not the list train writes");
     }
@@ -297,8 +299,7 @@ std::vector<fs::path> extra_training_folders(const LoadedModel& m) {
 
 int run_calibrate(const CalibrateArgs& a) {
     const EvalArgs& e = a.eval;
-    EMBER_CHECK(e.models.size() == 1, UsageError, "calibrate: give one --model (an ensemble's threshold cannot be saved "
-                "into one checkpoint; choose it with evaluate --on validation)");
+    EMBER_CHECK(e.models.size() == 1, UsageError, "calibrate: one --model, not ", e.models.size());
     const fs::path& model_path = e.models.front();
     EMBER_CHECK(!e.data.empty() || !a.folders.empty(), UsageError,
                 "calibrate: nothing to choose the threshold on: give --validation DATASET (the checkpoint's own "
@@ -318,14 +319,27 @@ int run_calibrate(const CalibrateArgs& a) {
     const int mel = find_class(m.names, kMelanoma);
     EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", model_path, " has no class named '", kMelanoma,
                 "': it has no melanoma alert to calibrate");
-    // Images the model trained on would flatter its scores (and the validation side would count twice).
+    // Images the model trained on would flatter its scores (and the validation side would count twice): refused
+    // by path here, before any work, and by what the folder holds once it is loaded (a path recorded relative to
+    // another working directory, a copy of the folder).
     const auto trained_on = extra_training_folders(m);
-    for (const auto& dir : a.folders) {
+    const auto flattering = [&](const fs::path& dir, const std::string& fingerprint) {
         const fs::path c = fs::weakly_canonical(dir);
-        EMBER_CHECK(std::find(trained_on.begin(), trained_on.end(), c) == trained_on.end(), UsageError, "calibrate: --data ",
-                    dir, " was on the checkpoint's training side (--extra-train): its scores would flatter the alert");
-        EMBER_CHECK(e.data.empty() || c != fs::weakly_canonical(split_dir(e.data, "Train")), UsageError, "calibrate: --data ",
-                    dir, " is the Train folder --validation takes the validation side of: the model trained on the rest");
+        const auto trained_folder = m.meta.find("train_folder");
+        EMBER_CHECK((e.data.empty() || c != fs::weakly_canonical(split_dir(e.data, "Train"))) &&
+                        (fingerprint.empty() || trained_folder == m.meta.end() || fingerprint != trained_folder->second),
+                    UsageError, "calibrate: --data ", dir, " is the Train folder the checkpoint was trained on (use "
+                    "--validation for its validation side): its scores would flatter the alert");
+        for (const auto& [folder, print] : trained_on)
+            EMBER_CHECK(c != fs::weakly_canonical(folder) && (fingerprint.empty() || fingerprint != print), UsageError,
+                        "calibrate: --data ", dir, " was on the checkpoint's training side (--extra-train ", folder,
+                        "): its scores would flatter the alert");
+    };
+    for (const auto& dir : a.folders) {
+        EMBER_CHECK(!find_split_dir(dir, "Train") && !find_split_dir(dir, "Test"), UsageError, "calibrate: --data ", dir,
+                    " is a dataset folder (it holds Train or Test), not a folder of class folders: give --validation "
+                    "for its Train folder's validation split");
+        flattering(dir, "");
     }
 
     std::vector<ScoredSource> sources;
@@ -343,10 +357,8 @@ int run_calibrate(const CalibrateArgs& a) {
         score("validation side of " + split_dir(e.data, "Train").string(), set, rows);
     }
     for (const auto& dir : a.folders) {
-        EMBER_CHECK(!find_split_dir(dir, "Train") && !find_split_dir(dir, "Test"), UsageError, "calibrate: --data ", dir,
-                    " is a dataset folder (it holds Train or Test), not a folder of class folders: give --validation "
-                    "for its Train folder's validation split");
         const data::ImageSet set = load_folder(dir, e.strict, m.color_constancy, m.names);
+        flattering(dir, folder_fingerprint(set));
         std::vector<std::size_t> rows(set.size());
         std::iota(rows.begin(), rows.end(), 0);
         score(dir.string(), set, rows);

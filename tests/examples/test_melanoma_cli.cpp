@@ -763,6 +763,9 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
     }
     const fs::path trained_on = root / "more";  // an --extra-train folder: its scores would flatter the alert
     write_image(trained_on / "melanoma" / "x0.png", 24, 24, 3, 700);
+    const fs::path trained_copy = root / "more-copy";  // the same images elsewhere: found by what it holds
+    fs::create_directories(trained_copy);
+    fs::copy(trained_on, trained_copy, fs::copy_options::recursive);
     REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --extra-train " + q(trained_on) + " --out " +
                      q(root / "run")).code == 0);
     const fs::path ckpt = root / "run" / "best.safetensors", saved = root / "calibrated.safetensors";
@@ -823,17 +826,20 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
     const std::pair<std::string, std::string> refused[] = {
         {" --data " + q(extra) + " --save " + q(root), "error: calibrate: --save \"" + root.string() + "\" is a folder: give the checkpoint file to write"},
         {" --data " + q(extra) + " --save " + q(ckpt), " is --model itself: write the calibrated copy beside it"},
-        {" --data " + q(trained_on), " was on the checkpoint's training side (--extra-train): its scores would flatter the alert"},
-        {" --validation " + q(root) + " --data " + q(root / "Train"), " is the Train folder --validation takes the validation side of"},
+        {" --data " + q(trained_on), " was on the checkpoint's training side (--extra-train \"" + trained_on.string() + "\"): its scores would flatter the alert"},
+        {" --validation " + q(root) + " --data " + q(root / "Train"), " is the Train folder the checkpoint was trained on"},
+        {" --data " + q(root / "Train"), " is the Train folder the checkpoint was trained on"},  // found by its images
+        {" --data " + q(trained_copy), " was on the checkpoint's training side (--extra-train "},
         {" --data " + q(root), " is a dataset folder (it holds Train or Test), not a folder of class folders: give --validation"},
     };
+    const std::string before = bytes(ckpt);
     for (const auto& [args, message] : refused) {
         INFO(args);
         r = melanoma("calibrate --model " + q(ckpt) + args);
         CHECK(r.code == 2);
         CHECK_THAT(r.output, Catch::Contains(message));
     }
-    CHECK(tensor_bytes(bytes(ckpt)) == tensor_bytes(bytes(saved)));  // --save onto --model was refused: unchanged
+    CHECK(bytes(ckpt) == before);  // --save onto --model was refused: the run keeps its threshold
     fs::remove_all(extra / "melanoma");
     r = melanoma("calibrate --model " + q(ckpt) + " --data " + q(extra));
     CHECK(r.code == 2);
