@@ -299,8 +299,7 @@ std::vector<std::pair<fs::path, std::string>> extra_training_folders(const Loade
 
 int run_calibrate(const CalibrateArgs& a) {
     const EvalArgs& e = a.eval;
-    EMBER_CHECK(e.models.size() == 1, UsageError, "calibrate: one --model, not ", e.models.size());
-    const fs::path& model_path = e.models.front();
+    const fs::path& model_path = e.models.at(0);  // main.cpp's --model takes one path
     EMBER_CHECK(!e.data.empty() || !a.folders.empty(), UsageError,
                 "calibrate: nothing to choose the threshold on: give --validation DATASET (the checkpoint's own "
                 "validation split) and/or --data DIR (a folder of class folders), repeatable");
