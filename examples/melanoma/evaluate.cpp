@@ -34,6 +34,9 @@ struct LoadedModel {
     /// The stored threshold is 0.5 as a stand-in: written by a run stopped before training ended (before
     /// session 19, best.safetensors carried a threshold chosen on validation only once training ended).
     bool placeholder_threshold = false;
+    /// The test-time augmentation of the scores the stored threshold was chosen on ("none" or "flips"; train and
+    /// older checkpoints: "none"), or empty where it was given by hand (train --alert-threshold).
+    std::string threshold_tta = "none";
     std::string color_constancy = "none";  // how its images were loaded in training
     std::map<std::string, std::string> meta;
     fs::path path;
@@ -55,6 +58,17 @@ LoadedModel load_model(const fs::path& ckpt) {
         throw IoError("checkpoint '" + ckpt.string() + "': its alert_threshold '" + meta.at("alert_threshold") +
                       "' is not a probability in [0, 1]");
     m.placeholder_threshold = meta.count("alert_threshold_from") && meta.at("alert_threshold_from").starts_with("none");
+    if (meta.count("alert_threshold_tta")) {  // empty: given by hand
+        m.threshold_tta = meta.at("alert_threshold_tta");
+        try {
+            if (!m.threshold_tta.empty()) train::parse_test_time_augment(m.threshold_tta);
+        } catch (const ValueError&) {
+            throw IoError("checkpoint '" + ckpt.string() + "': its alert_threshold_tta '" + m.threshold_tta +
+                          "' is not a test-time augmentation (none | flips)");
+        }
+    } else if (meta.count("alert_threshold_from") && meta.at("alert_threshold_from") == "--alert-threshold") {
+        m.threshold_tta.clear();
+    }
     m.path = ckpt;
     try {
         shades_of_gray_norm(m.color_constancy);
@@ -84,14 +98,22 @@ std::vector<LoadedModel> load_models(const std::vector<fs::path>& paths, const c
 }
 
 /// The alert threshold: `override` when given (>= 0), else the checkpoint's, or for an ensemble the mean of its
-/// members' (each was chosen for its own probabilities).
-double alert_threshold(const std::vector<LoadedModel>& models, double override) {
+/// members' (each was chosen for its own probabilities). A stored threshold chosen on scores of another test-time
+/// augmentation than `tta` gets a warning: its sensitivity was promised for those scores, not for these.
+double alert_threshold(const std::vector<LoadedModel>& models, double override, const std::string& tta) {
     if (override >= 0) return override;
     for (const auto& member : models)
         if (member.placeholder_threshold)
             throw UsageError("checkpoint '" + member.path.string() + "' was saved by a training run that stopped before "
                              "it chose the alert threshold on validation (its " + exact(member.threshold) +
                              " is a placeholder): give one with --threshold P");
+    for (const auto& member : models)
+        if (!member.threshold_tta.empty() && member.threshold_tta != tta)
+            std::cerr << "warning: the alert threshold of " << member.path << " was chosen on scores "
+                      << (member.threshold_tta == "none" ? "without test-time augmentation" : "with --tta " + member.threshold_tta)
+                      << ", these are scored " << (tta == "none" ? "without it" : "with --tta " + tta)
+                      << ": its melanoma sensitivity may differ from the one it was chosen for (choose one for these "
+                         "scores with calibrate --tta " << tta << " and pass it with --threshold, or save it with --save)\n";
     double t = 0;
     for (const auto& member : models) t += member.threshold / static_cast<double>(models.size());
     return t;
@@ -191,7 +213,7 @@ int run_evaluate(const EvalArgs& a) {
               ("eval-" + (validation ? std::string("validation") : fs::absolute(a.data).lexically_normal().filename().string()) +
                (tta == train::TestTimeAugment::none ? "" : "-tta-" + a.tta));
     ensure_writable_dir(out);
-    const double threshold = alert_threshold(models, a.threshold);
+    const double threshold = alert_threshold(models, a.threshold, a.tta);
     if (a.threshold < 0 && models.size() > 1)
         std::cout << "Ensemble of " << models.size() << " models: alert threshold " << threshold
                   << ", the mean of theirs (choose one with --on validation and pass it with --threshold)\n";
@@ -315,6 +337,7 @@ int run_calibrate(const CalibrateArgs& a) {
         ensure_writable_dir(fs::absolute(a.save).parent_path());
     }
     LoadedModel m = load_model(model_path);
+    const auto tta = train::parse_test_time_augment(e.tta);
     const int mel = find_class(m.names, kMelanoma);
     EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", model_path, " has no class named '", kMelanoma,
                 "': it has no melanoma alert to calibrate");
@@ -344,7 +367,7 @@ int run_calibrate(const CalibrateArgs& a) {
     std::vector<ScoredSource> sources;
     const auto score = [&](std::string name, const data::ImageSet& set, const std::vector<std::size_t>& rows) {
         data::BatchLoader loader(set, rows, {.batch_size = e.batch});
-        const train::Evaluation ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()));
+        const train::Evaluation ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()), {}, tta);
         auto [p, pos] = melanoma_scores(ev, mel);
         sources.push_back({std::move(name), std::move(p), std::move(pos)});
     };
@@ -385,7 +408,8 @@ int run_calibrate(const CalibrateArgs& a) {
         from << (&s == &sources.front() ? " " : " + ") << s.name << " (" << s.score.size() << " images, "
              << s.melanomas() << " melanomas)";
     }
-    from << ", scored without test-time augmentation";
+    from << (tta == train::TestTimeAugment::none ? ", scored without test-time augmentation"
+                                                 : ", scored with test-time augmentation " + e.tta);
     std::cout << "Alert threshold for melanoma sensitivity >= " << e.alert_sensitivity << " on the " << pooled.score.size()
               << " images pooled (" << pooled.melanomas() << " melanomas): " << exact(threshold) << "\n";
     sources.push_back(std::move(pooled));
@@ -403,6 +427,7 @@ int run_calibrate(const CalibrateArgs& a) {
     auto meta = m.meta;
     meta["alert_threshold"] = exact(threshold);
     meta["alert_threshold_from"] = from.str();
+    meta["alert_threshold_tta"] = e.tta;
     meta["alert_calibration"] = record.dump();
     train::save_checkpoint(a.save, m.model, meta);
     std::cout << "Wrote " << a.save << ": the weights of " << model_path << " with alert threshold " << exact(threshold)
@@ -415,7 +440,7 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
     std::vector<LoadedModel> models = load_models(ckpts, "predict");
     LoadedModel& m = models.front();
     const auto tta = train::parse_test_time_augment(tta_name);
-    const double threshold = alert_threshold(models, threshold_override);
+    const double threshold = alert_threshold(models, threshold_override, tta_name);
     const int mel = find_class(m.names, kMelanoma);
     if (mel < 0)
         std::cerr << "warning: the model has no class named '" << kMelanoma << "': no melanoma alert is given\n";

@@ -173,6 +173,8 @@ int main(int argc, char** argv) {
     cal->add_option("--alert-sensitivity", ca.eval.alert_sensitivity,
                     "the melanoma sensitivity the alert must reach on the pooled images")
         ->check(probability_check())->capture_default_str();
+    cal->add_option("--tta", ca.eval.tta, "test-time augmentation of the scores (none | flips): as evaluate/predict will use it")
+        ->check(CLI::IsMember({"none", "flips"}))->capture_default_str();
     cal->add_option("--save", ca.save, "write a copy of the checkpoint (not --model itself) that carries the chosen threshold");
     cal->add_flag("--strict", ca.eval.strict, "a corrupt image is fatal");
     cal->add_option("--seed", ca.eval.seed, "with --validation, for checkpoints that do not record it")->capture_default_str();

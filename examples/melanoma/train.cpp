@@ -389,6 +389,8 @@ int run_train(TrainArgs a) {
             // the next lower score, but what was chosen is what is stored
             {"alert_threshold", exact(threshold)},
             {"alert_threshold_from", from},
+            // train scores validation without test-time augmentation; a threshold given by hand has no such scores
+            {"alert_threshold_tta", std::string(from) == "validation" ? "none" : ""},
             {"epoch", std::to_string(rec.epoch)},
             {"val_accuracy", validate ? std::to_string(rec.val_accuracy) : "none"},
             {"seed", std::to_string(a.seed)},

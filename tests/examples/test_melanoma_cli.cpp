@@ -650,6 +650,10 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
     r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --out " + q(root / "eval"));
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= 0.3"));
+    CHECK_THAT(ckpt, Catch::Contains("\"alert_threshold_tta\":\"\""));  // given by hand: for no scores in particular
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --tta flips --out " + q(root / "eval-flips"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, !Catch::Contains("warning: the alert threshold"));
     r = melanoma("evaluate --data " + q(root) + " --model " + q(last) + " --on validation --out " + q(root / "ev-val"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: evaluate --on validation: \"" + last.string() +
@@ -812,6 +816,46 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
     std::ostringstream shown;
     shown << std::fixed << std::setprecision(3) << stored;
     CHECK_THAT(r.output, Catch::Contains("Melanoma alert (p(melanoma) >= " + shown.str() + ")"));
+    CHECK_THAT(r.output, !Catch::Contains("warning: the alert threshold"));
+
+    // test-time flips: calibrate --tta flips chooses on the flipped scores, the threshold evaluate --on validation
+    // --tta flips reports for them; a stored threshold used on scores of another augmentation is warned about
+    const fs::path flipped = root / "calibrated-flips.safetensors";
+    r = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --tta flips --save " + q(flipped));
+    REQUIRE(r.code == 0);
+    const auto on_split = melanoma("evaluate --on validation --data " + q(root) + " --model " + q(ckpt) +
+                                   " --tta flips --out " + q(root / "vf"));
+    REQUIRE(on_split.code == 0);
+    const std::string said = "on this split: ";
+    const auto from = on_split.output.find(said);
+    REQUIRE(from != std::string::npos);
+    const std::string flips_threshold = on_split.output.substr(from + said.size(), on_split.output.find(' ', from + said.size()) - from - said.size());
+    CHECK_THAT(r.output, Catch::Contains("on the 4 images pooled (2 melanomas): " + flips_threshold + "\n"));
+    const std::string flipped_header = bytes(flipped).substr(0, 4096);
+    CHECK_THAT(flipped_header, Catch::Contains("\"alert_threshold\":\"" + flips_threshold + "\"") &&
+                                   Catch::Contains("\"alert_threshold_tta\":\"flips\"") &&
+                                   Catch::Contains(", scored with test-time augmentation flips\""));
+    CHECK_THAT(header, Catch::Contains("\"alert_threshold_tta\":\"none\""));
+    CHECK_THAT(bytes(ckpt).substr(0, 4096), Catch::Contains("\"alert_threshold_tta\":\"none\""));  // train's
+    const std::string mismatch = ": its melanoma sensitivity may differ from the one it was chosen for (choose one for "
+                                 "these scores with calibrate --tta ";
+    r = melanoma("evaluate --data " + q(extra) + " --model " + q(saved) + " --tta flips --out " + q(root / "x3"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: the alert threshold of \"" + saved.string() + "\" was chosen on scores "
+                                         "without test-time augmentation, these are scored with --tta flips" + mismatch + "flips"));
+    r = melanoma("evaluate --data " + q(extra) + " --model " + q(flipped) + " --out " + q(root / "x4"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("was chosen on scores with --tta flips, these are scored without it" + mismatch + "none"));
+    r = melanoma("evaluate --data " + q(extra) + " --model " + q(flipped) + " --tta flips --out " + q(root / "x5"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, !Catch::Contains("warning: the alert threshold"));
+    const std::string image = q(extra / "melanoma" / "m0.png");
+    r = melanoma("predict --tta flips --model " + q(ckpt) + " " + image);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("was chosen on scores without test-time augmentation, these are scored with --tta flips"));
+    r = melanoma("predict --tta flips --threshold 0.5 --model " + q(ckpt) + " " + image);  // a threshold given: no warning
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, !Catch::Contains("warning: the alert threshold"));
 
     // without --save it only reports; with no source, a source given twice or no melanoma, a clear refusal
     r = melanoma("calibrate --model " + q(ckpt) + " --data " + q(extra));
