@@ -8,6 +8,7 @@ Prints, per source and pooled: images, accuracy, balanced accuracy (the mean rec
 the melanoma ROC AUC (ties counted half), plus the mean of the sources' balanced accuracies. Nothing is chosen here;
 docs/melanoma.md says which figures a rule reads.
 """
+import bisect
 import csv
 import sys
 
@@ -28,9 +29,10 @@ def auc(rows):
     if not pos or not neg:
         return float("nan")
     # Mann-Whitney: for each positive, the negatives below it count 1 and those equal to it 1/2.
-    import bisect
-    won = sum(bisect.bisect_left(neg, p) + 0.5 * (bisect.bisect_right(neg, p) - bisect.bisect_left(neg, p))
-              for p in pos)
+    won = 0.0
+    for p in pos:
+        below, up_to = bisect.bisect_left(neg, p), bisect.bisect_right(neg, p)
+        won += below + 0.5 * (up_to - below)
     return won / (len(pos) * len(neg))
 
 
