@@ -1199,6 +1199,8 @@ TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predic
                  " --on validation --tta flips");
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("(test-time augmentation: flips)"));
+    // train chose the stored threshold on scores without flips: evaluate says so instead of applying it silently
+    CHECK_THAT(r.output, Catch::Contains("was chosen on scores without test-time augmentation, these are scored with --tta flips"));
     CHECK(fs::exists(out / "run" / "eval-validation-tta-flips" / "metrics.json"));
     r = melanoma("evaluate --data " + q(data) + " --model " + q(out / "run" / "best.safetensors"));
     CHECK(r.code == 0);
