@@ -23,4 +23,5 @@
 #include "ember/train/checkpoint.hpp"
 #include "ember/train/fit.hpp"
 #include "ember/train/metrics.hpp"
+#include "ember/train/training_state.hpp"
 #include "ember/version.hpp"
