@@ -1,0 +1,84 @@
+// tools/cast_copy.cpp - a copy of the images a predictions.csv lists, with a colour cast put on them: every
+// pixel's R, G and B multiplied by three gains (rounded, clamped to 0-255), resized to 180x180 as training sees
+// them, written losslessly as OUT/<true class>/<file stem>.png. `melanoma evaluate --data OUT` then scores a model
+// on the same images under that cast (docs/melanoma.md, "Where the Test folder's melanomas come from" and
+// next-runs item 11). Reads the true classes a run wrote for its validation split; chooses nothing.
+//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/stb tools/cast_copy.cpp -o /tmp/cast_copy
+//   /tmp/cast_copy runs/run39/predictions.csv /tmp/cast-val 0.916 1.055 1.197
+#include <ember/data/image.hpp>
+
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#if __has_include(<stb/stb_image_write.h>)
+#include <stb/stb_image_write.h>
+#else
+#include <stb_image_write.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+/// The fields of one CSV line; a field may be quoted, with "" for a quote inside it.
+std::vector<std::string> csv_fields(const std::string& line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char ch = line[i];
+        if (quoted && ch == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+        else if (ch == '"') quoted = !quoted;
+        else if (ch == ',' && !quoted) out.emplace_back();
+        else out.back() += ch;
+    }
+    if (quoted) throw std::runtime_error("unterminated quote in: " + line);
+    return out;
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+    if (argc != 6) {
+        std::fprintf(stderr, "usage: cast_copy PREDICTIONS.csv OUT GAIN_R GAIN_G GAIN_B\n");
+        return 2;
+    }
+    const double gain[3] = {std::stod(argv[3]), std::stod(argv[4]), std::stod(argv[5])};
+    for (const double g : gain)
+        if (!(g > 0 && g < 10)) throw std::runtime_error("a gain must lie in (0, 10), got " + std::to_string(g));
+    std::ifstream csv(argv[1]);
+    if (!csv) throw std::runtime_error(std::string("cannot read ") + argv[1]);
+    std::string line;
+    std::getline(csv, line);
+    const auto header = csv_fields(line);
+    if (header.size() < 2 || header[0] != "image" || header[1] != "true_class")
+        throw std::runtime_error(std::string(argv[1]) + " does not start with image,true_class: not a predictions.csv");
+    const fs::path out = argv[2];
+    if (fs::exists(out)) throw std::runtime_error(out.string() + " exists: give a new folder");
+    int written = 0;
+    while (std::getline(csv, line)) {
+        if (line.empty()) continue;
+        const auto f = csv_fields(line);
+        ember::data::Image img = ember::data::resize_bilinear_u8(ember::data::decode_image(f.at(0)), 180, 180);
+        if (img.channels != 3) throw std::runtime_error(f.at(0) + " did not decode to RGB");
+        for (std::size_t i = 0; i < img.pixels.size(); ++i) {
+            const double v = std::round(img.pixels[i] * gain[i % 3]);
+            img.pixels[i] = static_cast<std::uint8_t>(std::clamp(v, 0.0, 255.0));
+        }
+        const fs::path dir = out / f.at(1);
+        fs::create_directories(dir);
+        const fs::path file = dir / (fs::path(f.at(0)).stem().string() + ".png");
+        if (!stbi_write_png(file.c_str(), img.width, img.height, 3, img.pixels.data(), img.width * 3))
+            throw std::runtime_error("cannot write " + file.string());
+        ++written;
+    }
+    std::printf("wrote %d images under %s with gains R %g, G %g, B %g\n", written, out.c_str(), gain[0], gain[1], gain[2]);
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "cast_copy: %s\n", e.what());
+    return 1;
+}
