@@ -48,6 +48,7 @@ struct TrainArgs {
     std::string augment = "none";
     std::string color_constancy = "none";
     std::vector<double> color_jitter;  // empty: off; else brightness, contrast, saturation, hue
+    double channel_gain = 1;           // RandomChannelGain's largest gain: R, G, B each x [1/G, G]; 1: off
     double stretch = 1;                // RandomAspect's largest ratio: width scaled by [1/stretch, stretch]; 1: off
     int rebalance = 0;
     bool class_weights = false;

@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
                     "training-side colour augmentation, 4 numbers: brightness contrast saturation hue (torchvision's "
                     "ColorJitter; e.g. 0.2 0.2 0.2 0.02; default off)")
         ->expected(4);
+    trn->add_option("--channel-gain", ta.channel_gain,
+                    "training-side random white balance: R, G and B each multiplied by its own gain drawn "
+                    "log-uniformly in [1/G, G] (a colour cast like another camera's or illuminant's; 1: off)")
+        ->check(number_check([](double x) { return std::isfinite(x) && x >= 1; }, "finite and >= 1 (1: off)"))->capture_default_str();
     trn->add_option("--stretch", ta.stretch,
                     "training-side random horizontal stretch: the content's width is scaled by a ratio drawn "
                     "log-uniformly in [1/R, R] (torchvision RandomResizedCrop's aspect ratio; 1.3333 covers a 4:3 "

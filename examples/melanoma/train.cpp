@@ -102,6 +102,7 @@ json run_options(const TrainArgs& a, std::uint64_t split_seed, const std::string
             {"--augment", a.augment},
             {"--color-constancy", a.color_constancy},
             {"--color-jitter", jitter},
+            {"--channel-gain", exact(a.channel_gain)},
             {"--stretch", exact(a.stretch)},
             {"--rebalance", std::to_string(a.rebalance)},
             {"--class-weights", a.class_weights ? "on" : "off"},
@@ -125,7 +126,13 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
     };
     for (const auto& [option, value] : now.items()) {
         if (option == "--epochs" || option == "--threads") continue;
-        if (!recorded.contains(option)) refuse(backup.string() + " does not record " + option);
+        // Options added after a backup was written: a run that does not record one trained without it.
+        static const std::map<std::string, std::string> added_later = {{"--channel-gain", "1"}};
+        if (!recorded.contains(option)) {
+            if (const auto d = added_later.find(option); d != added_later.end() && value.get<std::string>() == d->second)
+                continue;
+            refuse(backup.string() + " does not record " + option);
+        }
         const std::string was = recorded.at(option).get<std::string>();
         if (was == value.get<std::string>()) continue;
         // The alert threshold changes no weight: it is chosen (or given) again when the run ends, for the model
@@ -300,21 +307,27 @@ int run_train(TrainArgs a) {
                   << a.alert_threshold << " is the one given\n";
 
     data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed, .workers = a.loader_threads};
-    // Geometry first (Keras' layers), then colour (torchvision's ColorJitter), as the usual pipelines order them.
+    // Geometry first (Keras' layers), then colour: the white balance a camera or illuminant would give, then
+    // torchvision's ColorJitter, as the usual pipelines order them.
     const bool geometric = a.augment == "flip-rotate-zoom";
-    const data::RandomAspect stretch(a.stretch);  // the option's check keeps it >= 1
-    if (geometric || stretch.max_ratio != 1 || jitter.enabled()) {
-        train_opts.augment = [geometric, stretch, jitter](float* img, int h, int w, int c, Generator& gen) {
+    const data::RandomAspect stretch(a.stretch);              // the options' checks keep both >= 1
+    const data::RandomChannelGain gain(a.channel_gain);
+    if (geometric || stretch.max_ratio != 1 || gain.enabled() || jitter.enabled()) {
+        train_opts.augment = [geometric, stretch, gain, jitter](float* img, int h, int w, int c, Generator& gen) {
             if (geometric)
                 data::random_augment(img, h, w, c, data::AugmentOptions{.max_aspect = stretch.max_ratio}, gen);
             else
                 stretch(img, h, w, c, gen);  // draws nothing when off
+            gain(img, h, w, c, gen);         // nor does this
             if (jitter.enabled()) jitter(img, h, w, c, gen);
         };
     }
     if (stretch.max_ratio != 1)
         std::cout << "Random horizontal stretch on the training side: width x [" << 1 / stretch.max_ratio << ", "
                   << stretch.max_ratio << "], log-uniform\n";
+    if (gain.enabled())
+        std::cout << "Random white balance on the training side: R, G, B each x [" << 1 / gain.max_gain << ", "
+                  << gain.max_gain << "], log-uniform\n";
     if (jitter.enabled())
         std::cout << "Colour jitter on the training side: brightness " << jitter.brightness << ", contrast "
                   << jitter.contrast << ", saturation " << jitter.saturation << ", hue " << jitter.hue << "\n";
@@ -402,6 +415,7 @@ int run_train(TrainArgs a) {
             {"augment", a.augment},
             {"rebalance", std::to_string(a.rebalance)},
             {"color_jitter", jitter_text},
+            {"channel_gain", exact(a.channel_gain)},
             {"stretch", exact(a.stretch)},
             {"weight_decay", exact(a.weight_decay)},
             {"ema", exact(a.ema)},

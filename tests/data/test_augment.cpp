@@ -1,7 +1,8 @@
 // Tests of ember/data/augment.hpp: flips, Keras' rotation and zoom (matrices, reflect fill), Augmentor's
-// rotate-and-crop, class rebalancing.
+// rotate-and-crop, class rebalancing, the random stretch and the random per-channel gain.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -219,6 +220,73 @@ TEST_CASE("RandomAspect stretches the width by a log-uniform ratio in [1/R, R]; 
     auto bad = ramp(4, 4, 1);
     Generator g5(1);
     CHECK_THROWS_AS(data::random_augment(bad.data(), 4, 4, 1, {.max_aspect = 0.5}, g5), ValueError);
+}
+
+TEST_CASE("RandomChannelGain multiplies R, G and B by their own log-uniform gains in [1/G, G], clamped", "[data][augment]") {
+    const int h = 5, w = 7;
+    std::vector<float> orig(static_cast<std::size_t>(h * w * 3));
+    for (std::size_t i = 0; i < orig.size(); ++i) orig[i] = static_cast<float>((i * 37) % 256);  // 0..255, 255 included
+    const data::RandomChannelGain gain(1.25);
+    for (std::uint64_t seed : {1u, 2u, 3u}) {
+        Generator g1(seed), g2(seed);
+        auto v = orig;
+        gain(v.data(), h, w, 3, g1);
+        const double l = std::log(1.25);
+        double want[3];
+        for (double& x : want) x = std::exp(g2.uniform(-l, l));  // R's gain, then G's, then B's
+        for (std::size_t i = 0; i < v.size(); ++i)
+            REQUIRE(v[i] == std::clamp(orig[i] * static_cast<float>(want[i % 3]), 0.0f, 255.0f));
+        CHECK(g1.next_u64() == g2.next_u64());
+    }
+    // the gains: within [1/G, G], on both sides of 1, symmetric in log, each channel drawn on its own
+    Generator g(5);
+    int above[3] = {}, differ = 0;
+    double sum_log = 0, lo = 10, hi = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const auto d = data::RandomChannelGain(2.0).draw(g);
+        for (int ch = 0; ch < 3; ++ch) {
+            above[ch] += d[static_cast<std::size_t>(ch)] > 1;
+            sum_log += std::log(d[static_cast<std::size_t>(ch)]);
+            lo = std::min(lo, d[static_cast<std::size_t>(ch)]);
+            hi = std::max(hi, d[static_cast<std::size_t>(ch)]);
+        }
+        differ += d[0] != d[1] && d[1] != d[2];
+    }
+    for (int ch = 0; ch < 3; ++ch) {
+        CHECK(above[ch] > 900);
+        CHECK(above[ch] < 1100);
+    }
+    CHECK(differ == 2000);
+    CHECK(std::abs(sum_log / 6000) < 0.02);  // the mean of U(-0.69, 0.69) is 0; its standard error here ~0.005
+    CHECK(lo >= 0.5);
+    CHECK(lo < 0.51);
+    CHECK(hi <= 2.0);
+    CHECK(hi > 1.95);
+    // a warm cast and a cold one: a grey pixel takes the gains' colour, a saturated one stays at 255
+    std::vector<float> grey{100, 100, 100, 255, 255, 255};
+    Generator g6(6), g7(6);
+    data::RandomChannelGain(1.5)(grey.data(), 1, 2, 3, g6);
+    const auto d = data::RandomChannelGain(1.5).draw(g7);
+    for (std::size_t ch = 0; ch < 3; ++ch) {
+        CHECK(grey[ch] == Approx(100 * d[ch]).epsilon(1e-6));
+        if (d[ch] >= 1) CHECK(grey[3 + ch] == 255.0f);
+        else CHECK(grey[3 + ch] == Approx(255 * d[ch]).epsilon(1e-6));
+    }
+    // G = 1 is the identity and draws nothing
+    Generator g3(7), g4(7);
+    auto same = orig;
+    data::RandomChannelGain{}(same.data(), h, w, 3, g3);
+    data::RandomChannelGain(1.0)(same.data(), h, w, 3, g3);
+    CHECK(same == orig);
+    CHECK(g3.next_u64() == g4.next_u64());
+    CHECK_FALSE(data::RandomChannelGain(1.0).enabled());
+    CHECK(test::error_message<ValueError>([] { data::RandomChannelGain(0.8); }) ==
+          "RandomChannelGain: the largest gain must be a finite number >= 1, got 0.8");
+    CHECK_THROWS_AS(data::RandomChannelGain(std::numeric_limits<double>::infinity()), ValueError);
+    CHECK_THROWS_AS(data::RandomChannelGain(std::nan("")), ValueError);
+    auto gray = std::vector<float>(static_cast<std::size_t>(h * w));
+    CHECK(test::error_message<ValueError>([&] { data::RandomChannelGain(1.2)(gray.data(), h, w, 1, g3); }) ==
+          "RandomChannelGain: needs an RGB image (3 channels), got 1 channel(s)");
 }
 
 TEST_CASE("augmentor_rotate crops to the largest same-aspect rectangle without fill", "[data][augment]") {

@@ -926,7 +926,7 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
     CHECK_THAT(r.output, Catch::Contains("with colour constancy 'none'") && Catch::Contains("must see the same images"));
 }
 
-TEST_CASE("train --color-jitter and --stretch: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {
+TEST_CASE("train --color-jitter, --stretch and --channel-gain: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-jitter");
     std::string first;
     // the second run also assembles its batches on three loader threads: the weights must not change
@@ -965,6 +965,20 @@ TEST_CASE("train --color-jitter and --stretch: recorded in the checkpoint, and t
         r = melanoma("train --data " + q(root) + " --stretch " + bad + " --out " + q(root / "f"));
         CHECK(r.code == 2);
         CHECK_THAT(r.output, Catch::Contains("--stretch") && Catch::Contains(std::string("must be finite and >= 1 (1: off), got ") + bad));
+    }
+    // --channel-gain: a random white balance, recorded, and it reaches training
+    CHECK_THAT(plain, Catch::Contains("\"channel_gain\":\"1\""));
+    r = melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --augment flip-rotate-zoom --channel-gain 1.25 --out " +
+                 q(root / "g"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Random white balance on the training side: R, G, B each x [0.8, 1.25], log-uniform"));
+    const std::string balanced = bytes(root / "g" / "best.safetensors");
+    CHECK_THAT(balanced, Catch::Contains("\"channel_gain\":\"1.25\""));
+    CHECK(tensor_bytes(balanced) != tensor_bytes(plain));
+    for (const char* bad : {"0.9", "nan", "inf"}) {
+        r = melanoma("train --data " + q(root) + " --channel-gain " + bad + " --out " + q(root / "f"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("--channel-gain") && Catch::Contains(std::string("must be finite and >= 1 (1: off), got ") + bad));
     }
 }
 
@@ -1060,6 +1074,7 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
                                      "resume with the run's options, or train into another --out folder"},
             {"--epochs 2 --seed 7", "the run was trained with --seed 123, this command has --seed 7"},
             {"--epochs 2 --label-smoothing 0.1", "the run was trained with --label-smoothing 0, this command has --label-smoothing 0.1"},
+            {"--epochs 2 --channel-gain 1.2", "the run was trained with --channel-gain 1, this command has --channel-gain 1.2"},
             {"--epochs 1", "error: --resume: --epochs 1 is fewer than the 2 epochs the run has done"},
             {"--epochs 2 --lr-schedule cosine", "the run was trained with --lr-schedule constant"},
         };
@@ -1070,6 +1085,21 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
             CHECK_THAT(r.output, Catch::Contains(message));
             CHECK_THAT(r.output, !Catch::Contains("Epoch "));
         }
+        // a backup written before --channel-gain existed does not record it: that run trained without one
+        {
+            std::string b = bytes(root / "run" / "backup.safetensors");
+            const std::string key = "\\\"--channel-gain\\\":\\\"1\\\",";  // inside the escaped run_options
+            const auto at = b.find(key);
+            REQUIRE(at != std::string::npos);
+            b.replace(at, key.size(), std::string(key.size(), ' '));  // the same length: the offsets stay right
+            std::ofstream(root / "run" / "backup.safetensors", std::ios::binary) << b;
+        }
+        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("nothing left to train"));
+        r = melanoma(base + "--epochs 2 --channel-gain 1.2 --resume --out " + q(root / "run"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("backup.safetensors does not record --channel-gain"));
         write_image(root / "Train" / "melanoma" / "m9.png", 20, 24, 3, 109);  // another Train folder
         r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
         CHECK(r.code == 2);

@@ -1,8 +1,8 @@
 // ember/data/augment.hpp - augmentation of HWC float images (values 0..255): Keras' RandomFlip / RandomRotation /
 // RandomZoom (bilinear, 'reflect' fill by default), a random horizontal stretch (RandomAspect), the Augmentor
 // recipe used to rebalance classes (rotate by up to +-10 degrees, crop to the largest same-aspect rectangle without
-// fill, resize back), and torchvision's ColorJitter (brightness, contrast, saturation, hue) for colour differences
-// between cameras and clinics.
+// fill, resize back), torchvision's ColorJitter (brightness, contrast, saturation, hue) and a random per-channel
+// gain (RandomChannelGain, a white-balance jitter) for colour differences between cameras and clinics.
 #pragma once
 
 #include <algorithm>
@@ -374,6 +374,38 @@ struct ColorJitter {
             if (op == 2 && saturation > 0) adjust_saturation(img, h, w, c, fs);
             if (op == 3 && hue > 0) adjust_hue(img, h, w, c, fh);
         }
+    }
+};
+
+/// A random white balance: each of R, G and B multiplied by its own gain, drawn log-uniformly from
+/// [1 / max_gain, max_gain] (R's, then G's, then B's), clamped to 0..255 - the von Kries model of a colour cast,
+/// which Shades of Gray colour constancy undoes and ColorJitter cannot make (its hue turns every colour alike).
+/// max_gain = 1 is the identity and draws nothing. For RGB HWC float images with values 0..255.
+struct RandomChannelGain {
+    double max_gain = 1.0;
+
+    RandomChannelGain() = default;
+    /// Throws ValueError unless max_gain is a finite number >= 1.
+    explicit RandomChannelGain(double max) : max_gain(max) {
+        EMBER_CHECK(std::isfinite(max) && max >= 1.0, ValueError,
+                    "RandomChannelGain: the largest gain must be a finite number >= 1, got ", max);
+    }
+    bool enabled() const { return max_gain != 1.0; }
+    /// The three gains ({1, 1, 1} without a draw when max_gain is 1).
+    std::array<double, 3> draw(Generator& gen) const {
+        if (!enabled()) return {1.0, 1.0, 1.0};
+        const double l = std::log(max_gain);
+        std::array<double, 3> g{};
+        for (double& x : g) x = std::exp(gen.uniform(-l, l));
+        return g;
+    }
+    void operator()(float* img, int h, int w, int c, Generator& gen) const {
+        detail::require_rgb(h, w, c, "RandomChannelGain");
+        if (!enabled()) return;
+        const auto g = draw(gen);
+        const std::array<float, 3> f{static_cast<float>(g[0]), static_cast<float>(g[1]), static_cast<float>(g[2])};
+        for (std::size_t i = 0, n = detail::pixel_count(h, w); i < n; ++i)
+            for (std::size_t ch = 0; ch < 3; ++ch) img[3 * i + ch] = detail::clamp255(img[3 * i + ch] * f[ch]);
     }
 };
 
