@@ -1078,13 +1078,14 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
             {"--epochs 1", "error: --resume: --epochs 1 is fewer than the 2 epochs the run has done"},
             {"--epochs 2 --lr-schedule cosine", "the run was trained with --lr-schedule constant"},
         };
-        for (const auto& [flags, message] : refused) {
+        const auto refuses = [&](const std::string& flags, const std::string& message) {
             CAPTURE(flags);
-            r = melanoma(base + flags + " --resume --out " + q(root / "run"));
-            CHECK(r.code == 2);
-            CHECK_THAT(r.output, Catch::Contains(message));
-            CHECK_THAT(r.output, !Catch::Contains("Epoch "));
-        }
+            const auto out = melanoma(base + flags + " --resume --out " + q(root / "run"));
+            CHECK(out.code == 2);
+            CHECK_THAT(out.output, Catch::Contains(message));
+            CHECK_THAT(out.output, !Catch::Contains("Epoch "));
+        };
+        for (const auto& [flags, message] : refused) refuses(flags, message);
         // a backup written before --channel-gain existed does not record it: that run trained without one
         {
             std::string b = bytes(root / "run" / "backup.safetensors");
@@ -1097,24 +1098,16 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("nothing left to train"));
-        r = melanoma(base + "--epochs 2 --channel-gain 1.2 --resume --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("backup.safetensors does not record --channel-gain"));
+        refuses("--epochs 2 --channel-gain 1.2", "backup.safetensors does not record --channel-gain");
         write_image(root / "Train" / "melanoma" / "m9.png", 20, 24, 3, 109);  // another Train folder
-        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("error: --resume: the Train folder does not hold the images (names and labels) the run in"));
+        refuses("--epochs 2", "error: --resume: the Train folder does not hold the images (names and labels) the run in");
         fs::remove(root / "Train" / "melanoma" / "m9.png");
         // a run folder that no longer holds the best epoch's checkpoint
         fs::rename(root / "run" / "best.safetensors", root / "best.safetensors");
-        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("best.safetensors is missing: the run's best epoch"));
+        refuses("--epochs 2", "best.safetensors is missing: the run's best epoch");
         // a backup that is not a training state
         fs::copy_file(root / "best.safetensors", root / "run" / "backup.safetensors", fs::copy_options::overwrite_existing);
-        r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("backup.safetensors is not a training state written by melanoma train"));
+        refuses("--epochs 2", "backup.safetensors is not a training state written by melanoma train");
         // a new run over an old one's folder says it replaces the backup
         r = melanoma(base + "--epochs 1 --out " + q(root / "run"));
         CHECK(r.code == 0);
