@@ -140,6 +140,8 @@ std::string folder_fingerprint(const ember::data::ImageSet& set);
 std::string exact(double v);
 /// The melanoma column of the probabilities and who is truly melanoma.
 std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const ember::train::Evaluation& ev, int mel);
+/// "sensitivity 0.909 (80/88), specificity 0.742 (267/360)"; n/a where a set has no such images.
+std::string rates_text(const ember::train::BinaryRates& r);
 /// Prints the evaluation report (accuracy, per-class precision/recall/F1, confusion matrix, melanoma alert) to
 /// `os` and returns it as JSON.
 json report(const ember::train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os);

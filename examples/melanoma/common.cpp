@@ -163,6 +163,20 @@ std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const train::E
     return {p, pos};
 }
 
+/// "sensitivity 0.909 (80/88), specificity 0.742 (267/360)"; n/a where a source has no such images.
+std::string rates_text(const train::BinaryRates& r) {
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(3);
+    const auto rate = [&](const char* what, double v, std::int64_t hit, std::int64_t all) {
+        os << what;
+        if (all > 0) os << v << " (" << hit << "/" << all << ")";
+        else os << "n/a (no such images)";
+    };
+    rate("sensitivity ", r.sensitivity(), r.tp, r.tp + r.fn);
+    rate(", specificity ", r.specificity(), r.tn, r.tn + r.fp);
+    return os.str();
+}
+
 json report(const train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os) {
     const auto& cm = ev.confusion;
     json j;
@@ -199,9 +213,7 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
         const auto [p, pos] = melanoma_scores(ev, mel);
         const auto r = train::binary_rates(p, pos, threshold);
         const auto sens_ci = train::wilson_interval(r.tp, r.tp + r.fn), spec_ci = train::wilson_interval(r.tn, r.tn + r.fp);
-        os << "Melanoma alert (p(melanoma) >= " << threshold << "): sensitivity " << r.sensitivity() << " ("
-           << r.tp << "/" << r.tp + r.fn << "), specificity " << r.specificity() << " (" << r.tn << "/" << r.tn + r.fp
-           << ")\n";
+        os << "Melanoma alert (p(melanoma) >= " << threshold << "): " << rates_text(r) << "\n";
         os << "  95% confidence intervals: sensitivity " << sens_ci.low << "-" << sens_ci.high << ", specificity "
            << spec_ci.low << "-" << spec_ci.high << "\n";
         os << "Melanoma by arg-max: recall " << cm.recall(mel) << ", specificity " << cm.specificity(mel) << "\n";

@@ -139,6 +139,11 @@ struct SplitSpec {
         return seed == o.seed && val_split == o.val_split && kind == o.kind && dedup == o.dedup &&
                (folder.empty() || o.folder.empty() || folder == o.folder);
     }
+    /// UsageError unless train kept a validation split (`command` names who asks, `hint` what to do instead).
+    void require_validation(const std::string& command, const fs::path& model, const std::string& hint = "") const {
+        EMBER_CHECK(val_split > 0, UsageError, command, ": ", model,
+                    " was trained on all of Train (--val-split 0): it has no validation split", hint);
+    }
 };
 
 SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
@@ -199,8 +204,7 @@ int run_evaluate(const EvalArgs& a) {
     const SplitSpec s0 = split_spec(a, m);
     for (std::size_t i = 0; i < models.size(); ++i) {
         const SplitSpec si = i == 0 ? s0 : split_spec(a, models[i]);
-        EMBER_CHECK(a.on != "validation" || si.val_split > 0, UsageError, "evaluate --on validation: ", a.models[i],
-                    " was trained on all of Train (--val-split 0): it has no validation split");
+        if (a.on == "validation") si.require_validation("evaluate --on validation", a.models[i]);
         EMBER_CHECK(a.on != "validation" || si.same_as(s0), UsageError, "evaluate --on validation: ", a.models[i],
                     " was validated on another split (", si.describe(), ") than ", model_path, " (", s0.describe(),
                     "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
@@ -288,20 +292,6 @@ struct ScoredSource {
     std::size_t melanomas() const { return static_cast<std::size_t>(std::count(melanoma.begin(), melanoma.end(), true)); }
 };
 
-/// "sensitivity 0.909 (80/88), specificity 0.742 (267/360)"; n/a where a source has no such images.
-std::string rates_text(const train::BinaryRates& r) {
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(3);
-    const auto rate = [&](const char* what, double v, std::int64_t hit, std::int64_t all) {
-        os << what;
-        if (all > 0) os << v << " (" << hit << "/" << all << ")";
-        else os << "n/a (no such images)";
-    };
-    rate("sensitivity ", r.sensitivity(), r.tp, r.tp + r.fn);
-    rate(", specificity ", r.specificity(), r.tn, r.tn + r.fp);
-    return os.str();
-}
-
 /// What a checkpoint recorded of the folders it trained on beside its Train folder (--extra-train): each one's
 /// path as given to train and the fingerprint of the images it took from it.
 std::vector<std::pair<fs::path, std::string>> extra_training_folders(const LoadedModel& m) {
@@ -373,8 +363,7 @@ int run_calibrate(const CalibrateArgs& a) {
     };
     if (!e.data.empty()) {
         const SplitSpec spec = split_spec(e, m);
-        EMBER_CHECK(spec.val_split > 0, UsageError, "calibrate --validation: ", model_path,
-                    " was trained on all of Train (--val-split 0): it has no validation split; give --data folders instead");
+        spec.require_validation("calibrate --validation", model_path, "; give --data folders instead");
         const auto [set, rows] = validation_side(e, m, spec, "calibrate --validation");
         score("validation side of " + split_dir(e.data, "Train").string(), set, rows);
     }

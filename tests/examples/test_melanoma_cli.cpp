@@ -574,6 +574,13 @@ TEST_CASE("a dataset folder without Test, and classes without a melanoma", "[exa
     r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "best.safetensors") + " --out " + q(root / "ev"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: data folder '" + root.string() + "' holds a Train folder but no Test folder"));
+    // a folder without melanoma images: the alert has no sensitivity to report, and says so rather than 0
+    fs::create_directories(root / "benign only");
+    fs::copy(root / "Train" / "benign lesion", root / "benign only" / "benign lesion");
+    r = melanoma("evaluate --data " + q(root / "benign only") + " --model " + q(root / "run" / "best.safetensors") +
+                 " --out " + q(root / "ev"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("): sensitivity n/a (no such images), specificity ") && Catch::Contains("/6)\n"));
 
     // no class is named exactly "melanoma": said at training, and predict reports no melanoma probability
     const fs::path other = fresh_dir("cli-no-melanoma");
