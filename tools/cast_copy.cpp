@@ -1,10 +1,10 @@
-// tools/cast_copy.cpp - a copy of the images a predictions.csv lists, with a colour cast put on them: every
-// pixel's R, G and B multiplied by three gains (rounded, clamped to 0-255), resized to 180x180 as training sees
-// them, written losslessly as OUT/<true class>/<file stem>.png. `melanoma evaluate --data OUT` then scores a model
+// tools/cast_copy.cpp - a copy of the images a predictions.csv lists, with a colour cast put on them: each image
+// resized to 180x180 as training sees it, then every pixel's R, G and B multiplied by three gains (rounded,
+// clamped to 0-255), written losslessly as OUT/<true class>/<file stem>.png. `melanoma evaluate --data OUT` then scores a model
 // on the same images under that cast (docs/melanoma.md, "Where the Test folder's melanomas come from" and
 // next-runs item 11). Reads the true classes a run wrote for its validation split; chooses nothing.
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/stb tools/cast_copy.cpp -o /tmp/cast_copy
-//   /tmp/cast_copy runs/run39/predictions.csv /tmp/cast-val 0.916 1.055 1.197
+//   /tmp/cast_copy runs/run39/predictions.csv /tmp/cast-val 0.9163 1.0552 1.1975
 #include <ember/data/image.hpp>
 
 #define STB_IMAGE_WRITE_STATIC
@@ -48,9 +48,18 @@ int main(int argc, char** argv) try {
         std::fprintf(stderr, "usage: cast_copy PREDICTIONS.csv OUT GAIN_R GAIN_G GAIN_B\n");
         return 2;
     }
-    const double gain[3] = {std::stod(argv[3]), std::stod(argv[4]), std::stod(argv[5])};
-    for (const double g : gain)
-        if (!(g > 0 && g < 10)) throw std::runtime_error("a gain must lie in (0, 10), got " + std::to_string(g));
+    double gain[3];
+    for (int c = 0; c < 3; ++c) {
+        const std::string text = argv[3 + c];
+        std::size_t used = 0;
+        try {
+            gain[c] = std::stod(text, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != text.size() || !(gain[c] > 0 && gain[c] < 10))
+            throw std::runtime_error(std::string("GAIN_") + "RGB"[c] + " must be a number in (0, 10), got '" + text + "'");
+    }
     std::ifstream csv(argv[1]);
     if (!csv) throw std::runtime_error(std::string("cannot read ") + argv[1]);
     std::string line;

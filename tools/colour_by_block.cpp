@@ -3,8 +3,8 @@
 // ISIC_0000080-0001999; ISIC_0002000-0024305; ISIC_0024306 and above, HAM10000's range): per folder and block the
 // image count, the mean over images of each image's mean R, G, B, the standard deviation of those per-image means,
 // the mean of each image's mean R minus mean B, and how many images are bluish (R - B < 0), as stored and after
-// Shades of Gray colour constancy (docs/melanoma.md, "Where the Test folder's images come from"). Reads file names only, never a
-// label: the class folders are walked to find the images and then forgotten.
+// Shades of Gray colour constancy (docs/melanoma.md, "Where the Test folder's melanomas come from"). Reads file
+// names only, never a label: the class folders are walked to find the images and then forgotten.
 //   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb tools/colour_by_block.cpp -o /tmp/colour_by_block
 //   /tmp/colour_by_block "data/isic/Skin cancer ISIC The International Skin Imaging Collaboration"
 #include <ember/data/image_folder.hpp>
@@ -30,7 +30,7 @@ int block_of(const std::string& path) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
     if (argc != 2) {
         std::fprintf(stderr, "usage: colour_by_block DATASET (a folder with Train/ and Test/)\n");
         return 2;
@@ -75,4 +75,7 @@ int main(int argc, char** argv) {
             }
         }
     }
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "colour_by_block: %s\n", e.what());
+    return 1;
 }

@@ -213,15 +213,28 @@ json report(const train::Evaluation& ev, const std::vector<std::string>& names, 
         const auto [p, pos] = melanoma_scores(ev, mel);
         const auto r = train::binary_rates(p, pos, threshold);
         const auto sens_ci = train::wilson_interval(r.tp, r.tp + r.fn), spec_ci = train::wilson_interval(r.tn, r.tn + r.fp);
+        const bool melanomas = r.tp + r.fn > 0, others = r.tn + r.fp > 0;  // else that rate is undefined: n/a, null
+        const auto text = [&](bool defined, auto&&... parts) {
+            std::ostringstream t;
+            t.flags(os.flags());
+            t.precision(os.precision());
+            if (defined) (t << ... << parts);
+            else t << "n/a";
+            return t.str();
+        };
+        const auto value = [](bool defined, const json& v) { return defined ? v : json(nullptr); };
         os << "Melanoma alert (p(melanoma) >= " << threshold << "): " << rates_text(r) << "\n";
-        os << "  95% confidence intervals: sensitivity " << sens_ci.low << "-" << sens_ci.high << ", specificity "
-           << spec_ci.low << "-" << spec_ci.high << "\n";
-        os << "Melanoma by arg-max: recall " << cm.recall(mel) << ", specificity " << cm.specificity(mel) << "\n";
-        j["melanoma_alert"] = {{"threshold", threshold}, {"sensitivity", r.sensitivity()}, {"specificity", r.specificity()},
+        os << "  95% confidence intervals: sensitivity " << text(melanomas, sens_ci.low, "-", sens_ci.high)
+           << ", specificity " << text(others, spec_ci.low, "-", spec_ci.high) << "\n";
+        os << "Melanoma by arg-max: recall " << text(melanomas, cm.recall(mel)) << ", specificity "
+           << text(others, cm.specificity(mel)) << "\n";
+        j["melanoma_alert"] = {{"threshold", threshold},
+                               {"sensitivity", value(melanomas, r.sensitivity())},
+                               {"specificity", value(others, r.specificity())},
                                {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp},
-                               {"sensitivity_ci95", {sens_ci.low, sens_ci.high}},
-                               {"specificity_ci95", {spec_ci.low, spec_ci.high}}};
-        if (r.tp + r.fn > 0 && r.tn + r.fp > 0) {  // the ranking, whatever the threshold
+                               {"sensitivity_ci95", value(melanomas, {sens_ci.low, sens_ci.high})},
+                               {"specificity_ci95", value(others, {spec_ci.low, spec_ci.high})}};
+        if (melanomas && others) {  // the ranking, whatever the threshold
             const double auc = train::roc_auc(p, pos);
             os << "Melanoma ROC AUC (p(melanoma), melanoma against the rest): " << auc << "\n";
             j["melanoma_roc_auc"] = auc;

@@ -142,7 +142,8 @@ struct SplitSpec {
     /// UsageError unless train kept a validation split (`command` names who asks, `hint` what to do instead).
     void require_validation(const std::string& command, const fs::path& model, const std::string& hint = "") const {
         EMBER_CHECK(val_split > 0, UsageError, command, ": ", model,
-                    " was trained on all of Train (--val-split 0): it has no validation split", hint);
+                    " was trained on all of Train (--val-split 0): it has no validation split", hint.empty() ? "" : "; ",
+                    hint);
     }
 };
 
@@ -363,7 +364,7 @@ int run_calibrate(const CalibrateArgs& a) {
     };
     if (!e.data.empty()) {
         const SplitSpec spec = split_spec(e, m);
-        spec.require_validation("calibrate --validation", model_path, "; give --data folders instead");
+        spec.require_validation("calibrate --validation", model_path, "give --data folders instead");
         const auto [set, rows] = validation_side(e, m, spec, "calibrate --validation");
         score("validation side of " + split_dir(e.data, "Train").string(), set, rows);
     }

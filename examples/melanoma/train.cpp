@@ -129,9 +129,11 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
         // Options added after a backup was written: a run that does not record one trained without it.
         static const std::map<std::string, std::string> added_later = {{"--channel-gain", "1"}};
         if (!recorded.contains(option)) {
-            if (const auto d = added_later.find(option); d != added_later.end() && value.get<std::string>() == d->second)
-                continue;
-            refuse(backup.string() + " does not record " + option);
+            const auto d = added_later.find(option);
+            if (d == added_later.end()) refuse(backup.string() + " does not record " + option);
+            if (value.get<std::string>() == d->second) continue;
+            refuse(backup.string() + " was written before " + option + " existed: the run trained without it (" + option +
+                   " " + d->second + "), this command has " + option + " " + value.get<std::string>());
         }
         const std::string was = recorded.at(option).get<std::string>();
         if (was == value.get<std::string>()) continue;
@@ -318,13 +320,16 @@ int run_train(TrainArgs a) {
                 data::random_augment(img, h, w, c, data::AugmentOptions{.max_aspect = stretch.max_ratio}, gen);
             else
                 stretch(img, h, w, c, gen);  // draws nothing when off
-            gain(img, h, w, c, gen);         // nor does this
+            if (gain.enabled()) gain(img, h, w, c, gen);
             if (jitter.enabled()) jitter(img, h, w, c, gen);
         };
     }
     if (stretch.max_ratio != 1)
         std::cout << "Random horizontal stretch on the training side: width x [" << 1 / stretch.max_ratio << ", "
                   << stretch.max_ratio << "], log-uniform\n";
+    if (gain.enabled() && a.color_constancy != "none")
+        std::cerr << "warning: --channel-gain puts casts on images after --color-constancy " << a.color_constancy
+                  << " has taken theirs away; evaluate and predict will see none\n";
     if (gain.enabled())
         std::cout << "Random white balance on the training side: R, G, B each x [" << 1 / gain.max_gain << ", "
                   << gain.max_gain << "], log-uniform\n";

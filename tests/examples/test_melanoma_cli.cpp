@@ -580,7 +580,11 @@ TEST_CASE("a dataset folder without Test, and classes without a melanoma", "[exa
     r = melanoma("evaluate --data " + q(root / "benign only") + " --model " + q(root / "run" / "best.safetensors") +
                  " --out " + q(root / "ev"));
     CHECK(r.code == 0);
-    CHECK_THAT(r.output, Catch::Contains("): sensitivity n/a (no such images), specificity ") && Catch::Contains("/6)\n"));
+    CHECK_THAT(r.output, Catch::Contains("): sensitivity n/a (no such images), specificity ") && Catch::Contains("/6)\n") &&
+                             Catch::Contains("confidence intervals: sensitivity n/a, specificity ") &&
+                             Catch::Contains("Melanoma by arg-max: recall n/a, specificity "));
+    CHECK_THAT(bytes(root / "ev" / "metrics.json"), Catch::Contains("\"sensitivity\": null") &&
+                                                      Catch::Contains("\"sensitivity_ci95\": null"));
 
     // no class is named exactly "melanoma": said at training, and predict reports no melanoma probability
     const fs::path other = fresh_dir("cli-no-melanoma");
@@ -982,6 +986,15 @@ TEST_CASE("train --color-jitter, --stretch and --channel-gain: recorded in the c
     const std::string balanced = bytes(root / "g" / "best.safetensors");
     CHECK_THAT(balanced, Catch::Contains("\"channel_gain\":\"1.25\""));
     CHECK(tensor_bytes(balanced) != tensor_bytes(plain));
+    // --channel-gain 1 is off: the run draws and trains as one without the option
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 2 --batch 4 --augment flip-rotate-zoom --channel-gain 1 --out " +
+                     q(root / "h")).code == 0);
+    CHECK(tensor_bytes(bytes(root / "h" / "best.safetensors")) == tensor_bytes(plain));
+    // after colour constancy the casts would be training's alone: said
+    r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --color-constancy shades-of-gray --channel-gain 1.1 --out " +
+                 q(root / "i"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("warning: --channel-gain puts casts on images after --color-constancy shades-of-gray"));
     for (const char* bad : {"0.9", "nan", "inf"}) {
         r = melanoma("train --data " + q(root) + " --channel-gain " + bad + " --out " + q(root / "f"));
         CHECK(r.code == 2);
@@ -1105,7 +1118,8 @@ TEST_CASE("train --resume goes on from backup.safetensors as if the run had neve
         r = melanoma(base + "--epochs 2 --resume --out " + q(root / "run"));
         REQUIRE(r.code == 0);
         CHECK_THAT(r.output, Catch::Contains("nothing left to train"));
-        refuses("--epochs 2 --channel-gain 1.2", "backup.safetensors does not record --channel-gain");
+        refuses("--epochs 2 --channel-gain 1.2", "backup.safetensors was written before --channel-gain existed: the run "
+                                                 "trained without it (--channel-gain 1), this command has --channel-gain 1.2");
         write_image(root / "Train" / "melanoma" / "m9.png", 20, 24, 3, 109);  // another Train folder
         refuses("--epochs 2", "error: --resume: the Train folder does not hold the images (names and labels) the run in");
         fs::remove(root / "Train" / "melanoma" / "m9.png");

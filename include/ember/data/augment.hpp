@@ -380,7 +380,7 @@ struct ColorJitter {
 /// A random white balance: each of R, G and B multiplied by its own gain, drawn log-uniformly from
 /// [1 / max_gain, max_gain] (R's, then G's, then B's), clamped to 0..255 - the von Kries model of a colour cast,
 /// which Shades of Gray colour constancy undoes and ColorJitter cannot make (its hue turns every colour alike).
-/// max_gain = 1 is the identity and draws nothing. For RGB HWC float images with values 0..255.
+/// max_gain = 1 is the identity (for any image) and draws nothing. For RGB HWC float images with values 0..255.
 struct RandomChannelGain {
     double max_gain = 1.0;
 
@@ -400,8 +400,8 @@ struct RandomChannelGain {
         return g;
     }
     void operator()(float* img, int h, int w, int c, Generator& gen) const {
-        detail::require_rgb(h, w, c, "RandomChannelGain");
         if (!enabled()) return;
+        detail::require_rgb(h, w, c, "RandomChannelGain");
         const auto g = draw(gen);
         const std::array<float, 3> f{static_cast<float>(g[0]), static_cast<float>(g[1]), static_cast<float>(g[2])};
         for (std::size_t i = 0, n = detail::pixel_count(h, w); i < n; ++i)
