@@ -124,10 +124,11 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
     const auto refuse = [&](const std::string& why) {
         throw UsageError("--resume: " + why + "; resume with the run's options, or train into another --out folder");
     };
+    // Options added after a backup was written, with their "off" value: a run that does not record one trained
+    // without it.
+    static const std::map<std::string, std::string> added_later = {{"--channel-gain", "1"}};
     for (const auto& [option, value] : now.items()) {
         if (option == "--epochs" || option == "--threads") continue;
-        // Options added after a backup was written: a run that does not record one trained without it.
-        static const std::map<std::string, std::string> added_later = {{"--channel-gain", "1"}};
         if (!recorded.contains(option)) {
             const auto d = added_later.find(option);
             if (d == added_later.end()) refuse(backup.string() + " does not record " + option);
@@ -320,19 +321,20 @@ int run_train(TrainArgs a) {
                 data::random_augment(img, h, w, c, data::AugmentOptions{.max_aspect = stretch.max_ratio}, gen);
             else
                 stretch(img, h, w, c, gen);  // draws nothing when off
-            if (gain.enabled()) gain(img, h, w, c, gen);
+            gain(img, h, w, c, gen);         // nor does this
             if (jitter.enabled()) jitter(img, h, w, c, gen);
         };
     }
     if (stretch.max_ratio != 1)
         std::cout << "Random horizontal stretch on the training side: width x [" << 1 / stretch.max_ratio << ", "
                   << stretch.max_ratio << "], log-uniform\n";
-    if (gain.enabled() && a.color_constancy != "none")
-        std::cerr << "warning: --channel-gain puts casts on images after --color-constancy " << a.color_constancy
-                  << " has taken theirs away; evaluate and predict will see none\n";
-    if (gain.enabled())
+    if (gain.enabled()) {
+        if (a.color_constancy != "none")
+            std::cerr << "warning: --channel-gain puts casts on images after --color-constancy " << a.color_constancy
+                      << " has taken theirs away; evaluate and predict will see none\n";
         std::cout << "Random white balance on the training side: R, G, B each x [" << 1 / gain.max_gain << ", "
                   << gain.max_gain << "], log-uniform\n";
+    }
     if (jitter.enabled())
         std::cout << "Colour jitter on the training side: brightness " << jitter.brightness << ", contrast "
                   << jitter.contrast << ", saturation " << jitter.saturation << ", hue " << jitter.hue << "\n";
