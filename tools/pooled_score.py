@@ -2,11 +2,12 @@
 """Scores one model on several labelled sources pooled into one set, from the predictions.csv files that
 `melanoma evaluate` (and `train`, for its validation split) write. Python's standard library only.
 
-    tools/pooled_score.py PREDICTIONS.csv [PREDICTIONS.csv ...]
+    tools/pooled_score.py [--digits N] PREDICTIONS.csv [PREDICTIONS.csv ...]
 
 Prints, per source and pooled: images, accuracy, balanced accuracy (the mean recall over the classes present) and
-the melanoma ROC AUC (ties counted half), plus the mean of the sources' balanced accuracies. Nothing is chosen here;
-docs/melanoma.md says which figures a rule reads.
+the melanoma ROC AUC (ties counted half), plus the mean of the sources' balanced accuracies, with 4 decimals or
+--digits N (1-17; a rule that compares runs at full precision can be reproduced with --digits 17). Nothing is chosen
+here; docs/melanoma.md says which figures a rule reads.
 """
 import bisect
 import csv
@@ -44,19 +45,37 @@ def scores(rows):
     return len(rows), acc, sum(recall) / len(recall), auc(rows)
 
 
-def main(paths):
+def parse(args):
+    digits, paths = 4, []
+    it = iter(args)
+    for a in it:
+        if a == "--digits" or a.startswith("--digits="):
+            v = a.partition("=")[2] if "=" in a else next(it, "")
+            if not v.isdigit() or not 1 <= int(v) <= 17:
+                sys.exit(f"pooled_score.py: --digits takes a whole number from 1 to 17, not '{v}'")
+            digits = int(v)
+        elif a.startswith("--"):
+            sys.exit(f"pooled_score.py: unknown option {a}\n{__doc__}")
+        else:
+            paths.append(a)
+    return digits, paths
+
+
+def main(args):
+    digits, paths = parse(args)
     if not paths:
         sys.exit(__doc__)
     sources = [load(p) for p in paths]
     pooled = [r for s in sources for r in s]
-    fmt = "{:<60} images {:>5}  accuracy {:.4f}  balanced {:.4f}  melanoma AUC {:.4f}"
+    d = digits
+    fmt = ("{:<60} images {:>5}  accuracy {:.%df}  balanced {:.%df}  melanoma AUC {:.%df}" % (d, d, d))
     bal = []
     for path, rows in zip(paths, sources):
         n, acc, b, a = scores(rows)
         bal.append(b)
         print(fmt.format(path[-60:], n, acc, b, a))
     print(fmt.format("pooled", *scores(pooled)))
-    print(f"mean of the sources' balanced accuracies {sum(bal) / len(bal):.4f}")
+    print(f"mean of the sources' balanced accuracies {sum(bal) / len(bal):.{d}f}")
 
 
 if __name__ == "__main__":
