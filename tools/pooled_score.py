@@ -5,9 +5,9 @@
     tools/pooled_score.py [--digits N] PREDICTIONS.csv [PREDICTIONS.csv ...]
 
 Prints, per source and pooled: images, accuracy, balanced accuracy (the mean recall over the classes present) and
-the melanoma ROC AUC (ties counted half), plus the mean of the sources' balanced accuracies, with 4 decimals or
---digits N (1-17; a rule that compares runs at full precision can be reproduced with --digits 17). Nothing is chosen
-here; docs/melanoma.md says which figures a rule reads.
+the melanoma ROC AUC (ties counted half), plus the mean of the sources' balanced accuracies. Figures have 4
+decimals, or N with --digits N (1-17; --digits 17 reproduces a rule that compares runs at full precision). Nothing
+is chosen here; docs/melanoma.md says which figures a rule reads.
 """
 import bisect
 import csv
@@ -62,12 +62,11 @@ def parse(args):
 
 
 def main(args):
-    digits, paths = parse(args)
+    d, paths = parse(args)
     if not paths:
         sys.exit(__doc__)
     sources = [load(p) for p in paths]
     pooled = [r for s in sources for r in s]
-    d = digits
     fmt = ("{:<60} images {:>5}  accuracy {:.%df}  balanced {:.%df}  melanoma AUC {:.%df}" % (d, d, d))
     bal = []
     for path, rows in zip(paths, sources):
