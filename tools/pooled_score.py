@@ -9,6 +9,7 @@ the melanoma ROC AUC (ties counted half), plus the mean of the sources' balanced
 decimals, or N with --digits N (1-17; --digits 17 reproduces a rule that compares runs at full precision). Nothing
 is chosen here; docs/melanoma.md says which figures a rule reads.
 """
+import argparse
 import bisect
 import csv
 import sys
@@ -46,25 +47,17 @@ def scores(rows):
 
 
 def parse(args):
-    digits, paths = 4, []
-    it = iter(args)
-    for a in it:
-        if a == "--digits" or a.startswith("--digits="):
-            v = a.partition("=")[2] if "=" in a else next(it, "")
-            if not v.isdigit() or not 1 <= int(v) <= 17:
-                sys.exit(f"pooled_score.py: --digits takes a whole number from 1 to 17, not '{v}'")
-            digits = int(v)
-        elif a.startswith("--"):
-            sys.exit(f"pooled_score.py: unknown option {a}\n{__doc__}")
-        else:
-            paths.append(a)
-    return digits, paths
+    ap = argparse.ArgumentParser(prog="pooled_score.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--digits", type=int, choices=range(1, 18), default=4, metavar="N",
+                    help="decimals printed (1-17, default 4)")
+    ap.add_argument("paths", nargs="+", metavar="PREDICTIONS.csv")
+    a = ap.parse_args(args)
+    return a.digits, a.paths
 
 
 def main(args):
     d, paths = parse(args)
-    if not paths:
-        sys.exit(__doc__)
     sources = [load(p) for p in paths]
     pooled = [r for s in sources for r in s]
     fmt = ("{:<60} images {:>5}  accuracy {:.%df}  balanced {:.%df}  melanoma AUC {:.%df}" % (d, d, d))
