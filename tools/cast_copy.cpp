@@ -2,9 +2,11 @@
 // resized to 180x180 as training sees it, then every pixel's R, G and B multiplied by three gains (rounded,
 // clamped to 0-255), written losslessly as OUT/<true class>/<file stem>.png. `melanoma evaluate --data OUT` then
 // scores a model on the same images under that cast (docs/melanoma.md, "Where the Test folder's melanomas come from" and
-// next-runs item 11). Reads the true classes a run wrote for its validation split; chooses nothing.
+// next-runs item 11). Reads the true classes a run wrote for its validation split; chooses nothing. `melanoma
+// calibrate --cast-copy R G B` casts the validation split the same way in memory (data::apply_channel_gains).
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/stb tools/cast_copy.cpp -o /tmp/cast_copy
 //   /tmp/cast_copy runs/run39/predictions.csv /tmp/cast-val 0.9163 1.0552 1.1975
+#include <ember/data/color.hpp>
 #include <ember/data/image.hpp>
 
 #define STB_IMAGE_WRITE_STATIC
@@ -15,8 +17,6 @@
 #include <stb_image_write.h>
 #endif
 
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -75,10 +75,7 @@ int main(int argc, char** argv) try {
         const auto f = csv_fields(line);
         ember::data::Image img = ember::data::resize_bilinear_u8(ember::data::decode_image(f.at(0)), 180, 180);
         if (img.channels != 3) throw std::runtime_error(f.at(0) + " did not decode to RGB");
-        for (std::size_t i = 0; i < img.pixels.size(); ++i) {
-            const double v = std::round(img.pixels[i] * gain[i % 3]);
-            img.pixels[i] = static_cast<std::uint8_t>(std::clamp(v, 0.0, 255.0));
-        }
+        ember::data::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {gain[0], gain[1], gain[2]});
         const fs::path dir = out / f.at(1);
         fs::create_directories(dir);
         const fs::path file = dir / (fs::path(f.at(0)).stem().string() + ".png");

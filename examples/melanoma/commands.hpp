@@ -99,6 +99,8 @@ struct CalibrateArgs {
     /// source, or empty; alert_sensitivity: the target; the split fields as evaluate --on validation's.
     EvalArgs eval;
     std::vector<fs::path> folders;  // folders of class folders, each image a source image
+    /// R, G and B gains: the validation side again under this colour cast is one more source; empty: none.
+    std::vector<double> cast_copy;
     fs::path save;                  // where to write the checkpoint with the chosen threshold; empty: nowhere
 };
 

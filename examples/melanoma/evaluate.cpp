@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include <ember/data/color.hpp>
 #include <ember/data/dedup.hpp>
 #include <ember/data/image.hpp>
 #include <ember/data/loader.hpp>
@@ -327,7 +328,14 @@ int run_calibrate(const CalibrateArgs& a) {
                     a.save, " is --model itself: write the calibrated copy beside it, so the run keeps the threshold it chose");
         ensure_writable_dir(fs::absolute(a.save).parent_path());
     }
+    EMBER_CHECK(a.cast_copy.empty() || !e.data.empty(), UsageError,
+                "calibrate: --cast-copy puts a colour cast on the validation side: give --validation DATASET too");
     LoadedModel m = load_model(model_path);
+    // The cast must come before the colour correction a checkpoint may make as images are loaded, and the loaded
+    // validation side is already corrected.
+    EMBER_CHECK(a.cast_copy.empty() || m.color_constancy == "none", UsageError, "calibrate: --cast-copy: ", model_path,
+                " corrects colour as images are loaded (", m.color_constancy, "), after which a cast put on them would "
+                "reach the model uncorrected: write a cast copy with tools/cast_copy.cpp and give it with --data");
     const auto tta = train::parse_test_time_augment(e.tta);
     const int mel = find_class(m.names, kMelanoma);
     EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", model_path, " has no class named '", kMelanoma,
@@ -366,7 +374,18 @@ int run_calibrate(const CalibrateArgs& a) {
         const SplitSpec spec = split_spec(e, m);
         spec.require_validation("calibrate --validation", model_path, "give --data folders instead");
         const auto [set, rows] = validation_side(e, m, spec, "calibrate --validation");
-        score("validation side of " + split_dir(e.data, "Train").string(), set, rows);
+        const std::string name = "validation side of " + split_dir(e.data, "Train").string();
+        score(name, set, rows);
+        if (!a.cast_copy.empty()) {
+            data::ImageSet cast = data::subset(set, rows);
+            data::apply_channel_gains(cast.pixels.data(), cast.pixels.size() / 3,
+                                      {a.cast_copy.at(0), a.cast_copy.at(1), a.cast_copy.at(2)});
+            std::vector<std::size_t> all(cast.size());
+            std::iota(all.begin(), all.end(), 0);
+            std::ostringstream gains;
+            gains << a.cast_copy[0] << " " << a.cast_copy[1] << " " << a.cast_copy[2];
+            score(name + " under the cast " + gains.str(), cast, all);
+        }
     }
     for (const auto& dir : a.folders) {
         const data::ImageSet set = load_folder(dir, e.strict, m.color_constancy, m.names);

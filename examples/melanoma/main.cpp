@@ -174,6 +174,10 @@ int main(int argc, char** argv) {
                     "dataset folder (or its Train folder): the validation side of its Train folder, split as train did");
     cal->add_option("--data", ca.folders, "folder of class folders whose every image is used; repeat it for more sources")
         ->allow_extra_args(false);
+    cal->add_option("--cast-copy", ca.cast_copy,
+                    "R G B: with --validation, its images again under this colour cast (each channel times its gain) "
+                    "as one more source, e.g. 0.9163 1.0552 1.1975 (docs/melanoma.md)")
+        ->expected(3)->check(number_check([](double x) { return x > 0 && x < 10; }, "in (0, 10)"));
     cal->add_option("--alert-sensitivity", ca.eval.alert_sensitivity,
                     "the melanoma sensitivity the alert must reach on the pooled images")
         ->check(probability_check())->capture_default_str();

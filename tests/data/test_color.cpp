@@ -1,7 +1,9 @@
-// Tests of ember/data/color.hpp (Shades of Gray colour constancy) against a direct double-precision reference,
-// and of its use by load_images / load_image_tensor.
+// Tests of ember/data/color.hpp (Shades of Gray colour constancy, a fixed per-channel gain) against direct
+// double-precision references, and of Shades of Gray's use by load_images / load_image_tensor.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -126,4 +128,33 @@ TEST_CASE("load_images and load_image_tensor apply Shades of Gray to every resiz
     o.shades_of_gray = 0.5;
     CHECK_THAT(test::error_message<ValueError>([&] { data::load_images(index, o); }),
                Catch::Contains("shades_of_gray must be 0 (off) or a Minkowski norm >= 1, got 0.5"));
+}
+
+TEST_CASE("apply_channel_gains: each channel times its gain, rounded half away from zero and clipped", "[data][color]") {
+    // every byte value in each channel, so each channel's whole table is checked against the definition
+    std::vector<std::uint8_t> rgb;
+    for (int v = 0; v < 256; ++v) {
+        const auto b = static_cast<std::uint8_t>(v);
+        rgb.insert(rgb.end(), {b, b, b});
+    }
+    const std::array<double, 3> gain{0.9163, 1.0, 2.5};
+    std::vector<std::uint8_t> cast = rgb;
+    data::apply_channel_gains(cast.data(), 256, gain);
+    for (std::size_t i = 0; i < cast.size(); ++i) {
+        const double want = std::min(255.0, std::round(rgb[i] * gain[i % 3]));
+        REQUIRE(cast[i] == static_cast<std::uint8_t>(want));
+    }
+    CHECK(cast[3 * 1 + 2] == 3);      // 1 x 2.5 = 2.5 rounds away from zero
+    CHECK(cast[3 * 3 + 2] == 8);      // 3 x 2.5 = 7.5
+    CHECK(cast[3 * 200 + 2] == 255);  // 500 clipped
+    CHECK(std::equal(rgb.begin(), rgb.end(), cast.begin(), [k = std::size_t{0}](std::uint8_t a, std::uint8_t b) mutable {
+        return (k++ % 3 != 1) || a == b;  // a gain of 1 leaves its channel as it was
+    }));
+    for (const auto& bad : {std::array<double, 3>{0, 1, 1}, std::array<double, 3>{1, -1, 1}, std::array<double, 3>{1, 1, 10},
+                            std::array<double, 3>{1, 1, std::nan("")}}) {
+        std::vector<std::uint8_t> px = rgb;
+        CHECK_THAT(test::error_message<ValueError>([&] { data::apply_channel_gains(px.data(), 256, bad); }),
+                   Catch::Contains("apply_channel_gains: the gain of ") && Catch::Contains(" must be in (0, 10), got "));
+        CHECK(px == rgb);  // refused before any byte changed
+    }
 }

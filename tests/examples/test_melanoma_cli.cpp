@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <ember/data/color.hpp>
+#include <ember/data/image.hpp>
 
 #include "image_files.hpp"
 
@@ -901,6 +902,65 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
     CHECK_THAT(r.output, Catch::Contains("error: calibrate: none of the 5 images is labelled 'melanoma': a sensitivity cannot be reached on them"));
 }
 
+TEST_CASE("calibrate --cast-copy pools the validation side under a colour cast, as a cast copy given with --data", "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-cast", 10);
+    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
+    const fs::path ckpt = root / "run" / "best.safetensors";
+    // the cast copy as tools/cast_copy.cpp writes it: each validation image at the model's size, cast, as PNG
+    REQUIRE(melanoma("evaluate --on validation --data " + q(root) + " --model " + q(ckpt) + " --out " + q(root / "v")).code == 0);
+    std::ifstream in(root / "v" / "predictions.csv");
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    int copied = 0;
+    while (std::getline(in, line)) {
+        const std::string image = line.substr(0, line.find(',')), rest = line.substr(line.find(',') + 1);
+        auto img = ember::data::resize_bilinear_u8(ember::data::decode_image(image), 180, 180);
+        ember::data::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {0.9, 1.05, 1.2});
+        ember::test::write_pixels(root / "cast" / rest.substr(0, rest.find(',')) / (fs::path(image).stem().string() + ".png"),
+                                  img.width, img.height, 3, img.pixels);
+        ++copied;
+    }
+    REQUIRE(copied == 4);
+    const auto chosen = [](const std::string& output) {  // the pooled threshold calibrate prints
+        const std::string said = "melanomas): ";
+        const auto at = output.find(said);
+        return at == std::string::npos ? std::string("none") : output.substr(at + said.size(), output.find('\n', at) - at - said.size());
+    };
+    auto in_memory = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --cast-copy 0.9 1.05 1.2");
+    auto on_disk = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --data " + q(root / "cast"));
+    REQUIRE(in_memory.code == 0);
+    REQUIRE(on_disk.code == 0);
+    CHECK_THAT(in_memory.output, Catch::Contains("validation side of " + (root / "Train").string() +
+                                                 " under the cast 0.9 1.05 1.2: 4 images, 2 melanomas; alone it would choose ") &&
+                                     Catch::Contains("on the 8 images pooled (4 melanomas): "));
+    CHECK(chosen(in_memory.output) != "none");
+    CHECK(chosen(in_memory.output) == chosen(on_disk.output));
+    // the cast reaches the model: the same images without it score otherwise
+    const auto alone = [&](const std::string& source) {  // the threshold one source alone would choose
+        const std::string said = source + ": 4 images, 2 melanomas; alone it would choose ";
+        const auto at = in_memory.output.find(said);
+        return at == std::string::npos ? std::string("none")
+                                       : in_memory.output.substr(at + said.size(), in_memory.output.find('\n', at) - at - said.size());
+    };
+    const std::string validation = "validation side of " + (root / "Train").string();
+    CHECK(alone(validation) != "none");
+    CHECK(alone(validation + " under the cast 0.9 1.05 1.2") != "none");
+    CHECK(alone(validation) != alone(validation + " under the cast 0.9 1.05 1.2"));
+
+    const std::pair<std::string, std::string> refused[] = {
+        {" --data " + q(root / "cast") + " --cast-copy 0.9 1.05 1.2", "error: calibrate: --cast-copy puts a colour cast on the validation side: give --validation DATASET too"},
+        {" --validation " + q(root) + " --cast-copy 0.9 1.05", "--cast-copy"},
+        {" --validation " + q(root) + " --cast-copy 0 1 1", "in (0, 10)"},
+        {" --validation " + q(root) + " --cast-copy 1 1 10", "in (0, 10)"},
+    };
+    for (const auto& [args, message] : refused) {
+        INFO(args);
+        const auto r = melanoma("calibrate --model " + q(ckpt) + args);
+        CHECK(r.code != 0);
+        CHECK_THAT(r.output, Catch::Contains(message));
+    }
+}
+
 TEST_CASE("train --color-constancy: evaluate and predict correct images as the checkpoint says", "[examples][melanoma]") {
     const fs::path root = tiny_dataset("cli-color");
     auto r = melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --color-constancy shades-of-gray --out " + q(root / "sog"));
@@ -935,6 +995,11 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
     r = melanoma("evaluate --data " + q(root) + " --model " + q(ckpt) + " --model " + q(root / "plain" / "best.safetensors"));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains("with colour constancy 'none'") && Catch::Contains("must see the same images"));
+    // calibrate cannot cast images the checkpoint corrects as they are loaded: the cast would come after the correction
+    r = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --cast-copy 0.9 1.05 1.2");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("corrects colour as images are loaded (shades-of-gray), after which a cast put on "
+                                         "them would reach the model uncorrected: write a cast copy with tools/cast_copy.cpp"));
 }
 
 TEST_CASE("train --color-jitter, --stretch and --channel-gain: recorded in the checkpoint, and the same seed gives the same weights", "[examples][melanoma]") {

@@ -1,5 +1,6 @@
 // ember/data/color.hpp - colour constancy: Shades of Gray (Finlayson & Trezzi, 2004), the preprocessing the ISIC
-// challenge winners used to make dermoscopy images from different cameras and lights look alike.
+// challenge winners used to make dermoscopy images from different cameras and lights look alike; and a fixed
+// per-channel gain, which puts such a difference of camera or light on an image.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +47,23 @@ inline void shades_of_gray(std::uint8_t* rgb, std::size_t pixels, double p = 6) 
     for (std::size_t c = 0; c < 3; ++c)
         for (int v = 0; v < 256; ++v)
             lut[c][static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(std::min(255.0, std::floor(v * gain[c] + 0.5)));
+    for (std::size_t i = 0; i < pixels; ++i)
+        for (std::size_t c = 0; c < 3; ++c) rgb[3 * i + c] = lut[c][rgb[3 * i + c]];
+}
+
+/// A fixed white balance in place on an interleaved RGB byte image of `pixels` pixels: R, G and B multiplied by
+/// gain[0], gain[1] and gain[2], rounded to the nearest byte (halves away from zero, as std::round) and clipped to
+/// 0-255. It puts on an image the colour cast of another camera or light (tools/cast_copy.cpp, `melanoma calibrate
+/// --cast-copy`). Throws ValueError unless every gain is finite and in (0, 10).
+inline void apply_channel_gains(std::uint8_t* rgb, std::size_t pixels, const std::array<double, 3>& gain) {
+    for (std::size_t c = 0; c < 3; ++c)
+        EMBER_CHECK(std::isfinite(gain[c]) && gain[c] > 0 && gain[c] < 10, ValueError,
+                    "apply_channel_gains: the gain of ", "RGB"[c], " must be in (0, 10), got ", gain[c]);
+    std::array<std::array<std::uint8_t, 256>, 3> lut{};  // the cast value of each byte, per channel
+    for (std::size_t c = 0; c < 3; ++c)
+        for (int v = 0; v < 256; ++v)
+            lut[c][static_cast<std::size_t>(v)] =
+                static_cast<std::uint8_t>(std::clamp(std::round(v * gain[c]), 0.0, 255.0));
     for (std::size_t i = 0; i < pixels; ++i)
         for (std::size_t c = 0; c < 3; ++c) rgb[3 * i + c] = lut[c][rgb[3 * i + c]];
 }
