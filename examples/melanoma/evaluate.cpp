@@ -382,9 +382,9 @@ int run_calibrate(const CalibrateArgs& a) {
                                       {a.cast_copy.at(0), a.cast_copy.at(1), a.cast_copy.at(2)});
             std::vector<std::size_t> all(cast.size());
             std::iota(all.begin(), all.end(), 0);
-            std::ostringstream gains;
-            gains << a.cast_copy[0] << " " << a.cast_copy[1] << " " << a.cast_copy[2];
-            score(name + " under the cast " + gains.str(), cast, all);
+            score(name + " under the gains R " + exact(a.cast_copy[0]) + ", G " + exact(a.cast_copy[1]) + ", B " +
+                      exact(a.cast_copy[2]),
+                  cast, all);
         }
     }
     for (const auto& dir : a.folders) {

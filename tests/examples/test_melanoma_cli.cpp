@@ -926,12 +926,13 @@ TEST_CASE("calibrate --cast-copy pools the validation side under a colour cast, 
         const auto at = output.find(said);
         return at == std::string::npos ? std::string("none") : output.substr(at + said.size(), output.find('\n', at) - at - said.size());
     };
-    auto in_memory = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --cast-copy 0.9 1.05 1.2");
+    auto in_memory = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --cast-copy 0.9 1.05 1.2 --save " +
+                              q(root / "cast.safetensors"));
     auto on_disk = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --data " + q(root / "cast"));
     REQUIRE(in_memory.code == 0);
     REQUIRE(on_disk.code == 0);
     CHECK_THAT(in_memory.output, Catch::Contains("validation side of " + (root / "Train").string() +
-                                                 " under the cast 0.9 1.05 1.2: 4 images, 2 melanomas; alone it would choose ") &&
+                                                 " under the gains R 0.9, G 1.05, B 1.2: 4 images, 2 melanomas; alone it would choose ") &&
                                      Catch::Contains("on the 8 images pooled (4 melanomas): "));
     CHECK(chosen(in_memory.output) != "none");
     CHECK(chosen(in_memory.output) == chosen(on_disk.output));
@@ -944,8 +945,11 @@ TEST_CASE("calibrate --cast-copy pools the validation side under a colour cast, 
     };
     const std::string validation = "validation side of " + (root / "Train").string();
     CHECK(alone(validation) != "none");
-    CHECK(alone(validation + " under the cast 0.9 1.05 1.2") != "none");
-    CHECK(alone(validation) != alone(validation + " under the cast 0.9 1.05 1.2"));
+    CHECK(alone(validation + " under the gains R 0.9, G 1.05, B 1.2") != "none");
+    CHECK(alone(validation) != alone(validation + " under the gains R 0.9, G 1.05, B 1.2"));
+    // the saved copy records the cast among its sources
+    CHECK_THAT(bytes(root / "cast.safetensors").substr(0, 4096),
+               Catch::Contains(" + " + validation + " under the gains R 0.9, G 1.05, B 1.2 (4 images, 2 melanomas), scored without"));
 
     const std::pair<std::string, std::string> refused[] = {
         {" --data " + q(root / "cast") + " --cast-copy 0.9 1.05 1.2", "error: calibrate: --cast-copy puts a colour cast on the validation side: give --validation DATASET too"},
