@@ -903,65 +903,82 @@ TEST_CASE("calibrate chooses the alert threshold on sources pooled and saves it 
 }
 
 TEST_CASE("calibrate --cast-copy pools the validation side under a colour cast, as a cast copy given with --data", "[examples][melanoma]") {
-    const fs::path root = tiny_dataset("cli-cast", 10);
-    REQUIRE(melanoma("train --data " + q(root) + " --epochs 1 --batch 4 --out " + q(root / "run")).code == 0);
-    const fs::path ckpt = root / "run" / "best.safetensors";
-    // the cast copy as tools/cast_copy.cpp writes it: each validation image at the model's size, cast, as PNG
-    REQUIRE(melanoma("evaluate --on validation --data " + q(root) + " --model " + q(ckpt) + " --out " + q(root / "v")).code == 0);
-    std::ifstream in(root / "v" / "predictions.csv");
-    std::string line;
-    REQUIRE(std::getline(in, line));
-    int copied = 0;
-    while (std::getline(in, line)) {
-        const std::string image = line.substr(0, line.find(',')), rest = line.substr(line.find(',') + 1);
-        auto img = ember::data::resize_bilinear_u8(ember::data::decode_image(image), 180, 180);
-        ember::data::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {0.9, 1.05, 1.2});
-        ember::test::write_pixels(root / "cast" / rest.substr(0, rest.find(',')) / (fs::path(image).stem().string() + ".png"),
-                                  img.width, img.height, 3, img.pixels);
-        ++copied;
-    }
-    REQUIRE(copied == 4);
-    const auto chosen = [](const std::string& output) {  // the pooled threshold calibrate prints
-        const std::string said = "melanomas): ";
-        const auto at = output.find(said);
-        return at == std::string::npos ? std::string("none") : output.substr(at + said.size(), output.find('\n', at) - at - said.size());
-    };
-    auto in_memory = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --cast-copy 0.9 1.05 1.2 --save " +
-                              q(root / "cast.safetensors"));
-    auto on_disk = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --data " + q(root / "cast"));
-    REQUIRE(in_memory.code == 0);
-    REQUIRE(on_disk.code == 0);
-    CHECK_THAT(in_memory.output, Catch::Contains("validation side of " + (root / "Train").string() +
-                                                 " under the gains R 0.9, G 1.05, B 1.2: 4 images, 2 melanomas; alone it would choose ") &&
-                                     Catch::Contains("on the 8 images pooled (4 melanomas): "));
-    CHECK(chosen(in_memory.output) != "none");
-    CHECK(chosen(in_memory.output) == chosen(on_disk.output));
-    // the cast reaches the model: the same images without it score otherwise
-    const auto alone = [&](const std::string& source) {  // the threshold one source alone would choose
-        const std::string said = source + ": 4 images, 2 melanomas; alone it would choose ";
-        const auto at = in_memory.output.find(said);
-        return at == std::string::npos ? std::string("none")
-                                       : in_memory.output.substr(at + said.size(), in_memory.output.find('\n', at) - at - said.size());
-    };
-    const std::string validation = "validation side of " + (root / "Train").string();
-    CHECK(alone(validation) != "none");
-    CHECK(alone(validation + " under the gains R 0.9, G 1.05, B 1.2") != "none");
-    CHECK(alone(validation) != alone(validation + " under the gains R 0.9, G 1.05, B 1.2"));
-    // the saved copy records the cast among its sources
-    CHECK_THAT(bytes(root / "cast.safetensors").substr(0, 4096),
-               Catch::Contains(" + " + validation + " under the gains R 0.9, G 1.05, B 1.2 (4 images, 2 melanomas), scored without"));
+    // with --dedup the validation side is split from what deduplication keeps: the cast must be put on those images
+    for (const std::string dedup : {"", " --dedup"}) {
+        INFO("train" << dedup);
+        const fs::path root = tiny_dataset(dedup.empty() ? "cli-cast" : "cli-cast-dedup", 10);
+        if (!dedup.empty()) {  // a copy under both classes (both dropped, first in their folders) and a later copy
+            fs::copy_file(root / "Train" / "melanoma" / "m0.png", root / "Train" / "benign lesion" / "a0.png");
+            fs::copy_file(root / "Train" / "melanoma" / "m0.png", root / "Train" / "melanoma" / "a0.png");
+            fs::copy_file(root / "Train" / "benign lesion" / "b1.png", root / "Train" / "benign lesion" / "b1c.png");
+        }
+        const auto trained = melanoma("train --data " + q(root) + " --epochs 1 --batch 4" + dedup + " --out " + q(root / "run"));
+        REQUIRE(trained.code == 0);
+        if (!dedup.empty()) CHECK_THAT(trained.output, Catch::Contains("Deduplicated: dropped ") && Catch::Contains("; 19 of 23 images remain"));
+        const fs::path ckpt = root / "run" / "best.safetensors";
+        // the cast copy as tools/cast_copy.cpp writes it: each validation image at the model's size, cast, as PNG
+        REQUIRE(melanoma("evaluate --on validation --data " + q(root) + " --model " + q(ckpt) + " --out " + q(root / "v")).code == 0);
+        std::ifstream in(root / "v" / "predictions.csv");
+        std::string line;
+        REQUIRE(std::getline(in, line));
+        int copied = 0, melanomas = 0;
+        while (std::getline(in, line)) {
+            const std::string image = line.substr(0, line.find(',')), rest = line.substr(line.find(',') + 1);
+            const std::string label = rest.substr(0, rest.find(','));
+            auto img = ember::data::resize_bilinear_u8(ember::data::decode_image(image), 180, 180);
+            ember::data::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {0.9, 1.05, 1.2});
+            ember::test::write_pixels(root / "cast" / label / (fs::path(image).stem().string() + ".png"), img.width, img.height, 3,
+                                      img.pixels);
+            ++copied;
+            melanomas += label == "melanoma";
+        }
+        REQUIRE(copied >= 3);
+        REQUIRE(melanomas >= 1);
+        const std::string counts = std::to_string(copied) + " images, " + std::to_string(melanomas) + " melanomas";
+        const auto chosen = [](const std::string& output) {  // the pooled threshold calibrate prints
+            const std::string said = "melanomas): ";
+            const auto at = output.find(said);
+            return at == std::string::npos ? std::string("none") : output.substr(at + said.size(), output.find('\n', at) - at - said.size());
+        };
+        auto in_memory = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --cast-copy 0.9 1.05 1.2 --save " +
+                                  q(root / "cast.safetensors"));
+        auto on_disk = melanoma("calibrate --model " + q(ckpt) + " --validation " + q(root) + " --data " + q(root / "cast"));
+        REQUIRE(in_memory.code == 0);
+        REQUIRE(on_disk.code == 0);
+        const std::string validation = "validation side of " + (root / "Train").string();
+        const std::string cast = validation + " under the gains R 0.9, G 1.05, B 1.2";
+        CHECK_THAT(in_memory.output, Catch::Contains(cast + ": " + counts + "; alone it would choose ") &&
+                                         Catch::Contains("on the " + std::to_string(2 * copied) + " images pooled (" +
+                                                         std::to_string(2 * melanomas) + " melanomas): "));
+        CHECK(chosen(in_memory.output) != "none");
+        CHECK(chosen(in_memory.output) == chosen(on_disk.output));
+        // the cast reaches the model: the same images without it score otherwise
+        const auto alone = [&](const std::string& source) {  // the threshold one source alone would choose
+            const std::string said = source + ": " + counts + "; alone it would choose ";
+            const auto at = in_memory.output.find(said);
+            return at == std::string::npos ? std::string("none")
+                                           : in_memory.output.substr(at + said.size(), in_memory.output.find('\n', at) - at - said.size());
+        };
+        CHECK(alone(validation) != "none");
+        CHECK(alone(cast) != "none");
+        CHECK(alone(validation) != alone(cast));
+        // the saved copy records the cast among its sources
+        CHECK_THAT(bytes(root / "cast.safetensors").substr(0, 4096),
+                   Catch::Contains(" + " + cast + " (" + counts + "), scored without"));
+        if (!dedup.empty()) continue;
 
-    const std::pair<std::string, std::string> refused[] = {
-        {" --data " + q(root / "cast") + " --cast-copy 0.9 1.05 1.2", "error: calibrate: --cast-copy puts a colour cast on the validation side: give --validation DATASET too"},
-        {" --validation " + q(root) + " --cast-copy 0.9 1.05", "--cast-copy"},
-        {" --validation " + q(root) + " --cast-copy 0 1 1", "in (0, 10)"},
-        {" --validation " + q(root) + " --cast-copy 1 1 10", "in (0, 10)"},
-    };
-    for (const auto& [args, message] : refused) {
-        INFO(args);
-        const auto r = melanoma("calibrate --model " + q(ckpt) + args);
-        CHECK(r.code != 0);
-        CHECK_THAT(r.output, Catch::Contains(message));
+        const std::pair<std::string, std::string> refused[] = {
+            {" --data " + q(root / "cast") + " --cast-copy 0.9 1.05 1.2", "error: calibrate: --cast-copy puts a colour cast on the validation side: give --validation DATASET too"},
+            {" --validation " + q(root) + " --cast-copy 0.9 1.05", "--cast-copy"},
+            {" --validation " + q(root) + " --cast-copy 0 1 1", "in (0, 10)"},
+            {" --validation " + q(root) + " --cast-copy 1 1 10", "in (0, 10)"},
+        };
+        for (const auto& [args, message] : refused) {
+            INFO(args);
+            const auto r = melanoma("calibrate --model " + q(ckpt) + args);
+            CHECK(r.code != 0);
+            CHECK_THAT(r.output, Catch::Contains(message));
+        }
     }
 }
 
