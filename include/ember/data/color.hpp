@@ -14,6 +14,14 @@
 
 namespace ember::data {
 
+namespace detail {
+/// Every byte of an interleaved RGB image of `pixels` pixels replaced by its channel's table entry.
+inline void map_channels(std::uint8_t* rgb, std::size_t pixels, const std::array<std::array<std::uint8_t, 256>, 3>& lut) {
+    for (std::size_t i = 0; i < pixels; ++i)
+        for (std::size_t c = 0; c < 3; ++c) rgb[3 * i + c] = lut[c][rgb[3 * i + c]];
+}
+}  // namespace detail
+
 /// The per-channel gains Shades of Gray applies to an interleaved RGB image of `pixels` pixels: with the
 /// illuminant estimated per channel as the Minkowski p-mean e_c = (mean over pixels of v_c^p)^(1/p), gain
 /// g_c = |e| / (sqrt(3) e_c), which maps the illuminant (e_R, e_G, e_B) onto the gray (|e|, |e|, |e|) / sqrt(3) of
@@ -47,8 +55,7 @@ inline void shades_of_gray(std::uint8_t* rgb, std::size_t pixels, double p = 6) 
     for (std::size_t c = 0; c < 3; ++c)
         for (int v = 0; v < 256; ++v)
             lut[c][static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(std::min(255.0, std::floor(v * gain[c] + 0.5)));
-    for (std::size_t i = 0; i < pixels; ++i)
-        for (std::size_t c = 0; c < 3; ++c) rgb[3 * i + c] = lut[c][rgb[3 * i + c]];
+    detail::map_channels(rgb, pixels, lut);
 }
 
 /// A fixed white balance in place on an interleaved RGB byte image of `pixels` pixels: R, G and B multiplied by
@@ -64,8 +71,7 @@ inline void apply_channel_gains(std::uint8_t* rgb, std::size_t pixels, const std
         for (int v = 0; v < 256; ++v)
             lut[c][static_cast<std::size_t>(v)] =
                 static_cast<std::uint8_t>(std::clamp(std::round(v * gain[c]), 0.0, 255.0));
-    for (std::size_t i = 0; i < pixels; ++i)
-        for (std::size_t c = 0; c < 3; ++c) rgb[3 * i + c] = lut[c][rgb[3 * i + c]];
+    detail::map_channels(rgb, pixels, lut);
 }
 
 /// Shades of Gray on an Image (3 channels). Throws ShapeError for another channel count or an invalid image.
