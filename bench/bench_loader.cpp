@@ -3,38 +3,38 @@
 // batch's own. Run: ./build/bench/bench_loader --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
-#include <ember/data/augment.hpp>
-#include <ember/data/loader.hpp>
+#include <ember/vision/augment.hpp>
+#include <ember/vision/batch_loader.hpp>
 
 namespace {
 using namespace ember;
 
-data::ImageSet random_set(int n) {
-    data::ImageSet set;
+vision::ImageSet random_set(int n) {
+    vision::ImageSet set;
     set.height = set.width = 180;
     set.class_names = {"a"};
     Generator gen(5);
     for (int i = 0; i < n; ++i) {
         std::vector<std::uint8_t> px(180 * 180 * 3);
         for (auto& p : px) p = static_cast<std::uint8_t>(gen.below(256));
-        set.push_back(data::Image{180, 180, 3, std::move(px)}, 0, "img" + std::to_string(i));
+        set.push_back(vision::Image{180, 180, 3, std::move(px)}, 0, "img" + std::to_string(i));
     }
     return set;
 }
 
 void BM_batch_flip_rotate_zoom(benchmark::State& state) {
-    static const data::ImageSet set = random_set(64);
+    static const vision::ImageSet set = random_set(64);
     std::vector<std::size_t> indices(set.size());
     for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
-    data::LoaderOptions o{.batch_size = 32, .shuffle = true, .seed = 1, .prefetch = false,
+    vision::LoaderOptions o{.batch_size = 32, .shuffle = true, .seed = 1, .prefetch = false,
                           .workers = static_cast<int>(state.range(0))};
     o.augment = [](float* img, int h, int w, int c, Generator& gen) {
-        data::random_augment(img, h, w, c, data::AugmentOptions{}, gen);
+        vision::random_augment(img, h, w, c, vision::AugmentOptions{}, gen);
     };
-    data::BatchLoader loader(set, indices, o);
+    vision::BatchLoader loader(set, indices, o);
     int epoch = 0;
     loader.start_epoch(epoch);
-    data::Batch<float> batch;
+    vision::Batch<float> batch;
     for (auto _ : state) {
         if (!loader.next(batch)) {
             loader.start_epoch(++epoch);

@@ -6,7 +6,7 @@
 
 #include <atomic>
 
-#include <ember/kernels/parallel.hpp>
+#include <ember/core/parallel.hpp>
 #include <ember/kernels/simd.hpp>
 
 namespace {
@@ -32,7 +32,7 @@ void BM_fma_peak(benchmark::State& state) {
     int threads = 1;
     for (auto _ : state) {
         std::atomic<int> used{1};
-        ember::kernels::parallel_region([&](int tid, int n) {
+        ember::parallel_region([&](int tid, int n) {
             if (tid == 0) used = n;
             benchmark::DoNotOptimize(fma_chains(kIterations));
         });

@@ -3,11 +3,11 @@
 // clamped to 0-255), written losslessly as OUT/<true class>/<file stem>.png. `melanoma evaluate --data OUT` then
 // scores a model on the same images under that cast (docs/melanoma.md, "Where the Test folder's melanomas come from" and
 // next-runs item 11). Reads the true classes a run wrote for its validation split; chooses nothing. `melanoma
-// calibrate --cast-copy R G B` casts the validation split the same way in memory (data::apply_channel_gains).
+// calibrate --cast-copy R G B` casts the validation split the same way in memory (vision::apply_channel_gains).
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/stb tools/cast_copy.cpp -o /tmp/cast_copy
 //   /tmp/cast_copy runs/run39/predictions.csv /tmp/cast-val 0.9163 1.0552 1.1975
-#include <ember/data/color.hpp>
-#include <ember/data/image.hpp>
+#include <ember/vision/color.hpp>
+#include <ember/vision/image.hpp>
 
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -73,9 +73,9 @@ int main(int argc, char** argv) try {
     while (std::getline(csv, line)) {
         if (line.empty()) continue;
         const auto f = csv_fields(line);
-        ember::data::Image img = ember::data::resize_bilinear_u8(ember::data::decode_image(f.at(0)), 180, 180);
+        ember::vision::Image img = ember::vision::resize_bilinear_u8(ember::vision::decode_image(f.at(0)), 180, 180);
         if (img.channels != 3) throw std::runtime_error(f.at(0) + " did not decode to RGB");
-        ember::data::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {gain[0], gain[1], gain[2]});
+        ember::vision::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {gain[0], gain[1], gain[2]});
         const fs::path dir = out / f.at(1);
         fs::create_directories(dir);
         const fs::path file = dir / (fs::path(f.at(0)).stem().string() + ".png");

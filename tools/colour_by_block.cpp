@@ -7,7 +7,7 @@
 // names only, never a label: the class folders are walked to find the images and then forgotten.
 //   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb tools/colour_by_block.cpp -o /tmp/colour_by_block
 //   /tmp/colour_by_block "data/isic/Skin cancer ISIC The International Skin Imaging Collaboration"
-#include <ember/data/image_folder.hpp>
+#include <ember/vision/image_folder.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -40,11 +40,11 @@ int main(int argc, char** argv) try {
     for (const double p : {0.0, 6.0}) {
         std::printf("%s\n", p > 0 ? "after Shades of Gray (p = 6)" : "as stored");
         for (const char* split : {"Train", "Test"}) {
-            const auto index = data::index_image_folder(std::string(argv[1]) + "/" + split);
-            data::LoadOptions o;
+            const auto index = vision::index_image_folder(std::string(argv[1]) + "/" + split);
+            vision::LoadOptions o;
             o.shades_of_gray = p;
             o.on_warning = [](const std::string&) {};
-            const auto set = data::load_images(index, o);
+            const auto set = vision::load_images(index, o);
             const std::size_t px = set.image_bytes() / 3;
             double m[blocks][3] = {}, s[blocks][3] = {}, red_blue[blocks] = {};
             int n[blocks] = {}, bluish[blocks] = {};

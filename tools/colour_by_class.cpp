@@ -5,7 +5,7 @@
 // looks at the data the models learn from, never at Test's labels.
 //   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb tools/colour_by_class.cpp -o /tmp/colour_by_class
 //   /tmp/colour_by_class "data/isic/Skin cancer ISIC The International Skin Imaging Collaboration/Train"
-#include <ember/data/image_folder.hpp>
+#include <ember/vision/image_folder.hpp>
 #include <ember/train/metrics.hpp>
 
 #include <algorithm>
@@ -20,14 +20,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: colour_by_class TRAIN_FOLDER (class folders inside)\n");
         return 2;
     }
-    const auto index = data::index_image_folder(argv[1]);
+    const auto index = vision::index_image_folder(argv[1]);
     const auto& names = index.class_names;
     const auto mel = std::find(names.begin(), names.end(), "melanoma") - names.begin();
     for (const double p : {0.0, 6.0}) {
-        data::LoadOptions o;
+        vision::LoadOptions o;
         o.shades_of_gray = p;
         o.on_warning = [](const std::string&) {};
-        const auto set = data::load_images(index, o);
+        const auto set = vision::load_images(index, o);
         const std::size_t px = set.image_bytes() / 3;
         std::vector<std::vector<double>> mean(3, std::vector<double>(set.size()));  // per channel, per image
         for (std::size_t i = 0; i < set.size(); ++i)

@@ -3,7 +3,7 @@
 // per-image means (docs/melanoma.md, run 9). Reads no labels.
 //   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb tools/colour_stats.cpp -o /tmp/colour_stats
 //   /tmp/colour_stats "data/isic/Skin cancer ISIC The International Skin Imaging Collaboration"
-#include <ember/data/image_folder.hpp>
+#include <ember/vision/image_folder.hpp>
 #include <cmath>
 #include <cstdio>
 using namespace ember;
@@ -14,9 +14,9 @@ int main(int argc, char** argv) {
     }
     for (double p : {0.0, 6.0}) {
         for (const char* split : {"Train", "Test"}) {
-            auto index = data::index_image_folder(std::string(argv[1]) + "/" + split);
-            data::LoadOptions o; o.shades_of_gray = p; o.on_warning = [](const std::string&) {};
-            auto set = data::load_images(index, o);
+            auto index = vision::index_image_folder(std::string(argv[1]) + "/" + split);
+            vision::LoadOptions o; o.shades_of_gray = p; o.on_warning = [](const std::string&) {};
+            auto set = vision::load_images(index, o);
             double m[3] = {0, 0, 0}, s[3] = {0, 0, 0};
             const std::size_t px = set.image_bytes() / 3;
             for (std::size_t i = 0; i < set.size(); ++i) {

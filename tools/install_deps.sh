@@ -2,7 +2,7 @@
 # Installs the Debian packages ember's build, tests, benchmarks and examples need (run as root or with sudo).
 set -euo pipefail
 packages=(build-essential cmake git libeigen3-dev libstb-dev nlohmann-json3-dev catch2 libbenchmark-dev
-          libcli11-dev gnuplot-nox)
+          libcli11-dev gnuplot-nox python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

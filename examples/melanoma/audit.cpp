@@ -9,8 +9,8 @@
 #include <optional>
 #include <set>
 
-#include <ember/data/dedup.hpp>
-#include <ember/data/image.hpp>
+#include <ember/vision/dedup.hpp>
+#include <ember/vision/image.hpp>
 
 #include "commands.hpp"
 #include "plots.hpp"
@@ -25,10 +25,10 @@ namespace {
 
 std::uint64_t fnv1a_file(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
-    std::uint64_t h = data::fnv1a(nullptr, 0);
+    std::uint64_t h = vision::fnv1a(nullptr, 0);
     char buf[1 << 16];
     while (in.read(buf, sizeof buf) || in.gcount() > 0)
-        h = data::fnv1a(reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(in.gcount()), h);
+        h = vision::fnv1a(reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(in.gcount()), h);
     return h;
 }
 
@@ -40,13 +40,13 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
     const std::optional<fs::path> test = find_split_dir(data_dir, "Test");  // a Train folder alone is audited alone
     const bool has_test = test.has_value();
     const fs::path test_dir = test.value_or(fs::path());
-    const auto train_index = data::index_image_folder(train_dir, {}, true);
+    const auto train_index = vision::index_image_folder(train_dir, {}, true);
     warn_not_indexed(train_index, "");
     const auto& names = train_index.class_names;
-    std::vector<data::FolderIndex> splits{train_index};
+    std::vector<vision::FolderIndex> splits{train_index};
     std::vector<std::string> split_names{"Train"};
     if (has_test) {
-        splits.push_back(data::index_image_folder(test_dir, names, true));
+        splits.push_back(vision::index_image_folder(test_dir, names, true));
         warn_not_indexed(splits.back(), "the Train folder's");
         split_names.push_back("Test");
     }
@@ -76,7 +76,7 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
         for (const auto& f : splits[s].files) {
             hashes[s].push_back(fnv1a_file(f.path));
             try {
-                const auto info = data::probe_image(f.path);
+                const auto info = vision::probe_image(f.path);
                 ++sizes[std::to_string(info.width) + "x" + std::to_string(info.height) + "x" + std::to_string(info.channels)];
                 ++formats[info.format];
                 std::string ext = f.path.extension().string();

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include <ember/data/image_folder.hpp>
+#include <ember/vision/image_folder.hpp>
 #include <ember/train/fit.hpp>
 
 namespace melanoma {
@@ -123,21 +123,21 @@ int find_class(const std::vector<std::string>& names, const std::string& name);
 void ensure_writable_dir(const fs::path& dir);
 /// Writes `j` to `path` through a temporary file and a rename.
 void write_json(const fs::path& path, const json& j);
-/// The Minkowski norm of a --color-constancy name (0: none), as data::LoadOptions::shades_of_gray takes it.
+/// The Minkowski norm of a --color-constancy name (0: none), as vision::LoadOptions::shades_of_gray takes it.
 double shades_of_gray_norm(const std::string& color_constancy);
 /// How images are loaded for a model: at its input size, colours corrected as it was trained.
-ember::data::LoadOptions image_options(bool strict, const std::string& color_constancy);
+ember::vision::LoadOptions image_options(bool strict, const std::string& color_constancy);
 /// Warns on stderr about what an index left out: files that are not images (the first few by name, then a
 /// count) and class folders not among the classes it was given (`whose` classes: "the model's").
-void warn_not_indexed(const ember::data::FolderIndex& index, const char* whose);
+void warn_not_indexed(const ember::vision::FolderIndex& index, const char* whose);
 /// Indexes and decodes a folder of class folders, with a progress bar and warn_not_indexed()'s warnings
 /// (class_names: a model's classes, in its order; empty: the folder's own).
-ember::data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
+ember::vision::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
                                   std::vector<std::string> class_names = {});
 /// Decodes the images of a folder already indexed, with load_folder()'s report and progress bar.
-ember::data::ImageSet load_indexed(const ember::data::FolderIndex& index, bool strict, const std::string& color_constancy);
+ember::vision::ImageSet load_indexed(const ember::vision::FolderIndex& index, bool strict, const std::string& color_constancy);
 /// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.
-std::string folder_fingerprint(const ember::data::ImageSet& set);
+std::string folder_fingerprint(const ember::vision::ImageSet& set);
 /// A double as the shortest text that reads back to the same value.
 std::string exact(double v);
 /// The melanoma column of the probabilities and who is truly melanoma.

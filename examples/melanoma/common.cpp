@@ -9,7 +9,7 @@
 #include <optional>
 #include <sstream>
 
-#include <ember/data/dedup.hpp>
+#include <ember/vision/dedup.hpp>
 #include <ember/train/metrics.hpp>
 
 #include "commands.hpp"
@@ -83,7 +83,7 @@ void write_json(const fs::path& path, const json& j) {
     fs::rename(tmp, path);
 }
 
-/// The Minkowski norm of a --color-constancy name (0: none), as data::LoadOptions::shades_of_gray takes it.
+/// The Minkowski norm of a --color-constancy name (0: none), as vision::LoadOptions::shades_of_gray takes it.
 double shades_of_gray_norm(const std::string& color_constancy) {
     if (color_constancy == "none") return 0;
     if (color_constancy == "shades-of-gray") return 6;  // the norm the ISIC literature uses
@@ -91,15 +91,15 @@ double shades_of_gray_norm(const std::string& color_constancy) {
 }
 
 /// How images are loaded for a model: at its input size, colours corrected as it was trained.
-data::LoadOptions image_options(bool strict, const std::string& color_constancy) {
-    data::LoadOptions o;
+vision::LoadOptions image_options(bool strict, const std::string& color_constancy) {
+    vision::LoadOptions o;
     o.height = o.width = kImageSize;
     o.strict = strict;
     o.shades_of_gray = shades_of_gray_norm(color_constancy);
     return o;
 }
 
-void warn_not_indexed(const data::FolderIndex& index, const char* whose) {
+void warn_not_indexed(const vision::FolderIndex& index, const char* whose) {
     constexpr std::size_t shown = 5;  // a folder of thousands of notes should not bury the run's output
     for (std::size_t i = 0; i < index.ignored.size() && i < shown; ++i)
         std::cerr << "warning: skipped '" << index.ignored[i].string() << "': not an image (.bmp .gif .jpeg .jpg .png)\n";
@@ -110,32 +110,32 @@ void warn_not_indexed(const data::FolderIndex& index, const char* whose) {
                   << index.class_names.size() << " classes\n";
 }
 
-data::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
+vision::ImageSet load_folder(const fs::path& dir, bool strict, const std::string& color_constancy,
                            std::vector<std::string> class_names) {
-    const auto index = data::index_image_folder(dir, class_names, !class_names.empty());
+    const auto index = vision::index_image_folder(dir, class_names, !class_names.empty());
     warn_not_indexed(index, "the model's");
     return load_indexed(index, strict, color_constancy);
 }
 
-data::ImageSet load_indexed(const data::FolderIndex& index, bool strict, const std::string& color_constancy) {
+vision::ImageSet load_indexed(const vision::FolderIndex& index, bool strict, const std::string& color_constancy) {
     std::cout << "Found " << index.files.size() << " images in " << index.class_names.size() << " classes in "
               << index.root << "\n";
-    data::LoadOptions o = image_options(strict, color_constancy);
+    vision::LoadOptions o = image_options(strict, color_constancy);
     if (o.shades_of_gray > 0) std::cout << "Colour constancy: Shades of Gray, p = " << o.shades_of_gray << "\n";
     train::ProgressBar bar(static_cast<long>(index.files.size()), std::cout);
     o.on_progress = [&](std::size_t done, std::size_t) { bar.update(static_cast<long>(done), static_cast<long>(done)); };
     o.on_warning = [](const std::string& w) { std::cerr << w << "\n"; };
-    return data::load_images(index, o);
+    return vision::load_images(index, o);
 }
 
 /// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.
 /// The checkpoint records the Train folder's, so `evaluate --on validation` can refuse to remake a split from a
 /// folder that has changed since.
-std::string folder_fingerprint(const data::ImageSet& set) {
-    std::uint64_t h = data::fnv1a(nullptr, 0);
+std::string folder_fingerprint(const vision::ImageSet& set) {
+    std::uint64_t h = vision::fnv1a(nullptr, 0);
     for (std::size_t i = 0; i < set.size(); ++i) {
         const std::string line = std::to_string(set.labels[i]) + "/" + set.paths[i].filename().string() + "\n";
-        h = data::fnv1a(reinterpret_cast<const std::uint8_t*>(line.data()), line.size(), h);
+        h = vision::fnv1a(reinterpret_cast<const std::uint8_t*>(line.data()), line.size(), h);
     }
     std::ostringstream os;
     os << set.size() << ":" << std::hex << h;

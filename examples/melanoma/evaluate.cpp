@@ -11,12 +11,12 @@
 #include <set>
 #include <sstream>
 
-#include <ember/data/color.hpp>
-#include <ember/data/dedup.hpp>
-#include <ember/data/image.hpp>
-#include <ember/data/loader.hpp>
+#include <ember/vision/color.hpp>
+#include <ember/vision/dedup.hpp>
+#include <ember/vision/image.hpp>
+#include <ember/vision/batch_loader.hpp>
 #include <ember/data/split.hpp>
-#include <ember/train/checkpoint.hpp>
+#include <ember/io/checkpoint.hpp>
 
 #include "commands.hpp"
 #include "model.hpp"
@@ -45,7 +45,7 @@ struct LoadedModel {
 
 LoadedModel load_model(const fs::path& ckpt) {
     if (!fs::is_regular_file(ckpt)) throw UsageError("checkpoint '" + ckpt.string() + "' does not exist");
-    const auto meta = train::read_checkpoint_metadata(ckpt);
+    const auto meta = io::read_checkpoint_metadata(ckpt);
     LoadedModel m;
     m.meta = meta;
     try {
@@ -78,7 +78,7 @@ LoadedModel load_model(const fs::path& ckpt) {
     }
     m.model = reference_model(static_cast<int>(m.names.size()));
     m.model.build({kImageSize, kImageSize, 3});
-    train::load_checkpoint(ckpt, m.model);
+    io::load_checkpoint(ckpt, m.model);
     m.model.eval();
     return m;
 }
@@ -169,7 +169,7 @@ SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
 /// The validation split of the Train folder, remade as `train` made it (the checkpoint's record of seed, split
 /// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
 /// whether test-time augmentation helps, and at which alert threshold - without touching Test.
-std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m,
+std::pair<vision::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m,
                                                                     const SplitSpec& spec, const char* command) {
     const fs::path dir = split_dir(a.data, "Train");
     if (!spec.guessed.empty()) {
@@ -178,10 +178,10 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
         std::cerr << " (written before they were recorded): using the flags' values; the split is only train's if "
                      "they match how it was trained\n";
     }
-    const auto index = data::index_image_folder(dir);
+    const auto index = vision::index_image_folder(dir);
     EMBER_CHECK(index.class_names == m.names, ValueError, command, ": ", dir,
                 " has other class folders than the checkpoint's classes: cannot remake the training split");
-    data::ImageSet set = load_folder(dir, a.strict, m.color_constancy, m.names);
+    vision::ImageSet set = load_folder(dir, a.strict, m.color_constancy, m.names);
     if (spec.folder.empty())
         std::cerr << "warning: the checkpoint does not record which images its Train folder held; the split is "
                      "only train's if " << dir << " is unchanged\n";
@@ -189,7 +189,7 @@ std::pair<data::ImageSet, std::vector<std::size_t>> validation_side(const EvalAr
         EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, command, ": ", dir,
                     " is not the folder the checkpoint was trained on (images or names differ: ",
                     folder_fingerprint(set), " vs the recorded ", spec.folder, "): cannot remake its validation split");
-    if (spec.dedup) set = data::subset(set, data::deduplicate(set).keep);
+    if (spec.dedup) set = vision::subset(set, vision::deduplicate(set).keep);
     const data::Split split = spec.kind == "keras"
                                   ? data::keras_split(set.size(), spec.val_split, static_cast<std::uint32_t>(spec.seed))
                                   : data::stratified_split(set.labels, spec.val_split, spec.seed);
@@ -223,7 +223,7 @@ int run_evaluate(const EvalArgs& a) {
     if (a.threshold < 0 && models.size() > 1)
         std::cout << "Ensemble of " << models.size() << " models: alert threshold " << threshold
                   << ", the mean of theirs (choose one with --on validation and pass it with --threshold)\n";
-    data::ImageSet set;
+    vision::ImageSet set;
     std::vector<std::size_t> all;
     fs::path dir;
     if (validation) {
@@ -236,15 +236,15 @@ int run_evaluate(const EvalArgs& a) {
         std::iota(all.begin(), all.end(), 0);
     }
     if (!a.exclude_copies_of.empty()) {  // leave out images the model may have trained on
-        const data::ImageSet seen = load_folder(a.exclude_copies_of, a.strict, m.color_constancy);
-        const auto copy = data::copies_in(set, seen);
+        const vision::ImageSet seen = load_folder(a.exclude_copies_of, a.strict, m.color_constancy);
+        const auto copy = vision::copies_in(set, seen);
         const std::size_t before = all.size();
         std::erase_if(all, [&](std::size_t i) { return copy[i]; });
         std::cout << "Left out " << before - all.size() << " of " << before << " images identical to an image in "
                   << a.exclude_copies_of << "\n";
         EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", a.exclude_copies_of);
     }
-    data::BatchLoader loader(set, all, {.batch_size = a.batch});
+    vision::BatchLoader loader(set, all, {.batch_size = a.batch});
     std::vector<train::Evaluation> evs;
     for (auto& member : models) evs.push_back(train::evaluate(member.model, loader, static_cast<int>(m.names.size()), {}, tta));
     const train::Evaluation ev = evs.size() == 1 ? std::move(evs.front()) : train::ensemble(evs);
@@ -364,8 +364,8 @@ int run_calibrate(const CalibrateArgs& a) {
     }
 
     std::vector<ScoredSource> sources;
-    const auto score = [&](std::string name, const data::ImageSet& set, const std::vector<std::size_t>& rows) {
-        data::BatchLoader loader(set, rows, {.batch_size = e.batch});
+    const auto score = [&](std::string name, const vision::ImageSet& set, const std::vector<std::size_t>& rows) {
+        vision::BatchLoader loader(set, rows, {.batch_size = e.batch});
         const train::Evaluation ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()), {}, tta);
         auto [p, pos] = melanoma_scores(ev, mel);
         sources.push_back({std::move(name), std::move(p), std::move(pos)});
@@ -377,8 +377,8 @@ int run_calibrate(const CalibrateArgs& a) {
         const std::string name = "validation side of " + split_dir(e.data, "Train").string();
         score(name, set, rows);
         if (!a.cast_copy.empty()) {
-            data::ImageSet cast = data::subset(set, rows);
-            data::apply_channel_gains(cast.pixels.data(), cast.pixels.size() / 3,
+            vision::ImageSet cast = vision::subset(set, rows);
+            vision::apply_channel_gains(cast.pixels.data(), cast.pixels.size() / 3,
                                       {a.cast_copy.at(0), a.cast_copy.at(1), a.cast_copy.at(2)});
             std::vector<std::size_t> all(cast.size());
             std::iota(all.begin(), all.end(), 0);
@@ -388,7 +388,7 @@ int run_calibrate(const CalibrateArgs& a) {
         }
     }
     for (const auto& dir : a.folders) {
-        const data::ImageSet set = load_folder(dir, e.strict, m.color_constancy, m.names);
+        const vision::ImageSet set = load_folder(dir, e.strict, m.color_constancy, m.names);
         flattering(dir, folder_fingerprint(set));
         std::vector<std::size_t> rows(set.size());
         std::iota(rows.begin(), rows.end(), 0);
@@ -438,7 +438,7 @@ int run_calibrate(const CalibrateArgs& a) {
     meta["alert_threshold_from"] = from.str();
     meta["alert_threshold_tta"] = e.tta;
     meta["alert_calibration"] = record.dump();
-    train::save_checkpoint(a.save, m.model, meta);
+    io::save_checkpoint(a.save, m.model, meta);
     std::cout << "Wrote " << a.save << ": the weights of " << model_path << " with alert threshold " << exact(threshold)
               << " (evaluate and predict use it)\n";
     return 0;
@@ -453,14 +453,14 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
     const int mel = find_class(m.names, kMelanoma);
     if (mel < 0)
         std::cerr << "warning: the model has no class named '" << kMelanoma << "': no melanoma alert is given\n";
-    const data::LoadOptions options = image_options(true, m.color_constancy);  // as the members were trained
+    const vision::LoadOptions options = image_options(true, m.color_constancy);  // as the members were trained
     NoGradGuard no_grad;
     json out = json::array();
     int failures = 0;
     for (const auto& path : images) {
         json item{{"image", path.string()}};
         try {
-            const Tensor<float> x = data::load_image_tensor(path, options);
+            const Tensor<float> x = vision::load_image_tensor(path, options);
             Tensor<float> p = train::predict_probabilities(m.model, x, tta);
             for (std::size_t i = 1; i < models.size(); ++i) {  // an ensemble: the mean of the members' probabilities
                 const Tensor<float> q = train::predict_probabilities(models[i].model, x, tta);

@@ -10,7 +10,7 @@
 #include <iostream>
 #include <string>
 
-#include <ember/kernels/parallel.hpp>
+#include <ember/core/parallel.hpp>
 
 #include "commands.hpp"
 
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
                     for (const auto& name : o->get_lnames()) ta.given.insert("--" + name);
             return run_train(ta);
         }
-        if (*evl || *cal || *prd) ember::kernels::set_num_threads(scoring_threads);
+        if (*evl || *cal || *prd) ember::set_num_threads(scoring_threads);
         if (*evl) return run_evaluate(ea);
         if (*cal) {
             ca.eval.models = {cal_model};

@@ -9,13 +9,13 @@
 #include <sstream>
 #include <utility>
 
-#include <ember/data/augment.hpp>
-#include <ember/data/dedup.hpp>
-#include <ember/data/loader.hpp>
+#include <ember/vision/augment.hpp>
+#include <ember/vision/dedup.hpp>
+#include <ember/vision/batch_loader.hpp>
 #include <ember/data/split.hpp>
-#include <ember/kernels/parallel.hpp>
+#include <ember/core/parallel.hpp>
 #include <ember/optim/adam.hpp>
-#include <ember/train/checkpoint.hpp>
+#include <ember/io/checkpoint.hpp>
 #include <ember/train/training_state.hpp>
 
 #include "commands.hpp"
@@ -33,21 +33,21 @@ namespace {
 /// already in `set` (the Train folder or an earlier folder) or in `dropped` (what --dedup took out of Train: a
 /// contradictory image must not come back through another folder) are dropped. Returns each folder and the
 /// fingerprint of what it added, for the checkpoint.
-json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Split& split, const data::ImageSet& dropped) {
+json add_extra_training_images(const TrainArgs& a, vision::ImageSet& set, data::Split& split, const vision::ImageSet& dropped) {
     const auto& names = set.class_names;
     json added = json::array();
     for (const auto& dir : a.extra_train) {
         const bool earlier = added.size() > 0;  // a folder before this one was added
-        const auto index = data::index_image_folder(dir, names, /*allow_empty_classes=*/true);
+        const auto index = vision::index_image_folder(dir, names, /*allow_empty_classes=*/true);
         if (!index.extra_classes.empty())
             throw UsageError("--extra-train " + dir.string() + ": class folder '" + index.extra_classes.front() +
                              "' is not one of the Train folder's " + std::to_string(names.size()) + " classes");
         if (index.files.empty()) throw UsageError("--extra-train " + dir.string() + ": no images in its class folders");
         warn_not_indexed(index, "the Train folder's");  // the files that are not images; extra classes threw above
-        data::ImageSet extra = load_indexed(index, a.strict, a.color_constancy);
+        vision::ImageSet extra = load_indexed(index, a.strict, a.color_constancy);
         // An image already in the Train folder would count twice, or leak into validation.
-        const auto copies = data::copies_in(extra, set);
-        const auto deduplicated = dropped.size() > 0 ? data::copies_in(extra, dropped) : std::vector<bool>(extra.size());
+        const auto copies = vision::copies_in(extra, set);
+        const auto deduplicated = dropped.size() > 0 ? vision::copies_in(extra, dropped) : std::vector<bool>(extra.size());
         std::vector<std::size_t> keep;
         std::size_t n_copies = 0, n_deduplicated = 0;
         for (std::size_t i = 0; i < extra.size(); ++i) {
@@ -62,7 +62,7 @@ json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Sp
         if (n_deduplicated > 0)
             std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << n_deduplicated
                       << " image(s) identical to images --dedup dropped from the Train folder\n";
-        if (keep.size() < extra.size()) extra = data::subset(extra, keep);
+        if (keep.size() < extra.size()) extra = vision::subset(extra, keep);
         added.push_back({{"folder", dir.string()}, {"fingerprint", folder_fingerprint(extra)}});
         const std::size_t first = set.size();
         set.append(extra);
@@ -85,7 +85,7 @@ json add_extra_training_images(const TrainArgs& a, data::ImageSet& set, data::Sp
 json run_options(const TrainArgs& a, std::uint64_t split_seed, const std::string& jitter, const std::string& train_folder,
                  const json& extra) {
     return {{"--epochs", std::to_string(a.epochs)},
-            {"--threads", std::to_string(kernels::max_threads())},
+            {"--threads", std::to_string(ember::max_threads())},
             {"--data", train_folder},
             {"--extra-train", [&] {  // by what the folders held, as --data: a folder moved is the same run
                  json prints = json::array();
@@ -172,7 +172,7 @@ void resume_checks(const fs::path& backup, const json& recorded, const json& now
 
 /// The epoch a best checkpoint of this program records; UsageError where it records none or not a number.
 int checkpoint_epoch(const fs::path& ckpt) {
-    const auto meta = train::read_checkpoint_metadata(ckpt);
+    const auto meta = io::read_checkpoint_metadata(ckpt);
     const auto it = meta.find("epoch");
     if (it == meta.end()) throw UsageError("--resume: " + ckpt.string() + " records no epoch: it is not this run's best checkpoint");
     try {
@@ -210,11 +210,11 @@ int run_train(TrainArgs a) {
             if (a.given.count(option)) throw UsageError(why);
     }
     if (a.rebalance < 0) throw UsageError("--rebalance must be >= 0");
-    data::ColorJitter jitter;
+    vision::ColorJitter jitter;
     if (!a.color_jitter.empty()) {
         if (a.color_jitter.size() != 4) throw UsageError("--color-jitter takes 4 numbers: brightness contrast saturation hue");
         try {
-            jitter = data::ColorJitter(a.color_jitter[0], a.color_jitter[1], a.color_jitter[2], a.color_jitter[3]);
+            jitter = vision::ColorJitter(a.color_jitter[0], a.color_jitter[1], a.color_jitter[2], a.color_jitter[3]);
         } catch (const ValueError& e) {
             throw UsageError(std::string("--color-jitter: ") + e.what());
         }
@@ -227,15 +227,15 @@ int run_train(TrainArgs a) {
         if (fs::exists(a.out / stale))
             std::cerr << "warning: " << (a.out / stale) << " is from an earlier run "
                       << (validate ? "without" : "with") << " validation, not from this one\n";
-    if (a.threads > 0) kernels::set_num_threads(a.threads);
+    if (a.threads > 0) ember::set_num_threads(a.threads);
     if (a.data.empty()) a.data = default_data_dir();
 
     const fs::path train_dir = split_dir(a.data, "Train");
-    data::ImageSet set = load_folder(train_dir, a.strict, a.color_constancy);
+    vision::ImageSet set = load_folder(train_dir, a.strict, a.color_constancy);
     const std::string fingerprint = folder_fingerprint(set);
-    data::ImageSet dedup_dropped;  // the images --dedup takes out, for --extra-train's copy check
+    vision::ImageSet dedup_dropped;  // the images --dedup takes out, for --extra-train's copy check
     if (a.dedup) {  // before the split, so no image has a copy on the other side
-        const auto d = data::deduplicate(set);
+        const auto d = vision::deduplicate(set);
         std::cout << "Deduplicated: dropped " << d.same_class_copies << " same-class copies and " << d.contradictory
                   << " images filed under two or more classes (" << d.contradictory_groups << " distinct); "
                   << d.keep.size() << " of " << set.size() << " images remain\n";
@@ -245,9 +245,9 @@ int run_train(TrainArgs a) {
             std::vector<std::size_t> gone;
             for (std::size_t i = 0; i < set.size(); ++i)
                 if (!kept[i]) gone.push_back(i);
-            dedup_dropped = data::subset(set, gone);
+            dedup_dropped = vision::subset(set, gone);
         }
-        set = data::subset(set, d.keep);
+        set = vision::subset(set, d.keep);
     }
     const auto& names = set.class_names;
     const int classes = static_cast<int>(names.size());
@@ -297,7 +297,7 @@ int run_train(TrainArgs a) {
                 std::cerr << "warning: class '" << names[c] << "' has only " << counts[c]
                           << " training image(s); --rebalance " << a.rebalance
                           << " adds copies of them (70% rotated), about " << a.rebalance / counts[c] << " of each\n";
-        data::rebalance(set, split.train, a.rebalance, a.seed + 1);
+        vision::rebalance(set, split.train, a.rebalance, a.seed + 1);
         std::cout << "Rebalanced the training side: " << before << " -> " << split.train.size() << " images (+"
                   << a.rebalance << " per class, Augmentor rotate p=0.7 up to 10 degrees)\n";
     }
@@ -309,16 +309,16 @@ int run_train(TrainArgs a) {
                   << " training images; the last epoch is the model, the alert threshold p(melanoma) >= "
                   << a.alert_threshold << " is the one given\n";
 
-    data::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed, .workers = a.loader_threads};
+    vision::LoaderOptions train_opts{.batch_size = a.batch, .shuffle = true, .seed = a.seed, .workers = a.loader_threads};
     // Geometry first (Keras' layers), then colour: the white balance a camera or illuminant would give, then
     // torchvision's ColorJitter, as the usual pipelines order them.
     const bool geometric = a.augment == "flip-rotate-zoom";
-    const data::RandomAspect stretch(a.stretch);              // the options' checks keep both >= 1
-    const data::RandomChannelGain gain(a.channel_gain);
+    const vision::RandomAspect stretch(a.stretch);              // the options' checks keep both >= 1
+    const vision::RandomChannelGain gain(a.channel_gain);
     if (geometric || stretch.max_ratio != 1 || gain.enabled() || jitter.enabled()) {
         train_opts.augment = [geometric, stretch, gain, jitter](float* img, int h, int w, int c, Generator& gen) {
             if (geometric)
-                data::random_augment(img, h, w, c, data::AugmentOptions{.max_aspect = stretch.max_ratio}, gen);
+                vision::random_augment(img, h, w, c, vision::AugmentOptions{.max_aspect = stretch.max_ratio}, gen);
             else
                 stretch(img, h, w, c, gen);  // draws nothing when off
             gain(img, h, w, c, gen);         // nor does this
@@ -338,9 +338,9 @@ int run_train(TrainArgs a) {
     if (jitter.enabled())
         std::cout << "Colour jitter on the training side: brightness " << jitter.brightness << ", contrast "
                   << jitter.contrast << ", saturation " << jitter.saturation << ", hue " << jitter.hue << "\n";
-    data::BatchLoader train_loader(set, split.train, train_opts);
-    std::optional<data::BatchLoader> val_loader;
-    if (validate) val_loader.emplace(set, split.validation, data::LoaderOptions{.batch_size = a.batch});
+    vision::BatchLoader train_loader(set, split.train, train_opts);
+    std::optional<vision::BatchLoader> val_loader;
+    if (validate) val_loader.emplace(set, split.validation, vision::LoaderOptions{.batch_size = a.batch});
 
     auto model = reference_model(classes);
     model.build({kImageSize, kImageSize, 3}, a.seed);
@@ -443,7 +443,7 @@ int run_train(TrainArgs a) {
     if (validate)
         fo.on_best = [&](const train::EpochRecord& rec, const train::Evaluation& ev) {
             best_record = rec;
-            train::save_checkpoint(best, model, metadata(choose_threshold(ev), rec, "validation"));
+            io::save_checkpoint(best, model, metadata(choose_threshold(ev), rec, "validation"));
             std::cout << "  saved " << best << "\n";
         };
     int last_epoch = 0;   // the epoch this run last saved in last.safetensors (without validation)
@@ -456,7 +456,7 @@ int run_train(TrainArgs a) {
             fs::remove(a.out / "curves.png", ignored);
         }
         if (!validate) {  // every epoch, so a stopped run keeps its last complete one
-            train::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back(), "--alert-threshold"));
+            io::save_checkpoint(last, model, metadata(a.alert_threshold, h.epochs.back(), "--alert-threshold"));
             std::cout << "  saved " << last << "\n";
             last_epoch = h.epochs.back().epoch;
         }
@@ -472,7 +472,7 @@ int run_train(TrainArgs a) {
         json recorded;
         std::size_t done = 0;
         {
-            const auto meta = train::read_checkpoint_metadata(backup);
+            const auto meta = io::read_checkpoint_metadata(backup);
             if (!meta.count("run_options") || !meta.count("history"))
                 throw UsageError("--resume: " + backup.string() + " is not a training state written by melanoma train");
             try {
@@ -536,7 +536,7 @@ int run_train(TrainArgs a) {
     const bool resumed_only = !fo.initial_history.epochs.empty() && history.epochs.size() == fo.initial_history.epochs.size();
     if (!validate) {
         if (resumed_only)  // last.safetensors may hold an epoch begun after the backup: the backup's is the model
-            train::save_checkpoint(last, model, metadata(a.alert_threshold, history.epochs.back(), "--alert-threshold"));
+            io::save_checkpoint(last, model, metadata(a.alert_threshold, history.epochs.back(), "--alert-threshold"));
         std::cout << "\nTrained on all " << split.train.size() << " training images for " << history.epochs.size()
                   << " epochs, without validation; melanoma alert threshold p(melanoma) >= " << a.alert_threshold
                   << " (given)\nWrote in " << a.out << ": " << last.filename() << " (the last epoch), " << backup.filename()
@@ -554,10 +554,10 @@ int run_train(TrainArgs a) {
                              "resumed run's best epoch is " + std::to_string(best_record.epoch) + ", which no file "
                              "keeps: train this run again without --resume");
     }
-    train::load_checkpoint(best, model);
+    io::load_checkpoint(best, model);
     auto ev = train::evaluate(model, *val_loader, classes);
     const double threshold = choose_threshold(ev);  // as on_best chose it: the same model and images
-    train::save_checkpoint(best, model, metadata(threshold, best_record, "validation"));
+    io::save_checkpoint(best, model, metadata(threshold, best_record, "validation"));
     std::cout << "\nBest epoch " << best_record.epoch << " by " << a.monitor << " (val_accuracy "
               << best_record.val_accuracy << ", val_balanced_accuracy " << best_record.val_balanced_accuracy << "); melanoma alert threshold chosen on validation for sensitivity >= " << a.alert_sensitivity << ": "
               << threshold << "\n\nValidation split, best checkpoint:\n";

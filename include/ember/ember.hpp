@@ -1,27 +1,15 @@
-// ember/ember.hpp - the umbrella header: every stage of ember. (Each stage's headers also stand alone; include
-// them directly to keep a translation unit's compile time down - data/ and train/ bring stb_image and
-// nlohmann-json with them.)
+// ember/ember.hpp - the umbrella header: every stage of ember, each through its own <stage>/<stage>.hpp. (Each
+// header also stands alone; include only what a translation unit needs to keep its compile time down - vision/
+// brings stb_image, io/ and train/ bring nlohmann-json.)
 #pragma once
 
-#include "ember/autograd/ops.hpp"
-#include "ember/core/error.hpp"
-#include "ember/core/random.hpp"
-#include "ember/core/shape.hpp"
-#include "ember/core/tensor.hpp"
-#include "ember/data/augment.hpp"
-#include "ember/data/color.hpp"
-#include "ember/data/dedup.hpp"
-#include "ember/data/image.hpp"
-#include "ember/data/image_folder.hpp"
-#include "ember/data/loader.hpp"
-#include "ember/data/safetensors.hpp"
-#include "ember/data/split.hpp"
-#include "ember/kernels/parallel.hpp"
+#include "ember/autograd/autograd.hpp"
+#include "ember/core/core.hpp"
+#include "ember/data/data.hpp"
+#include "ember/io/io.hpp"
+#include "ember/kernels/kernels.hpp"
 #include "ember/nn/nn.hpp"
-#include "ember/optim/adam.hpp"
-#include "ember/optim/sgd.hpp"
-#include "ember/train/checkpoint.hpp"
-#include "ember/train/fit.hpp"
-#include "ember/train/metrics.hpp"
-#include "ember/train/training_state.hpp"
+#include "ember/optim/optim.hpp"
+#include "ember/train/train.hpp"
 #include "ember/version.hpp"
+#include "ember/vision/vision.hpp"

@@ -1,7 +1,7 @@
 // Tests of ember/data/split.hpp: NumPy's legacy RandomState reproduced exactly, Keras' split, the stratified split.
 #include <catch2/catch.hpp>
 
-#include <ember/data/image_folder.hpp>
+#include <ember/vision/image_folder.hpp>
 #include <ember/data/split.hpp>
 
 #include "helpers.hpp"
@@ -94,7 +94,7 @@ TEST_CASE("keras_split of the isic-mini Train folder selects the files Keras sel
     }
     // Expected: Keras' index_directory order (sorted class folders, os.walk sorted, files sorted) shuffled by
     // np.random.RandomState(seed), computed with NumPy 1.24.2 in Python; names relative to Train/.
-    const auto index = data::index_image_folder(train);
+    const auto index = vision::index_image_folder(train);
     REQUIRE(index.files.size() == 270);
     auto name = [&](std::size_t i) { return index.files[i].path.lexically_relative(train).generic_string(); };
     const auto s = data::keras_split(index.files.size(), 0.2, 123);

@@ -14,8 +14,8 @@
 
 #include <unistd.h>
 
-#include <ember/data/color.hpp>
-#include <ember/data/image.hpp>
+#include <ember/vision/color.hpp>
+#include <ember/vision/image.hpp>
 
 #include "image_files.hpp"
 
@@ -925,8 +925,8 @@ TEST_CASE("calibrate --cast-copy pools the validation side under a colour cast, 
         while (std::getline(in, line)) {
             const std::string image = line.substr(0, line.find(',')), rest = line.substr(line.find(',') + 1);
             const std::string label = rest.substr(0, rest.find(','));
-            auto img = ember::data::resize_bilinear_u8(ember::data::decode_image(image), 180, 180);
-            ember::data::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {0.9, 1.05, 1.2});
+            auto img = ember::vision::resize_bilinear_u8(ember::vision::decode_image(image), 180, 180);
+            ember::vision::apply_channel_gains(img.pixels.data(), img.pixels.size() / 3, {0.9, 1.05, 1.2});
             ember::test::write_pixels(root / "cast" / label / (fs::path(image).stem().string() + ".png"), img.width, img.height, 3,
                                       img.pixels);
             ++copied;
@@ -1000,7 +1000,7 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
         cast.insert(cast.end(), {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v / 2), static_cast<std::uint8_t>(v / 4)});
     }
     gray = cast;
-    ember::data::shades_of_gray(gray.data(), static_cast<std::size_t>(w * h));
+    ember::vision::shades_of_gray(gray.data(), static_cast<std::size_t>(w * h));
     for (std::size_t i = 0; i < gray.size(); i += 3) REQUIRE((gray[i] == gray[i + 1] && gray[i] == gray[i + 2]));
     stbi_write_png((root / "cast.png").string().c_str(), w, h, 3, cast.data(), w * 3);
     stbi_write_png((root / "gray.png").string().c_str(), w, h, 3, gray.data(), w * 3);

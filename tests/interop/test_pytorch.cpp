@@ -7,7 +7,7 @@
 #include <cmath>
 #include <set>
 
-#include <ember/data/safetensors.hpp>
+#include <ember/io/safetensors.hpp>
 #include <ember/nn/nn.hpp>
 
 #include "helpers.hpp"
@@ -15,9 +15,9 @@
 using namespace ember;
 
 namespace {
-const data::Safetensors<double>& fixture() {
+const io::Safetensors<double>& fixture() {
     static const auto f =
-        data::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) + "/tests/fixtures/torch_reference.safetensors");
+        io::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) + "/tests/fixtures/torch_reference.safetensors");
     return f;
 }
 bool has(const std::string& name) { return fixture().tensors.count(name) != 0; }

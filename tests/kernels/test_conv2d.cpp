@@ -134,13 +134,13 @@ TEST_CASE("conv2d kernels give the same result on 1 and 2 threads", "[kernels][c
     auto dy = Tensor<float>::uniform({3, 21, 19, 8}, -1, 1, gen);
     const auto g = kernels::Conv2DGeometry::make(3, 21, 19, 4, 5, 5, 8, 1, 1, Padding::same);
     auto run = [&](int threads) {
-        const int saved = kernels::max_threads();
-        kernels::set_num_threads(threads);
+        const int saved = ember::max_threads();
+        ember::set_num_threads(threads);
         auto y = Tensor<float>::empty(dy.shape());
         auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape());
         kernels::conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), false, y.data());
         kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), static_cast<const std::uint8_t*>(nullptr), dx.data(), dw.data(), static_cast<float*>(nullptr));
-        kernels::set_num_threads(saved);
+        ember::set_num_threads(saved);
         return std::tuple{y, dx, dw};
     };
     auto [y1, dx1, dw1] = run(1);
@@ -189,15 +189,15 @@ TEST_CASE("conv2d kernels split one image's rows over threads (batch 1) and agre
         const auto g = kernels::Conv2DGeometry::make(n, 23, 17, c, 5, 5, 20, 1, 1, Padding::same);
         CHECK(kernels::conv_detail::folds_rows(g) == (c == 3));
         auto run = [&](int threads) {
-            const int saved = kernels::max_threads();
-            kernels::set_num_threads(threads);
+            const int saved = ember::max_threads();
+            ember::set_num_threads(threads);
             auto y = Tensor<float>::empty(dy.shape());
             auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape()), db = Tensor<float>::zeros({20});
             kernels::conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), true, y.data());
             std::vector<std::uint8_t> mask(static_cast<std::size_t>(y.numel()));
             kernels::relu_mask(y.data(), y.numel(), mask.data());
             kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), mask.data(), dx.data(), dw.data(), db.data());
-            kernels::set_num_threads(saved);
+            ember::set_num_threads(saved);
             return std::tuple{y, dx, dw, db};
         };
         auto [y1, dx1, dw1, db1] = run(1);

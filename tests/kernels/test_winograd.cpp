@@ -140,14 +140,14 @@ TEST_CASE("Winograd backward-data adds into dx, and splits one image over thread
         const auto g = kernels::Conv2DGeometry::make(1, h, w, c, r, r, k, 1, 1, Padding::same);
         REQUIRE(kernels::conv_detail::use_winograd(g, kernels::ConvAlgo::automatic));
         auto run = [&](int threads, kernels::ConvAlgo algo) {
-            const int saved = kernels::max_threads();
-            kernels::set_num_threads(threads);
+            const int saved = ember::max_threads();
+            ember::set_num_threads(threads);
             auto y = Tensor<double>::empty(dy.shape());
             auto dx = Tensor<double>::full(x.shape(), 0.5);  // backward adds into what is there
             kernels::conv2d_forward(g, x.data(), wt.data(), static_cast<const double*>(nullptr), false, y.data(), algo);
             kernels::conv2d_backward(g, x.data(), wt.data(), dy.data(), static_cast<const std::uint8_t*>(nullptr),
                                      dx.data(), static_cast<double*>(nullptr), static_cast<double*>(nullptr), algo);
-            kernels::set_num_threads(saved);
+            ember::set_num_threads(saved);
             return std::pair{y, dx};
         };
         const auto [y_ref, dx_ref] = run(1, kernels::ConvAlgo::implicit);

@@ -9,7 +9,7 @@
 #include <ember/nn/nn.hpp>
 #include <ember/optim/adam.hpp>
 #include <ember/optim/sgd.hpp>
-#include <ember/data/augment.hpp>
+#include <ember/vision/augment.hpp>
 #include <ember/train/fit.hpp>
 
 #include "helpers.hpp"
@@ -348,7 +348,7 @@ TEST_CASE("a NaN loss stops training and names the batch", "[train][fit][errors]
 
 TEST_CASE("the same seed and thread count reproduce a run exactly (shuffling, dropout, augmentation)", "[train][fit]") {
     // An ImageSet of 24 noisy 6x6 images of 2 classes, a shuffling and augmenting loader, and a model with dropout.
-    const data::ImageSet set = test::toy_image_set();
+    const vision::ImageSet set = test::toy_image_set();
     auto run = [&] {
         test::ToyLoaders loaders(set);
         auto& train_loader = loaders.train;
@@ -400,13 +400,13 @@ TEST_CASE("evaluate with test-time flips averages the four flipped copies' proba
     const auto plain = train::evaluate(model, val, 2);
     const auto tta = train::evaluate(model, val, 2, {}, train::TestTimeAugment::flips);
     REQUIRE(tta.labels == plain.labels);
-    // Reference: each flip made with data::flip on a copy of the images, the model run on each.
+    // Reference: each flip made with vision::flip on a copy of the images, the model run on each.
     NoGradGuard no_grad;
     model.eval();
     auto expected = Tensor<float>::zeros({13, 2});
     for (const auto& [h, v] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
         auto x = val.x.clone();
-        for (index_t i = 0; i < 13; ++i) data::flip(x.data() + i * 36, 6, 6, 1, h, v);
+        for (index_t i = 0; i < 13; ++i) vision::flip(x.data() + i * 36, 6, 6, 1, h, v);
         const auto p = softmax(model(x));
         for (index_t i = 0; i < p.numel(); ++i) expected.data()[i] += p.data()[i] / 4;
     }

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <numeric>
 
-#include <ember/data/augment.hpp>
+#include <ember/vision/augment.hpp>
 #include <ember/nn/nn.hpp>
 #include <ember/optim/adam.hpp>
 #include <ember/optim/sgd.hpp>
@@ -21,7 +21,7 @@ using namespace ember;
 namespace fs = std::filesystem;
 
 namespace {
-data::ImageSet toy_set() { return test::toy_image_set(); }
+vision::ImageSet toy_set() { return test::toy_image_set(); }
 
 nn::Sequential<float> dropout_model(std::uint64_t seed) {
     nn::Sequential<float> m{nn::Rescaling(1.0f / 255), nn::Conv2D(3, 3, nn::same, nn::relu), nn::Dropout(0.3),
@@ -52,7 +52,7 @@ std::vector<double> figures(const train::EpochRecord& r) {
 /// Trains the recipe up to `epochs` of 6 (a schedule over 6 epochs whatever `epochs` is, as a run stopped
 /// early has), resuming from `resume_from` when given, saving its training state to `backup` after each epoch.
 Outcome run(const Recipe& r, int epochs, const fs::path& backup, const fs::path* resume_from, std::vector<int> best_before = {}) {
-    static const data::ImageSet set = toy_set();
+    static const vision::ImageSet set = toy_set();
     test::ToyLoaders loaders(set);
     auto& train_loader = loaders.train;
     auto& val_loader = loaders.val;
@@ -155,7 +155,7 @@ TEST_CASE("a training state that does not fit is refused, naming what differs, a
     }
     SECTION("a model checkpoint is not a training state") {
         const fs::path ckpt = dir / "model.safetensors";
-        train::save_checkpoint(ckpt, m);
+        io::save_checkpoint(ckpt, m);
         CHECK_THROWS_WITH(train::load_training_state(ckpt, fresh, fresh_adam),
                           Catch::Contains("is not an ember training state (format: ember-checkpoint)"));
         unchanged();
@@ -173,10 +173,10 @@ TEST_CASE("a training state that does not fit is refused, naming what differs, a
         CHECK(fresh_adam.iterations() == 1);
         CHECK(fresh.parameters()[1].to_vector() == m.parameters()[1].to_vector());
         CHECK(fresh_adam.named_state().back().second.to_vector() == adam.named_state().back().second.to_vector());
-        data::ImageSet set = toy_set();
+        vision::ImageSet set = toy_set();
         std::vector<std::size_t> idx(8);
         std::iota(idx.begin(), idx.end(), 0);
-        data::BatchLoader loader(set, idx, {.batch_size = 4});
+        vision::BatchLoader loader(set, idx, {.batch_size = 4});
         train::FitOptions o;
         o.epochs = 3;
         o.classes = 2;

@@ -4,18 +4,18 @@
 
 #include <numeric>
 
-#include <ember/data/augment.hpp>
-#include <ember/data/image_folder.hpp>
-#include <ember/data/loader.hpp>
+#include <ember/vision/augment.hpp>
+#include <ember/vision/image_folder.hpp>
+#include <ember/vision/batch_loader.hpp>
 
 namespace ember::test {
-inline data::ImageSet toy_image_set() {
-    data::ImageSet set;
+inline vision::ImageSet toy_image_set() {
+    vision::ImageSet set;
     set.height = set.width = 6;
     set.class_names = {"a", "b"};
     Generator gen(3);
     for (int i = 0; i < 24; ++i) {
-        data::Image img{6, 6, 3, std::vector<std::uint8_t>(108)};
+        vision::Image img{6, 6, 3, std::vector<std::uint8_t>(108)};
         for (int p = 0; p < 108; ++p)
             img.pixels[static_cast<std::size_t>(p)] =
                 static_cast<std::uint8_t>(((p / 3) % 6 < 3) == (i % 2 == 0) ? 200 - gen.below(50) : gen.below(60));
@@ -31,13 +31,13 @@ struct ToyLoaders {
         std::iota(v.begin(), v.end(), from);
         return v;
     }
-    static data::LoaderOptions augmented() {
-        data::LoaderOptions lo{.batch_size = 5, .shuffle = true, .seed = 9};
-        lo.augment = [](float* img, int h, int w, int c, Generator& g) { data::random_augment(img, h, w, c, {}, g); };
+    static vision::LoaderOptions augmented() {
+        vision::LoaderOptions lo{.batch_size = 5, .shuffle = true, .seed = 9};
+        lo.augment = [](float* img, int h, int w, int c, Generator& g) { vision::random_augment(img, h, w, c, {}, g); };
         return lo;
     }
-    explicit ToyLoaders(const data::ImageSet& set)
+    explicit ToyLoaders(const vision::ImageSet& set)
         : train(set, range(0, 16), augmented()), val(set, range(16, 24), {.batch_size = 5}) {}
-    data::BatchLoader train, val;
+    vision::BatchLoader train, val;
 };
 }  // namespace ember::test

@@ -53,7 +53,7 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& bias =
     kernels::conv2d_forward(g, x.data(), w.data(), bias.defined() ? bias.data() : nullptr, o.relu, y.data(),
                             kernels::ConvAlgo::automatic, mask ? mask->data() : nullptr);
     if (!grad) return y;
-    return autograd::record(y, "conv2d", {x, w, bias},
+    return autograd::record(y, Op::conv2d, {x, w, bias},
                             [=](const Tensor<T>& gy, std::vector<Tensor<T>>& gi) {
         kernels::conv2d_backward(g, x.data(), w.data(), gy.data(), mask ? mask->data() : nullptr,
                                  gi[0].defined() ? gi[0].data() : nullptr, gi[1].defined() ? gi[1].data() : nullptr,

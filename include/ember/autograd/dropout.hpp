@@ -20,7 +20,7 @@ Tensor<T> dropout(const Tensor<T>& x, double rate, bool training, Generator& gen
     const T* pm = mask.data();
     T* py = y.data();
     for (index_t i = 0, n = x.numel(); i < n; ++i) py[i] = px[i] * pm[i];
-    return autograd::record(std::move(y), "dropout", {x}, [mask](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
+    return autograd::record(std::move(y), Op::dropout, {x}, [mask](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         const T* pg = g.data();
         const T* pm = mask.data();
         T* pd = gi[0].data();

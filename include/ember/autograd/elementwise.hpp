@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
 
 #include "ember/autograd/engine.hpp"
 #include "ember/kernels/elementwise.hpp"
@@ -11,7 +12,7 @@
 namespace ember {
 
 /// The broadcast result of shapes `a` and `b` (NumPy's rule). Throws ShapeError naming `op` and both shapes.
-inline Shape broadcast_shape(const Shape& a, const Shape& b, const char* op) {
+inline Shape broadcast_shape(const Shape& a, const Shape& b, std::string_view op) {
     const index_t r = std::max(a.rank(), b.rank());
     std::vector<index_t> out(static_cast<std::size_t>(r));
     for (index_t i = 0; i < r; ++i) {
@@ -25,33 +26,32 @@ inline Shape broadcast_shape(const Shape& a, const Shape& b, const char* op) {
 }
 
 namespace detail {
-enum class BinaryOp { add, sub, mul, div };
-
-template <Real T>
-Tensor<T> binary(const Tensor<T>& a, const Tensor<T>& b, BinaryOp op, const char* name) {
-    const Shape out_shape = broadcast_shape(a.shape(), b.shape(), name);
+/// add, sub, mul or div of a and b with broadcasting; `op` is a template argument so that each op compiles to its
+/// own loops, with no per-element switch.
+template <Op op, Real T>
+Tensor<T> binary(const Tensor<T>& a, const Tensor<T>& b) {
+    static_assert(op == Op::add || op == Op::sub || op == Op::mul || op == Op::div, "binary: not a binary op");
+    const Shape out_shape = broadcast_shape(a.shape(), b.shape(), op_name(op));
     Tensor<T> out = Tensor<T>::empty(out_shape);
     const auto sa = kernels::broadcast_strides(a.shape(), out_shape);
     const auto sb = kernels::broadcast_strides(b.shape(), out_shape);
     const T* pa = a.data();
     const T* pb = b.data();
     T* po = out.data();
-    auto run = [&](auto f) {
-        if (a.shape() == b.shape()) {
-            for (index_t i = 0, n = out.numel(); i < n; ++i) po[i] = f(pa[i], pb[i]);
-        } else {
-            kernels::for_each_broadcast(out_shape, sa, sb,
-                                        [&](index_t i, index_t ia, index_t ib) { po[i] = f(pa[ia], pb[ib]); });
-        }
+    auto f = [](T x, T y) {
+        if constexpr (op == Op::add) return x + y;
+        else if constexpr (op == Op::sub) return x - y;
+        else if constexpr (op == Op::mul) return x * y;
+        else return x / y;
     };
-    switch (op) {
-        case BinaryOp::add: run([](T x, T y) { return x + y; }); break;
-        case BinaryOp::sub: run([](T x, T y) { return x - y; }); break;
-        case BinaryOp::mul: run([](T x, T y) { return x * y; }); break;
-        case BinaryOp::div: run([](T x, T y) { return x / y; }); break;
+    if (a.shape() == b.shape()) {
+        for (index_t i = 0, n = out.numel(); i < n; ++i) po[i] = f(pa[i], pb[i]);
+    } else {
+        kernels::for_each_broadcast(out_shape, sa, sb,
+                                    [&](index_t i, index_t ia, index_t ib) { po[i] = f(pa[ia], pb[ib]); });
     }
-    return autograd::record(std::move(out), name, {a, b},
-                            [a, b, op, out_shape](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
+    return autograd::record(std::move(out), op, {a, b},
+                            [a, b, out_shape](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         const bool need_a = gi[0].defined(), need_b = gi[1].defined();
         // d/da and d/db as elementwise factors on the output grid, then summed back to each operand's shape.
         auto grad_into = [&](Tensor<T>& dst, const Shape& dst_shape, auto factor) {
@@ -67,36 +67,31 @@ Tensor<T> binary(const Tensor<T>& a, const Tensor<T>& b, BinaryOp op, const char
             });
             kernels::sum_to(pt, out_shape, dst.data(), dst_shape);
         };
-        switch (op) {
-            case BinaryOp::add:
-                if (need_a) kernels::sum_to(g.data(), out_shape, gi[0].data(), a.shape());
-                if (need_b) kernels::sum_to(g.data(), out_shape, gi[1].data(), b.shape());
-                break;
-            case BinaryOp::sub:
-                if (need_a) kernels::sum_to(g.data(), out_shape, gi[0].data(), a.shape());
-                if (need_b) grad_into(gi[1], b.shape(), [](T, T) { return T(-1); });
-                break;
-            case BinaryOp::mul:
-                if (need_a) grad_into(gi[0], a.shape(), [](T, T y) { return y; });
-                if (need_b) grad_into(gi[1], b.shape(), [](T x, T) { return x; });
-                break;
-            case BinaryOp::div:
-                if (need_a) grad_into(gi[0], a.shape(), [](T, T y) { return T(1) / y; });
-                if (need_b) grad_into(gi[1], b.shape(), [](T x, T y) { return -x / (y * y); });
-                break;
+        if constexpr (op == Op::add) {
+            if (need_a) kernels::sum_to(g.data(), out_shape, gi[0].data(), a.shape());
+            if (need_b) kernels::sum_to(g.data(), out_shape, gi[1].data(), b.shape());
+        } else if constexpr (op == Op::sub) {
+            if (need_a) kernels::sum_to(g.data(), out_shape, gi[0].data(), a.shape());
+            if (need_b) grad_into(gi[1], b.shape(), [](T, T) { return T(-1); });
+        } else if constexpr (op == Op::mul) {
+            if (need_a) grad_into(gi[0], a.shape(), [](T, T y) { return y; });
+            if (need_b) grad_into(gi[1], b.shape(), [](T x, T) { return x; });
+        } else {
+            if (need_a) grad_into(gi[0], a.shape(), [](T, T y) { return T(1) / y; });
+            if (need_b) grad_into(gi[1], b.shape(), [](T x, T y) { return -x / (y * y); });
         }
     });
 }
 
 /// y = f(x) elementwise; backward multiplies the incoming gradient by df(x, y).
 template <Real T, class F, class DF>
-Tensor<T> unary(const Tensor<T>& x, const char* name, F f, DF df) {
+Tensor<T> unary(const Tensor<T>& x, Op op, F f, DF df) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     const T* px = x.data();
     T* py = y.data();
     for (index_t i = 0, n = x.numel(); i < n; ++i) py[i] = f(px[i]);
     if (!autograd::needs_grad<T>({&x})) return y;
-    return autograd::record(y, name, {x}, [x, y = y.detach(), df](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
+    return autograd::record(y, op, {x}, [x, y = y.detach(), df](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         const T* px = x.data();
         const T* py = y.data();
         const T* pg = g.data();
@@ -108,41 +103,41 @@ Tensor<T> unary(const Tensor<T>& x, const char* name, F f, DF df) {
 
 /// a + b with broadcasting (a bias of shape [K] adds to every row of [N, K]).
 template <Real T>
-Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(a, b, detail::BinaryOp::add, "add"); }
+Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary<Op::add>(a, b); }
 /// a - b with broadcasting.
 template <Real T>
-Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(a, b, detail::BinaryOp::sub, "sub"); }
+Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary<Op::sub>(a, b); }
 /// a * b elementwise with broadcasting.
 template <Real T>
-Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(a, b, detail::BinaryOp::mul, "mul"); }
+Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary<Op::mul>(a, b); }
 /// a / b elementwise with broadcasting.
 template <Real T>
-Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(a, b, detail::BinaryOp::div, "div"); }
+Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary<Op::div>(a, b); }
 
 /// y = scale * x + offset (Keras' Rescaling layer; also the scalar forms of *, +, -).
 template <Real T>
 Tensor<T> rescale(const Tensor<T>& x, T scale, T offset = T(0)) {
     return detail::unary(
-        x, "rescale", [=](T v) { return scale * v + offset; }, [=](T, T) { return scale; });
+        x, Op::rescale, [=](T v) { return scale * v + offset; }, [=](T, T) { return scale; });
 }
 
 /// max(x, 0); its gradient at exactly 0 is taken as 0 (as TensorFlow and PyTorch do); NaN stays NaN.
 template <Real T>
 Tensor<T> relu(const Tensor<T>& x) {
     return detail::unary(
-        x, "relu", [](T v) { return v < T(0) ? T(0) : v; }, [](T v, T) { return v > T(0) ? T(1) : T(0); });
+        x, Op::relu, [](T v) { return v < T(0) ? T(0) : v; }, [](T v, T) { return v > T(0) ? T(1) : T(0); });
 }
 
 template <Real T>
 Tensor<T> exp(const Tensor<T>& x) {
     return detail::unary(
-        x, "exp", [](T v) { return std::exp(v); }, [](T, T y) { return y; });
+        x, Op::exp, [](T v) { return std::exp(v); }, [](T, T y) { return y; });
 }
 
 template <Real T>
 Tensor<T> log(const Tensor<T>& x) {
     return detail::unary(
-        x, "log", [](T v) { return std::log(v); }, [](T v, T) { return T(1) / v; });
+        x, Op::log, [](T v) { return std::log(v); }, [](T v, T) { return T(1) / v; });
 }
 
 template <Real T> Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) { return add(a, b); }

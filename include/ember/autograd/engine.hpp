@@ -9,13 +9,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "ember/autograd/grad_mode.hpp"
+#include "ember/autograd/op_table.hpp"
 #include "ember/core/tensor.hpp"
-#include "ember/kernels/parallel.hpp"
+#include "ember/core/parallel.hpp"
 
 namespace ember::autograd {
 
@@ -34,11 +36,12 @@ struct Edge {
     [[nodiscard]] bool active() const { return fn || leaf; }
 };
 
-/// One recorded op: the edges to its inputs and how to push a gradient back through it.
+/// One recorded op: which op of the table (op_table.hpp), the edges to its inputs and how to push a gradient back
+/// through it.
 template <Real T>
 class Node {
 public:
-    Node(std::string name, const std::vector<Tensor<T>>& inputs) : name_(std::move(name)) {
+    Node(Op op, const std::vector<Tensor<T>>& inputs) : op_(op) {
         inputs_.reserve(inputs.size());
         for (const auto& in : inputs) {
             Edge<T> e;
@@ -52,7 +55,9 @@ public:
     }
     virtual ~Node() = default;
 
-    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] Op op() const { return op_; }
+    /// The op's name in the table ("conv2d").
+    [[nodiscard]] std::string_view name() const { return op_name(op_); }
     [[nodiscard]] const std::vector<Edge<T>>& inputs() const { return inputs_; }
     [[nodiscard]] bool released() const { return released_; }
 
@@ -68,7 +73,7 @@ public:
     }
 
 private:
-    std::string name_;
+    Op op_;
     std::vector<Edge<T>> inputs_;
     bool released_ = false;
 };
@@ -77,8 +82,7 @@ private:
 template <Real T, class F>
 class FunctionNode final : public Node<T> {
 public:
-    FunctionNode(std::string name, const std::vector<Tensor<T>>& inputs, F f)
-        : Node<T>(std::move(name), inputs), f_(std::move(f)) {}
+    FunctionNode(Op op, const std::vector<Tensor<T>>& inputs, F f) : Node<T>(op, inputs), f_(std::move(f)) {}
     void backward(const Tensor<T>& grad_out, std::vector<Tensor<T>>& input_grads) override {
         (*f_)(grad_out, input_grads);
     }
@@ -100,16 +104,16 @@ bool needs_grad(std::initializer_list<const Tensor<T>*> inputs) {
     return false;
 }
 
-/// Records `out` as produced by op `name` from `inputs`, with `backward_fn(grad_out, input_grads)` as its
+/// Records `out` as produced by `op` from `inputs`, with `backward_fn(grad_out, input_grads)` as its
 /// backward (see Note [Backward contract]). Does nothing unless needs_grad(inputs). Returns `out`.
 template <Real T, class F>
-Tensor<T> record(Tensor<T> out, std::string name, std::vector<Tensor<T>> inputs, F backward_fn) {
+Tensor<T> record(Tensor<T> out, Op op, std::vector<Tensor<T>> inputs, F backward_fn) {
     bool any = false;
     if (grad_enabled())
         for (const auto& t : inputs) any = any || (t.defined() && t.requires_grad());
     if (!any) return out;
     auto& impl = out.impl();
-    impl.grad_fn = std::make_shared<FunctionNode<T, F>>(std::move(name), inputs, std::move(backward_fn));
+    impl.grad_fn = std::make_shared<FunctionNode<T, F>>(op, inputs, std::move(backward_fn));
     impl.requires_grad = true;
     return out;
 }
@@ -147,7 +151,7 @@ template <Real T>
 Tensor<T> zero_gradient(const Shape& shape) {
     auto t = Tensor<T>::empty(shape);
     T* p = t.data();
-    kernels::parallel_for(0, t.numel(), index_t{1} << 18,
+    ember::parallel_for(0, t.numel(), index_t{1} << 18,
                           [p](index_t lo, index_t hi) { std::fill(p + lo, p + hi, T(0)); });
     return t;
 }
@@ -229,7 +233,7 @@ void Tensor<T>::backward(const Tensor<T>& upstream, bool retain_graph) const {
 template <Real T>
 std::string Tensor<T>::grad_fn_name() const {
     const auto& fn = impl().grad_fn;
-    return fn ? fn->name() : std::string();
+    return fn ? std::string(fn->name()) : std::string();
 }
 
 }  // namespace ember

@@ -14,7 +14,7 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
     const index_t m = a.size(0), k = a.size(1), n = b.size(1);
     Tensor<T> c = Tensor<T>::empty({m, n});
     kernels::gemm<T>(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), c.data(), n);
-    return autograd::record(std::move(c), "matmul", {a, b}, [=](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
+    return autograd::record(std::move(c), Op::matmul, {a, b}, [=](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         // dA [M,K] += g [M,N] x B^T [N,K];  dB [K,N] += A^T [K,M] x g [M,N]
         if (gi[0].defined())
             kernels::gemm<T>(false, true, m, k, n, T(1), g.data(), n, b.data(), n, T(1), gi[0].data(), k);

@@ -41,7 +41,7 @@ Tensor<T> max_pool2d(const Tensor<T>& x, MaxPool2DOptions o = {}, const std::str
     // per training step of the reference model.
     auto argmax = std::make_shared<Storage<std::int32_t>>(static_cast<std::size_t>(y.numel()));
     kernels::max_pool2d_forward(g, x.data(), y.data(), argmax->data());
-    return autograd::record(std::move(y), "max_pool2d", {x}, [g, argmax](const Tensor<T>& gy,
+    return autograd::record(std::move(y), Op::max_pool2d, {x}, [g, argmax](const Tensor<T>& gy,
                                                                         std::vector<Tensor<T>>& gi) {
         kernels::max_pool2d_backward(g, gy.data(), argmax->data(), gi[0].data());
     });

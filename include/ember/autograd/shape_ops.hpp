@@ -28,7 +28,7 @@ Tensor<T> reshape(const Tensor<T>& x, std::vector<index_t> shape) {
     EMBER_CHECK(target.numel() == x.numel(), ShapeError, "reshape: cannot reshape ", x.shape(), " (", x.numel(),
                 " elements) into ", target, " (", target.numel(), " elements)");
     Tensor<T> y = x.view_detached(target);
-    return autograd::record(std::move(y), "reshape", {x}, [](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
+    return autograd::record(std::move(y), Op::reshape, {x}, [](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         T* pd = gi[0].data();
         const T* pg = g.data();
         for (index_t i = 0, n = g.numel(); i < n; ++i) pd[i] += pg[i];

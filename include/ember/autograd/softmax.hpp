@@ -29,7 +29,7 @@ Tensor<T> softmax(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     kernels::softmax_rows(x.data(), rows, n, y.data());
     if (!autograd::needs_grad<T>({&x})) return y;
-    return autograd::record(y, "softmax", {x}, [=, y = y.detach()](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
+    return autograd::record(y, Op::softmax, {x}, [=, y = y.detach()](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         for (index_t r = 0; r < rows; ++r) {
             const T* pg = g.data() + r * n;
             const T* py = y.data() + r * n;
@@ -48,7 +48,7 @@ Tensor<T> log_softmax(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     kernels::log_softmax_rows(x.data(), rows, n, y.data());
     if (!autograd::needs_grad<T>({&x})) return y;
-    return autograd::record(y, "log_softmax", {x}, [=, y = y.detach()](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
+    return autograd::record(y, Op::log_softmax, {x}, [=, y = y.detach()](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         for (index_t r = 0; r < rows; ++r) {
             const T* pg = g.data() + r * n;
             const T* py = y.data() + r * n;
@@ -108,7 +108,7 @@ Tensor<T> sparse_categorical_crossentropy(const Tensor<T>& logits, std::span<con
     if (!autograd::needs_grad<T>({&logits})) return loss;
     std::vector<std::int32_t> ys(labels.begin(), labels.end());
     std::vector<T> ws(class_weights.begin(), class_weights.end());
-    return autograd::record(loss, "sparse_categorical_crossentropy", {logits},
+    return autograd::record(loss, Op::sparse_categorical_crossentropy, {logits},
                             [=](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         // d loss / d z_ij = w_i / N * (softmax_ij - q_ij), since sum_j q_ij = 1
         const T scale = g.data()[0] / static_cast<T>(n);

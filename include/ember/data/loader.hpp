@@ -1,10 +1,9 @@
-// ember/data/loader.hpp - BatchLoader: mini-batches [B, H, W, 3] (float, 0..255) cut from an ImageSet, reshuffled
-// every epoch, optionally augmented per sample, the next batch assembled on worker threads while one trains.
+// ember/data/loader.hpp - BatchSource, what a training loop reads batches from, and DataLoader: mini-batches cut from
+// any Dataset, reshuffled every epoch, the next batch assembled on background threads while one trains.
 #pragma once
 
 #include <algorithm>
 #include <exception>
-#include <functional>
 #include <future>
 #include <iterator>
 #include <memory>
@@ -12,31 +11,31 @@
 
 #include "ember/core/random.hpp"
 #include "ember/core/tensor.hpp"
-#include "ember/data/image_folder.hpp"
+#include "ember/data/dataset.hpp"
 
 namespace ember::data {
 
-/// One mini-batch: images [B, H, W, 3] (float, values 0..255, as Keras' image_dataset_from_directory yields them)
-/// and their labels (class indices).
+/// A source of mini-batches, epoch by epoch: what train::fit and train::evaluate read. DataLoader is one; a
+/// program with its own batching implements these three functions.
 template <Real T>
-struct Batch {
-    Tensor<T> images;
-    std::vector<std::int32_t> labels;
+class BatchSource {
+public:
+    virtual ~BatchSource() = default;
+    /// Batches in one epoch (for progress bars).
+    [[nodiscard]] virtual long batches_per_epoch() const = 0;
+    /// Starts epoch `epoch` (1-based in fit; evaluation passes 0): reshuffles a training source.
+    virtual void start_epoch(int epoch) = 0;
+    /// Writes the next batch of the epoch to `out`; false, with `out` untouched, once the epoch is exhausted.
+    virtual bool next(Batch<T>& out) = 0;
 };
 
-/// Per-sample augmentation: modifies one HWC float image (values 0..255) in place, drawing only from `gen`.
-/// Called on the loader's worker threads (several at once with LoaderOptions::workers > 1), so it must not touch
-/// shared state unguarded.
-using AugmentFn = std::function<void(float* image, int height, int width, int channels, Generator& gen)>;
-
-/// How BatchLoader cuts, orders and augments.
+/// How DataLoader cuts, orders and assembles.
 struct LoaderOptions {
     index_t batch_size = 32;
     bool shuffle = false;        ///< a new order every epoch (training); else the indices' order
-    std::uint64_t seed = 0;      ///< order and augmentation are functions of (seed, epoch): reproducible
-    AugmentFn augment;           ///< empty: none
-    bool prefetch = true;        ///< build the next batch on a worker thread
-    int workers = 1;             ///< threads that copy and augment the images of one batch (each a share of it)
+    std::uint64_t seed = 0;      ///< order and per-sample randomness are functions of (seed, epoch): reproducible
+    bool prefetch = true;        ///< assemble the next batch on a background thread
+    int workers = 1;             ///< threads that assemble one batch (each a share of its samples)
 };
 
 namespace detail {
@@ -53,42 +52,49 @@ inline std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c)
 }
 }  // namespace detail
 
-/// Batches over `indices` (into an ImageSet that must outlive the loader), batch_size at a time; the last batch
-/// of an epoch holds the remainder (kept, as in Keras). With `shuffle`, epoch e visits the indices in an order
-/// drawn from Generator(f(seed, e)); the augmentation of image i in epoch e draws from Generator(g(seed, e, i)),
-/// so a run is the same whatever the batch size, the number of workers, thread timing or prefetching. (Keras reshuffles with
-/// dataset.shuffle(buffer_size=8 * batch_size), a local shuffle of its once-shuffled list; this one is a full
-/// Fisher-Yates shuffle.) Satisfies train::BatchSource:
+/// Batches over `indices` of a dataset (which must outlive the loader), batch_size at a time; the last batch of
+/// an epoch holds the remainder (kept, as in Keras). With `shuffle`, epoch e visits the indices in an order drawn
+/// from Generator(f(seed, e)) (a full Fisher-Yates shuffle); sample i of epoch e draws its randomness from
+/// Generator(g(seed, e, i)), so a run is the same whatever the batch size, the number of workers, thread timing
+/// or prefetching.
 ///     loader.start_epoch(e); Batch<float> b; while (loader.next(b)) { ... }
-/// or, equivalently, `for (auto& b : loader.epoch(e)) { ... }`.
-class BatchLoader {
+/// or `for (auto& b : loader.epoch(e)) { ... }`.
+template <Dataset D>
+class DataLoader final : public BatchSource<typename D::value_type> {
 public:
-    /// Throws ValueError for batch_size <= 0 or workers <= 0, IndexError for an index outside the set.
-    BatchLoader(const ImageSet& set, std::vector<std::size_t> indices, LoaderOptions o)
-        : set_(&set), indices_(std::move(indices)), o_(std::move(o)), order_(indices_) {
-        EMBER_CHECK(o_.batch_size > 0, ValueError, "BatchLoader: batch size must be > 0, got ", o_.batch_size);
-        EMBER_CHECK(o_.workers > 0, ValueError, "BatchLoader: workers must be > 0, got ", o_.workers);
+    using T = typename D::value_type;
+
+    /// Every sample of `dataset`, in order. Throws ValueError for batch_size <= 0 or workers <= 0.
+    DataLoader(const D& dataset, LoaderOptions o = {}) : DataLoader(dataset, all_indices(dataset), o) {}
+    /// The samples `indices` of `dataset`. Also throws IndexError for an index outside the dataset.
+    DataLoader(const D& dataset, std::vector<std::size_t> indices, LoaderOptions o)
+        : set_(&dataset), indices_(std::move(indices)), o_(o), order_(indices_) {
+        EMBER_CHECK(o_.batch_size > 0, ValueError, "DataLoader: batch size must be > 0, got ", o_.batch_size);
+        EMBER_CHECK(o_.workers > 0, ValueError, "DataLoader: workers must be > 0, got ", o_.workers);
         for (std::size_t i : indices_)
-            EMBER_CHECK(i < set.size(), IndexError, "BatchLoader: index ", i, " outside a set of ", set.size(), " images");
+            EMBER_CHECK(i < dataset.size(), IndexError, "DataLoader: index ", i, " outside a dataset of ",
+                        dataset.size(), " samples");
     }
-    BatchLoader(const BatchLoader&) = delete;
-    BatchLoader& operator=(const BatchLoader&) = delete;
-    ~BatchLoader() {
+    DataLoader(const D&&, LoaderOptions = {}) = delete;  // a temporary dataset would dangle
+    DataLoader(const DataLoader&) = delete;
+    DataLoader& operator=(const DataLoader&) = delete;
+    ~DataLoader() override {
         if (pending_.valid()) pending_.wait();
     }
 
     /// ceil(size / batch_size).
-    [[nodiscard]] long batches_per_epoch() const {
+    [[nodiscard]] long batches_per_epoch() const override {
         return static_cast<long>((static_cast<index_t>(indices_.size()) + o_.batch_size - 1) / o_.batch_size);
     }
-    /// Number of images per epoch.
+    /// Samples per epoch.
     [[nodiscard]] std::size_t size() const { return indices_.size(); }
-    /// The order of the current epoch (indices into the set).
+    /// The order of the current epoch (indices into the dataset).
     [[nodiscard]] const std::vector<std::size_t>& order() const { return order_; }
+    [[nodiscard]] const D& dataset() const { return *set_; }
 
-    /// Starts epoch `epoch`: a new order when shuffling (a function of seed and epoch only), then the first
-    /// batch is prefetched.
-    void start_epoch(int epoch) {
+    /// Starts epoch `epoch`: a new order when shuffling (a function of seed and epoch only), then the first batch
+    /// is prefetched.
+    void start_epoch(int epoch) override {
         if (pending_.valid()) pending_.wait();
         pending_ = {};
         epoch_ = epoch;
@@ -101,45 +107,45 @@ public:
         if (o_.prefetch && batches_per_epoch() > 0) launch(0);
     }
 
-    /// Writes the next batch of this epoch to `out`; false (and `out` untouched) once the epoch is exhausted.
-    /// Rethrows what the augmentation hook threw.
-    bool next(Batch<float>& out) {
+    /// Rethrows what the dataset's get() threw.
+    bool next(Batch<T>& out) override {
         const long b = next_batch_;
         if (b >= batches_per_epoch()) return false;
         ++next_batch_;
-        if (pending_.valid()) {
-            out = pending_.get();
-        } else {
-            out = assemble(b);
-        }
+        out = pending_.valid() ? pending_.get() : assemble(b);
         if (o_.prefetch && next_batch_ < batches_per_epoch()) launch(next_batch_);
         return true;
     }
 
-    /// A single-pass range over the batches of epoch `epoch` (calls start_epoch(epoch) first).
     class EpochRange;
+    /// A single-pass range over the batches of epoch `e` (calls start_epoch(e) first).
     EpochRange epoch(int e);
 
 private:
+    static std::vector<std::size_t> all_indices(const D& dataset) {
+        std::vector<std::size_t> all(dataset.size());
+        for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+        return all;
+    }
+
     void launch(long b) {
         pending_ = std::async(std::launch::async, [this, b] { return assemble(b); });
     }
 
     /// Batch `b` of the current order; with several workers each fills a contiguous share of it. What a worker
     /// throws is rethrown here (the first, by worker), after all of them finished.
-    Batch<float> assemble(long b) const {
+    Batch<T> assemble(long b) const {
         const std::size_t begin = static_cast<std::size_t>(b) * static_cast<std::size_t>(o_.batch_size);
-        const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(o_.batch_size));
-        const std::size_t n = end - begin;
-        Batch<float> batch;
-        batch.images = Tensor<float>::empty({static_cast<index_t>(n), set_->height, set_->width, 3});  // [B, H, W, 3]
-        batch.labels.resize(n);
+        const std::size_t n = std::min(order_.size(), begin + static_cast<std::size_t>(o_.batch_size)) - begin;
+        Batch<T> batch;
+        batch.inputs = Tensor<T>::empty(Shape(set_->input_shape()).prepend(static_cast<index_t>(n)));
+        batch.targets = Tensor<T>::empty(Shape(set_->target_shape()).prepend(static_cast<index_t>(n)));
         const std::size_t workers = std::min(n, static_cast<std::size_t>(o_.workers));
+        auto share = [&](std::size_t w) { fill(batch, begin, n * w / workers, n * (w + 1) / workers); };
         if (workers <= 1) {
             fill(batch, begin, 0, n);
             return batch;
         }
-        auto share = [&](std::size_t w) { fill(batch, begin, n * w / workers, n * (w + 1) / workers); };
         std::vector<std::future<void>> helpers;
         helpers.reserve(workers - 1);
         for (std::size_t w = 1; w < workers; ++w) helpers.push_back(std::async(std::launch::async, share, w));
@@ -160,44 +166,40 @@ private:
         return batch;
     }
 
-    /// Slots [first, last) of `batch`: the images at order_[begin + k], as floats, augmented.
-    void fill(Batch<float>& batch, std::size_t begin, std::size_t first, std::size_t last) const {
-        const std::size_t bytes = set_->image_bytes();
+    /// Slots [first, last) of `batch`: the samples at order_[begin + k].
+    void fill(Batch<T>& batch, std::size_t begin, std::size_t first, std::size_t last) const {
+        const auto in = static_cast<std::size_t>(batch.inputs.numel() / std::max<index_t>(batch.inputs.size(0), 1));
+        const auto out = static_cast<std::size_t>(batch.targets.numel() / std::max<index_t>(batch.targets.size(0), 1));
         for (std::size_t k = first; k < last; ++k) {
             const std::size_t idx = order_[begin + k];
-            const std::uint8_t* src = set_->image(idx);
-            float* dst = batch.images.data() + k * bytes;
-            for (std::size_t i = 0; i < bytes; ++i) dst[i] = src[i];
-            batch.labels[k] = set_->labels[idx];
-            if (o_.augment) {
-                Generator gen(detail::mix_seed(o_.seed, static_cast<std::uint64_t>(epoch_), idx));
-                o_.augment(dst, set_->height, set_->width, 3, gen);
-            }
+            Generator gen(detail::mix_seed(o_.seed, static_cast<std::uint64_t>(epoch_), idx));
+            set_->get(idx, batch.inputs.data() + k * in, batch.targets.data() + k * out, gen);
         }
     }
 
-    const ImageSet* set_;
+    const D* set_;
     std::vector<std::size_t> indices_;
     LoaderOptions o_;
     std::vector<std::size_t> order_;
     int epoch_ = 0;
     long next_batch_ = 0;
-    std::future<Batch<float>> pending_;
+    std::future<Batch<T>> pending_;
 };
 
-/// The batches of one epoch as an input range: `for (auto& [images, labels] : loader.epoch(e))`.
-class BatchLoader::EpochRange {
+/// The batches of one epoch as an input range: `for (auto& [inputs, targets] : loader.epoch(e))`.
+template <Dataset D>
+class DataLoader<D>::EpochRange {
 public:
     class iterator {
     public:
         using iterator_category = std::input_iterator_tag;
-        using value_type = Batch<float>;
+        using value_type = Batch<T>;
         using difference_type = std::ptrdiff_t;
-        using pointer = Batch<float>*;
-        using reference = Batch<float>&;
+        using pointer = Batch<T>*;
+        using reference = Batch<T>&;
 
         iterator() = default;
-        explicit iterator(BatchLoader* loader) : loader_(loader) { advance(); }
+        explicit iterator(DataLoader* loader) : loader_(loader) { advance(); }
         reference operator*() const { return *batch_; }
         pointer operator->() const { return batch_.get(); }
         iterator& operator++() {
@@ -209,22 +211,23 @@ public:
 
     private:
         void advance() {
-            if (!batch_) batch_ = std::make_shared<Batch<float>>();
+            if (!batch_) batch_ = std::make_shared<Batch<T>>();
             if (!loader_->next(*batch_)) loader_ = nullptr;
         }
-        BatchLoader* loader_ = nullptr;
-        std::shared_ptr<Batch<float>> batch_;
+        DataLoader* loader_ = nullptr;
+        std::shared_ptr<Batch<T>> batch_;
     };
 
-    explicit EpochRange(BatchLoader& loader) : loader_(&loader) {}
+    explicit EpochRange(DataLoader& loader) : loader_(&loader) {}
     iterator begin() { return iterator(loader_); }
     iterator end() { return iterator(); }
 
 private:
-    BatchLoader* loader_;
+    DataLoader* loader_;
 };
 
-inline BatchLoader::EpochRange BatchLoader::epoch(int e) {
+template <Dataset D>
+typename DataLoader<D>::EpochRange DataLoader<D>::epoch(int e) {
     start_epoch(e);
     return EpochRange(*this);
 }

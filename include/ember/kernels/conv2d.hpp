@@ -11,7 +11,7 @@
 #include "ember/core/shape.hpp"
 #include "ember/core/storage.hpp"
 #include "ember/kernels/gemm.hpp"
-#include "ember/kernels/parallel.hpp"
+#include "ember/core/parallel.hpp"
 #include "ember/kernels/winograd.hpp"
 
 namespace ember::kernels {

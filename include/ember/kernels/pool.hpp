@@ -6,7 +6,7 @@
 #include <type_traits>
 
 #include "ember/core/shape.hpp"
-#include "ember/kernels/parallel.hpp"
+#include "ember/core/parallel.hpp"
 
 namespace ember::kernels {
 

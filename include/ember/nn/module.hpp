@@ -57,6 +57,11 @@ public:
         built_ = true;
         return output_shape_;
     }
+    /// build() with a generator seeded `seed`: model.build({180, 180, 3}, 123).
+    Shape build(const Shape& in, std::uint64_t seed) {
+        Generator gen(seed);
+        return build(in, gen);
+    }
     [[nodiscard]] bool built() const { return built_; }
     [[nodiscard]] const Shape& input_shape() const { return input_shape_; }
     [[nodiscard]] const Shape& output_shape() const { return output_shape_; }
@@ -89,6 +94,14 @@ public:
     /// ("mask"; "dropout.mask" inside a Sequential): part of a training state, so that a resumed run draws
     /// what the uninterrupted one would have (train::save_training_state). Most layers have none.
     [[nodiscard]] virtual std::vector<std::pair<std::string, Generator*>> named_generators() { return {}; }
+
+    /// What a checkpoint records to recognise this architecture before touching a weight: by default
+    /// "name:Type:[out shape]" and each parameter's "name:[shape]"; Sequential lists its layers instead.
+    [[nodiscard]] virtual std::string architecture() const {
+        std::string s = (name_.empty() ? default_name() : name_) + ":" + type_name() + ":" + output_shape_.str();
+        for (const auto& p : named_parameters()) s += ";" + p.name + ":" + p.value.shape().str();
+        return s;
+    }
 
     /// Training mode (dropout active) or inference mode. Modules start in training mode, as in PyTorch.
     virtual void train(bool on = true) { training_ = on; }

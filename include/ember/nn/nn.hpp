@@ -1,4 +1,6 @@
-// ember/nn/nn.hpp - the whole nn stage in one include.
+// ember/nn/nn.hpp - the nn stage: Module (the layer contract), the layers with Keras' names and defaults,
+// Sequential, initializers and losses.
+// May include: core, kernels, autograd, nn.
 #pragma once
 
 #include "ember/nn/conv2d.hpp"

@@ -92,6 +92,16 @@ public:
     }
 
     /// Keras-style table: layer (type), output shape, parameter count, and the totals.
+    /// "conv2d:Conv2D:[180, 180, 32];...": each layer's name, type and output shape (what checkpoints compare).
+    [[nodiscard]] std::string architecture() const override {
+        std::string s;
+        for (std::size_t i = 0; i < size(); ++i) {
+            if (i) s += ';';
+            s += (*this)[i].name() + ":" + (*this)[i].type_name() + ":" + (*this)[i].output_shape().str();
+        }
+        return s;
+    }
+
     [[nodiscard]] std::string summary() const {
         this->require_built();
         std::ostringstream os;

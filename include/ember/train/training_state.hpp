@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ember/optim/optimizer.hpp"
-#include "ember/train/checkpoint.hpp"
+#include "ember/io/checkpoint.hpp"
 #include "ember/train/history.hpp"
 
 namespace ember::train {
@@ -48,23 +48,13 @@ inline double number(const json& j) {
     return j.get<double>();  // json::type_error for any other string
 }
 
-/// An epoch record's figures, by their history.csv names.
-inline constexpr std::pair<const char*, double EpochRecord::*> kRecordFigures[] = {
-    {"loss", &EpochRecord::loss},
-    {"accuracy", &EpochRecord::accuracy},
-    {"val_loss", &EpochRecord::val_loss},
-    {"val_accuracy", &EpochRecord::val_accuracy},
-    {"val_balanced_accuracy", &EpochRecord::val_balanced_accuracy},
-    {"learning_rate", &EpochRecord::learning_rate},
-    {"seconds", &EpochRecord::seconds},
-    {"grad_norm_mean", &EpochRecord::grad_norm_mean},
-    {"grad_norm_max", &EpochRecord::grad_norm_max}};
-
+/// The history as a JSON array of {"epoch": e, <figure>: value, ...}, the figures in their order (ordered_json:
+/// a plain json object would sort them, and history.csv's columns follow that order).
 inline std::string history_json(const History& h) {
-    json a = json::array();
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
     for (const auto& e : h.epochs) {
-        json r = {{"epoch", e.epoch}};
-        for (const auto& [name, figure] : kRecordFigures) r[name] = number(e.*figure);
+        nlohmann::ordered_json r = {{"epoch", e.epoch}};
+        for (const auto& [name, v] : e.values) r[name] = number(v);
         a.push_back(std::move(r));
     }
     return a.dump();
@@ -73,10 +63,11 @@ inline std::string history_json(const History& h) {
 inline History parse_history(const std::string& text, const std::string& where) {
     History h;
     try {
-        for (const auto& e : json::parse(text)) {
+        for (const auto& e : nlohmann::ordered_json::parse(text)) {
             EpochRecord r;
             r.epoch = e.at("epoch").get<int>();
-            for (const auto& [name, figure] : kRecordFigures) r.*figure = number(e.at(name));
+            for (const auto& [name, v] : e.items())
+                if (name != "epoch") r.set(name, number(json(v)));
             h.epochs.push_back(r);
         }
     } catch (const json::exception& e) {
@@ -104,7 +95,7 @@ inline std::string generators_json(const std::vector<std::pair<std::string, Gene
 /// a resumed run is the same run). Call it where the model holds its raw weights (FitOptions::on_epoch_saved);
 /// StateError while an optimizer's moving averages are swapped in.
 template <Real T>
-void save_training_state(const std::filesystem::path& path, nn::Sequential<T>& model, const optim::Optimizer<T>& opt,
+void save_training_state(const std::filesystem::path& path, nn::Module<T>& model, const optim::Optimizer<T>& opt,
                          const History& history, std::map<std::string, std::string> metadata = {}) {
     EMBER_CHECK(model.built(), StateError, "save_training_state: the model is not built");
     std::vector<std::pair<std::string, Tensor<T>>> tensors;
@@ -113,13 +104,13 @@ void save_training_state(const std::filesystem::path& path, nn::Sequential<T>& m
     metadata["format"] = kTrainingStateFormat;
     metadata["format_version"] = kTrainingStateVersion;
     metadata["input_shape"] = model.input_shape().str();
-    metadata["architecture"] = architecture_string(model);
+    metadata["architecture"] = io::architecture_string(model);
     metadata["optimizer"] = opt.name();
     metadata["iterations"] = std::to_string(opt.iterations());
     metadata["learning_rate"] = nlohmann::json(opt.learning_rate()).dump();
     metadata["generators"] = state_detail::generators_json(model.named_generators());
     metadata["history"] = state_detail::history_json(history);
-    data::save_safetensors<T>(path, tensors, metadata);
+    io::save_safetensors<T>(path, tensors, metadata);
 }
 
 /// Reads a training state into a built `model` and an optimizer `opt` over its parameters (both constructed as
@@ -129,10 +120,10 @@ void save_training_state(const std::filesystem::path& path, nn::Sequential<T>& m
 /// architecture or optimizer, a missing, extra or misshapen tensor, other generators) - the model and optimizer
 /// are then left as they were.
 template <Real T>
-TrainingState load_training_state(const std::filesystem::path& path, nn::Sequential<T>& model, optim::Optimizer<T>& opt) {
+TrainingState load_training_state(const std::filesystem::path& path, nn::Module<T>& model, optim::Optimizer<T>& opt) {
     EMBER_CHECK(model.built(), StateError, "load_training_state: build the model before loading '", path.string(), "'");
-    auto file = data::load_safetensors<T>(path);
-    const std::string where = checkpoint_detail::check_header(file, path, "training state", kTrainingStateFormat,
+    auto file = io::load_safetensors<T>(path);
+    const std::string where = io::checkpoint_detail::check_header(file, path, "training state", kTrainingStateFormat,
                                                               kTrainingStateVersion, model);
     const auto meta = [&](const char* key) {
         auto it = file.metadata.find(key);
@@ -144,7 +135,7 @@ TrainingState load_training_state(const std::filesystem::path& path, nn::Sequent
     for (auto& p : model.named_parameters()) targets.emplace_back("model/" + p.name, p.value);
     for (auto& [name, t] : opt.named_state()) targets.emplace_back("optimizer/" + name, t);
     for (const auto& [name, t] : targets)
-        checkpoint_detail::check_tensor(file, where, name, t.shape(), "the model and optimizer",
+        io::checkpoint_detail::check_tensor(file, where, name, t.shape(), "the model and optimizer",
                                         name.starts_with("optimizer/ema/") ? " (was the run's optimizer without a moving average?)" : "");
     for (const auto& [name, t] : file.tensors)
         EMBER_CHECK(std::any_of(targets.begin(), targets.end(), [&](const auto& x) { return x.first == name; }), ValueError,

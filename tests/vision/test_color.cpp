@@ -1,4 +1,4 @@
-// Tests of ember/data/color.hpp (Shades of Gray colour constancy, a fixed per-channel gain) against direct
+// Tests of ember/vision/color.hpp (Shades of Gray colour constancy, a fixed per-channel gain) against direct
 // double-precision references, and of Shades of Gray's use by load_images / load_image_tensor.
 #include <catch2/catch.hpp>
 
@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include <ember/data/color.hpp>
-#include <ember/data/image_folder.hpp>
+#include <ember/vision/color.hpp>
+#include <ember/vision/image_folder.hpp>
 
 #include "helpers.hpp"
 #include "image_files.hpp"
@@ -54,11 +54,11 @@ TEST_CASE("shades_of_gray matches the definition computed directly", "[data][col
     for (double p : {1.0, 2.0, 6.0, 12.0}) {
         CAPTURE(p);
         std::vector<std::uint8_t> px = cast_image(23, 17, 1.2, 0.9, 0.55);
-        const auto g = data::shades_of_gray_gains(px.data(), px.size() / 3, p);
+        const auto g = vision::shades_of_gray_gains(px.data(), px.size() / 3, p);
         const auto ref = reference_gains(px, p);
         for (std::size_t c = 0; c < 3; ++c) CHECK(g[c] == Approx(ref[c]).epsilon(1e-12));
         const auto expected = reference_corrected(px, p);
-        data::shades_of_gray(px.data(), px.size() / 3, p);
+        vision::shades_of_gray(px.data(), px.size() / 3, p);
         CHECK(px == expected);
     }
 }
@@ -67,7 +67,7 @@ TEST_CASE("shades_of_gray removes a colour cast and leaves gray images alone", "
     // A cast image becomes (nearly) gray: its three channels were one pattern times a per-channel factor, and the
     // gains undo exactly those factors (up to the rounding of the cast image itself).
     std::vector<std::uint8_t> px = cast_image(30, 20, 1.25, 0.95, 0.6);
-    data::shades_of_gray(px.data(), px.size() / 3);
+    vision::shades_of_gray(px.data(), px.size() / 3);
     int worst = 0;
     for (std::size_t i = 0; i < px.size(); i += 3)
         worst = std::max({worst, std::abs(px[i] - px[i + 1]), std::abs(px[i] - px[i + 2])});
@@ -75,12 +75,12 @@ TEST_CASE("shades_of_gray removes a colour cast and leaves gray images alone", "
     // Gray in, gray out: R = G = B gives gains of 1.
     std::vector<std::uint8_t> gray = cast_image(9, 7, 1, 1, 1);
     const auto before = gray;
-    for (double g : data::shades_of_gray_gains(gray.data(), gray.size() / 3)) CHECK(g == Approx(1).epsilon(1e-12));
-    data::shades_of_gray(gray.data(), gray.size() / 3);
+    for (double g : vision::shades_of_gray_gains(gray.data(), gray.size() / 3)) CHECK(g == Approx(1).epsilon(1e-12));
+    vision::shades_of_gray(gray.data(), gray.size() / 3);
     CHECK(gray == before);
     // A strong gain clips at 255 instead of wrapping around (Gray World, p = 1: blue's gain is about 13).
     std::vector<std::uint8_t> dim_blue = {250, 250, 10, 240, 240, 20};
-    data::shades_of_gray(dim_blue.data(), 2, 1);
+    vision::shades_of_gray(dim_blue.data(), 2, 1);
     CHECK(dim_blue[0] < 250);
     CHECK(dim_blue[2] > 20);
     CHECK(dim_blue[5] == 255);
@@ -88,20 +88,20 @@ TEST_CASE("shades_of_gray removes a colour cast and leaves gray images alone", "
 
 TEST_CASE("shades_of_gray: dark channels, black images and bad arguments", "[data][color][errors]") {
     std::vector<std::uint8_t> no_blue = {100, 50, 0, 200, 30, 0};
-    const auto g = data::shades_of_gray_gains(no_blue.data(), 2);
+    const auto g = vision::shades_of_gray_gains(no_blue.data(), 2);
     CHECK(g[2] == 1.0);  // no light in that channel: nothing to scale
-    data::shades_of_gray(no_blue.data(), 2);
+    vision::shades_of_gray(no_blue.data(), 2);
     CHECK(no_blue[2] == 0);
     CHECK(no_blue[5] == 0);
     std::vector<std::uint8_t> black(12, 0);
-    data::shades_of_gray(black.data(), 4);
+    vision::shades_of_gray(black.data(), 4);
     CHECK(black == std::vector<std::uint8_t>(12, 0));
-    CHECK_THAT(test::error_message<ValueError>([&] { data::shades_of_gray(black.data(), 4, 0.5); }),
+    CHECK_THAT(test::error_message<ValueError>([&] { vision::shades_of_gray(black.data(), 4, 0.5); }),
                Catch::Contains("Minkowski norm p must be finite and >= 1, got 0.5"));
-    CHECK_THAT(test::error_message<ValueError>([&] { data::shades_of_gray(black.data(), 4, std::nan("")); }),
+    CHECK_THAT(test::error_message<ValueError>([&] { vision::shades_of_gray(black.data(), 4, std::nan("")); }),
                Catch::Contains("must be finite"));
-    data::Image rgba{2, 2, 4, std::vector<std::uint8_t>(16, 9)};
-    CHECK_THAT(test::error_message<ShapeError>([&] { data::shades_of_gray(rgba); }),
+    vision::Image rgba{2, 2, 4, std::vector<std::uint8_t>(16, 9)};
+    CHECK_THAT(test::error_message<ShapeError>([&] { vision::shades_of_gray(rgba); }),
                Catch::Contains("expected a valid RGB image, got 2x2x4"));
 }
 
@@ -109,24 +109,24 @@ TEST_CASE("load_images and load_image_tensor apply Shades of Gray to every resiz
     const auto root = test::fresh_dir("color-load");
     test::write_image(root / "a" / "1.png", 8, 6, 3, 1);
     test::write_image(root / "b" / "2.png", 5, 5, 1, 2);
-    const auto index = data::index_image_folder(root);
-    data::LoadOptions o;
+    const auto index = vision::index_image_folder(root);
+    vision::LoadOptions o;
     o.height = o.width = 5;
-    const auto plain = data::load_images(index, o);
+    const auto plain = vision::load_images(index, o);
     o.shades_of_gray = 6;
-    const auto corrected = data::load_images(index, o);
+    const auto corrected = vision::load_images(index, o);
     REQUIRE(corrected.size() == 2);
     for (std::size_t i = 0; i < 2; ++i) {
         std::vector<std::uint8_t> expected(plain.image(i), plain.image(i) + plain.image_bytes());
-        data::shades_of_gray(expected.data(), 25, 6);
+        vision::shades_of_gray(expected.data(), 25, 6);
         CHECK(std::equal(expected.begin(), expected.end(), corrected.image(i)));
-        const Tensor<float> t = data::load_image_tensor(index.files[i].path, o);
+        const Tensor<float> t = vision::load_image_tensor(index.files[i].path, o);
         CHECK(t.shape() == Shape{1, 5, 5, 3});
         for (std::size_t k = 0; k < expected.size(); ++k) REQUIRE(t.data()[k] == static_cast<float>(expected[k]));
     }
     CHECK(!std::equal(plain.pixels.begin(), plain.pixels.end(), corrected.pixels.begin()));  // the colour pattern changed
     o.shades_of_gray = 0.5;
-    CHECK_THAT(test::error_message<ValueError>([&] { data::load_images(index, o); }),
+    CHECK_THAT(test::error_message<ValueError>([&] { vision::load_images(index, o); }),
                Catch::Contains("shades_of_gray must be 0 (off) or a Minkowski norm >= 1, got 0.5"));
 }
 
@@ -139,7 +139,7 @@ TEST_CASE("apply_channel_gains: each channel times its gain, rounded half away f
     }
     const std::array<double, 3> gain{0.9163, 1.0, 2.5};
     std::vector<std::uint8_t> cast = rgb;
-    data::apply_channel_gains(cast.data(), 256, gain);
+    vision::apply_channel_gains(cast.data(), 256, gain);
     for (std::size_t i = 0; i < cast.size(); ++i) {
         const double want = std::min(255.0, std::round(rgb[i] * gain[i % 3]));
         REQUIRE(cast[i] == static_cast<std::uint8_t>(want));
@@ -150,7 +150,7 @@ TEST_CASE("apply_channel_gains: each channel times its gain, rounded half away f
     for (const auto& bad : {std::array<double, 3>{0, 1, 1}, std::array<double, 3>{1, -1, 1}, std::array<double, 3>{1, 1, 10},
                             std::array<double, 3>{1, 1, std::nan("")}}) {
         std::vector<std::uint8_t> px = rgb;
-        CHECK_THAT(test::error_message<ValueError>([&] { data::apply_channel_gains(px.data(), 256, bad); }),
+        CHECK_THAT(test::error_message<ValueError>([&] { vision::apply_channel_gains(px.data(), 256, bad); }),
                    Catch::Contains("apply_channel_gains: the gain of ") && Catch::Contains(" must be in (0, 10), got "));
         CHECK(px == rgb);  // refused before any byte changed
     }

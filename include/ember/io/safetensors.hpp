@@ -1,4 +1,4 @@
-// ember/data/safetensors.hpp - read and write the safetensors format: an 8-byte little-endian header length, a
+// ember/io/safetensors.hpp - read and write the safetensors format: an 8-byte little-endian header length, a
 // JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then the raw little-endian
 // row-major tensor bytes. PyTorch, NumPy and the Hugging Face tools read these files.
 #pragma once
@@ -22,7 +22,7 @@
 #include "ember/core/error.hpp"
 #include "ember/core/tensor.hpp"
 
-namespace ember::data {
+namespace ember::io {
 
 static_assert(std::endian::native == std::endian::little, "ember's safetensors I/O assumes a little-endian host");
 
@@ -302,4 +302,4 @@ Safetensors<T> load_safetensors(const std::filesystem::path& path) {
     return result;
 }
 
-}  // namespace ember::data
+}  // namespace ember::io

@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include <ember/nn/nn.hpp>
-#include <ember/train/checkpoint.hpp>
+#include <ember/io/checkpoint.hpp>
 
 #include "helpers.hpp"
 
@@ -28,25 +28,25 @@ TEST_CASE("checkpoints round-trip bit-exactly with metadata", "[train][checkpoin
     auto b = small_model();
     b.build({8, 8, 3}, 2);
     const auto path = temp("model.safetensors");
-    train::save_checkpoint(path, a, {{"class_names", "[\"x\",\"y\",\"z\"]"}, {"alert_threshold", "0.3"}});
-    const auto meta = train::load_checkpoint(path, b);
+    io::save_checkpoint(path, a, {{"class_names", "[\"x\",\"y\",\"z\"]"}, {"alert_threshold", "0.3"}});
+    const auto meta = io::load_checkpoint(path, b);
     CHECK(meta.at("alert_threshold") == "0.3");
     CHECK(meta.at("format") == "ember-checkpoint");
     const auto pa = a.named_parameters(), pb = b.named_parameters();
     for (std::size_t i = 0; i < pa.size(); ++i) CHECK(pa[i].value.to_vector() == pb[i].value.to_vector());
-    CHECK(train::read_checkpoint_metadata(path).at("class_names") == "[\"x\",\"y\",\"z\"]");
+    CHECK(io::read_checkpoint_metadata(path).at("class_names") == "[\"x\",\"y\",\"z\"]");
 }
 
 TEST_CASE("loading a checkpoint of another architecture or a truncated one fails clearly", "[train][checkpoint][errors]") {
     auto a = small_model(3);
     a.build({8, 8, 3}, 1);
     const auto path = temp("arch.safetensors");
-    train::save_checkpoint(path, a);
+    io::save_checkpoint(path, a);
     auto other = small_model(4);
     other.build({8, 8, 3}, 1);
     const auto before = other.parameters()[0].to_vector();
     const std::string last = other[4].name() + ":Dense:";
-    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(path, other); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, other); }) ==
           "checkpoint '" + path.string() + "' holds another architecture: layer 5: " + last + "[3] in the checkpoint, " +
               last + "[4] in the model");
     CHECK(other.parameters()[0].to_vector() == before);  // untouched
@@ -54,52 +54,52 @@ TEST_CASE("loading a checkpoint of another architecture or a truncated one fails
     nn::Sequential<float> longer{nn::Rescaling(1.0f / 255), nn::Conv2D(4, 3, nn::same, nn::relu), nn::MaxPool2D(2),
                                  nn::Flatten(), nn::Dense(3), nn::Dense(3)};
     longer.build({8, 8, 3}, 1);
-    CHECK_THAT(test::error_message<ValueError>([&] { train::load_checkpoint(path, longer); }),
+    CHECK_THAT(test::error_message<ValueError>([&] { io::load_checkpoint(path, longer); }),
                Catch::EndsWith("holds another architecture: layer 6 of 6 in the model (" + longer[5].name() +
                                ":Dense:[3]) is not in the checkpoint, which has 5"));
-    train::save_checkpoint(path, longer);
-    CHECK_THAT(test::error_message<ValueError>([&] { train::load_checkpoint(path, a); }),
+    io::save_checkpoint(path, longer);
+    CHECK_THAT(test::error_message<ValueError>([&] { io::load_checkpoint(path, a); }),
                Catch::EndsWith("holds another architecture: layer 6 of 6 in the checkpoint (" + longer[5].name() +
                                ":Dense:[3]) is not in the model, which has 5"));
-    train::save_checkpoint(path, a);
+    io::save_checkpoint(path, a);
     auto bigger = small_model(3);
     bigger.build({16, 16, 3}, 1);
-    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(path, bigger); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, bigger); }) ==
           "checkpoint '" + path.string() + "' is for input [8, 8, 3], the model takes [16, 16, 3]");
     // the same architecture saved in double precision: the first tensor's dtype is named
     nn::Sequential<double> wide{nn::Rescaling<double>(1.0 / 255), nn::Conv2D<double>(4, 3, nn::same, nn::relu),
                                 nn::MaxPool2D<double>(2), nn::Flatten<double>(), nn::Dense<double>(3)};
     wide.build({8, 8, 3}, 1);
     const auto wide_path = temp("double.safetensors");
-    train::save_checkpoint(wide_path, wide);
+    io::save_checkpoint(wide_path, wide);
     const std::string first = a.named_parameters()[0].name;
     const auto a_before = a.parameters()[0].to_vector();
-    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(wide_path, a); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(wide_path, a); }) ==
           "checkpoint '" + wide_path.string() + "': tensor '" + first + "' has dtype F64, the model uses F32");
     CHECK(a.parameters()[0].to_vector() == a_before);
     // without architecture metadata, and the difference helper's edge cases
-    data::save_safetensors<float>(path, {{"w", Tensor<float>::zeros({2})}},
-                                  {{"format", train::kCheckpointFormat}, {"format_version", train::kCheckpointVersion},
+    io::save_safetensors<float>(path, {{"w", Tensor<float>::zeros({2})}},
+                                  {{"format", io::kCheckpointFormat}, {"format_version", io::kCheckpointVersion},
                                    {"input_shape", "[8, 8, 3]"}});
-    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(path, a); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, a); }) ==
           "checkpoint '" + path.string() + "' records no architecture");
-    train::save_checkpoint(path, a);
-    CHECK(train::checkpoint_detail::first_layer_difference("", "x:X:[1]") ==
+    io::save_checkpoint(path, a);
+    CHECK(io::checkpoint_detail::first_layer_difference("", "x:X:[1]") ==
           "layer 1 of 1 in the model (x:X:[1]) is not in the checkpoint, which has 0");
-    CHECK(train::checkpoint_detail::first_layer_difference("x:X:[1];y:Y:[2]", "x:X:[1];y:Y:[2]") == "none (the same 2 layers)");
+    CHECK(io::checkpoint_detail::first_layer_difference("x:X:[1];y:Y:[2]", "x:X:[1];y:Y:[2]") == "none (the same 2 layers)");
     // a tensor missing, or one more than the model has: each is named
     {
         std::vector<std::pair<std::string, Tensor<float>>> tensors;
         for (const auto& p : a.named_parameters()) tensors.emplace_back(p.name, p.value);
-        const auto meta = train::read_checkpoint_metadata(path);
+        const auto meta = io::read_checkpoint_metadata(path);
         const auto edited = temp("edited.safetensors");
         const std::string dropped = tensors.back().first;
-        data::save_safetensors<float>(edited, {tensors.begin(), tensors.end() - 1}, meta);
-        CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(edited, a); }) ==
+        io::save_safetensors<float>(edited, {tensors.begin(), tensors.end() - 1}, meta);
+        CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(edited, a); }) ==
               "checkpoint '" + edited.string() + "' has no tensor '" + dropped + "'");
         tensors.emplace_back("zz.extra", Tensor<float>::zeros({2}));
-        data::save_safetensors<float>(edited, tensors, meta);
-        CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(edited, a); }) ==
+        io::save_safetensors<float>(edited, tensors, meta);
+        CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(edited, a); }) ==
               "checkpoint '" + edited.string() + "' has a tensor 'zz.extra' the model does not have (" +
                   std::to_string(tensors.size()) + " tensors, the model has " + std::to_string(tensors.size() - 1) +
                   " parameters)");
@@ -107,9 +107,9 @@ TEST_CASE("loading a checkpoint of another architecture or a truncated one fails
     // truncate the file
     const auto size = fs::file_size(path);
     fs::resize_file(path, size - 10);
-    CHECK_THROWS_AS(train::load_checkpoint(path, a), IoError);
+    CHECK_THROWS_AS(io::load_checkpoint(path, a), IoError);
     // a plain safetensors file that is not a checkpoint
-    data::save_safetensors<float>(path, {{"w", Tensor<float>::zeros({2})}});
-    CHECK(test::error_message<ValueError>([&] { train::load_checkpoint(path, a); }) ==
+    io::save_safetensors<float>(path, {{"w", Tensor<float>::zeros({2})}});
+    CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, a); }) ==
           "checkpoint '" + path.string() + "' is not an ember checkpoint (format: (missing))");
 }

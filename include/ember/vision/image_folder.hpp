@@ -1,4 +1,4 @@
-// ember/data/image_folder.hpp - a folder of class folders, indexed like Keras' image_dataset_from_directory,
+// ember/vision/image_folder.hpp - a folder of class folders, indexed like Keras' image_dataset_from_directory,
 // and decoded once into an in-memory byte cache (ImageSet, [N, H, W, 3] uint8) that batches are cut from.
 #pragma once
 
@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "ember/core/error.hpp"
-#include "ember/data/color.hpp"
-#include "ember/data/image.hpp"
-#include "ember/kernels/parallel.hpp"
+#include "ember/vision/color.hpp"
+#include "ember/vision/image.hpp"
+#include "ember/core/parallel.hpp"
 
-namespace ember::data {
+namespace ember::vision {
 
 /// One image file and its class index.
 struct LabelledFile {
@@ -249,7 +249,7 @@ inline Tensor<float> load_image_tensor(const std::filesystem::path& path, const 
     return t;
 }
 
-/// Decodes every file of `index` in parallel (kernels::parallel_for), resizes it to height x width as Keras does
+/// Decodes every file of `index` in parallel (ember::parallel_for), resizes it to height x width as Keras does
 /// (rounded to bytes; exact when the file already has that size, as the isic-mini images do), corrects its colours
 /// when `shades_of_gray` asks, and stores it in one
 /// ImageSet, in index order. A file that cannot be decoded is skipped with a warning naming it, or with `strict`
@@ -271,7 +271,7 @@ inline ImageSet load_images(const FolderIndex& index, const LoadOptions& o = {})
     std::size_t done = 0;
     std::mutex progress_mutex;
     const std::size_t stride = std::max<std::size_t>(1, n / 100);
-    kernels::parallel_for(0, static_cast<index_t>(n), 1, [&](index_t lo, index_t hi) {
+    ember::parallel_for(0, static_cast<index_t>(n), 1, [&](index_t lo, index_t hi) {
         for (index_t i = lo; i < hi && !stop.load(std::memory_order_relaxed); ++i) {
             const auto ui = static_cast<std::size_t>(i);
             try {
@@ -308,4 +308,4 @@ inline ImageSet load_images(const FolderIndex& index, const LoadOptions& o = {})
     return set;
 }
 
-}  // namespace ember::data
+}  // namespace ember::vision

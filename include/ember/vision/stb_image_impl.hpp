@@ -1,4 +1,4 @@
-// ember/data/stb_image_impl.hpp - stb_image compiled privately into ember (static functions, ember's own copy).
+// ember/vision/stb_image_impl.hpp - stb_image compiled privately into ember (static functions, ember's own copy).
 // STB_IMAGE_STATIC makes every stbi_ function internal to each translation unit, so a user's own copy of stb_image
 // cannot clash with it. Debian's libstb-dev puts it at <stb/stb_image.h>; elsewhere it is often <stb_image.h>.
 //
@@ -15,7 +15,7 @@
 #define EMBER_STB_IMAGE_INCLUDED
 
 #ifdef STBI_INCLUDE_STB_IMAGE_H
-#error "ember: stb_image.h was included before an ember/data header; include ember's data headers first (see Note [private stb_image] in ember/data/stb_image_impl.hpp)"
+#error "ember: stb_image.h was included before an ember/data header; include ember's data headers first (see Note [private stb_image] in ember/vision/stb_image_impl.hpp)"
 #endif
 #if defined(STBI_NO_JPEG) || defined(STBI_NO_PNG) || defined(STBI_NO_BMP) || defined(STBI_NO_GIF) || defined(STBI_ONLY_JPEG) || \
     defined(STBI_ONLY_PNG) || defined(STBI_ONLY_BMP) || defined(STBI_ONLY_GIF)

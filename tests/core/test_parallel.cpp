@@ -4,23 +4,23 @@
 #include <stdexcept>
 #include <vector>
 
-#include <ember/kernels/parallel.hpp>
+#include <ember/core/parallel.hpp>
 
 using namespace ember;
 
-TEST_CASE("parallel_for covers the range exactly once in disjoint chunks", "[kernels][parallel]") {
+TEST_CASE("parallel_for covers the range exactly once in disjoint chunks", "[core][parallel]") {
     for (index_t n : {0, 1, 5, 1000}) {
         std::vector<int> hits(static_cast<std::size_t>(n), 0);
-        kernels::parallel_for(0, n, 1, [&](index_t lo, index_t hi) {
+        ember::parallel_for(0, n, 1, [&](index_t lo, index_t hi) {
             for (index_t i = lo; i < hi; ++i) ++hits[static_cast<std::size_t>(i)];
         });
         for (int h : hits) CHECK(h == 1);
     }
 }
 
-TEST_CASE("parallel_for keeps ranges below the grain on one chunk", "[kernels][parallel]") {
+TEST_CASE("parallel_for keeps ranges below the grain on one chunk", "[core][parallel]") {
     std::atomic<int> calls{0};
-    kernels::parallel_for(0, 10, 100, [&](index_t lo, index_t hi) {
+    ember::parallel_for(0, 10, 100, [&](index_t lo, index_t hi) {
         ++calls;
         CHECK(lo == 0);
         CHECK(hi == 10);
@@ -28,13 +28,13 @@ TEST_CASE("parallel_for keeps ranges below the grain on one chunk", "[kernels][p
     CHECK(calls == 1);
 }
 
-TEST_CASE("an exception inside a parallel region is rethrown on the caller", "[kernels][parallel][errors]") {
-    kernels::set_num_threads(2);
-    CHECK_THROWS_WITH(kernels::parallel_for(0, 100, 1,
+TEST_CASE("an exception inside a parallel region is rethrown on the caller", "[core][parallel][errors]") {
+    ember::set_num_threads(2);
+    CHECK_THROWS_WITH(ember::parallel_for(0, 100, 1,
                                             [](index_t lo, index_t) {
                                                 if (lo >= 0) throw std::runtime_error("worker failed");
                                             }),
                       "worker failed");
-    CHECK_THROWS_WITH(kernels::parallel_region([](int, int) { throw std::runtime_error("region failed"); }),
+    CHECK_THROWS_WITH(ember::parallel_region([](int, int) { throw std::runtime_error("region failed"); }),
                       "region failed");
 }

@@ -1,4 +1,4 @@
-// ember/data/image.hpp - Image (8-bit, HWC, rows top to bottom), decoding with stb_image, TensorFlow's bilinear resize.
+// ember/vision/image.hpp - Image (8-bit, HWC, rows top to bottom), decoding with stb_image, TensorFlow's bilinear resize.
 // Decoding follows tf.io.decode_image(channels=3) as Keras' image_dataset_from_directory calls it; resizing follows
 // tf.image.resize(method='bilinear', antialias=False).
 #pragma once
@@ -19,9 +19,9 @@
 
 #include "ember/core/error.hpp"
 #include "ember/core/tensor.hpp"
-#include "ember/data/stb_image_impl.hpp"
+#include "ember/vision/stb_image_impl.hpp"
 
-namespace ember::data {
+namespace ember::vision {
 
 /// An 8-bit image: `height` rows top to bottom, `width` columns, `channels` interleaved (HWC);
 /// pixels.size() == height * width * channels.
@@ -333,4 +333,4 @@ inline Tensor<float> load_image_tensor(const std::filesystem::path& path, int ou
     return t;
 }
 
-}  // namespace ember::data
+}  // namespace ember::vision

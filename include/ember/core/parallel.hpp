@@ -1,4 +1,4 @@
-// ember/kernels/parallel.hpp - the only file in ember that uses OpenMP.
+// ember/core/parallel.hpp - the only file in ember that uses OpenMP.
 // parallel_for splits an index range over threads; an exception thrown by a worker is rethrown on the caller.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <omp.h>
 #endif
 
-namespace ember::kernels {
+namespace ember {
 
 /// Threads a parallel region uses (OpenMP's current setting; 1 without OpenMP).
 inline int max_threads() {
@@ -109,4 +109,4 @@ void parallel_for(index_t begin, index_t end, index_t grain, F&& f) {
         nt);
 }
 
-}  // namespace ember::kernels
+}  // namespace ember

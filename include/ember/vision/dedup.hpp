@@ -1,4 +1,4 @@
-// ember/data/dedup.hpp - exact duplicates in a labelled image set: copies within one class, and contradictory
+// ember/vision/dedup.hpp - exact duplicates in a labelled image set: copies within one class, and contradictory
 // copies filed under several classes. The ISIC Train folder has both (75 seborrheic-keratosis images are pixel
 // copies of melanoma images, 62 images sit in both actinic keratosis and nevus); training on them teaches the
 // model two answers for one image, and a random split puts one copy on each side.
@@ -9,9 +9,9 @@
 #include <map>
 #include <vector>
 
-#include "ember/data/image_folder.hpp"
+#include "ember/vision/image_folder.hpp"
 
-namespace ember::data {
+namespace ember::vision {
 
 /// What deduplicate() kept and dropped.
 struct DedupResult {
@@ -99,4 +99,4 @@ inline ImageSet subset(const ImageSet& set, const std::vector<std::size_t>& indi
     return out;
 }
 
-}  // namespace ember::data
+}  // namespace ember::vision

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <limits>
 
-#include <ember/data/safetensors.hpp>
+#include <ember/io/safetensors.hpp>
 
 #include "helpers.hpp"
 
@@ -47,10 +47,10 @@ TEMPLATE_TEST_CASE("safetensors round trip is bit-exact with metadata", "[data][
     auto s = Tensor<TestType>::scalar(TestType(0.1));
     auto empty = Tensor<TestType>::zeros({0, 3});
     const auto path = temp_file("roundtrip.safetensors");
-    data::save_safetensors<TestType>(path, {{"layer.kernel", a}, {"layer.bias", b}, {"scalar", s}, {"empty", empty}},
+    io::save_safetensors<TestType>(path, {{"layer.kernel", a}, {"layer.bias", b}, {"scalar", s}, {"empty", empty}},
                                      {{"classes", "[\"a\",\"b\"]"}, {"note", "ünïcödé"}});
     CHECK_FALSE(fs::exists(path.string() + ".tmp"));
-    auto loaded = data::load_safetensors<TestType>(path);
+    auto loaded = io::load_safetensors<TestType>(path);
     REQUIRE(loaded.tensors.size() == 4);
     CHECK(loaded.integers.empty());
     const auto same_bits = [](const Tensor<TestType>& x, const Tensor<TestType>& y) {
@@ -90,7 +90,7 @@ TEST_CASE("safetensors converts F32 <-> F64 on load and reads I32/I64 integer te
     write_bytes(p, header,
                 bytes_of<float>({0.1f, -2.5f}) + bytes_of<double>({0.1, 1e300}) + bytes_of<std::int32_t>({-1, 0, 7}) +
                     bytes_of<std::int64_t>({std::int64_t(1) << 40, -3}));
-    auto as_double = data::load_safetensors<double>(p);
+    auto as_double = io::load_safetensors<double>(p);
     CHECK(as_double.tensors.at("f").to_vector() == std::vector<double>{double(0.1f), -2.5});
     CHECK(as_double.tensors.at("d").to_vector() == std::vector<double>{0.1, 1e300});
     CHECK(as_double.integers.at("i").shape == Shape{3});
@@ -98,15 +98,15 @@ TEST_CASE("safetensors converts F32 <-> F64 on load and reads I32/I64 integer te
     CHECK(as_double.integers.at("l").shape == Shape{1, 2});
     CHECK(as_double.integers.at("l").values == std::vector<std::int64_t>{std::int64_t(1) << 40, -3});
     CHECK(as_double.dtypes == std::map<std::string, std::string>{{"f", "F32"}, {"d", "F64"}, {"i", "I32"}, {"l", "I64"}});
-    auto as_float = data::load_safetensors<float>(p);
+    auto as_float = io::load_safetensors<float>(p);
     CHECK(as_float.tensors.at("f").to_vector() == std::vector<float>{0.1f, -2.5f});
     CHECK(as_float.tensors.at("d").data()[0] == 0.1f);
     CHECK(std::isinf(as_float.tensors.at("d").data()[1]));  // beyond float's range: IEEE conversion gives inf
 
     // everything a Safetensors holds is written back, integers as I64
     const auto q = temp_file("mixed2.safetensors");
-    data::save_safetensors(q, as_double);
-    auto again = data::load_safetensors<double>(q);
+    io::save_safetensors(q, as_double);
+    auto again = io::load_safetensors<double>(q);
     CHECK(again.tensors.at("d").to_vector() == as_double.tensors.at("d").to_vector());
     CHECK(again.integers.at("i").values == as_double.integers.at("i").values);
     CHECK(again.dtypes.at("i") == "I64");
@@ -117,7 +117,7 @@ TEST_CASE("corrupt safetensors files are rejected with a message naming the file
           "[data][safetensors][errors]") {
     const auto p = temp_file("bad.safetensors");
     const std::string where = "'" + p.string() + "'";
-    const auto message = [&] { return test::error_message<IoError>([&] { (void)data::load_safetensors<float>(p); }); };
+    const auto message = [&] { return test::error_message<IoError>([&] { (void)io::load_safetensors<float>(p); }); };
 
     SECTION("truncated before the header length") {
         std::ofstream(p, std::ios::binary | std::ios::trunc) << "abc";
@@ -146,7 +146,7 @@ TEST_CASE("corrupt safetensors files are rejected with a message naming the file
         CHECK(message() == where + ": tensor 'w' has data offsets [8, 4] that end before they begin");
     }
     SECTION("a saved file cut in half") {
-        data::save_safetensors<float>(p, {{"a", Tensor<float>::zeros({64})}, {"b", Tensor<float>::ones({64})}});
+        io::save_safetensors<float>(p, {{"a", Tensor<float>::zeros({64})}, {"b", Tensor<float>::ones({64})}});
         fs::resize_file(p, fs::file_size(p) / 2);
         CHECK_THAT(message(), Catch::StartsWith(where + ": tensor '") &&
                                   Catch::Contains("' has data offsets outside the ") &&
@@ -193,7 +193,7 @@ TEST_CASE("corrupt safetensors files are rejected with a message naming the file
     }
     SECTION("missing file") {
         const auto missing = temp_file("missing.safetensors");
-        CHECK(test::error_message<IoError>([&] { (void)data::load_safetensors<float>(missing); }) ==
+        CHECK(test::error_message<IoError>([&] { (void)io::load_safetensors<float>(missing); }) ==
               "cannot open '" + missing.string() + "'");
     }
 }
@@ -202,25 +202,25 @@ TEST_CASE("save_safetensors rejects bad names and unwritable places, leaving no 
           "[data][safetensors][errors]") {
     const auto p = temp_file("save.safetensors");
     const auto t = Tensor<float>::zeros({2});
-    CHECK(test::error_message<ValueError>([&] { data::save_safetensors<float>(p, {{"w", t}, {"w", t}}); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::save_safetensors<float>(p, {{"w", t}, {"w", t}}); }) ==
           "save_safetensors '" + p.string() + "': duplicate or reserved tensor name 'w'");
-    CHECK(test::error_message<ValueError>([&] { data::save_safetensors<float>(p, {{"__metadata__", t}}); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::save_safetensors<float>(p, {{"__metadata__", t}}); }) ==
           "save_safetensors '" + p.string() + "': duplicate or reserved tensor name '__metadata__'");
-    CHECK(test::error_message<ValueError>([&] { data::save_safetensors<float>(p, {{"w", Tensor<float>()}}); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::save_safetensors<float>(p, {{"w", Tensor<float>()}}); }) ==
           "save_safetensors '" + p.string() + "': tensor 'w' is undefined");
-    data::Safetensors<float> bad;
+    io::Safetensors<float> bad;
     bad.integers["y"] = {Shape{3}, {1, 2}};
-    CHECK(test::error_message<ValueError>([&] { data::save_safetensors(p, bad); }) ==
+    CHECK(test::error_message<ValueError>([&] { io::save_safetensors(p, bad); }) ==
           "save_safetensors '" + p.string() + "': integer tensor 'y' of shape [3] holds 2 values");
 
     // a directory in the way of the rename: the old target stays, the temporary file is removed
     const auto dir = temp_file("a-directory.safetensors");
     fs::create_directories(dir / "inside");
-    CHECK_THAT(test::error_message<IoError>([&] { data::save_safetensors<float>(dir, {{"w", t}}); }),
+    CHECK_THAT(test::error_message<IoError>([&] { io::save_safetensors<float>(dir, {{"w", t}}); }),
                Catch::StartsWith("cannot rename '" + dir.string() + ".tmp' to '" + dir.string() + "': "));
     CHECK(fs::is_directory(dir / "inside"));
     CHECK_FALSE(fs::exists(dir.string() + ".tmp"));
     const auto nowhere = temp_file("no-such-dir") / "x.safetensors";
-    CHECK(test::error_message<IoError>([&] { data::save_safetensors<float>(nowhere, {{"w", t}}); }) ==
+    CHECK(test::error_message<IoError>([&] { io::save_safetensors<float>(nowhere, {{"w", t}}); }) ==
           "cannot write '" + nowhere.string() + ".tmp'");
 }

@@ -1,4 +1,4 @@
-// ember/data/augment.hpp - augmentation of HWC float images (values 0..255): Keras' RandomFlip / RandomRotation /
+// ember/vision/augment.hpp - augmentation of HWC float images (values 0..255): Keras' RandomFlip / RandomRotation /
 // RandomZoom (bilinear, 'reflect' fill by default), a random horizontal stretch (RandomAspect), the Augmentor
 // recipe used to rebalance classes (rotate by up to +-10 degrees, crop to the largest same-aspect rectangle without
 // fill, resize back), torchvision's ColorJitter (brightness, contrast, saturation, hue) and a random per-channel
@@ -17,10 +17,10 @@
 
 #include "ember/core/error.hpp"
 #include "ember/core/random.hpp"
-#include "ember/data/image_folder.hpp"
-#include "ember/kernels/parallel.hpp"
+#include "ember/vision/image_folder.hpp"
+#include "ember/core/parallel.hpp"
 
-namespace ember::data {
+namespace ember::vision {
 
 /// What a transform samples outside the image (Keras' fill_mode):
 /// reflect  (d c b a | a b c d | d c b a), mirrored about the outer edge of the border pixel (Keras' default);
@@ -495,7 +495,7 @@ inline void rebalance(ImageSet& set, std::vector<std::size_t>& train, int per_cl
     } catch (const std::bad_alloc&) {
         refuse();
     }
-    kernels::parallel_for(0, static_cast<index_t>(jobs.size()), 1, [&](index_t lo, index_t hi) {
+    ember::parallel_for(0, static_cast<index_t>(jobs.size()), 1, [&](index_t lo, index_t hi) {
         for (index_t j = lo; j < hi; ++j) {
             const Job& job = jobs[static_cast<std::size_t>(j)];
             const std::uint8_t* src = set.pixels.data() + job.source * bytes;
@@ -516,4 +516,4 @@ inline void rebalance(ImageSet& set, std::vector<std::size_t>& train, int per_cl
     }
 }
 
-}  // namespace ember::data
+}  // namespace ember::vision

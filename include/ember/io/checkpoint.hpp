@@ -1,4 +1,4 @@
-// ember/train/checkpoint.hpp - model checkpoints as safetensors files: the parameters under their names
+// ember/io/checkpoint.hpp - model checkpoints as safetensors files: the parameters under their names
 // ("conv2d.kernel", ...) plus metadata: format version, input shape, architecture and anything the caller adds
 // (class names, alert threshold). Written atomically; loading checks every name, dtype and shape.
 #pragma once
@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "ember/data/safetensors.hpp"
-#include "ember/nn/sequential.hpp"
+#include "ember/io/safetensors.hpp"
+#include "ember/nn/module.hpp"
 
-namespace ember::train {
+namespace ember::io {
 
 inline constexpr const char* kCheckpointFormat = "ember-checkpoint";
 inline constexpr const char* kCheckpointVersion = "1";
@@ -20,13 +20,8 @@ inline constexpr const char* kCheckpointVersion = "1";
 /// "conv2d:Conv2D:[180, 180, 32];..." - the layer names, types and output shapes of a built model, so that a
 /// checkpoint of another architecture is recognised before any weight is touched.
 template <Real T>
-std::string architecture_string(const nn::Sequential<T>& model) {
-    std::string s;
-    for (std::size_t i = 0; i < model.size(); ++i) {
-        if (i) s += ';';
-        s += model[i].name() + ":" + model[i].type_name() + ":" + model[i].output_shape().str();
-    }
-    return s;
+std::string architecture_string(const nn::Module<T>& model) {
+    return model.architecture();
 }
 
 namespace checkpoint_detail {
@@ -62,8 +57,8 @@ inline std::string first_layer_difference(const std::string& checkpoint, const s
 /// input shape, architecture - and returns how messages name it ("checkpoint '<path>'"). `kind` is "checkpoint"
 /// or "training state". ValueError naming the first mismatch.
 template <Real T>
-std::string check_header(const data::Safetensors<T>& file, const std::filesystem::path& path, const std::string& kind,
-                         const char* format, const char* version, const nn::Sequential<T>& model) {
+std::string check_header(const io::Safetensors<T>& file, const std::filesystem::path& path, const std::string& kind,
+                         const char* format, const char* version, const nn::Module<T>& model) {
     const std::string where = kind + " '" + path.string() + "'";
     auto meta = [&](const char* key) {
         auto it = file.metadata.find(key);
@@ -83,12 +78,12 @@ std::string check_header(const data::Safetensors<T>& file, const std::filesystem
 /// Checks that `file` holds tensor `name` with T's dtype and shape `shape` (ValueError otherwise; `hint` is added
 /// to the message of a missing tensor, `who` names what expects the shape).
 template <Real T>
-void check_tensor(const data::Safetensors<T>& file, const std::string& where, const std::string& name, const Shape& shape,
+void check_tensor(const io::Safetensors<T>& file, const std::string& where, const std::string& name, const Shape& shape,
                   const char* who = "the model", const std::string& hint = "") {
     auto it = file.tensors.find(name);
     EMBER_CHECK(it != file.tensors.end(), ValueError, where, " has no tensor '", name, "'", hint);
-    EMBER_CHECK(file.dtypes.at(name) == data::detail::dtype_name<T>(), ValueError, where, ": tensor '", name,
-                "' has dtype ", file.dtypes.at(name), ", the model uses ", data::detail::dtype_name<T>());
+    EMBER_CHECK(file.dtypes.at(name) == detail::dtype_name<T>(), ValueError, where, ": tensor '", name,
+                "' has dtype ", file.dtypes.at(name), ", the model uses ", detail::dtype_name<T>());
     EMBER_CHECK(it->second.shape() == shape, ValueError, where, ": tensor '", name, "' has shape ", it->second.shape(),
                 ", ", who, " expects ", shape);
 }
@@ -97,7 +92,7 @@ void check_tensor(const data::Safetensors<T>& file, const std::string& where, co
 /// Saves the parameters of a built `model` and `metadata` to `path` (atomically: written to "<path>.tmp", then
 /// renamed). Adds format, format_version, input_shape and architecture to the metadata.
 template <Real T>
-void save_checkpoint(const std::filesystem::path& path, const nn::Sequential<T>& model,
+void save_checkpoint(const std::filesystem::path& path, const nn::Module<T>& model,
                      std::map<std::string, std::string> metadata = {}) {
     EMBER_CHECK(model.built(), StateError, "save_checkpoint: the model is not built");
     metadata["format"] = kCheckpointFormat;
@@ -106,7 +101,7 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Sequential<T>&
     metadata["architecture"] = architecture_string(model);
     std::vector<std::pair<std::string, Tensor<T>>> tensors;
     for (auto& p : model.named_parameters()) tensors.emplace_back(p.name, p.value);
-    data::save_safetensors<T>(path, tensors, metadata);
+    io::save_safetensors<T>(path, tensors, metadata);
 }
 
 /// Reads a checkpoint's metadata and checks it against the built `model`, then copies every parameter in.
@@ -114,9 +109,9 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Sequential<T>&
 /// format, architecture, missing or extra tensor, shape) - in which case the model is left unchanged.
 /// Returns the metadata.
 template <Real T>
-std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, nn::Sequential<T>& model) {
+std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, nn::Module<T>& model) {
     EMBER_CHECK(model.built(), StateError, "load_checkpoint: build the model before loading '", path.string(), "'");
-    auto file = data::load_safetensors<T>(path);
+    auto file = io::load_safetensors<T>(path);
     const std::string where =
         checkpoint_detail::check_header(file, path, "checkpoint", kCheckpointFormat, kCheckpointVersion, model);
     const auto params = model.named_parameters();
@@ -135,7 +130,7 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
 
 /// Reads only the metadata of a checkpoint (class names, threshold, ...) without a model.
 inline std::map<std::string, std::string> read_checkpoint_metadata(const std::filesystem::path& path) {
-    return data::load_safetensors<float>(path).metadata;
+    return io::load_safetensors<float>(path).metadata;
 }
 
-}  // namespace ember::train
+}  // namespace ember::io

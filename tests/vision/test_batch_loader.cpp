@@ -1,4 +1,4 @@
-// Tests of ember/data/loader.hpp: batch cutting, per-epoch shuffles, the augmentation hook, errors.
+// Tests of ember/vision/batch_loader.hpp: batch cutting, per-epoch shuffles, the augmentation hook, errors.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include <ember/data/loader.hpp>
+#include <ember/vision/batch_loader.hpp>
 
 #include "helpers.hpp"
 
@@ -14,19 +14,19 @@ using namespace ember;
 
 namespace {
 /// 10 images of 2x2x3 whose pixels all equal their index; label = index % 2.
-data::ImageSet numbered_set() {
-    data::ImageSet set;
+vision::ImageSet numbered_set() {
+    vision::ImageSet set;
     set.height = 2;
     set.width = 2;
     set.class_names = {"a", "b"};
     for (int i = 0; i < 10; ++i)
-        set.push_back(data::Image{2, 2, 3, std::vector<std::uint8_t>(12, static_cast<std::uint8_t>(i))}, i % 2, "img" + std::to_string(i));
+        set.push_back(vision::Image{2, 2, 3, std::vector<std::uint8_t>(12, static_cast<std::uint8_t>(i))}, i % 2, "img" + std::to_string(i));
     return set;
 }
-std::vector<int> epoch_order(data::BatchLoader& loader, int epoch) {
+std::vector<int> epoch_order(vision::BatchLoader& loader, int epoch) {
     std::vector<int> order;
     loader.start_epoch(epoch);
-    data::Batch<float> b;
+    vision::Batch<float> b;
     while (loader.next(b))
         for (index_t k = 0; k < b.images.size(0); ++k) order.push_back(static_cast<int>(b.images(k, 0, 0, 0)));
     return order;
@@ -40,11 +40,11 @@ std::vector<std::size_t> iota(std::size_t n) {
 
 TEST_CASE("BatchLoader cuts batches in order, keeps the last partial one, converts to float", "[data][loader]") {
     const auto set = numbered_set();
-    data::BatchLoader loader(set, {0, 1, 2, 3, 4, 5, 6}, {.batch_size = 3});
+    vision::BatchLoader loader(set, {0, 1, 2, 3, 4, 5, 6}, {.batch_size = 3});
     CHECK(loader.batches_per_epoch() == 3);
     CHECK(loader.size() == 7);
     loader.start_epoch(1);
-    data::Batch<float> b;
+    vision::Batch<float> b;
     REQUIRE(loader.next(b));
     CHECK(b.images.shape() == Shape{3, 2, 2, 3});
     CHECK(b.labels == std::vector<std::int32_t>{0, 1, 0});
@@ -56,33 +56,33 @@ TEST_CASE("BatchLoader cuts batches in order, keeps the last partial one, conver
     CHECK(b.images.shape() == Shape{1, 2, 2, 3});  // untouched at the end
     CHECK(epoch_order(loader, 2) == std::vector<int>{0, 1, 2, 3, 4, 5, 6});
     // a subset in a given order, exact multiple of the batch size
-    data::BatchLoader sub(set, {9, 2, 5, 4}, {.batch_size = 2, .prefetch = false});
+    vision::BatchLoader sub(set, {9, 2, 5, 4}, {.batch_size = 2, .prefetch = false});
     CHECK(sub.batches_per_epoch() == 2);
     CHECK(epoch_order(sub, 0) == std::vector<int>{9, 2, 5, 4});
     // no indices: no batches
-    data::BatchLoader none(set, {}, {.batch_size = 4});
+    vision::BatchLoader none(set, {}, {.batch_size = 4});
     CHECK(none.batches_per_epoch() == 0);
     CHECK(epoch_order(none, 0).empty());
 }
 
 TEST_CASE("BatchLoader values are the cached bytes as floats 0..255", "[data][loader]") {
-    data::ImageSet set;
+    vision::ImageSet set;
     set.height = 1;
     set.width = 2;
     set.class_names = {"x"};
-    set.push_back(data::Image{1, 2, 3, {0, 1, 2, 127, 254, 255}}, 0, "p");
-    data::BatchLoader loader(set, {0}, {.batch_size = 8});
+    set.push_back(vision::Image{1, 2, 3, {0, 1, 2, 127, 254, 255}}, 0, "p");
+    vision::BatchLoader loader(set, {0}, {.batch_size = 8});
     loader.start_epoch(0);
-    data::Batch<float> b;
+    vision::Batch<float> b;
     REQUIRE(loader.next(b));
     CHECK(std::vector<float>(b.images.data(), b.images.data() + 6) == std::vector<float>{0, 1, 2, 127, 254, 255});
 }
 
 TEST_CASE("shuffling gives a new permutation each epoch, the same for the same seed", "[data][loader]") {
     const auto set = numbered_set();
-    data::BatchLoader a(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5});
-    data::BatchLoader b(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5, .prefetch = false});
-    data::BatchLoader c(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 6});
+    vision::BatchLoader a(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5});
+    vision::BatchLoader b(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5, .prefetch = false});
+    vision::BatchLoader c(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 6});
     const auto e1 = epoch_order(a, 1), e2 = epoch_order(a, 2);
     CHECK(std::set<int>(e1.begin(), e1.end()).size() == 10);
     CHECK(e1 != e2);
@@ -99,7 +99,7 @@ TEST_CASE("shuffling gives a new permutation each epoch, the same for the same s
 
 TEST_CASE("a range-for over loader.epoch(e) yields the same batches as next()", "[data][loader]") {
     const auto set = numbered_set();
-    data::BatchLoader loader(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 2});
+    vision::BatchLoader loader(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 2});
     std::vector<int> seen;
     std::vector<index_t> sizes;
     for (auto& [images, labels] : loader.epoch(7)) {
@@ -115,7 +115,7 @@ TEST_CASE("a range-for over loader.epoch(e) yields the same batches as next()", 
 
 TEST_CASE("the augmentation hook sees every image and is reproducible", "[data][loader]") {
     const auto set = numbered_set();
-    data::LoaderOptions o{.batch_size = 4, .shuffle = true, .seed = 3};
+    vision::LoaderOptions o{.batch_size = 4, .shuffle = true, .seed = 3};
     std::atomic<int> calls{0}, wrong_size{0};  // counted, not CHECKed: the hook runs on the worker thread
     o.augment = [&calls, &wrong_size](float* img, int h, int w, int c, Generator& gen) {
         ++calls;
@@ -126,11 +126,11 @@ TEST_CASE("the augmentation hook sees every image and is reproducible", "[data][
     // per image, a function of (seed, epoch, image): the same with another batch size, without prefetching and
     // with several workers per batch
     auto augmented = [&](index_t batch, bool prefetch, int epoch, int workers = 1) {
-        data::LoaderOptions oo = o;
+        vision::LoaderOptions oo = o;
         oo.batch_size = batch;
         oo.prefetch = prefetch;
         oo.workers = workers;
-        data::BatchLoader loader(set, iota(10), oo);
+        vision::BatchLoader loader(set, iota(10), oo);
         std::map<int, float> by_image;
         for (auto& b : loader.epoch(epoch))
             for (index_t k = 0; k < b.images.size(0); ++k) {
@@ -155,12 +155,12 @@ TEST_CASE("several workers cut the same batches: order, pixels and labels", "[da
     const auto set = numbered_set();
     for (const int workers : {2, 3, 8}) {
         for (const bool prefetch : {true, false}) {
-            data::BatchLoader one(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5});
-            data::BatchLoader many(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5, .prefetch = prefetch, .workers = workers});
+            vision::BatchLoader one(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5});
+            vision::BatchLoader many(set, iota(10), {.batch_size = 4, .shuffle = true, .seed = 5, .prefetch = prefetch, .workers = workers});
             for (int epoch : {0, 1}) {
                 one.start_epoch(epoch);
                 many.start_epoch(epoch);
-                data::Batch<float> a, b;
+                vision::Batch<float> a, b;
                 while (one.next(a)) {
                     REQUIRE(many.next(b));
                     CHECK(a.images.to_vector() == b.images.to_vector());
@@ -174,27 +174,27 @@ TEST_CASE("several workers cut the same batches: order, pixels and labels", "[da
 
 TEST_CASE("BatchLoader errors", "[data][loader][errors]") {
     const auto set = numbered_set();
-    CHECK(test::error_message<ValueError>([&] { data::BatchLoader(set, {0}, {.batch_size = 0}); }) ==
+    CHECK(test::error_message<ValueError>([&] { vision::BatchLoader(set, {0}, {.batch_size = 0}); }) ==
           "BatchLoader: batch size must be > 0, got 0");
-    CHECK(test::error_message<IndexError>([&] { data::BatchLoader(set, {11}, {}); }) ==
+    CHECK(test::error_message<IndexError>([&] { vision::BatchLoader(set, {11}, {}); }) ==
           "BatchLoader: index 11 outside a set of 10 images");
-    CHECK(test::error_message<ValueError>([&] { data::BatchLoader(set, {0}, {.workers = 0}); }) ==
+    CHECK(test::error_message<ValueError>([&] { vision::BatchLoader(set, {0}, {.workers = 0}); }) ==
           "BatchLoader: workers must be > 0, got 0");
     for (int workers : {1, 2}) {
-        data::LoaderOptions o{.batch_size = 2, .workers = workers};
+        vision::LoaderOptions o{.batch_size = 2, .workers = workers};
         o.augment = [](float*, int, int, int, Generator&) { throw ValueError("augment failed"); };
-        data::BatchLoader loader(set, iota(4), o);
+        vision::BatchLoader loader(set, iota(4), o);
         loader.start_epoch(0);
-        data::Batch<float> b;
+        vision::Batch<float> b;
         CHECK(test::error_message<ValueError>([&] { loader.next(b); }) == "augment failed");
     }
     // a throw in the second worker's share only (image 1 of the first batch) is rethrown too
-    data::LoaderOptions o{.batch_size = 2, .prefetch = false, .workers = 2};
+    vision::LoaderOptions o{.batch_size = 2, .prefetch = false, .workers = 2};
     o.augment = [](float* img, int, int, int, Generator&) {
         if (img[0] == 1.0f) throw ValueError("image 1 is bad");
     };
-    data::BatchLoader loader(set, iota(4), o);
+    vision::BatchLoader loader(set, iota(4), o);
     loader.start_epoch(0);
-    data::Batch<float> b;
+    vision::Batch<float> b;
     CHECK(test::error_message<ValueError>([&] { loader.next(b); }) == "image 1 is bad");
 }

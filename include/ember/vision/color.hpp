@@ -1,4 +1,4 @@
-// ember/data/color.hpp - colour constancy: Shades of Gray (Finlayson & Trezzi, 2004), the preprocessing the ISIC
+// ember/vision/color.hpp - colour constancy: Shades of Gray (Finlayson & Trezzi, 2004), the preprocessing the ISIC
 // challenge winners used to make dermoscopy images from different cameras and lights look alike; and a fixed
 // per-channel gain, which puts such a difference of camera or light on an image.
 #pragma once
@@ -10,9 +10,9 @@
 #include <cstdint>
 
 #include "ember/core/error.hpp"
-#include "ember/data/image.hpp"
+#include "ember/vision/image.hpp"
 
-namespace ember::data {
+namespace ember::vision {
 
 namespace detail {
 /// Every byte of an interleaved RGB image of `pixels` pixels replaced by its channel's table entry.
@@ -81,4 +81,4 @@ inline void shades_of_gray(Image& img, double p = 6) {
     shades_of_gray(img.pixels.data(), static_cast<std::size_t>(img.height) * static_cast<std::size_t>(img.width), p);
 }
 
-}  // namespace ember::data
+}  // namespace ember::vision

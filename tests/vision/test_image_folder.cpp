@@ -1,7 +1,7 @@
-// Tests of ember/data/image_folder.hpp: Keras' folder order, error messages, the parallel decode into ImageSet.
+// Tests of ember/vision/image_folder.hpp: Keras' folder order, error messages, the parallel decode into ImageSet.
 #include <catch2/catch.hpp>
 
-#include <ember/data/image_folder.hpp>
+#include <ember/vision/image_folder.hpp>
 
 #include "helpers.hpp"
 #include "image_files.hpp"
@@ -10,7 +10,7 @@ using namespace ember;
 namespace fs = std::filesystem;
 
 namespace {
-std::vector<std::string> relative_names(const data::FolderIndex& index) {
+std::vector<std::string> relative_names(const vision::FolderIndex& index) {
     std::vector<std::string> names;
     for (const auto& f : index.files) names.push_back(f.path.lexically_relative(index.root).generic_string());
     return names;
@@ -26,7 +26,7 @@ TEST_CASE("index_image_folder follows Keras: sorted classes and files, hidden an
     test::write_image(root / "actinic keratosis" / ".x.png", 4, 4, 3);
     test::write_text(root / "actinic keratosis" / "notes.txt", "not an image");
     test::write_text(root / "README", "a file at the top");
-    const auto index = data::index_image_folder(root);
+    const auto index = vision::index_image_folder(root);
     REQUIRE(index.class_names == std::vector<std::string>{"actinic keratosis", "seborrheic keratosis"});
     REQUIRE(index.files.size() == 3);
     CHECK(index.files[0].path.filename() == "z.bmp");
@@ -39,7 +39,7 @@ TEST_CASE("index_image_folder follows Keras: sorted classes and files, hidden an
     CHECK(index.ignored[0].filename() == "notes.txt");
     CHECK(index.extra_classes.empty());
     // with the class list of another folder (Test read with Train's classes): that order, a missing class is empty
-    const auto again = data::index_image_folder(root, {"seborrheic keratosis", "nevus"}, true);
+    const auto again = vision::index_image_folder(root, {"seborrheic keratosis", "nevus"}, true);
     CHECK(again.files[0].label == 0);
     CHECK(again.counts() == std::vector<long>{2, 0});
     CHECK(again.extra_classes == std::vector<std::string>{"actinic keratosis"});
@@ -51,7 +51,7 @@ TEST_CASE("index_image_folder orders files as Keras' os.walk: folder by folder, 
     for (const char* name : {"b.jpeg", "B.gif", "a.png", "a b.png", "sub/z.png", "sub/a.png", "sub a/m.png",
                              "-dash/k.png", "sub/deeper/q.bmp", ".hidden dir/h.png", "sub/.h.png", "10.png", "9.png"})
         test::write_image(c / name, 2, 2, 3);
-    const auto index = data::index_image_folder(root);
+    const auto index = vision::index_image_folder(root);
     // Python sorts the os.walk roots "cls" < "cls/-dash" < "cls/sub" < "cls/sub a" < "cls/sub/deeper" ... by
     // code point (' ' < '-' < '/'), and the names inside each folder the same way ('1' < '9', 'B' < 'a')
     CHECK(relative_names(index) == std::vector<std::string>{"cls/10.png", "cls/9.png", "cls/B.gif", "cls/a b.png",
@@ -62,23 +62,23 @@ TEST_CASE("index_image_folder orders files as Keras' os.walk: folder by folder, 
 
 TEST_CASE("index_image_folder errors name the folder", "[data][folder][errors]") {
     const auto root = test::fresh_dir("folder-bad");
-    CHECK(test::error_message<IoError>([&] { data::index_image_folder(root / "nope"); }) ==
+    CHECK(test::error_message<IoError>([&] { vision::index_image_folder(root / "nope"); }) ==
           "data folder '" + (root / "nope").string() + "' does not exist or is not a directory");
-    CHECK(test::error_message<IoError>([&] { data::index_image_folder(root); }) ==
+    CHECK(test::error_message<IoError>([&] { vision::index_image_folder(root); }) ==
           "data folder '" + root.string() + "' has no class folders (expected <root>/<class name>/<images>)");
     test::write_text(root / "a-file.txt", "x");
-    CHECK(test::error_message<IoError>([&] { data::index_image_folder(root / "a-file.txt"); }) ==
+    CHECK(test::error_message<IoError>([&] { vision::index_image_folder(root / "a-file.txt"); }) ==
           "data folder '" + (root / "a-file.txt").string() + "' does not exist or is not a directory");
     test::write_image(root / "melanoma" / "a.png", 4, 4, 3);
     fs::create_directories(root / "nevus");
     test::write_text(root / "nevus" / "readme.txt", "x");
-    CHECK(test::error_message<IoError>([&] { data::index_image_folder(root); }) ==
+    CHECK(test::error_message<IoError>([&] { vision::index_image_folder(root); }) ==
           "class folder '" + (root / "nevus").string() + "' holds no images (.bmp .gif .jpeg .jpg .png)");
-    CHECK(test::error_message<IoError>([&] { data::index_image_folder(root, {"melanoma", "vascular lesion"}); }) ==
+    CHECK(test::error_message<IoError>([&] { vision::index_image_folder(root, {"melanoma", "vascular lesion"}); }) ==
           "class folder '" + (root / "vascular lesion").string() + "' does not exist");
-    CHECK(test::error_message<ValueError>([&] { data::index_image_folder(root, {"melanoma", "melanoma"}); }) ==
+    CHECK(test::error_message<ValueError>([&] { vision::index_image_folder(root, {"melanoma", "melanoma"}); }) ==
           "index_image_folder: the 2 class names given for '" + root.string() + "' repeat a name");
-    const auto lenient = data::index_image_folder(root, {}, true);
+    const auto lenient = vision::index_image_folder(root, {}, true);
     CHECK(lenient.counts() == std::vector<long>{1, 0});
 }
 
@@ -89,10 +89,10 @@ TEST_CASE("load_images decodes, resizes, skips corrupt files with a warning, or 
     test::write_text(root / "b" / "broken.jpg", "garbage");
     test::write_image(root / "b" / "3.bmp", 4, 4, 4);
     test::write_text(root / "b" / "4.png", "");
-    const auto index = data::index_image_folder(root);
+    const auto index = vision::index_image_folder(root);
     std::vector<std::string> warnings;
     std::vector<std::size_t> progress;
-    data::LoadOptions o;
+    vision::LoadOptions o;
     o.height = 4;
     o.width = 4;
     o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
@@ -100,7 +100,7 @@ TEST_CASE("load_images decodes, resizes, skips corrupt files with a warning, or 
         CHECK(total == 5);
         progress.push_back(done);
     };
-    const auto set = data::load_images(index, o);
+    const auto set = vision::load_images(index, o);
     CHECK(set.size() == 3);
     CHECK(set.labels == std::vector<std::int32_t>{0, 0, 1});
     CHECK(set.paths[2].filename() == "3.bmp");
@@ -112,20 +112,20 @@ TEST_CASE("load_images decodes, resizes, skips corrupt files with a warning, or 
     CHECK(warnings[1] == "warning: skipped cannot decode '" + (root / "b" / "broken.jpg").string() +
                              "': not a JPEG, PNG, BMP or GIF file");
     // 1.png (8x6) was resized as TensorFlow does; 2.png was already 4x4: stored as is, gray repeated into RGB
-    const auto expected = data::resize_bilinear_u8(data::decode_image(root / "a" / "1.png"), 4, 4);
+    const auto expected = vision::resize_bilinear_u8(vision::decode_image(root / "a" / "1.png"), 4, 4);
     CHECK(std::equal(expected.pixels.begin(), expected.pixels.end(), set.image(0)));
     CHECK(set.image(1)[(1 * 4 + 2) * 3 + 1] == test::pattern(1, 2, 0));
     CHECK(set.image(2)[(3 * 4 + 1) * 3 + 2] == test::pattern(3, 1, 2));  // 3.bmp moved down over the skipped files
     o.strict = true;
     o.on_progress = nullptr;
-    CHECK_THAT(test::error_message<IoError>([&] { data::load_images(index, o); }),
+    CHECK_THAT(test::error_message<IoError>([&] { vision::load_images(index, o); }),
                Catch::StartsWith("cannot decode '" + (root / "b" / "4.png").string() + "'") ||
                    Catch::StartsWith("cannot decode '" + (root / "b" / "broken.jpg").string() + "'"));
     o.strict = false;
-    data::FolderIndex only_bad{root, {"b"}, {{root / "b" / "broken.jpg", 0}}, {}, {}};
-    CHECK(test::error_message<IoError>([&] { data::load_images(only_bad, o); }) ==
+    vision::FolderIndex only_bad{root, {"b"}, {{root / "b" / "broken.jpg", 0}}, {}, {}};
+    CHECK(test::error_message<IoError>([&] { vision::load_images(only_bad, o); }) ==
           "no image in '" + root.string() + "' could be decoded");
-    CHECK(test::error_message<IoError>([&] { data::load_images(data::FolderIndex{root, {"b"}, {}, {}, {}}, o); }) ==
+    CHECK(test::error_message<IoError>([&] { vision::load_images(vision::FolderIndex{root, {"b"}, {}, {}, {}}, o); }) ==
           "data folder '" + root.string() + "' holds no images (.bmp .gif .jpeg .jpg .png)");
 }
 
@@ -134,15 +134,15 @@ TEST_CASE("load_images in parallel gives the same set as one thread", "[data][fo
     for (int i = 0; i < 40; ++i)
         test::write_image(root / (i % 3 == 0 ? "x" : "y") / ("img" + std::to_string(i) + ".png"), 5 + i % 4, 7, 3, i);
     test::write_text(root / "y" / "bad.png", "nope");
-    const auto index = data::index_image_folder(root);
-    data::LoadOptions o;
+    const auto index = vision::index_image_folder(root);
+    vision::LoadOptions o;
     o.height = o.width = 6;
     o.on_warning = [](const std::string&) {};
-    const int threads = kernels::max_threads();
-    const auto parallel = data::load_images(index, o);
-    kernels::set_num_threads(1);
-    const auto serial = data::load_images(index, o);
-    kernels::set_num_threads(threads);
+    const int threads = ember::max_threads();
+    const auto parallel = vision::load_images(index, o);
+    ember::set_num_threads(1);
+    const auto serial = vision::load_images(index, o);
+    ember::set_num_threads(threads);
     CHECK(parallel.size() == 40);
     CHECK(parallel.pixels == serial.pixels);
     CHECK(parallel.labels == serial.labels);
@@ -155,17 +155,17 @@ TEST_CASE("the isic-mini sample indexes as 9 classes of 30 training images", "[d
         WARN("skipped, no shared data: " << train.string() << " not found (../shared/data is only beside the project checkout)");
         return;
     }
-    const auto index = data::index_image_folder(train);
+    const auto index = vision::index_image_folder(train);
     REQUIRE(index.class_names.size() == 9);
     CHECK(index.class_names[3] == "melanoma");
     CHECK(index.class_names[5] == "pigmented benign keratosis");
     for (long c : index.counts()) CHECK(c == 30);
     CHECK(index.ignored.empty());
-    const auto set = data::load_images(index);
+    const auto set = vision::load_images(index);
     CHECK(set.size() == 270);
     CHECK(set.height == 180);
     CHECK(set.pixels.size() == 270u * 180 * 180 * 3);
     // every isic-mini image is already 180x180: the cache holds the decoded bytes unchanged
-    const auto first = data::decode_image(index.files[0].path);
+    const auto first = vision::decode_image(index.files[0].path);
     CHECK(std::equal(first.pixels.begin(), first.pixels.end(), set.image(0)));
 }
