@@ -119,8 +119,8 @@ inline Split keras_split(std::size_t n, double validation_fraction, std::uint32_
 
 /// A stratified split: in every class, round(f * count) samples (at least one when the class has two or more
 /// and f > 0; never all of them, so every class keeps a training sample) go to validation, chosen by a Fisher-Yates
-/// shuffle driven by Generator(seed); the rest are training. For the isic-mini Train folder (9 x 30 images) and
-/// f = 0.2 that is 6 validation images per class, where Keras' split with seed 123 gives from 2 to 12 per class.
+/// shuffle driven by Generator(seed); the rest are training. For 9 classes of 30 samples and
+/// f = 0.2 that is 6 validation samples per class, where Keras' split with seed 123 gives from 2 to 12 per class.
 /// Both lists are returned in ascending index order. Labels must be >= 0 (class indices).
 /// Throws ValueError for f outside [0, 1) or a negative label.
 inline Split stratified_split(std::span<const std::int32_t> labels, double validation_fraction, std::uint64_t seed) {

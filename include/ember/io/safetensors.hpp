@@ -149,24 +149,17 @@ void save_safetensors(const std::filesystem::path& path, const Safetensors<T>& c
     detail::write_safetensors(path, entries, contents.metadata);
 }
 
-/// Reads a safetensors file: F32/F64 tensors converted to T (F64 -> float rounds, to +-inf beyond float's range;
-/// `dtypes` tells what the file held), I32/I64 tensors into `integers`. Checks the whole structure before reading
-/// any tensor data and throws IoError naming the file and the problem: shorter than 8 bytes, header length beyond
-/// the file, malformed JSON or entry, unknown dtype, shape x dtype not matching the offsets, offsets outside the
-/// data, or data ranges that overlap, leave a gap or stop before the end of the file (the reference
-/// implementation's rule: the ranges tile the data section exactly).
-template <Real T>
-Safetensors<T> load_safetensors(const std::filesystem::path& path) {
-    std::string where = "'";  // appended, not "'" + string: GCC 12 -O3 warns (falsely) on that operator+
-    where += path.string();
-    where += "'";
-    std::ifstream in(path, std::ios::binary);
-    EMBER_CHECK(in.good(), IoError, "cannot open ", where);
-    in.seekg(0, std::ios::end);
-    const auto end_pos = in.tellg();
-    EMBER_CHECK(end_pos >= 0, IoError, "cannot read ", where, " (not a regular file?)");
-    const auto file_size = static_cast<std::uint64_t>(end_pos);
-    in.seekg(0);
+namespace detail {
+/// One tensor's entry of a safetensors header, checked: its dtype, shape and byte range in the data section.
+struct Entry {
+    std::string name, dtype;
+    Shape shape;
+    std::uint64_t begin, end;
+};
+
+/// Reads and parses the JSON header of an open file of `file_size` bytes; returns it and its length.
+inline std::pair<nlohmann::json, std::uint64_t> read_header(std::ifstream& in, const std::string& where,
+                                                            std::uint64_t file_size) {
     EMBER_CHECK(file_size >= 8, IoError, where, " is not a safetensors file: ", file_size,
                 " bytes, shorter than the 8-byte header length");
     std::uint64_t header_len = 0;
@@ -185,64 +178,57 @@ Safetensors<T> load_safetensors(const std::filesystem::path& path) {
         throw IoError(ember::detail::cat(where, " has a malformed header: ", e.what()));
     }
     EMBER_CHECK(header.is_object(), IoError, where, " has a malformed header: not a JSON object");
-    const std::uint64_t data_start = 8 + header_len;
-    const std::uint64_t data_size = file_size - data_start;
+    return {std::move(header), header_len};
+}
 
-    // Pass 1: check every entry and the layout of the data section before reading a byte of it.
-    struct Entry {
-        std::string name, dtype;
-        Shape shape;
-        std::uint64_t begin, end;
-    };
-    std::vector<Entry> entries;
-    Safetensors<T> result;
-    for (const auto& [name, entry] : header.items()) {
-        if (name == "__metadata__") {
-            EMBER_CHECK(entry.is_object(), IoError, where, ": __metadata__ must be an object of strings");
-            for (const auto& [k, v] : entry.items()) {
-                EMBER_CHECK(v.is_string(), IoError, where, ": __metadata__ value of '", k, "' is not a string");
-                result.metadata[k] = v.template get<std::string>();
-            }
-            continue;
-        }
-        EMBER_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
-                        entry.contains("data_offsets"),
-                    IoError, where, ": malformed entry for tensor '", name,
-                    "': expected an object with dtype, shape and data_offsets, got ", entry.dump());
-        const auto& jd = entry["dtype"];
-        const auto& js = entry["shape"];
-        const auto& jo = entry["data_offsets"];
-        EMBER_CHECK(jd.is_string(), IoError, where, ": tensor '", name, "' has a malformed dtype: ", jd.dump());
-        const std::string dtype = jd.template get<std::string>();
-        const std::uint64_t elem = detail::dtype_size(dtype);
-        EMBER_CHECK(elem != 0, IoError, where, ": tensor '", name, "' has dtype ", dtype,
-                    ", only F32, F64, I32 and I64 are supported");
-        EMBER_CHECK(js.is_array(), IoError, where, ": tensor '", name, "' has a malformed shape: ", js.dump());
-        EMBER_CHECK(jo.is_array() && jo.size() == 2, IoError, where, ": tensor '", name,
-                    "' has malformed data_offsets: ", jo.dump(), " is not [begin, end]");
-        std::vector<index_t> dims;
-        std::uint64_t bytes = elem;  // shape x dtype size, checked for overflow
-        bool overflow = false;
-        for (const auto& d : js) {
-            const std::uint64_t v = detail::header_uint(d, where, name, "shape");
-            overflow = overflow || v > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()) ||
-                       (v != 0 && bytes > std::numeric_limits<std::uint64_t>::max() / v);
-            if (!overflow) bytes *= v;
-            dims.push_back(overflow ? 0 : static_cast<index_t>(v));
-        }
-        EMBER_CHECK(!overflow, IoError, where, ": tensor '", name, "' has shape ", js.dump(),
-                    ", too large to address");
-        const std::uint64_t begin = detail::header_uint(jo[0], where, name, "data_offsets");
-        const std::uint64_t end = detail::header_uint(jo[1], where, name, "data_offsets");
-        EMBER_CHECK(begin <= end, IoError, where, ": tensor '", name, "' has data offsets [", begin, ", ", end,
-                    "] that end before they begin");
-        EMBER_CHECK(end <= data_size, IoError, where, ": tensor '", name, "' has data offsets outside the ",
-                    data_size, " data bytes: [", begin, ", ", end, "] (file truncated?)");
-        Shape shape(std::move(dims));
-        EMBER_CHECK(end - begin == bytes, IoError, where, ": tensor '", name, "' of shape ", shape, " and dtype ",
-                    dtype, " needs ", bytes, " bytes, its offsets give ", end - begin);
-        entries.push_back({name, dtype, std::move(shape), begin, end});
+/// The shape of entry `name` from its JSON array, and its size in bytes at `elem` bytes per value (checked
+/// for overflow).
+inline std::pair<Shape, std::uint64_t> parse_shape(const nlohmann::json& js, std::uint64_t elem, const std::string& where,
+                                                   const std::string& name) {
+    EMBER_CHECK(js.is_array(), IoError, where, ": tensor '", name, "' has a malformed shape: ", js.dump());
+    std::vector<index_t> dims;
+    std::uint64_t bytes = elem;
+    bool overflow = false;
+    for (const auto& d : js) {
+        const std::uint64_t v = header_uint(d, where, name, "shape");
+        overflow = overflow || v > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()) ||
+                   (v != 0 && bytes > std::numeric_limits<std::uint64_t>::max() / v);
+        if (!overflow) bytes *= v;
+        dims.push_back(overflow ? 0 : static_cast<index_t>(v));
     }
+    EMBER_CHECK(!overflow, IoError, where, ": tensor '", name, "' has shape ", js.dump(), ", too large to address");
+    return {Shape(std::move(dims)), bytes};
+}
+
+/// Checks one tensor entry of the header against a data section of `data_size` bytes.
+inline Entry parse_entry(const std::string& name, const nlohmann::json& entry, const std::string& where,
+                         std::uint64_t data_size) {
+    EMBER_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") && entry.contains("data_offsets"),
+                IoError, where, ": malformed entry for tensor '", name,
+                "': expected an object with dtype, shape and data_offsets, got ", entry.dump());
+    const auto& jd = entry["dtype"];
+    const auto& jo = entry["data_offsets"];
+    EMBER_CHECK(jd.is_string(), IoError, where, ": tensor '", name, "' has a malformed dtype: ", jd.dump());
+    const std::string dtype = jd.template get<std::string>();
+    const std::uint64_t elem = dtype_size(dtype);
+    EMBER_CHECK(elem != 0, IoError, where, ": tensor '", name, "' has dtype ", dtype,
+                ", only F32, F64, I32 and I64 are supported");
+    auto [shape, bytes] = parse_shape(entry["shape"], elem, where, name);
+    EMBER_CHECK(jo.is_array() && jo.size() == 2, IoError, where, ": tensor '", name,
+                "' has malformed data_offsets: ", jo.dump(), " is not [begin, end]");
+    const std::uint64_t begin = header_uint(jo[0], where, name, "data_offsets");
+    const std::uint64_t end = header_uint(jo[1], where, name, "data_offsets");
+    EMBER_CHECK(begin <= end, IoError, where, ": tensor '", name, "' has data offsets [", begin, ", ", end,
+                "] that end before they begin");
+    EMBER_CHECK(end <= data_size, IoError, where, ": tensor '", name, "' has data offsets outside the ", data_size,
+                " data bytes: [", begin, ", ", end, "] (file truncated?)");
+    EMBER_CHECK(end - begin == bytes, IoError, where, ": tensor '", name, "' of shape ", shape, " and dtype ", dtype,
+                " needs ", bytes, " bytes, its offsets give ", end - begin);
+    return {name, dtype, std::move(shape), begin, end};
+}
+
+/// Checks that the entries' byte ranges tile the data section exactly: no overlap, no gap, nothing after.
+inline void check_tiling(const std::vector<Entry>& entries, const std::string& where, std::uint64_t data_size) {
     std::vector<const Entry*> order;
     for (const auto& e : entries) order.push_back(&e);
     std::sort(order.begin(), order.end(),
@@ -260,45 +246,88 @@ Safetensors<T> load_safetensors(const std::filesystem::path& path) {
     }
     EMBER_CHECK(covered == data_size, IoError, where, ": ", data_size - covered, " bytes after the last tensor's data",
                 " belong to no tensor");
+}
 
-    // Pass 2: read each tensor, converting to T (floats) or int64 (integers).
-    std::vector<char> buffer;
-    for (const Entry& e : entries) {
-        const auto n = static_cast<std::size_t>(e.shape.numel());
-        in.seekg(static_cast<std::streamoff>(data_start + e.begin));
-        const auto read = [&](void* dst) {
-            in.read(static_cast<char*>(dst), static_cast<std::streamsize>(e.end - e.begin));
-            EMBER_CHECK(in.good() || e.end == e.begin, IoError, "cannot read tensor '", e.name, "' from ", where);
-        };
-        const auto convert = [&](auto* dst, auto source_tag) {
-            using S = decltype(source_tag);
-            buffer.resize(static_cast<std::size_t>(e.end - e.begin));
-            read(buffer.data());
-            for (std::size_t i = 0; i < n; ++i) {
-                S v;
-                std::memcpy(&v, buffer.data() + i * sizeof(S), sizeof(S));
-                dst[i] = static_cast<std::remove_pointer_t<decltype(dst)>>(v);
-            }
-        };
-        if (e.dtype == "I32" || e.dtype == "I64") {
-            IntTensor t{e.shape, std::vector<std::int64_t>(n)};
-            if (e.dtype == "I64")
-                read(t.values.data());
-            else
-                convert(t.values.data(), std::int32_t{});
-            result.integers.emplace(e.name, std::move(t));
-        } else {
-            Tensor<T> t = Tensor<T>::empty(e.shape);
-            if (e.dtype == detail::dtype_name<T>())
-                read(t.data());
-            else if (e.dtype == "F32")
-                convert(t.data(), float{});
-            else
-                convert(t.data(), double{});
-            result.tensors.emplace(e.name, std::move(t));
+/// Reads entry `e`'s bytes (at `data_start + e.begin`) into `result`, converting to T (floats) or int64.
+template <Real T>
+void read_entry(std::ifstream& in, const Entry& e, std::uint64_t data_start, const std::string& where,
+                std::vector<char>& buffer, Safetensors<T>& result) {
+    const auto n = static_cast<std::size_t>(e.shape.numel());
+    in.seekg(static_cast<std::streamoff>(data_start + e.begin));
+    const auto read = [&](void* dst) {
+        in.read(static_cast<char*>(dst), static_cast<std::streamsize>(e.end - e.begin));
+        EMBER_CHECK(in.good() || e.end == e.begin, IoError, "cannot read tensor '", e.name, "' from ", where);
+    };
+    const auto convert = [&](auto* dst, auto source_tag) {
+        using S = decltype(source_tag);
+        buffer.resize(static_cast<std::size_t>(e.end - e.begin));
+        read(buffer.data());
+        for (std::size_t i = 0; i < n; ++i) {
+            S v;
+            std::memcpy(&v, buffer.data() + i * sizeof(S), sizeof(S));
+            dst[i] = static_cast<std::remove_pointer_t<decltype(dst)>>(v);
         }
-        result.dtypes.emplace(e.name, e.dtype);
+    };
+    if (e.dtype == "I32" || e.dtype == "I64") {
+        IntTensor t{e.shape, std::vector<std::int64_t>(n)};
+        if (e.dtype == "I64")
+            read(t.values.data());
+        else
+            convert(t.values.data(), std::int32_t{});
+        result.integers.emplace(e.name, std::move(t));
+    } else {
+        Tensor<T> t = Tensor<T>::empty(e.shape);
+        if (e.dtype == dtype_name<T>())
+            read(t.data());
+        else if (e.dtype == "F32")
+            convert(t.data(), float{});
+        else
+            convert(t.data(), double{});
+        result.tensors.emplace(e.name, std::move(t));
     }
+    result.dtypes.emplace(e.name, e.dtype);
+}
+}  // namespace detail
+
+/// Reads a safetensors file: F32/F64 tensors converted to T (F64 -> float rounds, to +-inf beyond float's range;
+/// `dtypes` tells what the file held), I32/I64 tensors into `integers`. Checks the whole structure before reading
+/// any tensor data and throws IoError naming the file and the problem: shorter than 8 bytes, header length beyond
+/// the file, malformed JSON or entry, unknown dtype, shape x dtype not matching the offsets, offsets outside the
+/// data, or data ranges that overlap, leave a gap or stop before the end of the file (the reference
+/// implementation's rule: the ranges tile the data section exactly).
+template <Real T>
+Safetensors<T> load_safetensors(const std::filesystem::path& path) {
+    std::string where = "'";  // appended, not "'" + string: GCC 12 -O3 warns (falsely) on that operator+
+    where += path.string();
+    where += "'";
+    std::ifstream in(path, std::ios::binary);
+    EMBER_CHECK(in.good(), IoError, "cannot open ", where);
+    in.seekg(0, std::ios::end);
+    const auto end_pos = in.tellg();
+    EMBER_CHECK(end_pos >= 0, IoError, "cannot read ", where, " (not a regular file?)");
+    const auto file_size = static_cast<std::uint64_t>(end_pos);
+    in.seekg(0);
+    const auto [header, header_len] = detail::read_header(in, where, file_size);
+    const std::uint64_t data_start = 8 + header_len;
+    const std::uint64_t data_size = file_size - data_start;
+    // Pass 1: check every entry and the layout of the data section before reading a byte of it.
+    std::vector<detail::Entry> entries;
+    Safetensors<T> result;
+    for (const auto& [name, entry] : header.items()) {
+        if (name != "__metadata__") {
+            entries.push_back(detail::parse_entry(name, entry, where, data_size));
+            continue;
+        }
+        EMBER_CHECK(entry.is_object(), IoError, where, ": __metadata__ must be an object of strings");
+        for (const auto& [k, v] : entry.items()) {
+            EMBER_CHECK(v.is_string(), IoError, where, ": __metadata__ value of '", k, "' is not a string");
+            result.metadata[k] = v.template get<std::string>();
+        }
+    }
+    detail::check_tiling(entries, where, data_size);
+    // Pass 2: read each tensor.
+    std::vector<char> buffer;
+    for (const auto& e : entries) detail::read_entry(in, e, data_start, where, buffer, result);
     return result;
 }
 

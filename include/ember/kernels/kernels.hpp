@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ember/kernels/conv2d.hpp"
+#include "ember/kernels/conv2d_backward.hpp"
 #include "ember/kernels/elementwise.hpp"
 #include "ember/kernels/gemm.hpp"
 #include "ember/kernels/pool.hpp"

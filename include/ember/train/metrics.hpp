@@ -1,5 +1,5 @@
 // ember/train/metrics.hpp - classification metrics: confusion matrix, per-class precision/recall/F1, balanced
-// accuracy, one-vs-rest sensitivity/specificity at a probability threshold (the melanoma alert), and the ROC curve
+// accuracy, one-vs-rest sensitivity/specificity at a probability threshold (an alert on one class), and the ROC curve
 // and its area for such a score, and Wilson confidence intervals for proportions.
 #pragma once
 

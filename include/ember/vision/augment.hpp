@@ -461,7 +461,7 @@ inline void rebalance(ImageSet& set, std::vector<std::size_t>& train, int per_cl
                     " but the set has ", by_class.size(), " classes");
         by_class[label].push_back(i);
     }
-    // What is asked must fit in memory: a --rebalance typed with a zero too many is refused with what it asks,
+    // What is asked must fit in memory: a per-class count typed with a zero too many is refused with what it asks,
     // not met by std::bad_alloc or the kernel's OOM killer hours later.
     const auto classes_present = static_cast<std::size_t>(
         std::count_if(by_class.begin(), by_class.end(), [](const auto& m) { return !m.empty(); }));

@@ -1,5 +1,5 @@
-// ember/vision/color.hpp - colour constancy: Shades of Gray (Finlayson & Trezzi, 2004), the preprocessing the ISIC
-// challenge winners used to make dermoscopy images from different cameras and lights look alike; and a fixed
+// ember/vision/color.hpp - colour constancy: Shades of Gray (Finlayson & Trezzi, 2004), the preprocessing that makes
+// images from different cameras and lights look alike (medical-imaging challenge winners used it); and a fixed
 // per-channel gain, which puts such a difference of camera or light on an image.
 #pragma once
 
@@ -25,9 +25,9 @@ inline void map_channels(std::uint8_t* rgb, std::size_t pixels, const std::array
 /// The per-channel gains Shades of Gray applies to an interleaved RGB image of `pixels` pixels: with the
 /// illuminant estimated per channel as the Minkowski p-mean e_c = (mean over pixels of v_c^p)^(1/p), gain
 /// g_c = |e| / (sqrt(3) e_c), which maps the illuminant (e_R, e_G, e_B) onto the gray (|e|, |e|, |e|) / sqrt(3) of
-/// the same length. p = 1 is Gray World, p -> infinity White Patch (max-RGB); p = 6 is the usual choice for
-/// dermoscopy. A channel that is zero everywhere gets gain 1 (there is no light to correct), as do all three when
-/// the image is black. Throws ValueError for p < 1 or a non-finite p.
+/// the same length. p = 1 is Gray World, p -> infinity White Patch (max-RGB); p = 6 is the usual choice
+/// (Finlayson & Trezzi's best norm). A channel that is zero everywhere gets gain 1 (there is no light to
+/// correct), as do all three when the image is black. Throws ValueError for p < 1 or a non-finite p.
 inline std::array<double, 3> shades_of_gray_gains(const std::uint8_t* rgb, std::size_t pixels, double p = 6) {
     EMBER_CHECK(std::isfinite(p) && p >= 1, ValueError, "shades_of_gray: the Minkowski norm p must be finite and >= 1, got ", p);
     std::array<double, 256> power{};  // (v / 255)^p: the sums stay near 1 whatever p is
@@ -60,8 +60,8 @@ inline void shades_of_gray(std::uint8_t* rgb, std::size_t pixels, double p = 6) 
 
 /// A fixed white balance in place on an interleaved RGB byte image of `pixels` pixels: R, G and B multiplied by
 /// gain[0], gain[1] and gain[2], rounded to the nearest byte (halves away from zero, as std::round) and clipped to
-/// 0-255. It puts on an image the colour cast of another camera or light (tools/cast_copy.cpp, `melanoma calibrate
-/// --cast-copy`). Throws ValueError unless every gain is finite and in (0, 10).
+/// 0-255. It puts on an image the colour cast of another camera or light, e.g. to test
+/// how a model's scores move under it. Throws ValueError unless every gain is finite and in (0, 10).
 inline void apply_channel_gains(std::uint8_t* rgb, std::size_t pixels, const std::array<double, 3>& gain) {
     for (std::size_t c = 0; c < 3; ++c)
         EMBER_CHECK(std::isfinite(gain[c]) && gain[c] > 0 && gain[c] < 10, ValueError,

@@ -1,7 +1,7 @@
 // ember/vision/dedup.hpp - exact duplicates in a labelled image set: copies within one class, and contradictory
-// copies filed under several classes. The ISIC Train folder has both (75 seborrheic-keratosis images are pixel
-// copies of melanoma images, 62 images sit in both actinic keratosis and nevus); training on them teaches the
-// model two answers for one image, and a random split puts one copy on each side.
+// copies filed under several classes. Public collections have both (a
+// copy filed under two classes is common when a folder was assembled from several sources); training on them
+// teaches the model two answers for one image, and a random split puts one copy on each side.
 #pragma once
 
 #include <cstdint>

@@ -159,7 +159,7 @@ inline FolderIndex index_image_folder(const std::filesystem::path& root, std::ve
 }
 
 /// Decoded images, all resized to height x width x 3, as bytes: pixels is [size(), height, width, 3] uint8 (one
-/// 180x180 image is 97 KB; the full ISIC Train folder, 2,239 images, about 218 MB).
+/// 180x180 image is 97 KB; 2,239 of them, about 218 MB).
 struct ImageSet {
     int height = 0, width = 0;
     std::vector<std::string> class_names;
@@ -250,7 +250,7 @@ inline Tensor<float> load_image_tensor(const std::filesystem::path& path, const 
 }
 
 /// Decodes every file of `index` in parallel (ember::parallel_for), resizes it to height x width as Keras does
-/// (rounded to bytes; exact when the file already has that size, as the isic-mini images do), corrects its colours
+/// (rounded to bytes; exact when the file already has that size, as pre-resized images do), corrects its colours
 /// when `shades_of_gray` asks, and stores it in one
 /// ImageSet, in index order. A file that cannot be decoded is skipped with a warning naming it, or with `strict`
 /// rethrown (IoError "cannot decode '<file>': ..."; with several bad files, the first one found is named).

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Splits the external set (build_labels.py's labels.json) into folders of class folders of symlinks, by a rule
-fixed before any model saw it (docs/melanoma.md, run 27):
+fixed before any model saw it (examples/melanoma/RESULTS.md, run 27):
 
 per class, the images sorted by SHA-256 of "ember-ham-split-1/" + file name; the first half is the training pool,
 the next quarter ham-val, the rest ham-final; ham-train is the first 300 of the pool. external-clean holds them all.

@@ -1,7 +1,7 @@
-// tools/colour_stats.cpp - label-free colour statistics of the Train and Test folders, before and after Shades of
+// examples/melanoma/tools/colour_stats.cpp - label-free colour statistics of the Train and Test folders, before and after Shades of
 // Gray colour constancy: the mean over images of each image's mean R, G, B, and the standard deviation of those
-// per-image means (docs/melanoma.md, run 9). Reads no labels.
-//   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb tools/colour_stats.cpp -o /tmp/colour_stats
+// per-image means (examples/melanoma/RESULTS.md, run 9). Reads no labels.
+//   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb examples/melanoma/tools/colour_stats.cpp -o /tmp/colour_stats
 //   /tmp/colour_stats "data/isic/Skin cancer ISIC The International Skin Imaging Collaboration"
 #include <ember/vision/image_folder.hpp>
 #include <cmath>

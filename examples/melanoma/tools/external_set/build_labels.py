@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Labels of the external HAM10000 / ISIC 2018 set (docs/melanoma.md, "A second held-out source"), rebuilt from
+"""Labels of the external HAM10000 / ISIC 2018 set (examples/melanoma/RESULTS.md, "A second held-out source"), rebuilt from
 public files, with every image of the dataset's Train or Test lesions removed.
 
-Inputs (none is committed; docs/melanoma.md says where each comes from):
+Inputs (none is committed; examples/melanoma/RESULTS.md says where each comes from):
   --images   folder of the 224x224 JPEGs (congtran19/XLA at a8ba08a, folder images/)
   --ham      HAM10000_metadata.csv (columns lesion_id, image_id, dx; repeated rows are allowed)
   --test-gt  ISIC2018_Task3_Test_GroundTruth.csv (image, MEL, NV, BCC, AKIEC, BKL, DF, VASC)

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Scores a finished run once by the rules of docs/melanoma.md (runs 29-36): its best checkpoint and stored alert
+# Scores a finished run once by the rules of examples/melanoma/RESULTS.md (runs 29-36): its best checkpoint and stored alert
 # threshold, on the Test folder, on Test without the images that are copies of Train images, and, where the
-# external split exists (tools/external_set/README.md), on ham-val and ham-final. Nothing is chosen here.
+# external split exists (examples/melanoma/tools/external_set/README.md), on ham-val and ham-final. Nothing is chosen here.
 #
-#   tools/score_run.sh RUNDIR DATASET [SPLITS]   # DATASET holds Train/ and Test/; SPLITS holds ham-val/, ham-final/
+#   examples/melanoma/tools/score_run.sh RUNDIR DATASET [SPLITS]   # DATASET holds Train/ and Test/; SPLITS holds ham-val/, ham-final/
 # Writes RUNDIR/{test,test-nocopies,ham-val,ham-final}/ (metrics.json, confusion matrix, predictions, ROC) and a
 # log beside each. CHECKPOINT=pooled.safetensors scores RUNDIR/pooled.safetensors instead (written by `melanoma
 # calibrate --save`), into folders and logs named with its stem: test-pooled/, ham-final-pooled.log, ...

@@ -1,10 +1,10 @@
-// tools/cast_copy.cpp - a copy of the images a predictions.csv lists, with a colour cast put on them: each image
+// examples/melanoma/tools/cast_copy.cpp - a copy of the images a predictions.csv lists, with a colour cast put on them: each image
 // resized to 180x180 as training sees it, then every pixel's R, G and B multiplied by three gains (rounded,
 // clamped to 0-255), written losslessly as OUT/<true class>/<file stem>.png. `melanoma evaluate --data OUT` then
-// scores a model on the same images under that cast (docs/melanoma.md, "Where the Test folder's melanomas come from" and
+// scores a model on the same images under that cast (examples/melanoma/RESULTS.md, "Where the Test folder's melanomas come from" and
 // next-runs item 11). Reads the true classes a run wrote for its validation split; chooses nothing. `melanoma
 // calibrate --cast-copy R G B` casts the validation split the same way in memory (vision::apply_channel_gains).
-//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/stb tools/cast_copy.cpp -o /tmp/cast_copy
+//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/stb examples/melanoma/tools/cast_copy.cpp -o /tmp/cast_copy
 //   /tmp/cast_copy runs/run39/predictions.csv /tmp/cast-val 0.9163 1.0552 1.1975
 #include <ember/vision/color.hpp>
 #include <ember/vision/image.hpp>

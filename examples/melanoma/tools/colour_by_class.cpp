@@ -1,9 +1,9 @@
-// tools/colour_by_class.cpp - how much the Train folder's colours alone say about melanoma: per class, the mean of
+// examples/melanoma/tools/colour_by_class.cpp - how much the Train folder's colours alone say about melanoma: per class, the mean of
 // each image's mean R, G, B, and for melanoma against the rest the ROC AUC of each of those per-image means used
 // as a score (0.5: no information; reported as max(AUC, 1 - AUC), colour can point either way), before and after
-// Shades of Gray colour constancy (docs/melanoma.md, runs 11 and 12). Reads the Train folder's labels only: it
+// Shades of Gray colour constancy (examples/melanoma/RESULTS.md, runs 11 and 12). Reads the Train folder's labels only: it
 // looks at the data the models learn from, never at Test's labels.
-//   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb tools/colour_by_class.cpp -o /tmp/colour_by_class
+//   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb examples/melanoma/tools/colour_by_class.cpp -o /tmp/colour_by_class
 //   /tmp/colour_by_class "data/isic/Skin cancer ISIC The International Skin Imaging Collaboration/Train"
 #include <ember/vision/image_folder.hpp>
 #include <ember/train/metrics.hpp>

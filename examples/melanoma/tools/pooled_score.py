@@ -2,12 +2,12 @@
 """Scores one model on several labelled sources pooled into one set, from the predictions.csv files that
 `melanoma evaluate` (and `train`, for its validation split) write. Python's standard library only.
 
-    tools/pooled_score.py [--digits N] PREDICTIONS.csv [PREDICTIONS.csv ...]
+    examples/melanoma/tools/pooled_score.py [--digits N] PREDICTIONS.csv [PREDICTIONS.csv ...]
 
 Prints, per source and pooled: images, accuracy, balanced accuracy (the mean recall over the classes present) and
 the melanoma ROC AUC (ties counted half), plus the mean of the sources' balanced accuracies. Figures have 4
 decimals, or N with --digits N (1-17; --digits 17 reproduces a rule that compares runs at full precision). Nothing
-is chosen here; docs/melanoma.md says which figures a rule reads.
+is chosen here; examples/melanoma/RESULTS.md says which figures a rule reads.
 """
 import argparse
 import bisect

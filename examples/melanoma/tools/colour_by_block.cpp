@@ -1,11 +1,11 @@
-// tools/colour_by_block.cpp - label-free colour statistics of a dataset's Train and Test folders grouped by the
+// examples/melanoma/tools/colour_by_block.cpp - label-free colour statistics of a dataset's Train and Test folders grouped by the
 // block of the ISIC archive each image's number falls in (ISIC_0000000-0000079, the archive's first images;
 // ISIC_0000080-0001999; ISIC_0002000-0024305; ISIC_0024306 and above, HAM10000's range): per folder and block the
 // image count, the mean over images of each image's mean R, G, B, the standard deviation of those per-image means,
 // the mean of each image's mean R minus mean B, and how many images are bluish (R - B < 0), as stored and after
-// Shades of Gray colour constancy (docs/melanoma.md, "Where the Test folder's melanomas come from"). Reads file
+// Shades of Gray colour constancy (examples/melanoma/RESULTS.md, "Where the Test folder's melanomas come from"). Reads file
 // names only, never a label: the class folders are walked to find the images and then forgotten.
-//   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb tools/colour_by_block.cpp -o /tmp/colour_by_block
+//   g++ -std=c++20 -O2 -fopenmp -Iinclude -I/usr/include/stb examples/melanoma/tools/colour_by_block.cpp -o /tmp/colour_by_block
 //   /tmp/colour_by_block "data/isic/Skin cancer ISIC The International Skin Imaging Collaboration"
 #include <ember/vision/image_folder.hpp>
 
