@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <tuple>
 #include <sstream>
 
 #include <ember/data/dataset.hpp>
@@ -13,6 +14,7 @@
 #include <ember/optim/adam.hpp>
 #include <ember/optim/sgd.hpp>
 #include <ember/train/callbacks.hpp>
+#include <ember/train/checkpoint_callbacks.hpp>
 #include <ember/train/fit.hpp>
 #include <ember/train/training_state.hpp>
 
@@ -144,32 +146,37 @@ TEST_CASE("a resumed fit reaches bit-identical weights", "[train][fit][resume]")
     const auto val_set = quadrant_set<double>(32, 2);
     const auto dir = test::scratch_root() / "generic-resume";
     std::filesystem::create_directories(dir);
-    auto run = [&](int epochs, bool resume, const std::filesystem::path& backup) {
+    // Cosine rates, plateau halvings and the best epoch all depend on the epochs before: a resumed run must replay
+    // them to reach the uninterrupted run's weights and best checkpoint.
+    auto run = [&](int epochs, const std::string& name) {
         data::DataLoader train(set, {.batch_size = 16, .shuffle = true, .seed = 11});
         data::DataLoader val(val_set, {.batch_size = 32});
-        auto model = std::make_unique<SkipNet<double>>(8, 2);
-        model->build({2}, 3);
-        auto adam = std::make_unique<optim::Adam<double>>(model->parameters(), optim::AdamOptions{.lr = 0.01});
-        train::FitOptions<double> o{.epochs = epochs, .loss = nn::SparseCategoricalCrossentropy<double>{}};
-        o.validation = &val;
-        o.log = nullptr;
-        if (resume) o.initial_history = train::load_training_state(backup, *model, *adam).history;
+        SkipNet<double> model(8, 2);
+        model.build({2}, 3);
+        optim::Adam<double> adam(model.parameters(), {.lr = 0.01});
+        train::BackupAndRestore<double> backup(dir / (name + "-backup.safetensors"));
         train::LearningRateScheduler<double> schedule(train::cosine_decay(6));
         train::ReduceLROnPlateau<double> plateau({.monitor = "val_loss", .factor = 0.5, .patience = 1});
-        train::LambdaCallback<double> save;
-        save.backup = [&](train::TrainContext<double>& ctx) {
-            train::save_training_state(backup, ctx.model, *adam, ctx.history);
-        };
-        o.callbacks = {&schedule, &plateau, &save};
-        train::fit(*model, *adam, train, o);
-        return model->parameters();
+        train::ModelCheckpoint<double> best(dir / (name + "-best.safetensors"), "val_accuracy");
+        train::FitOptions<double> o{.epochs = epochs, .loss = nn::SparseCategoricalCrossentropy<double>{}};
+        o.metrics = {train::accuracy<double>()};
+        o.validation = &val;
+        o.log = nullptr;
+        o.initial_history = backup.restore(model, adam);
+        o.callbacks = {&schedule, &plateau, &best, &backup};
+        const auto h = train::fit(model, adam, train, o);
+        return std::tuple{model.parameters(), h, best.saved_epoch()};
     };
-    const auto straight = run(6, false, dir / "a.safetensors");
-    run(3, false, dir / "b.safetensors");  // stops after epoch 3, as an interrupted run would
-    const auto resumed = run(6, true, dir / "b.safetensors");
+    const auto [straight, straight_history, straight_best] = run(6, "a");
+    run(3, "b");  // stops after epoch 3, as an interrupted run would
+    const auto [resumed, resumed_history, resumed_best] = run(6, "b");
     REQUIRE(straight.size() == resumed.size());
     for (std::size_t i = 0; i < straight.size(); ++i)
         for (index_t k = 0; k < straight[i].numel(); ++k) REQUIRE(straight[i].data()[k] == resumed[i].data()[k]);
+    CHECK(straight_best == resumed_best);
+    CHECK(straight_best > 0);
+    CHECK(resumed_history.column("learning_rate") == straight_history.column("learning_rate"));
+    CHECK(resumed_history.column("val_loss") == straight_history.column("val_loss"));
 }
 
 TEST_CASE("fit refuses options it cannot honour", "[train][fit][errors]") {

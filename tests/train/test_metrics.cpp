@@ -185,12 +185,12 @@ TEST_CASE("wilson_interval: the closed form, its defining equation, the edges", 
     CHECK(test::error_message<ValueError>([] { train::wilson_interval(6, 5); }) == "wilson_interval: 6 successes out of 5 trials");
 }
 
-TEST_CASE("ProgressBar: training steps show loss and accuracy, other work only its rate", "[train][progress]") {
+TEST_CASE("ProgressBar: training steps show loss and a metric, other work only its rate", "[train][progress]") {
     std::ostringstream train_out, load_out;
     train::ProgressBar epoch(3, train_out, /*interactive=*/false);
-    epoch.update(1, 32, 2.0, 0.1);  // a log line at most every 5 s: the first step stays quiet
+    epoch.update(1, 32, 2.0, "acc", 0.1);  // a log line at most every 5 s: the first step stays quiet
     CHECK(train_out.str().empty());
-    epoch.update(3, 96, 1.5, 0.25);  // the last step always prints
+    epoch.update(3, 96, 1.5, "acc", 0.25);  // the last step always prints
     const std::string line = train_out.str();
     CHECK_THAT(line, Catch::StartsWith("3/3 [========================] loss 1.5000 acc 0.2500 | "));
     CHECK_THAT(line, Catch::Contains(" img/s | took "));
@@ -202,7 +202,12 @@ TEST_CASE("ProgressBar: training steps show loss and accuracy, other work only i
 
     std::ostringstream tty_out;
     train::ProgressBar redrawn(3, tty_out, /*interactive=*/true);
-    redrawn.update(1, 32, 2.0, 0.1);  // a terminal's line is redrawn at every step, in place
+    redrawn.update(1, 32, 2.0, "acc", 0.1);  // a terminal's line is redrawn at every step, in place
     CHECK_THAT(tty_out.str(), Catch::StartsWith("\r1/3 [========>...............] loss 2.0000 acc 0.1000 | "));
     CHECK_THAT(tty_out.str(), Catch::EndsWith("\033[K"));
+
+    std::ostringstream plain_out;  // a loss without a metric (fit without metrics)
+    train::ProgressBar plain(1, plain_out, /*interactive=*/false);
+    plain.update(1, 8, 0.5);
+    CHECK_THAT(plain_out.str(), Catch::StartsWith("1/1 [========================] loss 0.5000 | "));
 }

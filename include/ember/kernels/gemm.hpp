@@ -46,10 +46,10 @@ void gemm_eigen(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T a
     else product(A.transpose(), B.transpose());
 }
 
-// Note [Packed GEMM]: C is computed in MR x NR blocks held in registers (NR = NV vectors wide). A is packed in
-// MR-row panels ([k][MR], so each step broadcasts MR consecutive values) and B in NR-column panels ([k][NR], one
-// contiguous row of NV vectors per step), both per KC-deep slice so that a B panel stays in L1 and an A block
-// in L2. Edges are zero-padded in the packs, and partial C blocks go through a small buffer.
+// Note [Packed GEMM]: C is computed in MR x NR blocks held in registers (NR = NV vectors wide). A is read in
+// place through its strides (each step broadcasts MR values of one column); B is packed in NR-column panels
+// ([k][NR], one contiguous row of NV vectors per step), per KC-deep slice so that a B panel stays in L1. B's edges
+// are zero-padded in the pack, and partial C blocks go through a small buffer.
 namespace gemm_detail {
 template <class T>
 struct Blocking {

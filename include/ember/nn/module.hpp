@@ -12,7 +12,7 @@
 namespace ember::nn {
 
 /// Activations a layer can fuse into its output. Models end in logits (Activation::linear); the loss applies
-/// log-softmax and predict() applies softmax (see docs/architecture.md).
+/// log-softmax, and ember::softmax (or an nn::Softmax layer) turns logits into probabilities.
 enum class Activation { linear, relu };
 inline constexpr Activation linear = Activation::linear;
 inline constexpr Activation relu = Activation::relu;

@@ -16,6 +16,7 @@
 
 #include "ember/nn/module.hpp"
 #include "ember/optim/optimizer.hpp"
+#include "ember/train/evaluate.hpp"
 #include "ember/train/history.hpp"
 #include "ember/train/schedules.hpp"
 
@@ -35,6 +36,9 @@ struct TrainContext {
     bool replaying = false;
     /// Where fit writes progress (nullptr: silent); callbacks that report write here too.
     std::ostream* log = nullptr;
+    /// In on_epoch_end of a validated epoch (not while replaying): the validation pass, with every output and
+    /// target in the source's order, e.g. to choose a decision threshold for the model being kept.
+    const Evaluation<T>* validation = nullptr;
 };
 
 /// The hooks of fit(), in the order it calls them. Every hook has an empty default.

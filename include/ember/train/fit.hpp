@@ -117,9 +117,10 @@ void train_epoch(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSour
         for (auto& m : metrics) m->update(detached, b.targets);
         loss_sum += value * static_cast<double>(b.size());
         seen += static_cast<long>(b.size());
-        if (bar)
-            bar->update(step, seen, loss_sum / static_cast<double>(seen),
-                        metrics.empty() ? std::nan("") : metrics.front()->result());
+        if (bar && metrics.empty()) bar->update(step, seen, loss_sum / static_cast<double>(seen));
+        if (bar && !metrics.empty())
+            bar->update(step, seen, loss_sum / static_cast<double>(seen), metrics.front()->name(),
+                        metrics.front()->result());
     }
     rec.set("loss", seen ? loss_sum / static_cast<double>(seen) : std::nan(""));
     for (auto& m : metrics) rec.set(m->name(), m->result());
@@ -152,13 +153,15 @@ inline void log_epoch(std::ostream& log, const EpochRecord& rec) {
 template <Real T>
 History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>& train, const FitOptions<T>& o) {
     fit_detail::check_options(o);
-    History history = o.initial_history;
+    History history;
     TrainContext<T> ctx{model, opt, history, o.epochs};
     ctx.log = o.log;
     for (auto* c : o.callbacks) c->on_train_begin(ctx);
-    ctx.replaying = true;
-    for (const auto& rec : o.initial_history.epochs)
-        for (auto* c : o.callbacks) c->on_epoch_end(rec, ctx);
+    ctx.replaying = true;  // the completed epochs re-enacted, the history growing as it did
+    for (const auto& rec : o.initial_history.epochs) {
+        history.epochs.push_back(rec);
+        for (auto* c : o.callbacks) c->on_epoch_end(history.epochs.back(), ctx);
+    }
     ctx.replaying = false;
     const int first = static_cast<int>(history.epochs.size()) + 1;
     if (first > 1 && o.log)
@@ -179,14 +182,17 @@ History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>
         rec.epoch = epoch;
         fit_detail::train_epoch(model, opt, train, o, metrics, rec);
         if (opt.uses_ema()) opt.swap_averages();  // the averaged model, until the next epoch
+        std::optional<Evaluation<T>> ev;
         if (o.validation) {
-            const Evaluation<T> ev = evaluate(model, *o.validation, val_loss, o.metrics);
-            for (const auto& [name, v] : ev.figures) rec.set("val_" + name, v);
+            ev = evaluate(model, *o.validation, val_loss, o.metrics, /*keep_outputs=*/true);
+            for (const auto& [name, v] : ev->figures) rec.set("val_" + name, v);
         }
         rec.set("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         history.epochs.push_back(rec);
         if (o.log) fit_detail::log_epoch(*o.log, rec);
+        ctx.validation = ev ? &*ev : nullptr;
         for (auto* c : o.callbacks) c->on_epoch_end(history.epochs.back(), ctx);
+        ctx.validation = nullptr;
         if (opt.averages_swapped_in()) opt.swap_averages();  // the raw weights, which training goes on from
         for (auto* c : o.callbacks) c->on_backup(ctx);
     }

@@ -17,7 +17,7 @@
 namespace ember::train {
 
 /// One epoch's figures (Keras' `logs`): named values in the order fit() measured them - the training loss and
-/// metrics, then the validation ones ("val_" + name), then learning_rate, seconds and the gradient norms.
+/// metrics, learning_rate and the gradient norms, then the validation ones ("val_" + name), then seconds.
 struct EpochRecord {
     int epoch = 0;  // 1-based
     std::vector<std::pair<std::string, double>> values;

@@ -1,4 +1,4 @@
-// ember/train/progress.hpp - a one-line progress bar for an epoch (batches, loss, accuracy, images/s and ETA) or
+// ember/train/progress.hpp - a one-line progress bar for an epoch (batches, loss, a metric, samples/s and ETA) or
 // for other long work over images, such as decoding a dataset (steps, images/s and ETA).
 // On a terminal the line is redrawn in place; otherwise (logs, CI) it prints at most every few seconds.
 #pragma once
@@ -22,12 +22,14 @@ public:
     ProgressBar(long total, std::ostream& out, bool interactive = ::isatty(STDOUT_FILENO) != 0)
         : total_(total), out_(out), interactive_(interactive), start_(Clock::now()), last_print_(start_) {}
 
-    /// Reports that `done` steps are finished, having processed `images` images in all, with the running mean
-    /// loss and accuracy.
-    void update(long done, long images, double loss, double accuracy) {
+    /// Reports that `done` steps are finished, having processed `images` samples in all, with the running mean
+    /// loss and, when `metric` is named, the running value of that metric.
+    void update(long done, long images, double loss, const std::string& metric = {}, double value = 0) {
         if (!due(done)) return;  // before formatting: most calls print nothing off a terminal
         std::ostringstream metrics;
-        metrics << " loss " << std::fixed << std::setprecision(4) << loss << " acc " << accuracy << " |";
+        metrics << " loss " << std::fixed << std::setprecision(4) << loss;
+        if (!metric.empty()) metrics << " " << metric << " " << value;
+        metrics << " |";
         draw(done, images, metrics.str());
     }
 

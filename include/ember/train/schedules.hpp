@@ -1,6 +1,6 @@
-// ember/train/schedules.hpp - learning-rate schedules for FitOptions::lr_schedule, by epoch: Keras' CosineDecay
-// and ExponentialDecay with epochs in place of steps. (The rate that reacts to validation, Keras'
-// ReduceLROnPlateau, is FitOptions::reduce_lr_on_plateau in fit.hpp: it needs the validation figures.)
+// ember/train/schedules.hpp - learning-rate schedules by epoch, for the LearningRateScheduler callback: Keras'
+// CosineDecay and ExponentialDecay with epochs in place of steps. (The rate that reacts to validation, Keras'
+// ReduceLROnPlateau, is the callback of that name in callbacks.hpp.)
 #pragma once
 
 #include <algorithm>

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "ember/train/callbacks.hpp"
+#include "ember/train/checkpoint_callbacks.hpp"
 #include "ember/train/evaluate.hpp"
 #include "ember/train/fit.hpp"
 #include "ember/train/history.hpp"

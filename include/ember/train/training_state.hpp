@@ -92,7 +92,7 @@ inline std::string generators_json(const std::vector<std::pair<std::string, Gene
 
 /// Saves the training state of a built `model` and its optimizer `opt` after the epochs of `history` to `path`
 /// (atomically: "<path>.tmp", then a rename), with the caller's `metadata` (e.g. the run's options, to check that
-/// a resumed run is the same run). Call it where the model holds its raw weights (FitOptions::on_epoch_saved);
+/// a resumed run is the same run). Call it where the model holds its raw weights (Callback::on_backup, as BackupAndRestore does);
 /// StateError while an optimizer's moving averages are swapped in.
 template <Real T>
 void save_training_state(const std::filesystem::path& path, nn::Module<T>& model, const optim::Optimizer<T>& opt,

@@ -206,7 +206,7 @@ struct ImageSet {
 struct LoadOptions {
     int height = 180, width = 180;  ///< every image is resized (bilinear, as Keras) to this size
     bool strict = false;            ///< a file that cannot be decoded is fatal (else skipped with a warning)
-    /// > 0: Shades of Gray colour constancy with this Minkowski norm (data/color.hpp), on each resized image;
+    /// > 0: Shades of Gray colour constancy with this Minkowski norm (vision/color.hpp), on each resized image;
     /// 0: the pixels as decoded.
     double shades_of_gray = 0;
     /// Called once per skipped file, in file order, after decoding, with "warning: skipped <decode error>".

@@ -3,11 +3,11 @@
 // cannot clash with it. Debian's libstb-dev puts it at <stb/stb_image.h>; elsewhere it is often <stb_image.h>.
 //
 // Note [private stb_image]: stb_image.h declares its API inside an include guard and compiles the implementation
-// whenever STB_IMAGE_IMPLEMENTATION is defined. So, in a translation unit that includes an ember data header:
+// whenever STB_IMAGE_IMPLEMENTATION is defined. So, in a translation unit that includes an ember vision header:
 //  - stb_image.h must not have been included before it: its declarations would then be `extern`, and ember's
 //    implementation would export stbi_* symbols that clash with the user's own copy at link time (caught below);
 //  - the user must not define STB_IMAGE_IMPLEMENTATION and include stb_image.h again after it (the compiler reports
-//    the redefinitions). Put your own stb_image implementation in a translation unit without ember's data headers.
+//    the redefinitions). Put your own stb_image implementation in a translation unit without ember's vision headers.
 // Only the formats Keras' image_dataset_from_directory reads are compiled: JPEG, PNG, BMP and GIF.
 #pragma once
 
@@ -15,7 +15,7 @@
 #define EMBER_STB_IMAGE_INCLUDED
 
 #ifdef STBI_INCLUDE_STB_IMAGE_H
-#error "ember: stb_image.h was included before an ember/data header; include ember's data headers first (see Note [private stb_image] in ember/vision/stb_image_impl.hpp)"
+#error "ember: stb_image.h was included before an ember/vision header; include ember's vision headers first (see Note [private stb_image] in ember/vision/stb_image_impl.hpp)"
 #endif
 #if defined(STBI_NO_JPEG) || defined(STBI_NO_PNG) || defined(STBI_NO_BMP) || defined(STBI_NO_GIF) || defined(STBI_ONLY_JPEG) || \
     defined(STBI_ONLY_PNG) || defined(STBI_ONLY_BMP) || defined(STBI_ONLY_GIF)
