@@ -3,8 +3,9 @@
 // batch's own. Run: ./build/bench/bench_loader --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include <ember/data/loader.hpp>
 #include <ember/vision/augment.hpp>
-#include <ember/vision/batch_loader.hpp>
+#include <ember/vision/image_dataset.hpp>
 
 namespace {
 using namespace ember;
@@ -26,21 +27,21 @@ void BM_batch_flip_rotate_zoom(benchmark::State& state) {
     static const vision::ImageSet set = random_set(64);
     std::vector<std::size_t> indices(set.size());
     for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
-    vision::LoaderOptions o{.batch_size = 32, .shuffle = true, .seed = 1, .prefetch = false,
-                          .workers = static_cast<int>(state.range(0))};
-    o.augment = [](float* img, int h, int w, int c, Generator& gen) {
+    static const vision::ImageDataset augmented(set, [](float* img, int h, int w, int c, Generator& gen) {
         vision::random_augment(img, h, w, c, vision::AugmentOptions{}, gen);
-    };
-    vision::BatchLoader loader(set, indices, o);
+    });
+    data::DataLoader loader(augmented, indices,
+                            {.batch_size = 32, .shuffle = true, .seed = 1, .prefetch = false,
+                             .workers = static_cast<int>(state.range(0))});
     int epoch = 0;
     loader.start_epoch(epoch);
-    vision::Batch<float> batch;
+    data::Batch<float> batch;
     for (auto _ : state) {
         if (!loader.next(batch)) {
             loader.start_epoch(++epoch);
             loader.next(batch);
         }
-        benchmark::DoNotOptimize(batch.images.data());
+        benchmark::DoNotOptimize(batch.inputs.data());
     }
     state.counters["images/s"] = benchmark::Counter(32.0, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -22,7 +22,7 @@ fs::path temp(const std::string& name) {
 }
 }  // namespace
 
-TEST_CASE("checkpoints round-trip bit-exactly with metadata", "[train][checkpoint]") {
+TEST_CASE("checkpoints round-trip bit-exactly with metadata", "[io][checkpoint]") {
     auto a = small_model();
     a.build({8, 8, 3}, 1);
     auto b = small_model();
@@ -37,7 +37,7 @@ TEST_CASE("checkpoints round-trip bit-exactly with metadata", "[train][checkpoin
     CHECK(io::read_checkpoint_metadata(path).at("class_names") == "[\"x\",\"y\",\"z\"]");
 }
 
-TEST_CASE("loading a checkpoint of another architecture or a truncated one fails clearly", "[train][checkpoint][errors]") {
+TEST_CASE("loading a checkpoint of another architecture or a truncated one fails clearly", "[io][checkpoint][errors]") {
     auto a = small_model(3);
     a.build({8, 8, 3}, 1);
     const auto path = temp("arch.safetensors");
@@ -112,4 +112,25 @@ TEST_CASE("loading a checkpoint of another architecture or a truncated one fails
     io::save_safetensors<float>(path, {{"w", Tensor<float>::zeros({2})}});
     CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, a); }) ==
           "checkpoint '" + path.string() + "' is not an ember checkpoint (format: (missing))");
+}
+
+TEST_CASE("a checkpoint of any built Module, not only a Sequential, round-trips and is checked", "[io][checkpoint]") {
+    nn::Dense<double> a(3, nn::relu), b(3, nn::relu), wider(4, nn::relu);
+    a.build({5}, 1);
+    b.build({5}, 2);
+    wider.build({5}, 1);
+    const auto path = temp("dense.safetensors");
+    io::save_checkpoint(path, a, {{"note", "one layer"}});
+    CHECK(io::read_checkpoint_metadata(path).at("architecture") == "dense:Dense:[3];kernel:[5, 3];bias:[3]");
+    CHECK(io::load_checkpoint(path, b).at("note") == "one layer");
+    CHECK(b.kernel().to_vector() == a.kernel().to_vector());
+    CHECK(b.bias().to_vector() == a.bias().to_vector());
+    const auto before = wider.kernel().to_vector();
+    CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, wider); }) ==
+          "checkpoint '" + path.string() + "' holds another architecture: layer 1: dense:Dense:[3] in the checkpoint, "
+          "dense:Dense:[4] in the model");
+    CHECK(wider.kernel().to_vector() == before);
+    nn::Dense<double> unbuilt(3);
+    CHECK(test::error_message<StateError>([&] { io::save_checkpoint(path, unbuilt); }) ==
+          "save_checkpoint: the model is not built");
 }

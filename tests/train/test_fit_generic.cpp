@@ -195,7 +195,6 @@ TEST_CASE("fit refuses options it cannot honour", "[train][fit][errors]") {
     o.epochs = 1;
     train::EarlyStopping<double> early("val_accuracy", 1);
     o.callbacks = {&early};
-    CHECK_THAT(test::error_message<ValueError>([&] { train::fit(model, sgd, loader, o); }),
-               Catch::Contains("monitor 'val_accuracy' is not a figure of epoch 1") &&
-                   Catch::Contains("fit needs validation data for it"));
+    CHECK(test::error_message<ValueError>([&] { train::fit(model, sgd, loader, o); }) ==
+          "EarlyStopping monitors val_accuracy, which needs validation data (FitOptions::validation); none was given");
 }

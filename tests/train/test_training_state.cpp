@@ -1,16 +1,21 @@
-// A run stopped after any epoch and resumed from its training state ends exactly as the run that never stopped:
-// weights, history, best epochs and early stopping, with dropout, augmentation, a moving average, weight decay
-// and both kinds of rate schedule; a state that does not fit is refused before anything changes.
+// Tests of ember/train/training_state.hpp: a run stopped after any epoch and resumed from its training state ends
+// exactly as the run that never stopped - weights, history, best epochs and early stopping, with dropout,
+// augmentation, a moving average, weight decay and both kinds of rate schedule, with and without validation data;
+// a state that does not fit is refused before anything changes.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <memory>
 #include <numeric>
 
-#include <ember/vision/augment.hpp>
+#include <ember/io/checkpoint.hpp>
 #include <ember/nn/nn.hpp>
 #include <ember/optim/adam.hpp>
 #include <ember/optim/sgd.hpp>
+#include <ember/train/callbacks.hpp>
 #include <ember/train/fit.hpp>
 #include <ember/train/training_state.hpp>
 
@@ -21,8 +26,6 @@ using namespace ember;
 namespace fs = std::filesystem;
 
 namespace {
-vision::ImageSet toy_set() { return test::toy_image_set(); }
-
 nn::Sequential<float> dropout_model(std::uint64_t seed) {
     nn::Sequential<float> m{nn::Rescaling(1.0f / 255), nn::Conv2D(3, 3, nn::same, nn::relu), nn::Dropout(0.3),
                             nn::Flatten(), nn::Dense(2)};
@@ -34,48 +37,52 @@ struct Recipe {
     const char* name;
     optim::AdamOptions adam;
     bool plateau = false;  // ReduceLROnPlateau, else a cosine schedule
-    int patience = 0;
+    int patience = 0;      // early stopping (0: none)
+    bool validated = true;
 };
 
-/// What a run ended with: the weights, the history (without the times) and the epochs on_best saw.
+/// What a run ended with: the weights, the history (without the times) and the epochs BestModel saw.
 struct Outcome {
     std::vector<std::vector<float>> weights;
-    std::vector<std::vector<double>> history;
+    std::vector<std::vector<std::pair<std::string, double>>> history;
     std::vector<int> best_epochs;
 };
 
-std::vector<double> figures(const train::EpochRecord& r) {
-    return {static_cast<double>(r.epoch), r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.val_balanced_accuracy,
-            r.learning_rate, r.grad_norm_mean, r.grad_norm_max};
-}
-
 /// Trains the recipe up to `epochs` of 6 (a schedule over 6 epochs whatever `epochs` is, as a run stopped
 /// early has), resuming from `resume_from` when given, saving its training state to `backup` after each epoch.
+/// The monitor is val_loss (the training loss without validation): it improves often, and not at every epoch.
 Outcome run(const Recipe& r, int epochs, const fs::path& backup, const fs::path* resume_from, std::vector<int> best_before = {}) {
-    static const vision::ImageSet set = toy_set();
+    static const vision::ImageSet set = test::toy_image_set();
     test::ToyLoaders loaders(set);
-    auto& train_loader = loaders.train;
-    auto& val_loader = loaders.val;
     auto m = dropout_model(resume_from ? 77 : 4);  // a resumed run's initial weights are overwritten
     optim::Adam<float> adam(m.parameters(), r.adam);
-    train::FitOptions o;
-    o.epochs = epochs;
-    o.classes = 2;
-    o.log = nullptr;
-    o.monitor = train::Monitor::val_loss;  // improves often, and not at every epoch
-    o.early_stopping_patience = r.patience;
-    if (r.plateau)
-        o.reduce_lr_on_plateau = train::ReduceLROnPlateau{.monitor = train::Monitor::val_loss, .factor = 0.5, .patience = 1};
-    else
-        o.lr_schedule = train::cosine_decay(6);
+    auto o = test::quiet_options(epochs);
+    if (r.validated) o.validation = &loaders.val;
+    const std::string monitor = r.validated ? "val_loss" : "loss";
     if (resume_from) o.initial_history = train::load_training_state(*resume_from, m, adam).history;
     Outcome out;
     out.best_epochs = std::move(best_before);
-    o.on_best = [&](const train::EpochRecord& rec, const train::Evaluation&) { out.best_epochs.push_back(rec.epoch); };
-    o.on_backup = [&](const train::History& h) { train::save_training_state(backup, m, adam, h); };
-    const auto h = train::fit(m, adam, train_loader, val_loader, o);
+    train::BestModel<float> best(monitor, [&](const train::EpochRecord& rec, train::TrainContext<float>&) {
+        out.best_epochs.push_back(rec.epoch);
+    });
+    train::LambdaCallback<float> save;
+    save.backup = [&](train::TrainContext<float>& ctx) {
+        train::save_training_state(backup, ctx.model, ctx.optimizer, ctx.history);
+    };
+    train::LearningRateScheduler<float> cosine(train::cosine_decay(6));
+    train::ReduceLROnPlateau<float> plateau({.monitor = monitor, .factor = 0.5, .patience = 1});
+    train::EarlyStopping<float> early(monitor, r.patience);
+    o.callbacks = {&best};
+    o.callbacks.push_back(r.plateau ? static_cast<train::Callback<float>*>(&plateau) : &cosine);
+    if (r.patience > 0) o.callbacks.push_back(&early);
+    o.callbacks.push_back(&save);
+    const auto h = train::fit(m, adam, loaders.train, o);
     for (const auto& p : m.parameters()) out.weights.push_back(p.to_vector());
-    for (const auto& e : h.epochs) out.history.push_back(figures(e));
+    for (auto e : h.epochs) {
+        std::erase_if(e.values, [](const auto& v) { return v.first == "seconds"; });
+        e.values.emplace_back("epoch", e.epoch);
+        out.history.push_back(e.values);
+    }
     return out;
 }
 }  // namespace
@@ -85,15 +92,23 @@ TEST_CASE("a run resumed from its training state after any epoch ends as the uni
         Recipe{"dropout, augmentation, cosine schedule", {.lr = 0.01}},
         Recipe{"+ moving average, weight decay, ReduceLROnPlateau",
                {.lr = 0.03, .common = {.weight_decay = 0.1, .use_ema = true, .ema_momentum = 0.5}}, true},
-        Recipe{"+ early stopping", {.lr = 0.05}, false, 1});
+        Recipe{"+ early stopping", {.lr = 0.05}, false, 1},
+        Recipe{"without validation data: moving average, ReduceLROnPlateau and early stopping on the training loss",
+               {.lr = 0.2, .common = {.use_ema = true, .ema_momentum = 0.5}}, true, 2, false});
     INFO(recipe.name);
     const fs::path dir = test::scratch_root() / "resume";
     fs::create_directories(dir);
     const Outcome whole = run(recipe, 6, dir / "whole.safetensors", nullptr);
-    for (auto& h : whole.history) UNSCOPED_INFO(h[0] << " val_loss " << h[3] << " lr " << h[6]);
+    for (auto& h : whole.history)
+        for (auto& [name, v] : h) UNSCOPED_INFO(name << " " << v);
     REQUIRE(whole.best_epochs.size() >= 2);  // the replay of the best value matters
-    if (recipe.plateau) CHECK(whole.history.back()[6] < whole.history.front()[6]);  // the rate was lowered
-    if (recipe.patience > 0) CHECK(whole.history.size() < 6);  // it stopped early
+    const auto rate = [](const std::vector<std::pair<std::string, double>>& epoch) {
+        for (const auto& [name, v] : epoch)
+            if (name == "learning_rate") return v;
+        return std::nan("");
+    };
+    if (recipe.plateau) CHECK(rate(whole.history.back()) < rate(whole.history.front()));  // the rate was lowered
+    if (recipe.patience > 0 && recipe.validated) CHECK(whole.history.size() < 6);  // it stopped early
     for (int stop = 1; stop < static_cast<int>(whole.history.size()); ++stop) {
         INFO("stopped after epoch " << stop);
         const fs::path backup = dir / ("stop" + std::to_string(stop) + ".safetensors");
@@ -120,7 +135,7 @@ TEST_CASE("a training state that does not fit is refused, naming what differs, a
     sum(m(x)).backward();
     adam.step();
     train::History h;
-    h.epochs.push_back({.epoch = 1, .loss = 0.5});
+    h.epochs.push_back({.epoch = 1, .values = {{"loss", 0.5}}});
     const fs::path path = dir / "state.safetensors";
     train::save_training_state(path, m, adam, h, {{"run", "mine"}});
 
@@ -167,41 +182,50 @@ TEST_CASE("a training state that does not fit is refused, naming what differs, a
         CHECK_THROWS_AS(train::load_training_state(cut, fresh, fresh_adam), IoError);
         unchanged();
     }
+    SECTION("an unbuilt model") {
+        auto unbuilt = nn::Sequential<float>{nn::Flatten(), nn::Dense(2)};
+        optim::SGD<float> none(std::vector<Tensor<float>>{});
+        CHECK_THAT(test::error_message<StateError>([&] { train::load_training_state(path, unbuilt, none); }),
+                   Catch::StartsWith("load_training_state: build the model before loading '"));
+        CHECK(test::error_message<StateError>([&] { train::save_training_state(path, unbuilt, none, h); }) ==
+              "save_training_state: the model is not built");
+    }
     SECTION("a history that is not epochs 1, 2, ...") {
         const auto st = train::load_training_state(path, fresh, fresh_adam);
         CHECK(st.metadata.at("run") == "mine");
+        CHECK(st.history.epochs.size() == 1);
         CHECK(fresh_adam.iterations() == 1);
         CHECK(fresh.parameters()[1].to_vector() == m.parameters()[1].to_vector());
         CHECK(fresh_adam.named_state().back().second.to_vector() == adam.named_state().back().second.to_vector());
-        vision::ImageSet set = toy_set();
-        std::vector<std::size_t> idx(8);
-        std::iota(idx.begin(), idx.end(), 0);
-        vision::BatchLoader loader(set, idx, {.batch_size = 4});
-        train::FitOptions o;
-        o.epochs = 3;
-        o.classes = 2;
-        o.log = nullptr;
+        const vision::ImageSet set = test::toy_image_set();
+        const vision::ImageDataset images(set);
+        data::DataLoader loader(images, test::ToyLoaders::range(0, 8), {.batch_size = 4});
+        auto o = test::quiet_options(3);
         o.initial_history.epochs.push_back({.epoch = 2});
         CHECK_THROWS_WITH(train::fit(fresh, fresh_adam, loader, o),
                           Catch::Contains("initial_history must hold epochs 1, 2, ... in order; record 1 is epoch 2"));
     }
 }
 
-TEST_CASE("a training state keeps a history's NaN and infinite figures as they were", "[train][resume]") {
+TEST_CASE("a training state keeps a history's figures in order, NaN and infinite ones as they were", "[train][resume]") {
     const fs::path dir = test::scratch_root() / "resume-nonfinite";
     fs::create_directories(dir);
     auto m = dropout_model(1);
     optim::Adam<float> adam(m.parameters());
     const double inf = std::numeric_limits<double>::infinity();
     train::History h;
-    h.epochs.push_back({.epoch = 1, .loss = 0.25, .val_loss = inf, .grad_norm_max = -inf});  // the rest NaN or 0
+    h.epochs.push_back({.epoch = 1,
+                        .values = {{"loss", 0.25}, {"val_loss", inf}, {"val_accuracy", std::nan("")}, {"grad_norm_max", -inf}}});
+    h.epochs.push_back({.epoch = 2, .values = {{"loss", 0.125}, {"zeta", 1.0}, {"alpha", 0.1}}});
     train::save_training_state(dir / "state.safetensors", m, adam, h);
     const auto back = train::load_training_state(dir / "state.safetensors", m, adam).history;
-    REQUIRE(back.epochs.size() == 1);
+    REQUIRE(back.epochs.size() == 2);
+    CHECK(back.columns() == h.columns());  // not sorted by name
     const auto& r = back.epochs[0];
-    CHECK(r.loss == 0.25);
-    CHECK(r.val_loss == inf);
-    CHECK(r.grad_norm_max == -inf);
-    CHECK(std::isnan(r.val_accuracy));
-    CHECK(std::isnan(r.grad_norm_mean));
+    CHECK(r.get("loss") == 0.25);
+    CHECK(r.get("val_loss") == inf);
+    CHECK(r.get("grad_norm_max") == -inf);
+    CHECK(r.has("val_accuracy"));
+    CHECK(std::isnan(r.get("val_accuracy")));
+    CHECK(back.epochs[1].get("alpha") == 0.1);
 }

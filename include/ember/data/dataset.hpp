@@ -53,8 +53,9 @@ public:
     /// Throws ShapeError unless both tensors have rank >= 1 and the same first extent.
     TensorDataset(Tensor<T> inputs, Tensor<T> targets, SampleTransform<T> transform = {})
         : inputs_(std::move(inputs)), targets_(std::move(targets)), transform_(std::move(transform)) {
-        EMBER_CHECK(inputs_.defined() && targets_.defined() && inputs_.rank() >= 1 && targets_.rank() >= 1 &&
-                        inputs_.size(0) == targets_.size(0),
+        EMBER_CHECK(inputs_.defined() && targets_.defined(), ShapeError, "TensorDataset: ",
+                    inputs_.defined() ? "targets" : "inputs", " undefined (a default-constructed Tensor)");
+        EMBER_CHECK(inputs_.rank() >= 1 && targets_.rank() >= 1 && inputs_.size(0) == targets_.size(0),
                     ShapeError, "TensorDataset: inputs ", inputs_.shape(), " and targets ", targets_.shape(),
                     " must have the same first extent");
         input_shape_ = inputs_.shape().drop_front();

@@ -36,6 +36,9 @@ struct TrainContext {
     bool replaying = false;
     /// Where fit writes progress (nullptr: silent); callbacks that report write here too.
     std::ostream* log = nullptr;
+    /// Whether fit has validation data (FitOptions::validation): a callback that monitors a val_ figure checks it
+    /// in on_train_begin, before any epoch trains.
+    bool validated = false;
     /// In on_epoch_end of a validated epoch (not while replaying): the validation pass, with every output and
     /// target in the source's order, e.g. to choose a decision threshold for the model being kept.
     const Evaluation<T>* validation = nullptr;
@@ -69,15 +72,22 @@ inline bool higher_is_better(const std::string& monitor) {
 /// model whose loss is NaN or infinite gives NaN outputs and is never the one to keep.
 class MonitorTracker {
 public:
-    explicit MonitorTracker(std::string monitor, double min_delta = 0)
-        : monitor_(std::move(monitor)), min_delta_(min_delta), sign_(higher_is_better(monitor_) ? 1.0 : -1.0) {
-        EMBER_CHECK(!monitor_.empty(), ValueError, "a callback's monitor must name a figure, e.g. val_loss");
-        EMBER_CHECK(min_delta >= 0 && std::isfinite(min_delta), ValueError, "min_delta must be finite and >= 0, got ",
-                    min_delta);
+    /// `owner` names the callback in messages ("EarlyStopping").
+    explicit MonitorTracker(std::string monitor, double min_delta = 0, std::string owner = "MonitorTracker")
+        : monitor_(std::move(monitor)), owner_(std::move(owner)), min_delta_(min_delta),
+          sign_(higher_is_better(monitor_) ? 1.0 : -1.0) {
+        EMBER_CHECK(!monitor_.empty(), ValueError, owner_, ": the monitor must name a figure, e.g. val_loss");
+        EMBER_CHECK(min_delta >= 0 && std::isfinite(min_delta), ValueError, owner_,
+                    ": min_delta must be finite and >= 0, got ", min_delta);
+    }
+    /// ValueError before training when the monitor is a val_ figure and fit has no validation data.
+    void check_source(bool validated) const {
+        EMBER_CHECK(validated || monitor_.rfind("val_", 0) != 0, ValueError, owner_, " monitors ", monitor_,
+                    ", which needs validation data (FitOptions::validation); none was given");
     }
     /// Accounts epoch `r`; true when it improves on the best so far. ValueError when `r` lacks the figure.
     bool update(const EpochRecord& r) {
-        EMBER_CHECK(r.has(monitor_), ValueError, "monitor '", monitor_, "' is not a figure of epoch ", r.epoch,
+        EMBER_CHECK(r.has(monitor_), ValueError, owner_, ": monitor '", monitor_, "' is not a figure of epoch ", r.epoch,
                     " (it has: ", names(r), ")", monitor_.rfind("val_", 0) == 0 ? "; fit needs validation data for it" : "");
         const double loss = r.has("val_loss") ? r.get("val_loss") : r.get("loss");
         const double score = sign_ * r.get(monitor_);
@@ -102,7 +112,7 @@ private:
         for (const auto& [n, v] : r.values) s += (s.empty() ? "" : ", ") + n;
         return s;
     }
-    std::string monitor_;
+    std::string monitor_, owner_;
     double min_delta_;
     double sign_;
     double best_ = -std::numeric_limits<double>::infinity();
@@ -115,9 +125,10 @@ template <Real T>
 class EarlyStopping final : public Callback<T> {
 public:
     explicit EarlyStopping(std::string monitor = "val_loss", int patience = 0, double min_delta = 0)
-        : tracker_(std::move(monitor), min_delta), patience_(patience) {
+        : tracker_(std::move(monitor), min_delta, "EarlyStopping"), patience_(patience) {
         EMBER_CHECK(patience >= 0, ValueError, "EarlyStopping: patience must be >= 0, got ", patience);
     }
+    void on_train_begin(TrainContext<T>& ctx) override { tracker_.check_source(ctx.validated); }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override {
         tracker_.update(r);
         if (tracker_.since_best() < std::max(patience_, 1)) return;
@@ -125,7 +136,7 @@ public:
         stopped_epoch_ = r.epoch;
         if (ctx.log && !ctx.replaying)
             *ctx.log << "Early stopping: no better " << tracker_.monitor() << " for " << tracker_.since_best()
-                     << " epochs\n";
+                     << (tracker_.since_best() == 1 ? " epoch\n" : " epochs\n");
     }
     /// The epoch after which it stopped training (0: it did not).
     [[nodiscard]] int stopped_epoch() const { return stopped_epoch_; }
@@ -173,13 +184,15 @@ template <Real T>
 class ReduceLROnPlateau final : public Callback<T> {
 public:
     /// ValueError for a factor outside (0, 1) (Keras refuses >= 1) or a negative patience, cooldown or min_lr.
-    explicit ReduceLROnPlateau(PlateauOptions o = {}) : o_(std::move(o)), tracker_(o_.monitor, o_.min_delta) {
+    explicit ReduceLROnPlateau(PlateauOptions o = {})
+        : o_(std::move(o)), tracker_(o_.monitor, o_.min_delta, "ReduceLROnPlateau") {
         EMBER_CHECK(o_.factor > 0 && o_.factor < 1, ValueError, "ReduceLROnPlateau: factor must lie in (0, 1), got ",
                     o_.factor);
         EMBER_CHECK(o_.patience >= 0 && o_.cooldown >= 0 && o_.min_lr >= 0 && std::isfinite(o_.min_lr), ValueError,
                     "ReduceLROnPlateau: patience, cooldown and min_lr must be finite and >= 0, got ", o_.patience,
                     ", ", o_.cooldown, ", ", o_.min_lr);
     }
+    void on_train_begin(TrainContext<T>& ctx) override { tracker_.check_source(ctx.validated); }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override;
     /// Whether the last epoch lowered the rate, and after how many epochs without improvement.
     [[nodiscard]] bool reduced() const { return reduced_; }
@@ -224,7 +237,9 @@ template <Real T>
 class BestModel final : public Callback<T> {
 public:
     using Hook = std::function<void(const EpochRecord&, TrainContext<T>&)>;
-    BestModel(std::string monitor, Hook on_improve) : tracker_(std::move(monitor)), hook_(std::move(on_improve)) {}
+    BestModel(std::string monitor, Hook on_improve)
+        : tracker_(std::move(monitor), 0, "BestModel"), hook_(std::move(on_improve)) {}
+    void on_train_begin(TrainContext<T>& ctx) override { tracker_.check_source(ctx.validated); }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override {
         if (!tracker_.update(r)) return;
         best_ = r;

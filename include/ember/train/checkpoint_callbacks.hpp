@@ -24,7 +24,10 @@ public:
     using Metadata = std::function<std::map<std::string, std::string>(const EpochRecord&)>;
     explicit ModelCheckpoint(std::filesystem::path path, std::string monitor = {}, Metadata metadata = {})
         : path_(std::move(path)), metadata_(std::move(metadata)) {
-        if (!monitor.empty()) tracker_.emplace(std::move(monitor));
+        if (!monitor.empty()) tracker_.emplace(std::move(monitor), 0, "ModelCheckpoint");
+    }
+    void on_train_begin(TrainContext<T>& ctx) override {
+        if (tracker_) tracker_->check_source(ctx.validated);
     }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override {
         if (tracker_ && !tracker_->update(r)) return;

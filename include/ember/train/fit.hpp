@@ -156,6 +156,7 @@ History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>
     History history;
     TrainContext<T> ctx{model, opt, history, o.epochs};
     ctx.log = o.log;
+    ctx.validated = o.validation != nullptr;
     for (auto* c : o.callbacks) c->on_train_begin(ctx);
     ctx.replaying = true;  // the completed epochs re-enacted, the history growing as it did
     for (const auto& rec : o.initial_history.epochs) {
