@@ -32,49 +32,57 @@ std::uint64_t fnv1a_file(const fs::path& p) {
     return h;
 }
 
-}  // namespace
+/// The folders audited: Train, and Test where the dataset has one, indexed with Train's classes.
+struct Splits {
+    std::vector<vision::FolderIndex> index;
+    std::vector<std::string> names;  // "Train", "Test"
+    [[nodiscard]] const std::vector<std::string>& classes() const { return index.front().class_names; }
+};
 
-int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
-    ensure_writable_dir(out_dir);
-    const fs::path train_dir = split_dir(data_dir, "Train");
-    const std::optional<fs::path> test = find_split_dir(data_dir, "Test");  // a Train folder alone is audited alone
-    const bool has_test = test.has_value();
-    const fs::path test_dir = test.value_or(fs::path());
-    const auto train_index = vision::index_image_folder(train_dir, {}, true);
-    warn_not_indexed(train_index, "");
-    const auto& names = train_index.class_names;
-    std::vector<vision::FolderIndex> splits{train_index};
-    std::vector<std::string> split_names{"Train"};
-    if (has_test) {
-        splits.push_back(vision::index_image_folder(test_dir, names, true));
-        warn_not_indexed(splits.back(), "the Train folder's");
-        split_names.push_back("Test");
+Splits index_splits(const fs::path& data_dir) {
+    Splits s;
+    s.index.push_back(vision::index_image_folder(split_dir(data_dir, "Train"), {}, true));
+    warn_not_indexed(s.index.back(), "");
+    s.names.push_back("Train");
+    if (const std::optional<fs::path> test = find_split_dir(data_dir, "Test")) {  // a Train folder alone is audited alone
+        s.index.push_back(vision::index_image_folder(*test, s.classes(), true));
+        warn_not_indexed(s.index.back(), "the Train folder's");
+        s.names.push_back("Test");
     }
-    json j;
+    return s;
+}
+
+/// The table of images per class and split; returns the counts, split by split.
+std::vector<std::vector<long>> report_counts(const Splits& s, json& j) {
+    const auto& names = s.classes();
     std::vector<std::vector<long>> counts;
     std::cout << "Images per class\n" << std::left << std::setw(28) << "class";
-    for (const auto& s : split_names) std::cout << std::right << std::setw(8) << s;
+    for (const auto& n : s.names) std::cout << std::right << std::setw(8) << n;
     std::cout << "\n";
-    for (const auto& s : splits) counts.push_back(s.counts());
+    for (const auto& index : s.index) counts.push_back(index.counts());
     for (std::size_t c = 0; c < names.size(); ++c) {
         std::cout << std::left << std::setw(28) << names[c];
-        for (std::size_t s = 0; s < splits.size(); ++s) {
-            std::cout << std::right << std::setw(8) << counts[s][c];
-            j["counts"][split_names[s]][names[c]] = counts[s][c];
+        for (std::size_t i = 0; i < s.index.size(); ++i) {
+            std::cout << std::right << std::setw(8) << counts[i][c];
+            j["counts"][s.names[i]][names[c]] = counts[i][c];
         }
         std::cout << "\n";
     }
-    // sizes, formats and content hashes
-    // formats by content (a PNG named .jpg is a PNG; stb_image decodes it all the same), and the names that say
-    // otherwise, which other tools would misread
+    return counts;
+}
+
+/// Sizes and formats, by content (a PNG named .jpg is a PNG; stb_image decodes it all the same), the names that
+/// say otherwise, which other tools would misread, and unreadable files. Returns each file's content hash, split by
+/// split.
+std::vector<std::vector<std::uint64_t>> report_files(const Splits& s, json& j) {
     std::map<std::string, long> sizes, formats;
-    std::vector<std::vector<std::uint64_t>> hashes(splits.size());
+    std::vector<std::vector<std::uint64_t>> hashes(s.index.size());
     long unreadable = 0, misnamed = 0;
     const std::map<std::string, std::string> format_of_extension{
         {".jpg", "JPEG"}, {".jpeg", "JPEG"}, {".png", "PNG"}, {".bmp", "BMP"}, {".gif", "GIF"}};
-    for (std::size_t s = 0; s < splits.size(); ++s)
-        for (const auto& f : splits[s].files) {
-            hashes[s].push_back(fnv1a_file(f.path));
+    for (std::size_t i = 0; i < s.index.size(); ++i)
+        for (const auto& f : s.index[i].files) {
+            hashes[i].push_back(fnv1a_file(f.path));
             try {
                 const auto info = vision::probe_image(f.path);
                 ++sizes[std::to_string(info.width) + "x" + std::to_string(info.height) + "x" + std::to_string(info.channels)];
@@ -99,52 +107,69 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
     j["formats"] = formats;
     j["misnamed"] = misnamed;
     j["unreadable"] = unreadable;
+    return hashes;
+}
 
-    // duplicates by content within each split: same class (redundant) or different classes (contradictory)
-    for (std::size_t s = 0; s < splits.size(); ++s) {
-        std::map<std::uint64_t, std::vector<std::size_t>> by_hash;
-        for (std::size_t i = 0; i < hashes[s].size(); ++i) by_hash[hashes[s][i]].push_back(i);
-        std::map<std::pair<int, int>, long> cross;
-        std::map<int, long> within;
-        for (const auto& [h, members] : by_hash) {
-            if (members.size() < 2) continue;
-            std::set<int> classes;
-            for (auto i : members) classes.insert(splits[s].files[i].label);
-            for (int c : classes) {
-                const long in_class = std::count_if(members.begin(), members.end(), [&](std::size_t i) { return splits[s].files[i].label == c; });
-                if (in_class > 1) within[c] += in_class - 1;
-            }
-            for (auto a = classes.begin(); a != classes.end(); ++a)
-                for (auto b = std::next(a); b != classes.end(); ++b) ++cross[{*a, *b}];
+/// Duplicates by content within split `i`: in the same class (redundant) or in different classes (contradictory).
+void report_duplicates(const Splits& s, std::size_t i, const std::vector<std::uint64_t>& hashes, json& j) {
+    const auto& names = s.classes();
+    const auto& files = s.index[i].files;
+    std::map<std::uint64_t, std::vector<std::size_t>> by_hash;
+    for (std::size_t k = 0; k < hashes.size(); ++k) by_hash[hashes[k]].push_back(k);
+    std::map<std::pair<int, int>, long> cross;
+    std::map<int, long> within;
+    for (const auto& [h, members] : by_hash) {
+        if (members.size() < 2) continue;
+        std::set<int> classes;
+        for (auto k : members) classes.insert(files[k].label);
+        for (int c : classes) {
+            const long in_class = std::count_if(members.begin(), members.end(), [&](std::size_t k) { return files[k].label == c; });
+            if (in_class > 1) within[c] += in_class - 1;
         }
-        std::cout << "\n" << split_names[s] << ": identical images within a class:";
-        if (within.empty()) std::cout << " none";
-        for (const auto& [c, n] : within) {
-            std::cout << "\n  " << names[static_cast<std::size_t>(c)] << ": " << n << " extra copies";
-            j["duplicates"][split_names[s]]["within_class"][names[static_cast<std::size_t>(c)]] = n;
-        }
-        std::cout << "\n" << split_names[s] << ": identical images under two classes (contradictory labels):";
-        if (cross.empty()) std::cout << " none";
-        for (const auto& [pair, n] : cross) {
-            const std::string key = names[static_cast<std::size_t>(pair.first)] + " / " + names[static_cast<std::size_t>(pair.second)];
-            std::cout << "\n  " << key << ": " << n;
-            j["duplicates"][split_names[s]]["across_classes"][key] = n;
-        }
-        std::cout << "\n";
+        for (auto a = classes.begin(); a != classes.end(); ++a)
+            for (auto b = std::next(a); b != classes.end(); ++b) ++cross[{*a, *b}];
     }
-    if (has_test) {
-        const std::set<std::uint64_t> train_hashes(hashes[0].begin(), hashes[0].end());
-        long leaked = 0;
-        for (std::size_t i = 0; i < hashes[1].size(); ++i)
-            if (train_hashes.count(hashes[1][i])) {
-                ++leaked;
-                j["leakage"]["files"].push_back(splits[1].files[i].path.filename().string());
-            }
-        j["leakage"]["test_images_in_train"] = leaked;
-        std::cout << "\nTest images identical to a Train image (leakage): " << leaked << " of " << hashes[1].size() << "\n";
+    std::cout << "\n" << s.names[i] << ": identical images within a class:";
+    if (within.empty()) std::cout << " none";
+    for (const auto& [c, n] : within) {
+        std::cout << "\n  " << names[static_cast<std::size_t>(c)] << ": " << n << " extra copies";
+        j["duplicates"][s.names[i]]["within_class"][names[static_cast<std::size_t>(c)]] = n;
     }
+    std::cout << "\n" << s.names[i] << ": identical images under two classes (contradictory labels):";
+    if (cross.empty()) std::cout << " none";
+    for (const auto& [pair, n] : cross) {
+        const std::string key = names[static_cast<std::size_t>(pair.first)] + " / " + names[static_cast<std::size_t>(pair.second)];
+        std::cout << "\n  " << key << ": " << n;
+        j["duplicates"][s.names[i]]["across_classes"][key] = n;
+    }
+    std::cout << "\n";
+}
+
+/// Test images identical to a Train image: leakage.
+void report_leakage(const Splits& s, const std::vector<std::vector<std::uint64_t>>& hashes, json& j) {
+    const std::set<std::uint64_t> train_hashes(hashes[0].begin(), hashes[0].end());
+    long leaked = 0;
+    for (std::size_t k = 0; k < hashes[1].size(); ++k)
+        if (train_hashes.count(hashes[1][k])) {
+            ++leaked;
+            j["leakage"]["files"].push_back(s.index[1].files[k].path.filename().string());
+        }
+    j["leakage"]["test_images_in_train"] = leaked;
+    std::cout << "\nTest images identical to a Train image (leakage): " << leaked << " of " << hashes[1].size() << "\n";
+}
+
+}  // namespace
+
+int run_audit(const fs::path& data_dir, const fs::path& out_dir) {
+    ensure_writable_dir(out_dir);
+    const Splits splits = index_splits(data_dir);
+    json j;
+    const auto counts = report_counts(splits, j);
+    const auto hashes = report_files(splits, j);
+    for (std::size_t i = 0; i < splits.index.size(); ++i) report_duplicates(splits, i, hashes[i], j);
+    if (splits.index.size() > 1) report_leakage(splits, hashes, j);
     write_json(out_dir / "audit.json", j);
-    plots::class_distribution(out_dir, names, counts, split_names);
+    plots::class_distribution(out_dir, splits.classes(), counts, splits.names);
     std::cout << "\nWrote " << (out_dir / "audit.json") << (plots::gnuplot_available() ? " and class_distribution.png" : "") << "\n";
     return 0;
 }

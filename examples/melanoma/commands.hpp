@@ -1,77 +1,36 @@
 // examples/melanoma/commands.hpp - the melanoma program's subcommands as main.cpp's command line hands them their
-// arguments, and the helpers they share. The subcommands live in their own translation units (audit.cpp,
-// train.cpp, evaluate.cpp for evaluate, calibrate and predict), so a build compiles them in parallel and an edit to one
-// recompiles only it.
+// arguments (train's in train_options.hpp, with the table of its options), and the helpers they share. The
+// subcommands live in their own translation units (audit.cpp, train.cpp, evaluate.cpp for evaluate, calibrate and
+// predict), so a build compiles them in parallel and an edit to one recompiles only it.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
 #include <optional>
-#include <set>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <ember/vision/image_folder.hpp>
-#include <ember/train/fit.hpp>
+#include <ember/train/metrics.hpp>
+
+#include "classifier.hpp"
+
+#include "basics.hpp"
+#include "train_options.hpp"
 
 namespace melanoma {
-
-namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 inline constexpr const char* kDatasetRepo = "https://github.com/AmitBytesSage/Melanoma-Skin-Cancer-Detection-Model.git";
 inline constexpr const char* kDatasetFolder = "Skin cancer ISIC The International Skin Imaging Collaboration";
 inline constexpr const char* kMelanoma = "melanoma";
 
-/// A usage problem: reported as "error: ..." with exit code 2 (bad input) rather than a crash.
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
 // ---- the subcommands ------------------------------------------------------------------------------------------
 
 int run_audit(const fs::path& data_dir, const fs::path& out_dir);
 
-struct TrainArgs {
-    fs::path data, out = "runs/melanoma";
-    int epochs = 50;
-    long batch = 32;
-    std::uint64_t seed = 123;
-    std::int64_t split_seed = -1;  // < 0: the seed
-    double val_split = 0.2;
-    std::string split = "stratified";
-    std::string augment = "none";
-    std::string color_constancy = "none";
-    std::vector<double> color_jitter;  // empty: off; else brightness, contrast, saturation, hue
-    double channel_gain = 1;           // RandomChannelGain's largest gain: R, G, B each x [1/G, G]; 1: off
-    double stretch = 1;                // RandomAspect's largest ratio: width scaled by [1/stretch, stretch]; 1: off
-    int rebalance = 0;
-    bool class_weights = false;
-    bool dedup = false;
-    std::vector<fs::path> extra_train;  // folders of class folders added to the training side only
-    int threads = 0;
-    int loader_threads = 1;  // threads that assemble and augment each training batch (beside the training threads)
-    double lr = 1e-3;
-    double weight_decay = 0;  // decoupled (Keras' Adam/AdamW weight_decay); 0: off
-    double ema = 0;           // momentum of the weights' moving average (Keras' use_ema); 0: off
-    double label_smoothing = 0;  // target (1 - e) * one_hot + e / classes; 0: off
-    double global_clipnorm = 0;  // all gradients scaled together to an L2 norm of at most this (Keras'); 0: off
-    std::string lr_schedule = "constant";
-    int patience = 0;
-    std::string monitor = "val_accuracy";
-    std::set<std::string> given;  // options given on the command line (not defaulted)
-    double alert_sensitivity = 0.9;
-    double alert_threshold = -1;  // < 0: chosen on validation; required with --val-split 0
-    bool strict = false;
-    long limit = 0;  // use at most this many training images (smoke tests)
-    bool resume = false;  // go on from out/backup.safetensors where it exists
-};
-
+/// `melanoma train` (train.cpp); TrainArgs and its options are in train_options.hpp.
 int run_train(TrainArgs a);
 
 struct EvalArgs {
@@ -81,13 +40,13 @@ struct EvalArgs {
     bool strict = false;
     std::string tta = "none";
     std::string on = "test";
-    // the validation split, where the checkpoint does not record how train made it
-    std::uint64_t seed = 123;
-    double val_split = 0.2;
-    std::string split = "stratified";
-    bool dedup = false;
-    double alert_sensitivity = 0.9;
-    long batch = 32;
+    // the validation split, where the checkpoint does not record how train made it: train's defaults
+    std::uint64_t seed = TrainArgs{}.seed;
+    double val_split = TrainArgs{}.val_split;
+    std::string split = TrainArgs{}.split;
+    bool dedup = TrainArgs{}.dedup;
+    double alert_sensitivity = TrainArgs{}.alert_sensitivity;
+    long batch = TrainArgs{}.batch;
 };
 
 int run_evaluate(const EvalArgs& a);
@@ -105,8 +64,16 @@ struct CalibrateArgs {
 };
 
 int run_calibrate(const CalibrateArgs& a);
-int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>& images, double threshold_override,
-                bool as_json, const std::string& tta_name);
+
+struct PredictArgs {
+    std::vector<fs::path> models;  // one checkpoint, or the members of an ensemble
+    std::vector<fs::path> images;
+    double threshold = -1;  // < 0: the checkpoint's
+    bool json = false;      // print JSON rather than text
+    std::string tta = "none";
+};
+
+int run_predict(const PredictArgs& a);
 
 // ---- shared helpers (common.cpp) ------------------------------------------------------------------------------
 
@@ -138,19 +105,17 @@ ember::vision::ImageSet load_folder(const fs::path& dir, bool strict, const std:
 ember::vision::ImageSet load_indexed(const ember::vision::FolderIndex& index, bool strict, const std::string& color_constancy);
 /// A fingerprint of what a folder of class folders held: the labels and file names of its images, in order.
 std::string folder_fingerprint(const ember::vision::ImageSet& set);
-/// A double as the shortest text that reads back to the same value.
-std::string exact(double v);
 /// The melanoma column of the probabilities and who is truly melanoma.
-std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const ember::train::Evaluation& ev, int mel);
+std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const Evaluation& ev, int mel);
 /// "sensitivity 0.909 (80/88), specificity 0.742 (267/360)"; n/a where a set has no such images.
 std::string rates_text(const ember::train::BinaryRates& r);
 /// Prints the evaluation report (accuracy, per-class precision/recall/F1, confusion matrix, melanoma alert) to
 /// `os` and returns it as JSON.
-json report(const ember::train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os);
+json report(const Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os);
 /// predictions.csv and the melanoma ROC curve of an evaluation in `dir`; returns the names of the curve's files it
 /// wrote (melanoma_roc.csv, and melanoma_roc.png where gnuplot drew it; none without a curve), for the caller's
 /// "Wrote ..." line.
-std::vector<std::string> write_details(const fs::path& dir, const ember::train::Evaluation& ev, const std::vector<std::string>& names,
+std::vector<std::string> write_details(const fs::path& dir, const Evaluation& ev, const std::vector<std::string>& names,
                    double threshold, const std::vector<fs::path>& paths);
 
 }  // namespace melanoma

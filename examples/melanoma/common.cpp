@@ -1,7 +1,6 @@
 // examples/melanoma/common.cpp - the helpers the subcommands share: where the data is, loading it, writing
 // JSON atomically, and the evaluation report.
 #include <algorithm>
-#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
@@ -9,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include <ember/train/progress.hpp>
 #include <ember/vision/dedup.hpp>
 #include <ember/train/metrics.hpp>
 
@@ -142,17 +142,10 @@ std::string folder_fingerprint(const vision::ImageSet& set) {
     return os.str();
 }
 
-/// A double as the shortest text that reads back to the same value.
-std::string exact(double v) {
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, r.ptr);
-}
-
 // ---- metrics --------------------------------------------------------------------------------------------------
 
 /// The melanoma column of the probabilities and who is truly melanoma.
-std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const train::Evaluation& ev, int mel) {
+std::pair<std::vector<double>, std::vector<bool>> melanoma_scores(const Evaluation& ev, int mel) {
     std::vector<double> p;
     std::vector<bool> pos;
     const index_t c = ev.probabilities.size(1);
@@ -177,7 +170,7 @@ std::string rates_text(const train::BinaryRates& r) {
     return os.str();
 }
 
-json report(const train::Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os) {
+json report(const Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os) {
     const auto& cm = ev.confusion;
     json j;
     j["images"] = cm.total();
@@ -261,7 +254,7 @@ std::string csv_field(const std::string& v) {
 /// melanoma_roc.png with the alert's operating point) when melanoma and other images are both present - else
 /// an older curve in `dir` is removed. Returns the curve's files written (none without a curve; the PNG only
 /// where gnuplot drew it). `paths[i]` is the file of row i.
-std::vector<std::string> write_details(const fs::path& dir, const train::Evaluation& ev, const std::vector<std::string>& names,
+std::vector<std::string> write_details(const fs::path& dir, const Evaluation& ev, const std::vector<std::string>& names,
                    double threshold, const std::vector<fs::path>& paths) {
     const int mel = find_class(names, kMelanoma);
     const index_t classes = ev.probabilities.size(1);

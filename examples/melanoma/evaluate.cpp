@@ -14,7 +14,8 @@
 #include <ember/vision/color.hpp>
 #include <ember/vision/dedup.hpp>
 #include <ember/vision/image.hpp>
-#include <ember/vision/batch_loader.hpp>
+#include <ember/data/loader.hpp>
+#include <ember/vision/image_dataset.hpp>
 #include <ember/data/split.hpp>
 #include <ember/io/checkpoint.hpp>
 
@@ -32,8 +33,8 @@ struct LoadedModel {
     nn::Sequential<float> model;
     std::vector<std::string> names;
     double threshold = 0.5;
-    /// The stored threshold is 0.5 as a stand-in: written by a run stopped before training ended (before
-    /// session 19, best.safetensors carried a threshold chosen on validation only once training ended).
+    /// The stored threshold is 0.5 as a stand-in: written by a run stopped before training ended (older versions
+    /// of train chose the threshold of best.safetensors on validation only once training ended).
     bool placeholder_threshold = false;
     /// The test-time augmentation of the scores the stored threshold was chosen on ("none" or "flips"; train and
     /// older checkpoints: "none"), or empty where it was given by hand (train --alert-threshold).
@@ -62,7 +63,7 @@ LoadedModel load_model(const fs::path& ckpt) {
     if (meta.count("alert_threshold_tta")) {  // empty: given by hand
         m.threshold_tta = meta.at("alert_threshold_tta");
         try {
-            if (!m.threshold_tta.empty()) train::parse_test_time_augment(m.threshold_tta);
+            if (!m.threshold_tta.empty()) parse_test_time_augment(m.threshold_tta);
         } catch (const ValueError&) {
             throw IoError("checkpoint '" + ckpt.string() + "': its alert_threshold_tta '" + m.threshold_tta +
                           "' is not a test-time augmentation (none | flips)");
@@ -199,70 +200,73 @@ std::pair<vision::ImageSet, std::vector<std::size_t>> validation_side(const Eval
 
 }  // namespace
 
-int run_evaluate(const EvalArgs& a) {
-    std::vector<LoadedModel> models = load_models(a.models, "evaluate");
-    const LoadedModel& m = models.front();
-    const fs::path& model_path = a.models.front();
-    const SplitSpec s0 = split_spec(a, m);
+namespace {
+
+/// evaluate --on validation judges an ensemble on one validation split: every member must have kept one, the same.
+void check_member_splits(const EvalArgs& a, const std::vector<LoadedModel>& models, const SplitSpec& s0) {
     for (std::size_t i = 0; i < models.size(); ++i) {
         const SplitSpec si = i == 0 ? s0 : split_spec(a, models[i]);
         if (a.on == "validation") si.require_validation("evaluate --on validation", a.models[i]);
         EMBER_CHECK(a.on != "validation" || si.same_as(s0), UsageError, "evaluate --on validation: ", a.models[i],
-                    " was validated on another split (", si.describe(), ") than ", model_path, " (", s0.describe(),
+                    " was validated on another split (", si.describe(), ") than ", a.models.front(), " (", s0.describe(),
                     "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
     }
-    const bool validation = a.on == "validation";
-    const auto tta = train::parse_test_time_augment(a.tta);
-    fs::path out = a.out;
-    if (out.empty())
-        out = model_path.parent_path() /
-              ("eval-" + (validation ? std::string("validation") : fs::absolute(a.data).lexically_normal().filename().string()) +
-               (tta == train::TestTimeAugment::none ? "" : "-tta-" + a.tta));
-    ensure_writable_dir(out);
-    const double threshold = alert_threshold(models, a.threshold, a.tta);
-    if (a.threshold < 0 && models.size() > 1)
-        std::cout << "Ensemble of " << models.size() << " models: alert threshold " << threshold
-                  << ", the mean of theirs (choose one with --on validation and pass it with --threshold)\n";
+}
+
+/// Where evaluate writes: --out, else beside the checkpoint, named after the images and the test-time augmentation.
+fs::path evaluation_folder(const EvalArgs& a, TestTimeAugment tta) {
+    if (!a.out.empty()) return a.out;
+    const std::string images =
+        a.on == "validation" ? std::string("validation") : fs::absolute(a.data).lexically_normal().filename().string();
+    return a.models.front().parent_path() / ("eval-" + images + (tta == TestTimeAugment::none ? "" : "-tta-" + a.tta));
+}
+
+/// The images evaluate scores: `rows` of `set`, from the folder `dir`.
+struct ScoredImages {
     vision::ImageSet set;
-    std::vector<std::size_t> all;
+    std::vector<std::size_t> rows;
     fs::path dir;
-    if (validation) {
-        dir = split_dir(a.data, "Train");
-        std::tie(set, all) = validation_side(a, m, s0, "evaluate --on validation");
+};
+
+/// The Test folder, or the validation side of the Train folder (--on validation), without the images
+/// --exclude-copies-of's folder also holds.
+ScoredImages images_to_score(const EvalArgs& a, const LoadedModel& m, const SplitSpec& spec) {
+    ScoredImages s;
+    if (a.on == "validation") {
+        s.dir = split_dir(a.data, "Train");
+        std::tie(s.set, s.rows) = validation_side(a, m, spec, "evaluate --on validation");
     } else {
-        dir = split_dir(a.data, "Test");
-        set = load_folder(dir, a.strict, m.color_constancy, m.names);
-        all.resize(set.size());
-        std::iota(all.begin(), all.end(), 0);
+        s.dir = split_dir(a.data, "Test");
+        s.set = load_folder(s.dir, a.strict, m.color_constancy, m.names);
+        s.rows.resize(s.set.size());
+        std::iota(s.rows.begin(), s.rows.end(), 0);
     }
     if (!a.exclude_copies_of.empty()) {  // leave out images the model may have trained on
         const vision::ImageSet seen = load_folder(a.exclude_copies_of, a.strict, m.color_constancy);
-        const auto copy = vision::copies_in(set, seen);
-        const std::size_t before = all.size();
-        std::erase_if(all, [&](std::size_t i) { return copy[i]; });
-        std::cout << "Left out " << before - all.size() << " of " << before << " images identical to an image in "
+        const auto copy = vision::copies_in(s.set, seen);
+        const std::size_t before = s.rows.size();
+        std::erase_if(s.rows, [&](std::size_t i) { return copy[i]; });
+        std::cout << "Left out " << before - s.rows.size() << " of " << before << " images identical to an image in "
                   << a.exclude_copies_of << "\n";
-        EMBER_CHECK(!all.empty(), ValueError, "evaluate: every image of ", dir, " is also in ", a.exclude_copies_of);
+        EMBER_CHECK(!s.rows.empty(), ValueError, "evaluate: every image of ", s.dir, " is also in ", a.exclude_copies_of);
     }
-    vision::BatchLoader loader(set, all, {.batch_size = a.batch});
-    std::vector<train::Evaluation> evs;
-    for (auto& member : models) evs.push_back(train::evaluate(member.model, loader, static_cast<int>(m.names.size()), {}, tta));
-    const train::Evaluation ev = evs.size() == 1 ? std::move(evs.front()) : train::ensemble(evs);
-    std::cout << "\nEvaluation of " << model_path;
-    for (std::size_t i = 1; i < a.models.size(); ++i) std::cout << " + " << a.models[i];
-    std::cout << " on " << (validation ? "the validation side of " : "") << dir
-              << (tta == train::TestTimeAugment::none ? "" : " (test-time augmentation: " + a.tta + ")") << "\n";
-    json j = report(ev, m.names, threshold, std::cout);
-    j["checkpoint"] = model_path.string();
+    return s;
+}
+
+/// The evaluation's report on stdout and in metrics.json (`j`: report()'s, to which this adds what was scored and
+/// how), confusion_matrix.txt and .png, predictions.csv and the ROC curve, all in `out`.
+void write_evaluation(const EvalArgs& a, const fs::path& out, const Evaluation& ev, const LoadedModel& m,
+                      const ScoredImages& images, double threshold, json j) {
+    j["checkpoint"] = a.models.front().string();
     if (a.models.size() > 1)
         for (const auto& path : a.models) j["ensemble"].push_back(path.string());
-    j["data"] = dir.string();
+    j["data"] = images.dir.string();
     j["on"] = a.on;
     j["test_time_augmentation"] = a.tta;
-    j["images"] = all.size();
+    j["images"] = images.rows.size();
     if (!a.exclude_copies_of.empty()) j["excluded_copies_of"] = a.exclude_copies_of.string();
     const int mel = find_class(m.names, kMelanoma);
-    if (validation && mel >= 0) {  // the threshold train would store, for these probabilities
+    if (a.on == "validation" && mel >= 0) {  // the threshold train would store, for these probabilities
         const auto [p, pos] = melanoma_scores(ev, mel);
         const double t = train::threshold_for_sensitivity(p, pos, a.alert_sensitivity);
         std::cout << "Alert threshold for melanoma sensitivity >= " << a.alert_sensitivity << " on this split: " << exact(t)
@@ -276,11 +280,38 @@ int run_evaluate(const EvalArgs& a) {
     }
     const bool drawn = plots::confusion_matrix(out, ev.confusion, m.names);
     std::vector<fs::path> paths;
-    for (const auto i : all) paths.push_back(set.paths[i]);
+    for (const auto i : images.rows) paths.push_back(images.set.paths[i]);
     const auto roc_files = write_details(out, ev, m.names, threshold, paths);
     std::cout << "\nWrote metrics.json, confusion_matrix.txt, predictions.csv" << (drawn ? ", confusion_matrix.png" : "");
     for (const auto& f : roc_files) std::cout << ", " << f;
     std::cout << " in " << out << "\n";
+}
+
+}  // namespace
+
+int run_evaluate(const EvalArgs& a) {
+    std::vector<LoadedModel> models = load_models(a.models, "evaluate");
+    const LoadedModel& m = models.front();
+    const SplitSpec s0 = split_spec(a, m);
+    check_member_splits(a, models, s0);
+    const auto tta = parse_test_time_augment(a.tta);
+    const fs::path out = evaluation_folder(a, tta);
+    ensure_writable_dir(out);
+    const double threshold = alert_threshold(models, a.threshold, a.tta);
+    if (a.threshold < 0 && models.size() > 1)
+        std::cout << "Ensemble of " << models.size() << " models: alert threshold " << threshold
+                  << ", the mean of theirs (choose one with --on validation and pass it with --threshold)\n";
+    const ScoredImages images = images_to_score(a, m, s0);
+    const vision::ImageDataset dataset(images.set);
+    data::DataLoader loader(dataset, images.rows, {.batch_size = a.batch});
+    std::vector<Evaluation> evs;
+    for (auto& member : models) evs.push_back(evaluate(member.model, loader, static_cast<int>(m.names.size()), tta));
+    const Evaluation ev = evs.size() == 1 ? std::move(evs.front()) : ensemble(evs);
+    std::cout << "\nEvaluation of " << a.models.front();
+    for (std::size_t i = 1; i < a.models.size(); ++i) std::cout << " + " << a.models[i];
+    std::cout << " on " << (a.on == "validation" ? "the validation side of " : "") << images.dir
+              << (tta == TestTimeAugment::none ? "" : " (test-time augmentation: " + a.tta + ")") << "\n";
+    write_evaluation(a, out, ev, m, images, threshold, report(ev, m.names, threshold, std::cout));
     return 0;
 }
 
@@ -309,9 +340,9 @@ std::vector<std::pair<fs::path, std::string>> extra_training_folders(const Loade
     return dirs;
 }
 
-}  // namespace
-
-int run_calibrate(const CalibrateArgs& a) {
+/// calibrate's refusals before any work: no source, a folder given twice, --save onto a folder or onto --model
+/// itself, --cast-copy without the validation side it casts.
+void check_calibrate_args(const CalibrateArgs& a) {
     const EvalArgs& e = a.eval;
     const fs::path& model_path = e.models.at(0);  // main.cpp's --model takes one path
     EMBER_CHECK(!e.data.empty() || !a.folders.empty(), UsageError,
@@ -330,49 +361,39 @@ int run_calibrate(const CalibrateArgs& a) {
     }
     EMBER_CHECK(a.cast_copy.empty() || !e.data.empty(), UsageError,
                 "calibrate: --cast-copy puts a colour cast on the validation side: give --validation DATASET too");
-    LoadedModel m = load_model(model_path);
-    // The cast must come before the colour correction a checkpoint may make as images are loaded, and the loaded
-    // validation side is already corrected.
-    EMBER_CHECK(a.cast_copy.empty() || m.color_constancy == "none", UsageError, "calibrate: --cast-copy: ", model_path,
-                " corrects colour as images are loaded (", m.color_constancy, "), after which a cast put on them would "
-                "reach the model uncorrected: write a cast copy with tools/cast_copy.cpp and give it with --data");
-    const auto tta = train::parse_test_time_augment(e.tta);
-    const int mel = find_class(m.names, kMelanoma);
-    EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", model_path, " has no class named '", kMelanoma,
-                "': it has no melanoma alert to calibrate");
-    // Images the model trained on would flatter its scores (and the validation side would count twice): refused
-    // by path here, before any work, and by what the folder holds once it is loaded (a path recorded relative to
-    // another working directory, a copy of the folder).
-    const auto trained_on = extra_training_folders(m);
-    const auto flattering = [&](const fs::path& dir, const std::string& fingerprint) {
-        const fs::path c = fs::weakly_canonical(dir);
-        const auto trained_folder = m.meta.find("train_folder");
-        EMBER_CHECK((e.data.empty() || c != fs::weakly_canonical(split_dir(e.data, "Train"))) &&
-                        (fingerprint.empty() || trained_folder == m.meta.end() || fingerprint != trained_folder->second),
-                    UsageError, "calibrate: --data ", dir, " is the Train folder the checkpoint was trained on (use "
-                    "--validation for its validation side): its scores would flatter the alert");
-        for (const auto& [folder, print] : trained_on)
-            EMBER_CHECK(c != fs::weakly_canonical(folder) && (fingerprint.empty() || fingerprint != print), UsageError,
-                        "calibrate: --data ", dir, " was on the checkpoint's training side (--extra-train ", folder,
-                        "): its scores would flatter the alert");
-    };
-    for (const auto& dir : a.folders) {
-        EMBER_CHECK(!find_split_dir(dir, "Train") && !find_split_dir(dir, "Test"), UsageError, "calibrate: --data ", dir,
-                    " is a dataset folder (it holds Train or Test), not a folder of class folders: give --validation "
-                    "for its Train folder's validation split");
-        flattering(dir, "");
-    }
+}
 
+/// Images the model trained on would flatter its scores (and the validation side would count twice): a --data
+/// folder is refused by path before any work (`fingerprint` empty), and by what it holds once it is loaded (a path
+/// recorded relative to another working directory, a copy of the folder).
+void refuse_trained_on(const CalibrateArgs& a, const LoadedModel& m, const fs::path& dir, const std::string& fingerprint) {
+    const fs::path c = fs::weakly_canonical(dir);
+    const auto trained_folder = m.meta.find("train_folder");
+    EMBER_CHECK((a.eval.data.empty() || c != fs::weakly_canonical(split_dir(a.eval.data, "Train"))) &&
+                    (fingerprint.empty() || trained_folder == m.meta.end() || fingerprint != trained_folder->second),
+                UsageError, "calibrate: --data ", dir, " is the Train folder the checkpoint was trained on (use "
+                "--validation for its validation side): its scores would flatter the alert");
+    for (const auto& [folder, print] : extra_training_folders(m))
+        EMBER_CHECK(c != fs::weakly_canonical(folder) && (fingerprint.empty() || fingerprint != print), UsageError,
+                    "calibrate: --data ", dir, " was on the checkpoint's training side (--extra-train ", folder,
+                    "): its scores would flatter the alert");
+}
+
+/// The model's p(melanoma) on each source: the validation side of --validation's Train folder (and the same under
+/// --cast-copy's cast), then each --data folder.
+std::vector<ScoredSource> score_sources(const CalibrateArgs& a, LoadedModel& m, int mel, TestTimeAugment tta) {
+    const EvalArgs& e = a.eval;
     std::vector<ScoredSource> sources;
     const auto score = [&](std::string name, const vision::ImageSet& set, const std::vector<std::size_t>& rows) {
-        vision::BatchLoader loader(set, rows, {.batch_size = e.batch});
-        const train::Evaluation ev = train::evaluate(m.model, loader, static_cast<int>(m.names.size()), {}, tta);
+        const vision::ImageDataset dataset(set);
+        data::DataLoader loader(dataset, rows, {.batch_size = e.batch});
+        const Evaluation ev = evaluate(m.model, loader, static_cast<int>(m.names.size()), tta);
         auto [p, pos] = melanoma_scores(ev, mel);
         sources.push_back({std::move(name), std::move(p), std::move(pos)});
     };
     if (!e.data.empty()) {
         const SplitSpec spec = split_spec(e, m);
-        spec.require_validation("calibrate --validation", model_path, "give --data folders instead");
+        spec.require_validation("calibrate --validation", m.path, "give --data folders instead");
         const auto [set, rows] = validation_side(e, m, spec, "calibrate --validation");
         const std::string name = "validation side of " + split_dir(e.data, "Train").string();
         score(name, set, rows);
@@ -389,12 +410,71 @@ int run_calibrate(const CalibrateArgs& a) {
     }
     for (const auto& dir : a.folders) {
         const vision::ImageSet set = load_folder(dir, e.strict, m.color_constancy, m.names);
-        flattering(dir, folder_fingerprint(set));
+        refuse_trained_on(a, m, dir, folder_fingerprint(set));
         std::vector<std::size_t> rows(set.size());
         std::iota(rows.begin(), rows.end(), 0);
         score(dir.string(), set, rows);
     }
+    return sources;
+}
 
+/// Prints what each source alone would choose and how each (and all pooled, the last source) fares at
+/// `threshold`; returns the record the saved checkpoint keeps (alert_calibration) and where the threshold came
+/// from (alert_threshold_from).
+std::pair<json, std::string> report_calibration(const CalibrateArgs& a, const LoadedModel& m,
+                                                const std::vector<ScoredSource>& sources, double threshold) {
+    const EvalArgs& e = a.eval;
+    const ScoredSource& pooled = sources.back();
+    std::cout << "\nCalibrating the melanoma alert of " << m.path << " (its threshold: " << exact(m.threshold)
+              << ", from " << (m.meta.count("alert_threshold_from") ? m.meta.at("alert_threshold_from") : "?") << ")\n";
+    std::ostringstream from;
+    from << "calibrate: melanoma sensitivity >= " << e.alert_sensitivity << " on";
+    for (const auto& s : sources) {
+        if (&s == &pooled) break;
+        std::cout << "  " << s.name << ": " << s.score.size() << " images, " << s.melanomas() << " melanomas";
+        if (s.melanomas() > 0)
+            std::cout << "; alone it would choose " << exact(train::threshold_for_sensitivity(s.score, s.melanoma, e.alert_sensitivity));
+        std::cout << "\n";
+        from << (&s == &sources.front() ? " " : " + ") << s.name << " (" << s.score.size() << " images, "
+             << s.melanomas() << " melanomas)";
+    }
+    from << (e.tta == "none" ? ", scored without test-time augmentation" : ", scored with test-time augmentation " + e.tta);
+    std::cout << "Alert threshold for melanoma sensitivity >= " << e.alert_sensitivity << " on the " << pooled.score.size()
+              << " images pooled (" << pooled.melanomas() << " melanomas): " << exact(threshold) << "\n";
+    json record = json::array();
+    for (const auto& s : sources) {
+        const auto r = train::binary_rates(s.score, s.melanoma, threshold);
+        std::cout << "  " << s.name << ": " << rates_text(r) << "\n";
+        record.push_back({{"source", s.name}, {"images", s.score.size()}, {"melanomas", s.melanomas()},
+                          {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp}});
+    }
+    return {record, from.str()};
+}
+
+}  // namespace
+
+int run_calibrate(const CalibrateArgs& a) {
+    const EvalArgs& e = a.eval;
+    check_calibrate_args(a);
+    LoadedModel m = load_model(e.models.at(0));
+    // The cast must come before the colour correction a checkpoint may make as images are loaded, and the loaded
+    // validation side is already corrected.
+    EMBER_CHECK(a.cast_copy.empty() || m.color_constancy == "none", UsageError, "calibrate: --cast-copy: ", m.path,
+                " corrects colour as images are loaded (", m.color_constancy, "), after which a cast put on them would "
+                "reach the model uncorrected: write a cast copy with examples/melanoma/tools/cast_copy.cpp and give it "
+                "with --data");
+    const auto tta = parse_test_time_augment(e.tta);
+    const int mel = find_class(m.names, kMelanoma);
+    EMBER_CHECK(mel >= 0, UsageError, "calibrate: ", m.path, " has no class named '", kMelanoma,
+                "': it has no melanoma alert to calibrate");
+    for (const auto& dir : a.folders) {
+        EMBER_CHECK(!find_split_dir(dir, "Train") && !find_split_dir(dir, "Test"), UsageError, "calibrate: --data ", dir,
+                    " is a dataset folder (it holds Train or Test), not a folder of class folders: give --validation "
+                    "for its Train folder's validation split");
+        refuse_trained_on(a, m, dir, "");
+    }
+
+    std::vector<ScoredSource> sources = score_sources(a, m, mel, tta);
     ScoredSource pooled{"pooled", {}, {}};
     for (const auto& s : sources) {
         pooled.score.insert(pooled.score.end(), s.score.begin(), s.score.end());
@@ -403,31 +483,8 @@ int run_calibrate(const CalibrateArgs& a) {
     EMBER_CHECK(pooled.melanomas() > 0, UsageError, "calibrate: none of the ", pooled.score.size(),
                 " images is labelled '", kMelanoma, "': a sensitivity cannot be reached on them");
     const double threshold = train::threshold_for_sensitivity(pooled.score, pooled.melanoma, e.alert_sensitivity);
-
-    std::cout << "\nCalibrating the melanoma alert of " << model_path << " (its threshold: " << exact(m.threshold)
-              << ", from " << (m.meta.count("alert_threshold_from") ? m.meta.at("alert_threshold_from") : "?") << ")\n";
-    json record = json::array();
-    std::ostringstream from;
-    from << "calibrate: melanoma sensitivity >= " << e.alert_sensitivity << " on";
-    for (const auto& s : sources) {
-        std::cout << "  " << s.name << ": " << s.score.size() << " images, " << s.melanomas() << " melanomas";
-        if (s.melanomas() > 0)
-            std::cout << "; alone it would choose " << exact(train::threshold_for_sensitivity(s.score, s.melanoma, e.alert_sensitivity));
-        std::cout << "\n";
-        from << (&s == &sources.front() ? " " : " + ") << s.name << " (" << s.score.size() << " images, "
-             << s.melanomas() << " melanomas)";
-    }
-    from << (tta == train::TestTimeAugment::none ? ", scored without test-time augmentation"
-                                                 : ", scored with test-time augmentation " + e.tta);
-    std::cout << "Alert threshold for melanoma sensitivity >= " << e.alert_sensitivity << " on the " << pooled.score.size()
-              << " images pooled (" << pooled.melanomas() << " melanomas): " << exact(threshold) << "\n";
     sources.push_back(std::move(pooled));
-    for (const auto& s : sources) {
-        const auto r = train::binary_rates(s.score, s.melanoma, threshold);
-        std::cout << "  " << s.name << ": " << rates_text(r) << "\n";
-        record.push_back({{"source", s.name}, {"images", s.score.size()}, {"melanomas", s.melanomas()},
-                          {"tp", r.tp}, {"fn", r.fn}, {"tn", r.tn}, {"fp", r.fp}});
-    }
+    const auto [record, from] = report_calibration(a, m, sources, threshold);
     if (a.save.empty()) {
         std::cout << "Pass it to evaluate/predict with --threshold " << exact(threshold)
                   << ", or write a checkpoint that carries it with --save\n";
@@ -435,21 +492,20 @@ int run_calibrate(const CalibrateArgs& a) {
     }
     auto meta = m.meta;
     meta["alert_threshold"] = exact(threshold);
-    meta["alert_threshold_from"] = from.str();
+    meta["alert_threshold_from"] = from;
     meta["alert_threshold_tta"] = e.tta;
     meta["alert_calibration"] = record.dump();
     io::save_checkpoint(a.save, m.model, meta);
-    std::cout << "Wrote " << a.save << ": the weights of " << model_path << " with alert threshold " << exact(threshold)
+    std::cout << "Wrote " << a.save << ": the weights of " << m.path << " with alert threshold " << exact(threshold)
               << " (evaluate and predict use it)\n";
     return 0;
 }
 
-int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>& images, double threshold_override,
-                bool as_json, const std::string& tta_name) {
-    std::vector<LoadedModel> models = load_models(ckpts, "predict");
+int run_predict(const PredictArgs& a) {
+    std::vector<LoadedModel> models = load_models(a.models, "predict");
     LoadedModel& m = models.front();
-    const auto tta = train::parse_test_time_augment(tta_name);
-    const double threshold = alert_threshold(models, threshold_override, tta_name);
+    const auto tta = parse_test_time_augment(a.tta);
+    const double threshold = alert_threshold(models, a.threshold, a.tta);
     const int mel = find_class(m.names, kMelanoma);
     if (mel < 0)
         std::cerr << "warning: the model has no class named '" << kMelanoma << "': no melanoma alert is given\n";
@@ -457,19 +513,19 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
     NoGradGuard no_grad;
     json out = json::array();
     int failures = 0;
-    for (const auto& path : images) {
+    for (const auto& path : a.images) {
         json item{{"image", path.string()}};
         try {
             const Tensor<float> x = vision::load_image_tensor(path, options);
-            Tensor<float> p = train::predict_probabilities(m.model, x, tta);
+            Tensor<float> p = predict_probabilities(m.model, x, tta);
             for (std::size_t i = 1; i < models.size(); ++i) {  // an ensemble: the mean of the members' probabilities
-                const Tensor<float> q = train::predict_probabilities(models[i].model, x, tta);
+                const Tensor<float> q = predict_probabilities(models[i].model, x, tta);
                 for (index_t c = 0; c < p.numel(); ++c) p.data()[c] += q.data()[c];
             }
             for (auto& v : p.span()) v /= static_cast<float>(models.size());
             std::vector<int> order(m.names.size());
             std::iota(order.begin(), order.end(), 0);
-            std::sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
+            std::sort(order.begin(), order.end(), [&](int i, int j) { return p.data()[i] > p.data()[j]; });
             for (std::size_t c = 0; c < m.names.size(); ++c) item["probabilities"][m.names[c]] = p.data()[c];
             for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
                 item["top3"].push_back({{"class", m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]},
@@ -478,7 +534,7 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
             item["melanoma_probability"] = mel >= 0 ? json(p.data()[mel]) : json(nullptr);  // null: no such class
             item["melanoma_alert"] = alert;
             item["threshold"] = threshold;
-            if (!as_json) {
+            if (!a.json) {
                 std::cout << path.string() << "\n";
                 for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
                     std::cout << "  " << k + 1 << ". " << std::left << std::setw(28) << m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]
@@ -496,11 +552,11 @@ int run_predict(const std::vector<fs::path>& ckpts, const std::vector<fs::path>&
         } catch (const IoError& e) {
             ++failures;
             item["error"] = e.what();
-            if (!as_json) std::cerr << "error: " << e.what() << "\n";
+            if (!a.json) std::cerr << "error: " << e.what() << "\n";
         }
         out.push_back(item);
     }
-    if (as_json) std::cout << std::setw(2) << out << "\n";
+    if (a.json) std::cout << std::setw(2) << out << "\n";
     return failures ? 1 : 0;
 }
 

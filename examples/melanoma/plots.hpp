@@ -65,7 +65,8 @@ inline bool run_gnuplot(const std::filesystem::path& dir, const std::string& nam
     return ok;
 }
 
-/// Accuracy and loss curves (train, and validation where the run had one) from history.csv into curves.png.
+/// Accuracy and loss curves (train, and validation where the run had one) from history.csv into curves.png. The
+/// columns are read by their names (the CSV's header), so their order does not matter.
 inline bool training_curves(const std::filesystem::path& run_dir, bool validation = true) {
     const auto csv = (run_dir / "history.csv").string();
     const std::string script =
@@ -73,11 +74,13 @@ inline bool training_curves(const std::filesystem::path& run_dir, bool validatio
         "set output " + gp_quote(run_dir / "curves.png") + "\n"
         "set datafile separator ','\nset key autotitle columnhead\nset multiplot layout 1,2\n"
         "set title 'Accuracy'\nset xlabel 'epoch'\nset yrange [0:1]\nset grid\n"
-        "plot " + gp_quote(csv) + " using 1:3 with linespoints title 'train'" +
-        (validation ? ", '' using 1:5 with linespoints title 'validation', '' using 1:6 with linespoints title 'validation (balanced)'" : "") +
+        "plot " + gp_quote(csv) + " using 'epoch':'accuracy' with linespoints title 'train'" +
+        (validation ? ", '' using 'epoch':'val_accuracy' with linespoints title 'validation', "
+                      "'' using 'epoch':'val_balanced_accuracy' with linespoints title 'validation (balanced)'"
+                    : "") +
         "\nset title 'Loss'\nset autoscale y\n"
-        "plot " + gp_quote(csv) + " using 1:2 with linespoints title 'train'" +
-        (validation ? ", '' using 1:4 with linespoints title 'validation'" : "") +
+        "plot " + gp_quote(csv) + " using 'epoch':'loss' with linespoints title 'train'" +
+        (validation ? ", '' using 'epoch':'val_loss' with linespoints title 'validation'" : "") +
         "\nunset multiplot\n";
     return run_gnuplot(run_dir, "curves", script);
 }

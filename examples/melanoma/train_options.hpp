@@ -1,0 +1,174 @@
+// examples/melanoma/train_options.hpp - the options of `melanoma train`, declared once: a table with one entry per
+// option (train_options.cpp), from which the command line, the run's record in backup.safetensors, the checks of
+// --resume and the options' part of the checkpoint metadata are generated. Also the ranges and choices the other
+// subcommands share with train.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "basics.hpp"
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
+namespace melanoma {
+
+/// The arguments of `melanoma train`. Each member's initializer is its option's default; the option table binds
+/// each option to its member.
+struct TrainArgs {
+    fs::path data, out = "runs/melanoma";
+    int epochs = 50;
+    long batch = 32;
+    std::uint64_t seed = 123;
+    std::int64_t split_seed = -1;  // < 0: the seed
+    double val_split = 0.2;
+    std::string split = "stratified";
+    std::string augment = "none";
+    std::string color_constancy = "none";
+    std::vector<double> color_jitter;  // empty: off; else brightness, contrast, saturation, hue
+    double channel_gain = 1;           // RandomChannelGain's largest gain: R, G, B each x [1/G, G]; 1: off
+    double stretch = 1;                // RandomAspect's largest ratio: width scaled by [1/stretch, stretch]; 1: off
+    int rebalance = 0;
+    bool class_weights = false;
+    bool dedup = false;
+    std::vector<fs::path> extra_train;  // folders of class folders added to the training side only
+    int threads = 0;
+    int loader_threads = 1;  // threads that assemble and augment each training batch (beside the training threads)
+    double lr = 1e-3;
+    double weight_decay = 0;  // decoupled (Keras' Adam/AdamW weight_decay); 0: off
+    double ema = 0;           // momentum of the weights' moving average (Keras' use_ema); 0: off
+    double label_smoothing = 0;  // target (1 - e) * one_hot + e / classes; 0: off
+    double global_clipnorm = 0;  // all gradients scaled together to an L2 norm of at most this (Keras'); 0: off
+    std::string lr_schedule = "constant";
+    int patience = 0;
+    std::string monitor = "val_accuracy";
+    std::set<std::string> given;  // options given on the command line (not defaulted)
+    double alert_sensitivity = 0.9;
+    double alert_threshold = -1;  // < 0: chosen on validation; required with --val-split 0
+    bool strict = false;
+    long limit = 0;  // use at most this many training images (smoke tests)
+    bool resume = false;  // go on from out/backup.safetensors where it exists
+};
+
+// ---- checks the subcommands share -----------------------------------------------------------------------------
+
+/// A number's range: `ok` says whether a value lies in it (NaN lies in none), `rule` how a refusal says it, and
+/// `label` how --help marks the option's type (CLI11's "INT:NONNEGATIVE"; empty: not at all, the help says it).
+struct Range {
+    bool (*ok)(double) = nullptr;  // nullptr: no range
+    const char* rule = "";
+    const char* label = "";
+};
+
+namespace ranges {
+inline constexpr Range probability{[](double x) { return x >= 0 && x <= 1; }, "in [0, 1]"};
+inline constexpr Range fraction{[](double x) { return x > 0 && x < 1; }, "in (0, 1)"};
+inline constexpr Range strength{[](double x) { return std::isfinite(x) && x >= 0; }, "finite and >= 0 (0: off)"};
+inline constexpr Range smoothing{[](double x) { return x >= 0 && x <= 1; }, "in [0, 1] (0: off)"};
+inline constexpr Range momentum{[](double x) { return x >= 0 && x < 1; }, "in [0, 1) (0: off)"};
+inline constexpr Range ratio{[](double x) { return std::isfinite(x) && x >= 1; }, "finite and >= 1 (1: off)"};
+inline constexpr Range gain{[](double x) { return x > 0 && x < 10; }, "in (0, 10)"};
+inline constexpr Range threads{[](double x) { return x >= 0; }, ">= 0 (0: all cores)", "NONNEGATIVE"};
+inline constexpr Range count{[](double x) { return x >= 1; }, ">= 1", "POSITIVE"};
+}  // namespace ranges
+
+/// Adds to `option` the check of `range` - "must be <rule>, got <value>" for a value outside it (CLI11 prefixes
+/// the option's name) - and returns it.
+CLI::Option* in_range(CLI::Option* option, Range range);
+
+/// The choices of --split (train, and evaluate/calibrate for checkpoints that do not record it).
+inline const std::vector<std::string> kSplitKinds{"stratified", "keras"};
+/// The choices of --tta (evaluate, calibrate, predict).
+inline const std::vector<std::string> kTtaKinds{"none", "flips"};
+/// The help of --threads, every subcommand's but audit's.
+inline constexpr const char* kThreadsHelp = "OpenMP threads (0: all cores)";
+
+// ---- the table of train's options -----------------------------------------------------------------------------
+
+/// How `train --resume` treats an option whose value differs from the one the run's backup recorded.
+enum class Resume {
+    must_match,  ///< recorded; another value makes another run: refused, naming the option and both values
+    may_change,  ///< recorded; another value follows the entry's on_change rule (a note, a warning, a limit)
+    ignored,     ///< not recorded: it changes no result (--loader-threads, --strict) or is the run's place (--out)
+};
+
+/// What a run resolved options to, where its records keep the value used rather than the one given.
+struct Resolved {
+    int threads = 0;                    ///< --threads 0: the cores counted
+    std::uint64_t split_seed = 0;       ///< --split-seed -1: --seed
+    std::string train_folder;           ///< --data: the Train folder's fingerprint (a folder moved is the same run)
+    json extra_train = json::array();   ///< --extra-train: [{"folder", "fingerprint"}] of what each folder added
+    std::string color_jitter = "none";  ///< --color-jitter: "none" or "brightness,contrast,saturation,hue"
+};
+
+/// A --resume under check: its backup, the run options recorded there and this command's (run_options()), and
+/// the epochs the run completed.
+struct ResumeCheck {
+    fs::path backup;
+    json recorded, now;
+    std::size_t done = 0;
+    /// UsageError "--resume: <why>; resume with the run's options, or train into another --out folder".
+    [[noreturn]] void refuse(const std::string& why) const;
+};
+
+/// How an entry reaches its TrainArgs member (member(&TrainArgs::lr) in train_options.cpp makes one).
+struct Binding {
+    /// Registers the option on a subcommand, bound to the member of `a` (a flag for a bool member).
+    std::function<CLI::Option*(CLI::App& sub, TrainArgs& a, const std::string& flag, const std::string& help)> add;
+    /// The member's value as records keep it: integers as std::to_string, doubles as exact(), words as given,
+    /// flags "on" / "off".
+    std::function<std::string(const TrainArgs&)> text;
+};
+
+/// A rule for a recorded option whose value differs on --resume (`was` recorded, `now` given).
+using ResumeRule = void (*)(const ResumeCheck& c, const std::string& flag, const std::string& was, const std::string& now);
+/// A value as a record keeps it, where it is not the member's own text (a resolved value, an older spelling).
+using RecordedText = std::string (*)(const TrainArgs& a, const Resolved& r);
+
+/// One option of `melanoma train`: its name, member, check, help and records, declared in this one place.
+struct TrainOption {
+    const char* flag;           ///< "--lr"
+    Binding bind;               ///< its member, whose initializer is the default
+    const char* help;
+    Range range{};              ///< checked as the command line is parsed; none where range.ok is null
+    std::vector<std::string> choices{};  ///< the words it accepts (CLI11's IsMember); empty: any
+    int values = 0;             ///< how many values one use takes (--color-jitter's 4); 0: CLI11's default
+    bool show_default = true;   ///< --help shows the default (never for flags)
+    Resume resume = Resume::must_match;
+    const char* meta_key = nullptr;  ///< the checkpoint metadata entry that records it; nullptr: none
+    RecordedText recorded = nullptr;    ///< its text in the run options (and the metadata); null: bind.text
+    RecordedText meta_value = nullptr;  ///< its text in the metadata, where that differs; null: as recorded
+    /// Backups written before the option existed do not record it: those runs trained with its default.
+    bool added_later = false;
+    /// What --resume does with another value: a note or warning (may_change), or a refusal that says more than
+    /// the plain "the run was trained with ..." (must_match, where null gives that one).
+    ResumeRule on_change = nullptr;
+};
+
+/// The table: every option of `melanoma train`, in --help's order.
+const std::vector<TrainOption>& train_options();
+
+/// Registers every option of the table on `train`.
+void add_train_options(CLI::App& train, TrainArgs& a);
+
+/// What makes a run the run it is (every option whose `resume` is not `ignored`, by flag, at its recorded text):
+/// stored in backup.safetensors, and a --resume must give the same.
+json run_options(const TrainArgs& a, const Resolved& r);
+
+/// Whether a --resume may go on with the run its backup recorded: refuses (UsageError) an option that is not
+/// recorded (unless added later and at its default) or that differs and must match, then applies the rules of
+/// those that may change. std::logic_error where a recorded number is not one.
+void resume_checks(const ResumeCheck& c);
+
+/// The options' entries of a checkpoint's metadata (those with a meta_key), by key.
+std::map<std::string, std::string> option_metadata(const TrainArgs& a, const Resolved& r);
+
+}  // namespace melanoma
