@@ -58,7 +58,11 @@ Tensor<float> predict_probabilities(ember::nn::Module<float>& model, const Tenso
 
 Evaluation evaluate(ember::nn::Module<float>& model, ember::data::BatchSource<float>& source, int classes,
                     TestTimeAugment tta) {
-    const bool was_training = model.is_training();
+    struct RestoreMode {  // the model's mode as it was, also when scoring throws
+        ember::nn::Module<float>& m;
+        bool training;
+        ~RestoreMode() { m.train(training); }
+    } restore{model, model.is_training()};
     model.eval();
     ember::NoGradGuard no_grad;
     Evaluation ev;
@@ -90,7 +94,6 @@ Evaluation evaluate(ember::nn::Module<float>& model, ember::data::BatchSource<fl
     }
     ev.loss = ev.labels.empty() ? 0.0 : loss_sum / static_cast<double>(ev.labels.size());
     ev.probabilities = Tensor<float>::from_data({static_cast<index_t>(ev.labels.size()), classes}, probs);
-    model.train(was_training);
     return ev;
 }
 

@@ -290,6 +290,7 @@ train::FitOptions<float> make_fit_options(Run& run, data::BatchSource<float>* va
     fo.validation_loss = nn::SparseCategoricalCrossentropy<float>{{}, smoothing};  // Keras weighs training only
     fo.metrics = {train::accuracy<float>(), train::balanced_accuracy<float>()};
     fo.validation = validation;
+    fo.keep_validation_outputs = true;  // the best checkpoint's alert threshold is chosen on them
     if (a.label_smoothing > 0)
         std::cout << "Label smoothing " << a.label_smoothing << " (target (1 - e) * one-hot + e / " << run.d.classes()
                   << (run.validate ? "; training and validation loss, not the reports' loss" : "; training loss") << ")\n";

@@ -42,7 +42,8 @@ TEST_CASE("mean_squared_error: gradient 2 (p - t) / n to predictions, its negati
 TEST_CASE("mean_squared_error errors name both shapes", "[autograd][loss][errors]") {
     CHECK(test::error_message<ShapeError>([] {
               mean_squared_error(Tensor<float>::zeros({8, 1}), Tensor<float>::zeros({8}));
-          }) == "mean_squared_error: predictions [8, 1] and targets [8] differ");
+          }) == "mean_squared_error: predictions [8, 1] and targets [8] differ (give targets the predictions' shape, "
+                "e.g. [N, 1] for a model with one output)");
     CHECK(test::error_message<ValueError>([] {
               mean_squared_error(Tensor<float>::zeros({0, 3}), Tensor<float>::zeros({0, 3}));
           }) == "mean_squared_error: predictions and targets of shape [0, 3] are empty");

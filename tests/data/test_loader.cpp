@@ -61,8 +61,12 @@ struct Squares {
 
 static_assert(data::Dataset<data::TensorDataset<float>> && data::Dataset<data::TensorDataset<double>> &&
               data::Dataset<Squares>);
-static_assert(!std::is_constructible_v<data::DataLoader<Numbered>, Numbered&&, data::LoaderOptions>,
+static_assert(!std::is_constructible_v<data::DataLoader<Numbered>, Numbered&&, data::LoaderOptions> &&
+                  !std::is_constructible_v<data::DataLoader<Numbered>, Numbered&&, std::vector<std::size_t>,
+                                           data::LoaderOptions>,
               "a loader over a temporary dataset would dangle");
+static_assert(std::is_constructible_v<data::DataLoader<Numbered>, const Numbered&, std::vector<std::size_t>,
+                                      data::LoaderOptions>);
 
 TEST_CASE("TensorDataset: the rows of two tensors, shared, optionally transformed", "[data][dataset]") {
     auto x = Tensor<float>::from_data({3, 2}, {1, 2, 3, 4, 5, 6});

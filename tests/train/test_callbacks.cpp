@@ -154,6 +154,13 @@ TEST_CASE("MonitorTracker: Keras' direction, min_delta, never an epoch with a no
     CHECK(train::higher_is_better("val_auc"));
     CHECK_FALSE(train::higher_is_better("val_loss"));
     CHECK_FALSE(train::higher_is_better("mae"));
+    CHECK(train::higher_is_better("val_precision"));
+    CHECK_FALSE(train::higher_is_better("val_mean_error"));
+    // a figure whose name says nothing must say its direction, never be optimised the wrong way silently
+    CHECK(test::error_message<ValueError>([] { train::EarlyStopping<float>("val_iou", 2); }) ==
+          "EarlyStopping: cannot tell whether val_iou is better higher or lower; give Mode::min or Mode::max");
+    CHECK(train::higher_is_better("val_iou", train::Mode::max));
+    CHECK_FALSE(train::higher_is_better("val_accuracy", train::Mode::min));
 
     train::MonitorTracker acc("val_accuracy", 0.05);
     CHECK(acc.best() == -std::numeric_limits<double>::infinity());

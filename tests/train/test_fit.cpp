@@ -30,6 +30,7 @@ TEST_CASE("fit trains, validates, records history and reports the best epoch", "
     int best_calls = 0, end_calls = 0;
     auto o = test::quiet_options(6);
     o.validation = &val_set;
+    o.keep_validation_outputs = true;
     o.log = &log;
     o.interactive_progress = false;
     // the best epoch's hook sees the validation pass: every output and target, and its figures

@@ -198,3 +198,28 @@ TEST_CASE("fit refuses options it cannot honour", "[train][fit][errors]") {
     CHECK(test::error_message<ValueError>([&] { train::fit(model, sgd, loader, o); }) ==
           "EarlyStopping monitors val_accuracy, which needs validation data (FitOptions::validation); none was given");
 }
+
+TEST_CASE("callbacks start afresh in every fit; metric names must be distinct", "[train][fit][callbacks]") {
+    const auto set = quadrant_set<double>(64, 1);
+    data::DataLoader loader(set, {.batch_size = 16});
+    nn::Dense<double> model(2);
+    model.build({2}, 1);
+    optim::SGD<double> frozen(model.parameters(), {.lr = 0});  // the loss never improves after epoch 1
+    train::EarlyStopping<double> early("loss", 2);
+    train::FitOptions<double> o{.epochs = 10, .loss = nn::SparseCategoricalCrossentropy<double>{}};
+    o.callbacks = {&early};
+    o.log = nullptr;
+    // Reused for a second fit (a second stage, another fold), it must not carry the first fit's best value and
+    // patience over (it would stop after one epoch): the same fit twice gives the same history.
+    const auto first = train::fit(model, frozen, loader, o);
+    const auto second = train::fit(model, frozen, loader, o);
+    CHECK(first.epochs.size() == 3);
+    CHECK(second.epochs.size() == 3);
+    CHECK(second.column("loss") == first.column("loss"));
+
+    o.callbacks = {};
+    o.metrics = {train::accuracy<double>(), train::accuracy<double>()};
+    CHECK(test::error_message<ValueError>([&] { train::fit(model, frozen, loader, o); }) ==
+          "fit: two figures would be named 'accuracy' (metrics must have distinct names, other than loss, "
+          "learning_rate, seconds and grad_norm_*)");
+}

@@ -16,7 +16,8 @@ namespace ember {
 template <Real T>
 Tensor<T> mean_squared_error(const Tensor<T>& predictions, const Tensor<T>& targets) {
     EMBER_CHECK(predictions.shape() == targets.shape(), ShapeError, "mean_squared_error: predictions ",
-                predictions.shape(), " and targets ", targets.shape(), " differ");
+                predictions.shape(), " and targets ", targets.shape(),
+                " differ (give targets the predictions' shape, e.g. [N, 1] for a model with one output)");
     EMBER_CHECK(predictions.numel() > 0, ValueError, "mean_squared_error: predictions and targets of shape ",
                 predictions.shape(), " are empty");
     const index_t n = predictions.numel();

@@ -28,7 +28,8 @@ struct Batch {
 /// a scalar target such as a class index), and `get(i, input, target, gen)`, which writes sample i's
 /// input_shape().numel() input values and target_shape().numel() target values. Any randomness of a sample (an
 /// augmentation) must be drawn from `gen`, which the loader seeds from (seed, epoch, i): then a run is the same
-/// whatever the batch size, thread count or timing. `get` is called from several threads at once.
+/// whatever the batch size, thread count or timing. `get` is called from several threads at once (the loader's own
+/// std::threads, which do not inherit set_num_threads: a get() that runs parallel_for itself oversubscribes).
 template <class D>
 concept Dataset = requires(const D& d, std::size_t i, typename D::value_type* x, typename D::value_type* y, Generator& gen) {
     requires Real<typename D::value_type>;

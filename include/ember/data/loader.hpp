@@ -76,6 +76,7 @@ public:
                         dataset.size(), " samples");
     }
     DataLoader(const D&&, LoaderOptions = {}) = delete;  // a temporary dataset would dangle
+    DataLoader(const D&&, std::vector<std::size_t>, LoaderOptions) = delete;
     DataLoader(const DataLoader&) = delete;
     DataLoader& operator=(const DataLoader&) = delete;
     ~DataLoader() override {

@@ -91,7 +91,6 @@ public:
         for (auto& layer : layers_) layer->train(on);
     }
 
-    /// Keras-style table: layer (type), output shape, parameter count, and the totals.
     /// "conv2d:Conv2D:[180, 180, 32];...": each layer's name, type and output shape (what checkpoints compare).
     [[nodiscard]] std::string architecture() const override {
         std::string s;
@@ -102,6 +101,7 @@ public:
         return s;
     }
 
+    /// Keras-style table: layer (type), output shape, parameter count, and the totals.
     [[nodiscard]] std::string summary() const {
         this->require_built();
         std::ostringstream os;

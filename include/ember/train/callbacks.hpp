@@ -39,8 +39,9 @@ struct TrainContext {
     /// Whether fit has validation data (FitOptions::validation): a callback that monitors a val_ figure checks it
     /// in on_train_begin, before any epoch trains.
     bool validated = false;
-    /// In on_epoch_end of a validated epoch (not while replaying): the validation pass, with every output and
-    /// target in the source's order, e.g. to choose a decision threshold for the model being kept.
+    /// In on_epoch_end of a validated epoch (not while replaying): the validation pass, its figures and, with
+    /// FitOptions::keep_validation_outputs, every output and target in the source's order (e.g. to choose a
+    /// decision threshold for the model being kept).
     const Evaluation<T>* validation = nullptr;
 };
 
@@ -61,10 +62,20 @@ public:
     virtual void on_train_end(TrainContext<T>&) {}
 };
 
-/// Keras' rule for a monitor's direction: figures whose name holds "acc" or "auc" are maximised, others
-/// (losses, errors) minimised.
-inline bool higher_is_better(const std::string& monitor) {
-    return monitor.find("acc") != std::string::npos || monitor.find("auc") != std::string::npos;
+/// Whether a monitored figure is better higher or lower. `automatic` reads it from the name: maximised when it
+/// holds "acc", "auc", "precision", "recall" or "f1"; minimised when it holds "loss", "error", "mse" or "mae";
+/// anything else must say which (ValueError), so that a new metric is never silently optimised the wrong way.
+/// (Keras' EarlyStopping guesses from "acc" and "auc" too; its ReduceLROnPlateau only from "acc".)
+enum class Mode { automatic, min, max };
+
+/// True when `monitor` is better higher under `mode`; ValueError naming `owner` when automatic cannot tell.
+inline bool higher_is_better(const std::string& monitor, Mode mode = Mode::automatic, const std::string& owner = "monitor") {
+    if (mode != Mode::automatic) return mode == Mode::max;
+    const auto has = [&](const char* s) { return monitor.find(s) != std::string::npos; };
+    if (has("acc") || has("auc") || has("precision") || has("recall") || has("f1")) return true;
+    if (has("loss") || has("error") || has("mse") || has("mae")) return false;
+    throw ValueError(detail::cat(owner, ": cannot tell whether ", monitor,
+                                 " is better higher or lower; give Mode::min or Mode::max"));
 }
 
 /// The best value of a monitored figure and the epochs since it. An epoch improves when its figure beats the best
@@ -73,12 +84,18 @@ inline bool higher_is_better(const std::string& monitor) {
 class MonitorTracker {
 public:
     /// `owner` names the callback in messages ("EarlyStopping").
-    explicit MonitorTracker(std::string monitor, double min_delta = 0, std::string owner = "MonitorTracker")
-        : monitor_(std::move(monitor)), owner_(std::move(owner)), min_delta_(min_delta),
-          sign_(higher_is_better(monitor_) ? 1.0 : -1.0) {
+    explicit MonitorTracker(std::string monitor, double min_delta = 0, std::string owner = "MonitorTracker",
+                            Mode mode = Mode::automatic)
+        : monitor_(std::move(monitor)), owner_(std::move(owner)), min_delta_(min_delta) {
         EMBER_CHECK(!monitor_.empty(), ValueError, owner_, ": the monitor must name a figure, e.g. val_loss");
         EMBER_CHECK(min_delta >= 0 && std::isfinite(min_delta), ValueError, owner_,
                     ": min_delta must be finite and >= 0, got ", min_delta);
+        sign_ = higher_is_better(monitor_, mode, owner_) ? 1.0 : -1.0;
+    }
+    /// Forgets the best value (a new fit begins).
+    void reset() {
+        best_ = -std::numeric_limits<double>::infinity();
+        since_ = 0;
     }
     /// ValueError before training when the monitor is a val_ figure and fit has no validation data.
     void check_source(bool validated) const {
@@ -114,21 +131,28 @@ private:
     }
     std::string monitor_, owner_;
     double min_delta_;
-    double sign_;
+    double sign_ = 1;
     double best_ = -std::numeric_limits<double>::infinity();
     int since_ = 0;
 };
 
 /// Keras' EarlyStopping: ends training once `monitor` has not improved for `patience` epochs (0: at the first
-/// epoch that does not improve).
+/// epoch that does not improve). Unlike Keras it has no restore_best_weights, baseline or start_from_epoch (keep
+/// the best model with ModelCheckpoint or BestModel), and an epoch whose loss is not finite never improves, so a
+/// first epoch with a NaN validation loss counts against the patience.
 template <Real T>
 class EarlyStopping final : public Callback<T> {
 public:
-    explicit EarlyStopping(std::string monitor = "val_loss", int patience = 0, double min_delta = 0)
-        : tracker_(std::move(monitor), min_delta, "EarlyStopping"), patience_(patience) {
+    explicit EarlyStopping(std::string monitor = "val_loss", int patience = 0, double min_delta = 0,
+                           Mode mode = Mode::automatic)
+        : tracker_(std::move(monitor), min_delta, "EarlyStopping", mode), patience_(patience) {
         EMBER_CHECK(patience >= 0, ValueError, "EarlyStopping: patience must be >= 0, got ", patience);
     }
-    void on_train_begin(TrainContext<T>& ctx) override { tracker_.check_source(ctx.validated); }
+    void on_train_begin(TrainContext<T>& ctx) override {  // as Keras, each fit starts afresh
+        tracker_.check_source(ctx.validated);
+        tracker_.reset();
+        stopped_epoch_ = 0;
+    }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override {
         tracker_.update(r);
         if (tracker_.since_best() < std::max(patience_, 1)) return;
@@ -147,17 +171,21 @@ private:
     int stopped_epoch_ = 0;
 };
 
-/// Keras' LearningRateScheduler: epoch e (1-based) trains at schedule(e, the rate when fit began).
+/// Sets the rate before each epoch: epoch e (1-based) trains at schedule(e, initial rate), the initial rate being
+/// the optimizer's when fit begins (load_training_state does not change it, so a resumed run's optimizer, built
+/// as the run began, gives the same) unless set_initial_rate() fixed one. Like Keras' LearningRateScheduler,
+/// except that Keras passes a 0-based epoch and the current rate: a Keras schedule `lr * k` is, here,
+/// `initial * pow(k, e - 1)`.
 template <Real T>
 class LearningRateScheduler final : public Callback<T> {
 public:
     explicit LearningRateScheduler(LrSchedule schedule) : schedule_(std::move(schedule)) {
         EMBER_CHECK(static_cast<bool>(schedule_), ValueError, "LearningRateScheduler: no schedule given");
     }
-    /// The rate the schedule starts from; fit's start by default. A resumed run sets the original run's.
-    void set_initial_rate(double lr) { initial_ = lr; }
+    /// Fixes the rate the schedule starts from, for every later fit.
+    void set_initial_rate(double lr) { fixed_ = lr; }
     void on_train_begin(TrainContext<T>& ctx) override {
-        if (std::isnan(initial_)) initial_ = ctx.optimizer.learning_rate();
+        initial_ = std::isnan(fixed_) ? ctx.optimizer.learning_rate() : fixed_;
     }
     void on_epoch_begin(int epoch, TrainContext<T>& ctx) override {
         ctx.optimizer.set_learning_rate(schedule_(epoch, initial_));
@@ -165,7 +193,7 @@ public:
 
 private:
     LrSchedule schedule_;
-    double initial_ = std::numeric_limits<double>::quiet_NaN();
+    double fixed_ = std::numeric_limits<double>::quiet_NaN(), initial_ = 0;
 };
 
 /// Keras' ReduceLROnPlateau, with its defaults: when `monitor` has not improved by more than min_delta for
@@ -173,6 +201,7 @@ private:
 /// again. As in Keras the lowered rate stays in the optimizer when fit returns.
 struct PlateauOptions {
     std::string monitor = "val_loss";
+    Mode mode = Mode::automatic;
     double factor = 0.1;
     int patience = 10;
     double min_delta = 1e-4;
@@ -185,14 +214,19 @@ class ReduceLROnPlateau final : public Callback<T> {
 public:
     /// ValueError for a factor outside (0, 1) (Keras refuses >= 1) or a negative patience, cooldown or min_lr.
     explicit ReduceLROnPlateau(PlateauOptions o = {})
-        : o_(std::move(o)), tracker_(o_.monitor, o_.min_delta, "ReduceLROnPlateau") {
+        : o_(std::move(o)), tracker_(o_.monitor, o_.min_delta, "ReduceLROnPlateau", o_.mode) {
         EMBER_CHECK(o_.factor > 0 && o_.factor < 1, ValueError, "ReduceLROnPlateau: factor must lie in (0, 1), got ",
                     o_.factor);
         EMBER_CHECK(o_.patience >= 0 && o_.cooldown >= 0 && o_.min_lr >= 0 && std::isfinite(o_.min_lr), ValueError,
                     "ReduceLROnPlateau: patience, cooldown and min_lr must be finite and >= 0, got ", o_.patience,
                     ", ", o_.cooldown, ", ", o_.min_lr);
     }
-    void on_train_begin(TrainContext<T>& ctx) override { tracker_.check_source(ctx.validated); }
+    void on_train_begin(TrainContext<T>& ctx) override {  // as Keras, each fit starts afresh
+        tracker_.check_source(ctx.validated);
+        tracker_.reset();
+        wait_ = waited_ = cooldown_ = 0;
+        reduced_ = false;
+    }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override;
     /// Whether the last epoch lowered the rate, and after how many epochs without improvement.
     [[nodiscard]] bool reduced() const { return reduced_; }
@@ -237,9 +271,13 @@ template <Real T>
 class BestModel final : public Callback<T> {
 public:
     using Hook = std::function<void(const EpochRecord&, TrainContext<T>&)>;
-    BestModel(std::string monitor, Hook on_improve)
-        : tracker_(std::move(monitor), 0, "BestModel"), hook_(std::move(on_improve)) {}
-    void on_train_begin(TrainContext<T>& ctx) override { tracker_.check_source(ctx.validated); }
+    BestModel(std::string monitor, Hook on_improve, Mode mode = Mode::automatic)
+        : tracker_(std::move(monitor), 0, "BestModel", mode), hook_(std::move(on_improve)) {}
+    void on_train_begin(TrainContext<T>& ctx) override {
+        tracker_.check_source(ctx.validated);
+        tracker_.reset();
+        best_ = {};
+    }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override {
         if (!tracker_.update(r)) return;
         best_ = r;

@@ -22,12 +22,15 @@ template <Real T>
 class ModelCheckpoint final : public Callback<T> {
 public:
     using Metadata = std::function<std::map<std::string, std::string>(const EpochRecord&)>;
-    explicit ModelCheckpoint(std::filesystem::path path, std::string monitor = {}, Metadata metadata = {})
+    explicit ModelCheckpoint(std::filesystem::path path, std::string monitor = {}, Metadata metadata = {},
+                             Mode mode = Mode::automatic)
         : path_(std::move(path)), metadata_(std::move(metadata)) {
-        if (!monitor.empty()) tracker_.emplace(std::move(monitor), 0, "ModelCheckpoint");
+        if (!monitor.empty()) tracker_.emplace(std::move(monitor), 0, "ModelCheckpoint", mode);
     }
     void on_train_begin(TrainContext<T>& ctx) override {
         if (tracker_) tracker_->check_source(ctx.validated);
+        if (tracker_) tracker_->reset();
+        saved_ = 0;
     }
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override {
         if (tracker_ && !tracker_->update(r)) return;
@@ -49,7 +52,9 @@ private:
 /// Keras' BackupAndRestore: after every epoch writes the training state (weights, optimizer state, the model's
 /// generators, the history and `metadata`) to `path`; restore() loads it into a model and optimizer built as the
 /// run began and returns the history to give fit as FitOptions::initial_history, so that the run goes on as if it
-/// had never stopped (bit for bit with the same thread count).
+/// had never stopped (bit for bit with the same thread count). Two departures from Keras: restoring is explicit
+/// (call restore() before fit: a run that does not overwrites the backup from its first epoch), and the backup
+/// is kept when training ends, so that a finished run can be extended to more epochs.
 template <Real T>
 class BackupAndRestore final : public Callback<T> {
 public:

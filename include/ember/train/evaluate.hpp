@@ -2,8 +2,11 @@
 // optionally every output and target (Keras' model.evaluate and model.predict).
 #pragma once
 
+#include <algorithm>
+#include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -49,7 +52,8 @@ Tensor<T> concat_rows(const std::vector<Tensor<T>>& parts) {
 /// metric's result, under their names. With `keep_outputs` the Evaluation also holds every output and target.
 /// The model's training mode is restored afterwards. Throws what the model, the loss or a metric throws.
 template <Real T>
-Evaluation<T> evaluate(nn::Module<T>& model, data::BatchSource<T>& source, const nn::Loss<T>& loss = {},
+Evaluation<T> evaluate(nn::Module<T>& model, data::BatchSource<T>& source,
+                       const std::type_identity_t<nn::Loss<T>>& loss = {},
                        const std::vector<std::shared_ptr<Metric<T>>>& metrics = {}, bool keep_outputs = false) {
     const bool was_training = model.is_training();
     model.eval();
@@ -60,7 +64,10 @@ Evaluation<T> evaluate(nn::Module<T>& model, data::BatchSource<T>& source, const
     } restore{model, was_training};
     NoGradGuard no_grad;
     std::vector<std::unique_ptr<Metric<T>>> ms;
-    for (const auto& m : metrics) ms.push_back(m->clone());
+    for (const auto& m : metrics) {
+        ms.push_back(m->clone());
+        ms.back()->reset();
+    }
     double loss_sum = 0;
     index_t seen = 0;
     std::vector<Tensor<T>> outs, targets;
@@ -84,7 +91,8 @@ Evaluation<T> evaluate(nn::Module<T>& model, data::BatchSource<T>& source, const
     return ev;
 }
 
-/// The model's outputs for every batch of `source`, concatenated: [N, ...] (Keras' model.predict).
+/// The model's outputs for every batch of `source`, concatenated: [N, ...] (Keras' model.predict), in the order
+/// the source yields them (a shuffling DataLoader's epoch-0 order: predict from a loader without shuffle).
 template <Real T>
 Tensor<T> predict(nn::Module<T>& model, data::BatchSource<T>& source) {
     return evaluate<T>(model, source, {}, {}, true).outputs;

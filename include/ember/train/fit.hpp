@@ -3,6 +3,7 @@
 // stopping, schedules, checkpoints, backups), a progress bar, NaN detection and resuming.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -45,6 +46,9 @@ struct FitOptions {
     std::vector<std::shared_ptr<Metric<T>>> metrics;
     /// Evaluated after each epoch (nullptr: none; the history then has no val_ figures).
     data::BatchSource<T>* validation = nullptr;
+    /// Keep every validation output and target for on_epoch_end (TrainContext::validation), e.g. for a callback
+    /// that chooses a decision threshold on them; off, the validation pass keeps only its figures.
+    bool keep_validation_outputs = false;
     /// Called in order at each hook (not owned: they must outlive fit).
     std::vector<Callback<T>*> callbacks;
     /// The epochs a run already completed, for resuming it in a model and optimizer restored to their state after
@@ -53,7 +57,8 @@ struct FitOptions {
     /// then trains from the next epoch. ValueError unless they are epochs 1, 2, ... in order.
     History initial_history;
     std::ostream* log = &std::cout;  ///< progress and epoch lines; nullptr for silence
-    bool interactive_progress = ::isatty(STDOUT_FILENO) != 0;
+    /// Redraw the progress bar in place ('\r'); unset: when `log` is std::cout and that is a terminal.
+    std::optional<bool> interactive_progress;
 };
 
 namespace fit_detail {
@@ -77,7 +82,15 @@ template <Real T>
 void check_options(const FitOptions<T>& o) {
     EMBER_CHECK(o.epochs > 0, ValueError, "fit: epochs must be > 0, got ", o.epochs);
     EMBER_CHECK(static_cast<bool>(o.loss), ValueError, "fit: no loss given (FitOptions::loss)");
-    for (const auto& m : o.metrics) EMBER_CHECK(m != nullptr, ValueError, "fit: a metric is null");
+    std::vector<std::string> names{"loss", "learning_rate", "seconds", "grad_norm_mean", "grad_norm_max"};
+    for (const auto& m : o.metrics) {
+        EMBER_CHECK(m != nullptr, ValueError, "fit: a metric is null");
+        const std::string name = m->name();
+        EMBER_CHECK(std::find(names.begin(), names.end(), name) == names.end(), ValueError, "fit: two figures would be ",
+                    "named '", name, "' (metrics must have distinct names, other than loss, learning_rate, seconds ",
+                    "and grad_norm_*)");
+        names.push_back(name);
+    }
     for (const auto* c : o.callbacks) EMBER_CHECK(c != nullptr, ValueError, "fit: a callback is null");
     for (std::size_t k = 0; k < o.initial_history.epochs.size(); ++k)
         EMBER_CHECK(o.initial_history.epochs[k].epoch == static_cast<int>(k) + 1, ValueError,
@@ -94,7 +107,8 @@ void train_epoch(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSour
     source.start_epoch(rec.epoch);
     const long steps = source.batches_per_epoch();
     std::optional<ProgressBar> bar;
-    if (o.log) bar.emplace(steps, *o.log, o.interactive_progress);
+    if (o.log)
+        bar.emplace(steps, *o.log, o.interactive_progress.value_or(o.log == &std::cout && ::isatty(STDOUT_FILENO) != 0));
     for (auto& m : metrics) m->reset();
     double loss_sum = 0, norm_sum = 0, norm_max = 0;
     long seen = 0, step = 0;
@@ -185,7 +199,7 @@ History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>
         if (opt.uses_ema()) opt.swap_averages();  // the averaged model, until the next epoch
         std::optional<Evaluation<T>> ev;
         if (o.validation) {
-            ev = evaluate(model, *o.validation, val_loss, o.metrics, /*keep_outputs=*/true);
+            ev = evaluate(model, *o.validation, val_loss, o.metrics, o.keep_validation_outputs);
             for (const auto& [name, v] : ev->figures) rec.set("val_" + name, v);
         }
         rec.set("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

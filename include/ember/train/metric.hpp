@@ -28,6 +28,7 @@ public:
     virtual void update(const Tensor<T>& outputs, const Tensor<T>& targets) = 0;
     /// The figure over the batches since reset(); NaN before any.
     [[nodiscard]] virtual double result() const = 0;
+    /// A metric of the same kind and settings (its state need not be copied: users reset() it).
     [[nodiscard]] virtual std::unique_ptr<Metric<T>> clone() const = 0;
 };
 

@@ -16,7 +16,9 @@ namespace ember::vision {
 using AugmentFn = std::function<void(float* image, int height, int width, int channels, Generator& gen)>;
 
 /// The images of an ImageSet (which must outlive it) as samples: input [H, W, 3] float, target the class index.
-/// Satisfies data::Dataset, so data::DataLoader batches it: DataLoader(ImageDataset(set, augment), indices, {...}).
+/// Satisfies data::Dataset, so data::DataLoader batches it:
+///     const ImageDataset images(set, augment);  // outlives the loader
+///     data::DataLoader loader(images, indices, {.batch_size = 32, .shuffle = true});
 class ImageDataset {
 public:
     using value_type = float;
