@@ -44,21 +44,101 @@ struct LoadedModel {
     fs::path path;
 };
 
+/// "checkpoint '<path>'", after checking that `ckpt` is a file: UsageError (exit 2) for a path that is missing or a
+/// folder, as for any other argument that names nothing to read.
+std::string checkpoint_file(const fs::path& ckpt) {
+    const std::string where = "checkpoint '" + ckpt.string() + "'";
+    std::error_code ec;
+    const auto status = fs::status(ckpt, ec);
+    if (fs::is_directory(status))
+        throw UsageError(where + " is a directory, not a checkpoint file (a run folder holds best.safetensors or "
+                         "last.safetensors)");
+    if (!fs::exists(status)) throw UsageError(where + " does not exist");
+    if (!fs::is_regular_file(status)) throw UsageError(where + " is not a regular file");
+    return where;
+}
+
+/// The metadata value of `key`, or IoError naming the key and the file where it is missing.
+const std::string& metadata_value(const std::map<std::string, std::string>& meta, const std::string& where,
+                                  const char* key) {
+    const auto it = meta.find(key);
+    if (it == meta.end())
+        throw IoError(where + " has no " + key + " metadata (melanoma train writes it into best.safetensors and "
+                      "last.safetensors)");
+    return it->second;
+}
+/// A value from the file, for a message: cut to 80 characters.
+std::string shown(const std::string& value) { return io::detail::shown(value); }
+
+/// Checks what a checkpoint says of itself before a model is built for it, key by key: its format (a training
+/// state is named as one: UsageError), class_names (a JSON array of distinct, non-empty strings, as many as the
+/// model's outputs) and alert_threshold (a number in [0, 1]); IoError naming the key and the file otherwise.
+void read_checkpoint_classes(LoadedModel& m, const std::string& where) {
+    const auto& meta = m.meta;
+    const auto format = meta.find("format");
+    if (format != meta.end() && format->second == "ember-training-state")
+        throw UsageError(where + " is a training state (train writes it as backup.safetensors for train --resume), "
+                         "not a model checkpoint: use the run's best.safetensors or last.safetensors");
+    if (format == meta.end() || format->second != io::kCheckpointFormat)
+        throw IoError(where + " is not an ember checkpoint (format: " +
+                      (format == meta.end() ? std::string("(missing)") : shown(format->second)) + ")");
+
+    const std::string& names = metadata_value(meta, where, "class_names");
+    json j;
+    try {
+        j = json::parse(names);
+    } catch (const json::exception&) {
+        throw IoError(where + ": its class_names '" + shown(names) + "' is not JSON");
+    }
+    if (!j.is_array() || !std::all_of(j.begin(), j.end(), [](const json& v) { return v.is_string(); }))
+        throw IoError(where + ": its class_names '" + shown(names) + "' is not a JSON array of class names (strings)");
+    m.names = j.get<std::vector<std::string>>();
+    if (m.names.size() < 2)
+        throw IoError(where + ": its class_names '" + shown(names) + "' lists " + std::to_string(m.names.size()) +
+                      " class(es), a classifier has at least 2");
+    for (std::size_t i = 0; i < m.names.size(); ++i)
+        if (m.names[i].empty() || std::find(m.names.begin(), m.names.begin() + static_cast<std::ptrdiff_t>(i),
+                                            m.names[i]) != m.names.begin() + static_cast<std::ptrdiff_t>(i))
+            throw IoError(where + ": its class_names '" + shown(names) + "' holds an empty or repeated name ('" +
+                          shown(m.names[i]) + "')");
+    // The model's outputs: the shape of the last layer of the recorded architecture, "...;dense:Dense:[K]". One
+    // that does not read so is left to load_checkpoint, which compares the whole architecture.
+    if (const auto arch = meta.find("architecture"); arch != meta.end()) {
+        const std::string& a = arch->second;
+        const std::size_t open = a.rfind(":[");
+        if (open != std::string::npos && a.find(';', open) == std::string::npos && a.back() == ']') {
+            const std::string k = a.substr(open + 2, a.size() - open - 3);
+            const bool digits = !k.empty() && k.size() < 10 &&
+                                std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
+            if (digits && std::stoul(k) != m.names.size())
+                throw IoError(where + ": its class_names lists " + std::to_string(m.names.size()) +
+                              " classes, its model has " + k + " outputs");
+        }
+    }
+
+    const std::string& threshold = metadata_value(meta, where, "alert_threshold");
+    const std::size_t first = threshold.find_first_not_of(' ');
+    const std::string trimmed =
+        first == std::string::npos ? "" : threshold.substr(first, threshold.find_last_not_of(' ') - first + 1);
+    std::size_t used = 0;
+    try {
+        m.threshold = std::stod(trimmed, &used);
+    } catch (const std::exception&) {  // invalid_argument, out_of_range
+        used = 0;
+    }
+    if (trimmed.empty() || used != trimmed.size())
+        throw IoError(where + ": its alert_threshold '" + shown(threshold) + "' is not a number");
+    if (!(m.threshold >= 0 && m.threshold <= 1))  // NaN included
+        throw IoError(where + ": its alert_threshold '" + shown(threshold) + "' is not a probability in [0, 1]");
+}
+
 LoadedModel load_model(const fs::path& ckpt) {
-    if (!fs::is_regular_file(ckpt)) throw UsageError("checkpoint '" + ckpt.string() + "' does not exist");
+    const std::string where = checkpoint_file(ckpt);
     const auto meta = io::read_checkpoint_metadata(ckpt);
     LoadedModel m;
     m.meta = meta;
-    try {
-        m.names = json::parse(meta.at("class_names")).get<std::vector<std::string>>();
-        m.threshold = std::stod(meta.at("alert_threshold"));
-        if (meta.count("color_constancy")) m.color_constancy = meta.at("color_constancy");  // older: none
-    } catch (const std::exception&) {
-        throw IoError("checkpoint '" + ckpt.string() + "' lacks class_names / alert_threshold metadata (not written by melanoma train?)");
-    }
-    if (!(m.threshold >= 0 && m.threshold <= 1))
-        throw IoError("checkpoint '" + ckpt.string() + "': its alert_threshold '" + meta.at("alert_threshold") +
-                      "' is not a probability in [0, 1]");
+    read_checkpoint_classes(m, where);
+    if (meta.count("color_constancy")) m.color_constancy = meta.at("color_constancy");  // older: none
     m.placeholder_threshold = meta.count("alert_threshold_from") && meta.at("alert_threshold_from").starts_with("none");
     if (meta.count("alert_threshold_tta")) {  // empty: given by hand
         m.threshold_tta = meta.at("alert_threshold_tta");

@@ -1,7 +1,8 @@
 // examples/melanoma/main.cpp - the `melanoma` program: audit an ISIC class-folder dataset, train the reference CNN
 // under an honest protocol (split first, augment only the training side), evaluate it with what a dermatologist
 // needs (per-class recall, melanoma sensitivity/specificity, confusion matrix), and predict with a melanoma alert.
-// This file is the command line (CLI11; train's options come from their table, train_options.cpp); the
+// This file is the command line (CLI11; train's options come from their table, train_options.cpp; every numeric
+// option of every subcommand is checked against its range as the line is parsed, before any file is read); the
 // subcommands live in the files commands.hpp lists.
 #include <CLI/CLI.hpp>
 
@@ -28,9 +29,10 @@ void add_threads(CLI::App& sub, int& threads) {
     in_range(sub.add_option("--threads", threads, kThreadsHelp), ranges::threads)->capture_default_str();
 }
 
-/// --batch: train's batch size by default, which scoring needs for figures identical to train's.
+/// --batch: train's batch size by default, which scoring needs for figures identical to train's; as train's, at
+/// most 4096.
 void add_batch(CLI::App& sub, long& batch, const std::string& help) {
-    in_range(sub.add_option("--batch", batch, help), ranges::count)->capture_default_str();
+    in_range(sub.add_option("--batch", batch, help), ranges::batch)->capture_default_str();
 }
 
 /// --tta: the test-time augmentation of the scores.
@@ -42,7 +44,7 @@ void add_tta(CLI::App& sub, std::string& tta, const std::string& help) {
 /// train's --seed, --val-split, --split and --dedup, with train's defaults.
 void add_split_fallbacks(CLI::App& sub, EvalArgs& e, const std::string& when) {
     const std::string help = when + ", for checkpoints that do not record it";
-    sub.add_option("--seed", e.seed, help)->capture_default_str();
+    in_range(sub.add_option("--seed", e.seed, help), ranges::seed)->capture_default_str();
     in_range(sub.add_option("--val-split", e.val_split, help), ranges::fraction)->capture_default_str();
     sub.add_option("--split", e.split, help)->check(CLI::IsMember(kSplitKinds))->capture_default_str();
     sub.add_flag("--dedup", e.dedup, help);
@@ -143,6 +145,8 @@ CLI::App* add_predict(CLI::App& app, PredictArgs& a, int& threads) {
 
 int main(int argc, char** argv) {
     CLI::App app{"melanoma: train and evaluate a CNN on ISIC dermoscopy images, with a melanoma alert (ember example)"};
+    // A command line CLI11 refuses reads as the program's other usage errors do: "error: --lr: must be ...".
+    app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "error: " + CLI::FailureMessage::simple(a, e); });
     app.require_subcommand(1);
     AuditArgs aa;
     TrainArgs ta;

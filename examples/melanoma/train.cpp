@@ -36,14 +36,10 @@ namespace {
 
 // ---- the options ----------------------------------------------------------------------------------------------
 
-/// What the option table's checks cannot say alone: --epochs and --batch, --val-split and --rebalance (with their
-/// own wording), what needs a validation split under --val-split 0, and --color-jitter's numbers. Returns the
+/// What the option table's ranges cannot say alone (each value was checked against its range as the command line
+/// was parsed): what needs a validation split under --val-split 0, and --color-jitter's hue. Returns the
 /// ColorJitter those make (off without --color-jitter).
 vision::ColorJitter check_train_args(const TrainArgs& a) {
-    if (a.epochs <= 0) throw UsageError("--epochs must be > 0, got " + std::to_string(a.epochs));
-    if (a.batch <= 0) throw UsageError("--batch must be > 0, got " + std::to_string(a.batch));
-    if (!(a.val_split >= 0 && a.val_split < 1))
-        throw UsageError("--val-split must be in [0, 1) (0: train on all of Train, without validation)");
     const bool validate = a.val_split > 0;
     if (validate && a.alert_threshold >= 0)
         throw UsageError("--alert-threshold is for --val-split 0: with a validation split the threshold is chosen on it "
@@ -64,7 +60,6 @@ vision::ColorJitter check_train_args(const TrainArgs& a) {
         for (const auto& [option, why] : needs_validation)
             if (a.given.count(option)) throw UsageError(why);
     }
-    if (a.rebalance < 0) throw UsageError("--rebalance must be >= 0");
     if (a.color_jitter.empty()) return {};
     if (a.color_jitter.size() != 4) throw UsageError("--color-jitter takes 4 numbers: brightness contrast saturation hue");
     try {
@@ -72,6 +67,18 @@ vision::ColorJitter check_train_args(const TrainArgs& a) {
     } catch (const ValueError& e) {
         throw UsageError(std::string("--color-jitter: ") + e.what());
     }
+}
+
+/// The training loader's batch: --batch, capped to the training side's images with a note. Not refused: the loader
+/// makes one batch of all of them either way (Keras' fit does the same), each sample draws its randomness by its
+/// index, not its batch, so the run is the one --batch <images> trains; and a recipe's --batch then runs as it is
+/// on a small sample (--limit). The run's records keep --batch as given.
+long training_batch(const TrainArgs& a, std::size_t images) {
+    const auto n = static_cast<long>(images);
+    if (a.batch <= n || n == 0) return a.batch;
+    std::cout << "Note: --batch " << a.batch << " is more than the " << n << " training images: each epoch is one batch of "
+              << n << "\n";
+    return n;
 }
 
 /// --color-jitter as the records keep it: "none", or the four strengths exactly, comma-separated.
@@ -473,7 +480,8 @@ int run_train(TrainArgs a) {
     d.resolved.color_jitter = jitter_text(jitter);
     const vision::ImageDataset train_images(d.set, training_augmentation(a, jitter)), val_images(d.set);
     data::DataLoader train_loader(train_images, d.split.train,
-                                  {.batch_size = a.batch, .shuffle = true, .seed = a.seed, .workers = a.loader_threads});
+                                  {.batch_size = training_batch(a, d.split.train.size()), .shuffle = true, .seed = a.seed,
+                                   .workers = a.loader_threads});
     std::optional<data::DataLoader<vision::ImageDataset>> val_loader;
     if (a.val_split > 0) val_loader.emplace(val_images, d.split.validation, data::LoaderOptions{.batch_size = a.batch});
 

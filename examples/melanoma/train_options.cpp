@@ -77,8 +77,9 @@ void other_extra_folders(const ResumeCheck& c, const std::string&, const std::st
 
 // ---- the table ------------------------------------------------------------------------------------------------
 
-/// The table, in --help's order. (The help of an option with a `range` or `choices` states them; CLI11 refuses
-/// other values as it parses.)
+/// The table, in --help's order. Every numeric option has a `range` (ranges:: in train_options.hpp); the help of
+/// an option with a range or `choices` states them where they are not plain, and CLI11 refuses other values as it
+/// parses, before any file is read.
 const std::vector<TrainOption> kTrainOptions{
     {.flag = "--data", .bind = member(&TrainArgs::data),
      .help = "dataset folder (Train/ is used); without it the public copy is downloaded",
@@ -87,20 +88,23 @@ const std::vector<TrainOption> kTrainOptions{
      .on_change = other_train_folder},
     {.flag = "--out", .bind = member(&TrainArgs::out), .help = "run folder: checkpoint, history.csv, plots, val_metrics.json",
      .show_default = false, .resume = Resume::ignored},
-    {.flag = "--epochs", .bind = member(&TrainArgs::epochs), .help = "epochs", .resume = Resume::may_change,
-     .on_change = epochs_may_grow},
-    {.flag = "--batch", .bind = member(&TrainArgs::batch), .help = "batch size"},
+    {.flag = "--epochs", .bind = member(&TrainArgs::epochs), .help = "epochs", .range = ranges::epochs,
+     .resume = Resume::may_change, .on_change = epochs_may_grow},
+    {.flag = "--batch", .bind = member(&TrainArgs::batch),
+     .help = "batch size (at most 4096; one larger than the training side is capped to it, with a note)",
+     .range = ranges::batch},
     {.flag = "--seed", .bind = member(&TrainArgs::seed),
-     .help = "seed of the split, initial weights, shuffling, dropout and augmentation", .meta_key = "seed"},
+     .help = "seed of the split, initial weights, shuffling, dropout and augmentation", .range = ranges::seed,
+     .meta_key = "seed"},
     {.flag = "--split-seed", .bind = member(&TrainArgs::split_seed),
      .help = "seed of the split alone (default: --seed); runs that differ only in --seed then share a validation "
              "split, and their ensemble can be judged on it",
-     .show_default = false, .meta_key = "split_seed",
+     .range = ranges::split_seed, .show_default = false, .meta_key = "split_seed",
      .recorded = [](const TrainArgs&, const Resolved& r) { return std::to_string(r.split_seed); }},
     {.flag = "--val-split", .bind = member(&TrainArgs::val_split),
      .help = "validation fraction; 0: train on all of Train without validation (the last epoch is the model; "
              "needs --alert-threshold)",
-     .meta_key = "val_split"},
+     .range = ranges::validation, .meta_key = "val_split"},
     {.flag = "--split", .bind = member(&TrainArgs::split), .help = "stratified | keras (Keras' image_dataset_from_directory split)",
      .choices = kSplitKinds, .meta_key = "split",
      .meta_value = [](const TrainArgs& a, const Resolved&) { return a.val_split > 0 ? a.split : std::string("none"); }},
@@ -115,7 +119,7 @@ const std::vector<TrainOption> kTrainOptions{
     {.flag = "--color-jitter", .bind = member(&TrainArgs::color_jitter),
      .help = "training-side colour augmentation, 4 numbers: brightness contrast saturation hue (torchvision's "
              "ColorJitter; e.g. 0.2 0.2 0.2 0.02; default off)",
-     .values = 4, .show_default = false, .meta_key = "color_jitter",
+     .range = ranges::strength, .values = 4, .show_default = false, .meta_key = "color_jitter",
      .recorded = [](const TrainArgs&, const Resolved& r) { return r.color_jitter; }},
     {.flag = "--channel-gain", .bind = member(&TrainArgs::channel_gain),
      .help = "training-side random white balance: R, G and B each multiplied by its own gain drawn "
@@ -128,7 +132,8 @@ const std::vector<TrainOption> kTrainOptions{
              "zoom's resampling",
      .range = ranges::ratio, .meta_key = "stretch"},
     {.flag = "--rebalance", .bind = member(&TrainArgs::rebalance),
-     .help = "extra samples per class, Augmentor style (0: off; the seed used 500)", .meta_key = "rebalance"},
+     .help = "extra samples per class, Augmentor style (0: off; the seed used 500)", .range = ranges::off_or_count,
+     .meta_key = "rebalance"},
     {.flag = "--extra-train", .bind = member(&TrainArgs::extra_train),
      .help = "another folder of class folders (a subset of Train's classes) added to the training side only, "
              "after the split; images identical to Train images are dropped; repeatable",
@@ -153,7 +158,7 @@ const std::vector<TrainOption> kTrainOptions{
     {.flag = "--loader-threads", .bind = member(&TrainArgs::loader_threads),
      .help = "threads that assemble and augment the next training batch while one trains (results do not depend on it)",
      .range = ranges::count, .resume = Resume::ignored},
-    {.flag = "--lr", .bind = member(&TrainArgs::lr), .help = "Adam learning rate"},
+    {.flag = "--lr", .bind = member(&TrainArgs::lr), .help = "Adam learning rate", .range = ranges::rate},
     {.flag = "--weight-decay", .bind = member(&TrainArgs::weight_decay),
      .help = "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "
              "each step",
@@ -175,7 +180,7 @@ const std::vector<TrainOption> kTrainOptions{
              "after 3 epochs without a better --monitor value, Keras' ReduceLROnPlateau)",
      .choices = {"constant", "cosine", "step", "plateau"}},
     {.flag = "--patience", .bind = member(&TrainArgs::patience),
-     .help = "early stopping: epochs without a better monitored value (0: off)"},
+     .help = "early stopping: epochs without a better monitored value (0: off)", .range = ranges::off_or_count},
     {.flag = "--monitor", .bind = member(&TrainArgs::monitor),
      .help = "what picks the best checkpoint and drives early stopping and --lr-schedule plateau",
      .choices = {"val_accuracy", "val_balanced_accuracy", "val_loss"}},
@@ -193,7 +198,8 @@ const std::vector<TrainOption> kTrainOptions{
              "--lr-schedule cosine); without a backup the run starts from its first epoch",
      .resume = Resume::ignored},
     {.flag = "--limit", .bind = member(&TrainArgs::limit),
-     .help = "use a seeded sample of at most this many training images (quick checks)", .show_default = false},
+     .help = "use a seeded sample of at most this many training images (quick checks; 0: every image)",
+     .range = ranges::limit, .show_default = false},
 };
 
 /// An entry's text in the run options.
@@ -203,10 +209,27 @@ std::string recorded_text(const TrainOption& o, const TrainArgs& a, const Resolv
 
 }  // namespace
 
+std::string refusal(const Range& range, const std::string& value) {
+    // The text is read as C's strtod reads it ("nan", "inf", "1e400" = inf), in full; an integer is digits only,
+    // so "2.5", "1e3" and "inf" are not one. What is not a number at all is refused with the rule too.
+    const char* begin = value.c_str();
+    char* end = nullptr;
+    const double x = std::strtod(begin, &end);
+    const bool number = !value.empty() && end == begin + value.size();
+    const std::size_t sign = !value.empty() && (value[0] == '-' || value[0] == '+') ? 1 : 0;
+    const bool integer = value.size() > sign && value.find_first_not_of("0123456789", sign) == std::string::npos;
+    if (range.integer && !integer) return std::string("must be an integer ") + range.rule + ", got " + value;
+    if (!number || !range.ok(x)) return std::string("must be ") + range.rule + ", got " + value;
+    if (x > range.max) return "must be <= " + exact(range.max) + ", got " + value;
+    return {};
+}
+
 CLI::Option* in_range(CLI::Option* option, Range range) {
-    const auto check = [range](const std::string& v) {
-        const double x = std::strtod(v.c_str(), nullptr);
-        return range.ok(x) ? std::string() : "must be " + std::string(range.rule) + ", got " + v;
+    const auto check = [range, flag = option->get_name()](const std::string& v) {
+        std::string why = refusal(range, v);
+        // a ParseError that is not CLI11's ValidationError leaves the validator as it is, without CLI11's prefix
+        if (!why.empty() && range.sentence) throw CLI::ParseError(flag + " " + why, CLI::ExitCodes::ValidationError);
+        return why;
     };
     return option->check(check, range.label);
 }

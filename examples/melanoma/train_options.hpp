@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -60,28 +61,62 @@ struct TrainArgs {
 
 // ---- checks the subcommands share -----------------------------------------------------------------------------
 
-/// A number's range: `ok` says whether a value lies in it (NaN lies in none), `rule` how a refusal says it, and
-/// `label` how --help marks the option's type (CLI11's "INT:NONNEGATIVE"; empty: not at all, the help says it).
+/// A number's range, checked on the option's text as the command line is parsed (before any file is read): `ok`
+/// says whether a value lies in it (NaN lies in none, and each range says whether an infinity does), `rule` how a
+/// refusal says it - "--lr: must be a finite number > 0, got inf" - and `label` how --help marks the option's type
+/// (CLI11's "INT:NONNEGATIVE"; empty: not at all, the help says it).
 struct Range {
     bool (*ok)(double) = nullptr;  // nullptr: no range
     const char* rule = "";
     const char* label = "";
+    /// The text must be an integer ("--epochs: must be an integer > 0, got 2.5"; then the rule is checked).
+    bool integer = false;
+    /// A cap beyond `ok`, refused as "must be <= max, got ..." (--batch's 4096).
+    double max = std::numeric_limits<double>::infinity();
+    /// Refused as one sentence, "--epochs must be > 0, got 0": the wording train used for --epochs, --batch and
+    /// --val-split before the table checked them, kept for the scripts that match it; else CLI11's "--lr: must ...".
+    bool sentence = false;
 };
 
+/// --batch's cap: a batch of 4096 images of 180x180 already holds 1.6 GB of input and its activations several
+/// times that; no CPU run wants more. (A --batch larger than the training side is capped to it: train.cpp.)
+inline constexpr long kMaxBatch = 4096;
+
+/// The ranges of the subcommands' numeric options; every numeric option has one (tests/examples/
+/// test_cli_option_checks.cpp tries each kind). NaN and the infinities lie in none but where a rule says so.
 namespace ranges {
+// reals
+inline constexpr Range rate{[](double x) { return std::isfinite(x) && x > 0; }, "a finite number > 0"};
 inline constexpr Range probability{[](double x) { return x >= 0 && x <= 1; }, "in [0, 1]"};
 inline constexpr Range fraction{[](double x) { return x > 0 && x < 1; }, "in (0, 1)"};
+inline constexpr Range validation{.ok = [](double x) { return x >= 0 && x < 1; },
+                                  .rule = "in [0, 1) (0: train on all of Train, without validation)", .sentence = true};
 inline constexpr Range strength{[](double x) { return std::isfinite(x) && x >= 0; }, "finite and >= 0 (0: off)"};
 inline constexpr Range smoothing{[](double x) { return x >= 0 && x <= 1; }, "in [0, 1] (0: off)"};
 inline constexpr Range momentum{[](double x) { return x >= 0 && x < 1; }, "in [0, 1) (0: off)"};
 inline constexpr Range ratio{[](double x) { return std::isfinite(x) && x >= 1; }, "finite and >= 1 (1: off)"};
 inline constexpr Range gain{[](double x) { return x > 0 && x < 10; }, "in (0, 10)"};
-inline constexpr Range threads{[](double x) { return x >= 0; }, ">= 0 (0: all cores)", "NONNEGATIVE"};
-inline constexpr Range count{[](double x) { return x >= 1; }, ">= 1", "POSITIVE"};
+// integers
+inline constexpr Range epochs{.ok = [](double x) { return x > 0; }, .rule = "> 0", .integer = true, .sentence = true};
+inline constexpr Range batch{.ok = [](double x) { return x > 0; }, .rule = "> 0", .integer = true,
+                             .max = kMaxBatch, .sentence = true};
+/// --threads: more OpenMP threads than any machine has cores only slows a run (and may not start).
+inline constexpr Range threads{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: all cores)",
+                               .label = "NONNEGATIVE", .integer = true, .max = 1024};
+inline constexpr Range count{.ok = [](double x) { return x >= 1; }, .rule = ">= 1", .label = "POSITIVE",
+                             .integer = true};
+inline constexpr Range off_or_count{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: off)", .integer = true};
+inline constexpr Range limit{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: every image)", .integer = true};
+inline constexpr Range seed{.ok = [](double x) { return x >= 0; }, .rule = ">= 0", .integer = true};
+inline constexpr Range split_seed{.ok = [](double x) { return x >= -1; }, .rule = ">= -1 (-1: --seed)",
+                                  .integer = true};
 }  // namespace ranges
 
-/// Adds to `option` the check of `range` - "must be <rule>, got <value>" for a value outside it (CLI11 prefixes
-/// the option's name) - and returns it.
+/// Why `range` refuses the text `value` ("must be in [0, 1], got nan"), or "" where it accepts it.
+std::string refusal(const Range& range, const std::string& value);
+
+/// Adds to `option` the check of `range` (refusal(); CLI11 prefixes the option's name, a `sentence` range names
+/// it itself) and returns it. Every numeric option of every subcommand has one.
 CLI::Option* in_range(CLI::Option* option, Range range);
 
 /// The choices of --split (train, and evaluate/calibrate for checkpoints that do not record it).
@@ -89,7 +124,7 @@ inline const std::vector<std::string> kSplitKinds{"stratified", "keras"};
 /// The choices of --tta (evaluate, calibrate, predict).
 inline const std::vector<std::string> kTtaKinds{"none", "flips"};
 /// The help of --threads, every subcommand's but audit's.
-inline constexpr const char* kThreadsHelp = "OpenMP threads (0: all cores)";
+inline constexpr const char* kThreadsHelp = "OpenMP threads (0: all cores; at most 1024)";
 
 // ---- the table of train's options -----------------------------------------------------------------------------
 

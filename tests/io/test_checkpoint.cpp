@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <vector>
 
 #include <ember/nn/nn.hpp>
 #include <ember/io/checkpoint.hpp>
@@ -133,4 +136,73 @@ TEST_CASE("a checkpoint of any built Module, not only a Sequential, round-trips 
     nn::Dense<double> unbuilt(3);
     CHECK(test::error_message<StateError>([&] { io::save_checkpoint(path, unbuilt); }) ==
           "save_checkpoint: the model is not built");
+}
+
+TEST_CASE("a checkpoint holding a NaN or an infinity is refused, naming the tensor, and changes nothing",
+          "[io][checkpoint][errors]") {
+    auto a = small_model(3);
+    a.build({8, 8, 3}, 1);
+    auto b = small_model(3);
+    b.build({8, 8, 3}, 2);
+    const auto path = temp("poisoned.safetensors");
+    const auto params = a.named_parameters();
+    std::vector<std::vector<float>> before;
+    for (const auto& p : b.parameters()) before.push_back(p.to_vector());
+    const auto refused = [&](std::size_t tensor, index_t at, float value) {
+        Tensor<float> w = params[tensor].value;
+        const float kept = w.data()[at];
+        w.data()[at] = value;
+        io::save_checkpoint(path, a);
+        w.data()[at] = kept;
+        CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, b); }) ==
+              "checkpoint '" + path.string() + "': tensor '" + params[tensor].name + "' holds a NaN or infinite value " +
+                  "(first at index " + std::to_string(at) + "): the checkpoint is corrupt or was written by a diverged run");
+        const auto now = b.parameters();
+        for (std::size_t i = 0; i < now.size(); ++i) CHECK(now[i].to_vector() == before[i]);
+    };
+    refused(0, 17, std::numeric_limits<float>::infinity());
+    refused(0, 0, std::numeric_limits<float>::quiet_NaN());
+    refused(params.size() - 1, params.back().value.numel() - 1, -std::numeric_limits<float>::infinity());
+    // the largest finite values and the subnormals pass
+    Tensor<float> w = params[0].value;
+    w.data()[3] = std::numeric_limits<float>::max();
+    w.data()[4] = -std::numeric_limits<float>::denorm_min();
+    io::save_checkpoint(path, a);
+    io::load_checkpoint(path, b);
+    CHECK(b.parameters()[0].to_vector() == a.parameters()[0].to_vector());
+}
+
+TEST_CASE("first_non_finite finds the first NaN or infinity across blocks, for float and double", "[io][checkpoint]") {
+    auto f = Tensor<float>::zeros({10'000});
+    CHECK(io::checkpoint_detail::first_non_finite(f) == -1);
+    f.data()[9'999] = std::numeric_limits<float>::signaling_NaN();
+    f.data()[5'000] = -std::numeric_limits<float>::quiet_NaN();
+    CHECK(io::checkpoint_detail::first_non_finite(f) == 5'000);
+    auto d = Tensor<double>::full({4'097}, std::numeric_limits<double>::max());
+    CHECK(io::checkpoint_detail::first_non_finite(d) == -1);
+    d.data()[4'096] = std::numeric_limits<double>::infinity();
+    CHECK(io::checkpoint_detail::first_non_finite(d) == 4'096);
+    CHECK(io::checkpoint_detail::first_non_finite(Tensor<float>::zeros({0})) == -1);
+}
+
+TEST_CASE("a tensor of an integer dtype where the model has floats is named with its dtype", "[io][checkpoint][errors]") {
+    auto a = small_model(3);
+    a.build({8, 8, 3}, 1);
+    const auto path = temp("int.safetensors");
+    io::save_checkpoint(path, a);
+    auto file = io::load_safetensors<float>(path);
+    const std::string name = a.named_parameters()[1].name;
+    const Shape shape = file.tensors.at(name).shape();
+    file.tensors.erase(name);
+    file.integers[name] = {shape, std::vector<std::int64_t>(static_cast<std::size_t>(shape.numel()))};
+    io::save_safetensors(path, file);
+    CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(path, a); }) ==
+          "checkpoint '" + path.string() + "': tensor '" + name + "' has dtype I64, the model uses F32");
+    // an integer tensor the model does not have is an extra tensor like any other
+    io::save_checkpoint(path, a);
+    file = io::load_safetensors<float>(path);
+    file.integers["zz.labels"] = {Shape{2}, {0, 1}};
+    io::save_safetensors(path, file);
+    CHECK_THAT(test::error_message<ValueError>([&] { io::load_checkpoint(path, a); }),
+               Catch::StartsWith("checkpoint '" + path.string() + "' has a tensor 'zz.labels' the model does not have"));
 }

@@ -224,3 +224,83 @@ TEST_CASE("save_safetensors rejects bad names and unwritable places, leaving no 
     CHECK(test::error_message<IoError>([&] { io::save_safetensors<float>(nowhere, {{"w", t}}); }) ==
           "cannot write '" + nowhere.string() + ".tmp'");
 }
+
+TEST_CASE("a hostile header is refused before parsing: nesting, entry count, rank, and messages stay short",
+          "[data][safetensors][errors]") {
+    const auto p = temp_file("hostile.safetensors");
+    const std::string where = "'" + p.string() + "'";
+    const auto message = [&] { return test::error_message<IoError>([&] { (void)io::load_safetensors<float>(p); }); };
+
+    SECTION("nesting 100,000 deep (nlohmann's recursive parser overflowed the stack): refused at level 9") {
+        const std::size_t depth = 100'000;
+        write_bytes(p, "{\"w\":" + std::string(depth, '[') + std::string(depth, ']') + "}", "");
+        CHECK(message() == where + " has a malformed header: entry 'w' nests JSON deeper than 8 levels (at byte 12 of "
+                                   "the header); a safetensors header needs 3");
+        write_bytes(p, std::string(depth, '[') + std::string(depth, ']'), "");
+        CHECK(message() == where + " has a malformed header: the header nests JSON deeper than 8 levels (at byte 8 of "
+                                   "the header); a safetensors header needs 3");
+        // unbalanced: the scan refuses it as well, before any parser sees it
+        write_bytes(p, "{\"__metadata__\":" + std::string(depth, '{'), "");
+        CHECK_THAT(message(), Catch::Contains("entry '__metadata__' nests JSON deeper than 8 levels"));
+    }
+    SECTION("8 levels pass the scan; brackets inside strings and escaped quotes do not count") {
+        write_bytes(p, R"({"__metadata__":{"k":[[[[[["x"]]]]]]}})", "");
+        CHECK(message() == where + ": __metadata__ value of 'k' is not a string");
+        write_bytes(p, R"({"__metadata__":{"k":[[[[[[["x"]]]]]]]}})", "");
+        CHECK_THAT(message(), Catch::Contains("entry '__metadata__' nests JSON deeper than 8 levels (at byte 27"));
+        write_bytes(p, R"({"__metadata__":{"k\"[[[[[[[[[[":"\"[[[[[[[[[[[[{{{{{{{{{{\\"}})", "");
+        const auto loaded = io::load_safetensors<float>(p);
+        CHECK(loaded.metadata.at("k\"[[[[[[[[[[") == "\"[[[[[[[[[[[[{{{{{{{{{{\\");
+    }
+    SECTION("more entries than kSafetensorsMaxEntries, or a shape of 100,001 dimensions") {
+        std::string many = "{";
+        for (std::size_t i = 0; i <= io::kSafetensorsMaxEntries + 1; ++i) many += "\"t" + std::to_string(i) + "\":0,";
+        many.back() = '}';
+        write_bytes(p, many, "");
+        CHECK_THAT(message(), Catch::StartsWith(where + " has a malformed header: more than 100000 entries (at byte "));
+        std::string dims = R"({"w":{"dtype":"F32","shape":[)";
+        for (std::size_t i = 0; i <= io::kSafetensorsMaxEntries; ++i) dims += "1,";
+        dims.back() = ']';
+        write_bytes(p, dims + R"(,"data_offsets":[0,4]}})", "abcd");
+        CHECK_THAT(message(), Catch::StartsWith(where + " has a malformed header: entry 'w' holds a JSON array or "
+                                                        "object of more than 100000 values (at byte "));
+    }
+    SECTION("a shape of rank 17") {
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}})",
+                    "abcd");
+        CHECK(message() == where + ": tensor 'w' has a shape of 17 dimensions, more than the 16 supported");
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}})",
+                    "abcd");
+        CHECK(io::load_safetensors<float>(p).tensors.at("w").shape().rank() == 16);
+    }
+    SECTION("a long value or name is quoted to about 80 characters") {
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[2],"junk":")" + std::string(100'000, 'x') + "\"}}", "");
+        const std::string m = message();
+        CHECK_THAT(m, Catch::StartsWith(where + ": malformed entry for tensor 'w': expected an object with dtype, "
+                                                "shape and data_offsets, got {\"dtype\":\"F32\",\"junk\":\"xxx") &&
+                          Catch::EndsWith("xxx..."));
+        CHECK(m.size() < where.size() + 200);
+        const std::string name(5000, 'n');
+        write_bytes(p, "{\"" + name + R"(":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}})", "ab");
+        CHECK(message() == where + ": tensor '" + std::string(80, 'n') +
+                               "... (5000 characters)' has dtype I8, only F32, F64, I32 and I64 are supported");
+        // a cut inside a UTF-8 sequence does not throw while the message is made
+        std::string accents = "a";
+        for (int i = 0; i < 100; ++i) accents += "\xc3\xa9";
+        write_bytes(p, R"({"w":{"dtype":"F32","shape":[2],"junk":")" + accents + "\"}}", "");
+        CHECK_THAT(message(), Catch::Contains("malformed entry for tensor 'w'"));
+        CHECK(io::detail::brief(nlohmann::json::array({1, 2, "a"})) == "[1,2,\"a\"]");
+    }
+}
+
+TEST_CASE("save_safetensors writes through fsync, into the current folder too", "[data][safetensors]") {
+    // The folder of a bare file name is ".", which the folder's fsync opens.
+    const fs::path dir = temp_file("cwd-save");
+    fs::create_directories(dir);
+    const fs::path previous = fs::current_path();
+    fs::current_path(dir);
+    io::save_safetensors<float>("bare.safetensors", {{"w", Tensor<float>::ones({3})}});
+    fs::current_path(previous);
+    CHECK(io::load_safetensors<float>(dir / "bare.safetensors").tensors.at("w").to_vector() == std::vector<float>{1, 1, 1});
+    CHECK_FALSE(fs::exists(dir / "bare.safetensors.tmp"));
+}

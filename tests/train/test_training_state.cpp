@@ -175,6 +175,30 @@ TEST_CASE("a training state that does not fit is refused, naming what differs, a
                           Catch::Contains("is not an ember training state (format: ember-checkpoint)"));
         unchanged();
     }
+    SECTION("a weight or an optimizer moment that is NaN or infinite (a corrupt file, or a diverged run)") {
+        const fs::path poisoned = dir / "poisoned.safetensors";
+        const auto poison = [&](const Tensor<float>& t, index_t at, float value) {
+            Tensor<float> shared = t;
+            const float kept = shared.data()[at];
+            shared.data()[at] = value;
+            train::save_training_state(poisoned, m, adam, h);
+            shared.data()[at] = kept;
+            return test::error_message<ValueError>([&] { train::load_training_state(poisoned, fresh, fresh_adam); });
+        };
+        const std::string where = "training state '" + poisoned.string() + "': tensor '";
+        const std::string tail = "): the training state is corrupt or was written by a diverged run";
+        const auto named = m.named_parameters();
+        CHECK(poison(named[0].value, 17, std::numeric_limits<float>::infinity()) ==
+              where + "model/" + named[0].name + "' holds a NaN or infinite value (first at index 17" + tail);
+        unchanged();
+        CHECK(poison(named[1].value, 1, std::numeric_limits<float>::quiet_NaN()) ==
+              where + "model/" + named[1].name + "' holds a NaN or infinite value (first at index 1" + tail);
+        unchanged();
+        const auto [moment, state] = adam.named_state().back();
+        CHECK(poison(state, 0, std::numeric_limits<float>::quiet_NaN()) ==
+              where + "optimizer/" + moment + "' holds a NaN or infinite value (first at index 0" + tail);
+        unchanged();
+    }
     SECTION("a truncated file") {
         const fs::path cut = dir / "cut.safetensors";
         fs::copy_file(path, cut, fs::copy_options::overwrite_existing);

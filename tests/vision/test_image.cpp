@@ -228,3 +228,62 @@ TEST_CASE("the isic-mini JPEGs decode to 180x180 RGB", "[data][image][isic]") {
     }
     CHECK(seen == 5);
 }
+
+TEST_CASE("decode_image refuses images over its limits before decoding them", "[data][image][errors]") {
+    using Bytes = std::vector<std::uint8_t>;
+    const auto le16 = [](int v) { return Bytes{static_cast<std::uint8_t>(v & 0xFF), static_cast<std::uint8_t>(v >> 8)}; };
+    const auto be32 = [](int v) {
+        return Bytes{static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+                     static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+    };
+    const auto cat = [](std::initializer_list<Bytes> parts) {
+        Bytes out;
+        for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+        return out;
+    };
+    const auto error = [](const Bytes& b, const std::string& name) {
+        return test::error_message<IoError>([&] { vision::decode_image(b, name); });
+    };
+    // a GIF header (13 bytes) declaring an 18000 x 18000 canvas: stb_image would allocate 1.3 GB per canvas buffer
+    const Bytes gif = cat({Bytes{'G', 'I', 'F', '8', '9', 'a'}, le16(18000), le16(18000), Bytes{0, 0, 0, 0x3B}});
+    CHECK(error(gif, "canvas.gif") == "cannot decode 'canvas.gif': the GIF header declares 18000 x 18000 = 324000000 "
+                                      "pixels, over the limit of 50000000 (DecodeLimits::max_pixels)");
+    // a PNG signature and IHDR (8-bit RGB) declaring 18000 x 18000, no pixel data
+    const Bytes png = cat({Bytes{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, be32(13), Bytes{'I', 'H', 'D', 'R'},
+                           be32(18000), be32(18000), Bytes{8, 2, 0, 0, 0}, be32(0)});
+    CHECK(error(png, "huge.png") == "cannot decode 'huge.png': the PNG header declares 18000 x 18000 = 324000000 "
+                                    "pixels, over the limit of 50000000 (DecodeLimits::max_pixels)");
+    // a BMP (BITMAPINFOHEADER, 24-bit) declaring 20000 x 20000
+    const auto le32 = [](int v) {
+        return Bytes{static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v >> 16),
+                     static_cast<std::uint8_t>(v >> 24)};
+    };
+    const Bytes bmp = cat({Bytes{'B', 'M'}, le32(54 + 100), le32(0), le32(54), le32(40), le32(20000), le32(20000),
+                           le16(1), le16(24), le32(0), le32(0), le32(0), le32(0), le32(0), le32(0), Bytes(100, 0)});
+    CHECK(error(bmp, "huge.bmp") == "cannot decode 'huge.bmp': the BMP header declares 20000 x 20000 = 400000000 "
+                                    "pixels, over the limit of 50000000 (DecodeLimits::max_pixels)");
+
+    // the limits are settable per call: a 5 x 4 image passes at 20 pixels, not at 19
+    const auto dir = test::fresh_dir("decode-limits");
+    test::write_image(dir / "a.png", 5, 4, 3);
+    CHECK(vision::decode_image(dir / "a.png", {.max_pixels = 20}).width == 5);
+    CHECK(test::error_message<IoError>([&] { vision::decode_image(dir / "a.png", {.max_pixels = 19}); }) ==
+          "cannot decode '" + (dir / "a.png").string() +
+              "': the PNG header declares 5 x 4 = 20 pixels, over the limit of 19 (DecodeLimits::max_pixels)");
+    // and the file size: read at most max_bytes
+    const auto size = fs::file_size(dir / "a.png");
+    CHECK(vision::decode_image(dir / "a.png", {.max_bytes = size}).height == 4);
+    CHECK(test::error_message<IoError>([&] { vision::decode_image(dir / "a.png", {.max_bytes = size - 1}); }) ==
+          "cannot decode '" + (dir / "a.png").string() + "': the file is " + std::to_string(size) +
+              " bytes, over the limit of " + std::to_string(size - 1) + " bytes (DecodeLimits::max_bytes)");
+    CHECK(test::error_message<IoError>([&] { vision::probe_image(dir / "a.png", {.max_bytes = 10}); }) ==
+          "cannot read image '" + (dir / "a.png").string() + "': the file is " + std::to_string(size) +
+              " bytes, over the limit of 10 bytes (DecodeLimits::max_bytes)");
+    CHECK(test::error_message<IoError>([&] { vision::decode_image(gif, "g.gif", {.max_bytes = 12}); }) ==
+          "cannot decode 'g.gif': the data is 14 bytes, over the limit of 12 bytes (DecodeLimits::max_bytes)");
+    // probing is not limited by pixels: it reports the declared size
+    test::write_text(dir / "canvas.gif", std::string(gif.begin(), gif.end()));
+    CHECK(vision::probe_image(dir / "canvas.gif").width == 18000);
+    CHECK(test::error_message<ValueError>([&] { vision::decode_image(dir / "a.png", {.max_pixels = 0}); }) ==
+          "DecodeLimits: max_pixels and max_bytes must be > 0, got 0 and 268435456");
+}

@@ -1,12 +1,15 @@
 // ember/io/checkpoint.hpp - model checkpoints as safetensors files: the parameters under their names
 // ("conv2d.kernel", ...) plus metadata: format version, input shape, architecture and anything the caller adds
-// (class names, alert threshold). Written atomically; loading checks every name, dtype and shape.
+// (class names, alert threshold). Written atomically; loading checks every name, dtype, shape and value.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ember/io/safetensors.hpp"
@@ -81,11 +84,52 @@ template <Real T>
 void check_tensor(const io::Safetensors<T>& file, const std::string& where, const std::string& name, const Shape& shape,
                   const char* who = "the model", const std::string& hint = "") {
     auto it = file.tensors.find(name);
+    EMBER_CHECK(it != file.tensors.end() || !file.integers.contains(name), ValueError, where, ": tensor '", name,
+                "' has dtype ", file.dtypes.at(name), ", the model uses ", detail::dtype_name<T>());
     EMBER_CHECK(it != file.tensors.end(), ValueError, where, " has no tensor '", name, "'", hint);
     EMBER_CHECK(file.dtypes.at(name) == detail::dtype_name<T>(), ValueError, where, ": tensor '", name,
                 "' has dtype ", file.dtypes.at(name), ", the model uses ", detail::dtype_name<T>());
     EMBER_CHECK(it->second.shape() == shape, ValueError, where, ": tensor '", name, "' has shape ", it->second.shape(),
                 ", ", who, " expects ", shape);
+}
+
+/// The index of the first NaN or infinite value of `t`, or -1 where every value is finite. Tests the exponent bits
+/// (all ones for NaN and infinities) rather than calling std::isfinite, which -ffinite-math-only may fold to true;
+/// the integer OR over a block vectorises, and only a block that holds one is searched again.
+template <Real T>
+index_t first_non_finite(const Tensor<T>& t) {
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    constexpr auto exponent = static_cast<Bits>(sizeof(T) == 4 ? 0x7f800000ull : 0x7ff0000000000000ull);
+    const T* data = t.data();
+    const index_t n = t.numel();
+    constexpr index_t block = 4096;
+    for (index_t b = 0; b < n; b += block) {
+        const index_t e = std::min(n, b + block);
+        bool any = false;
+        for (index_t i = b; i < e; ++i) {
+            Bits bits;
+            std::memcpy(&bits, data + i, sizeof bits);
+            any |= (bits & exponent) == exponent;
+        }
+        if (!any) continue;
+        for (index_t i = b; i < e; ++i) {
+            Bits bits;
+            std::memcpy(&bits, data + i, sizeof bits);
+            if ((bits & exponent) == exponent) return i;
+        }
+    }
+    return -1;
+}
+
+/// Checks that tensor `name` of `file` holds only finite values (ValueError naming it and the first bad index;
+/// `kind` is "checkpoint" or "training state"): a NaN or infinite weight makes every prediction NaN, which no
+/// comparison with a threshold ever flags.
+template <Real T>
+void check_finite(const io::Safetensors<T>& file, const std::string& where, const std::string& name,
+                  const std::string& kind) {
+    const index_t i = first_non_finite(file.tensors.at(name));
+    EMBER_CHECK(i < 0, ValueError, where, ": tensor '", name, "' holds a NaN or infinite value (first at index ", i,
+                "): the ", kind, " is corrupt or was written by a diverged run");
 }
 }  // namespace checkpoint_detail
 
@@ -105,8 +149,9 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module<T>& mod
 }
 
 /// Reads a checkpoint's metadata and checks it against the built `model`, then copies every parameter in.
-/// Throws IoError for an unreadable or truncated file, and ValueError naming the first mismatch (another
-/// format, architecture, missing or extra tensor, shape) - in which case the model is left unchanged.
+/// Throws IoError for an unreadable, truncated or malformed file, and ValueError naming the first mismatch
+/// (another format, architecture, missing or extra tensor, dtype, shape) or the first tensor that holds a NaN or
+/// an infinity - in which case the model is left unchanged.
 /// Returns the metadata.
 template <Real T>
 std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, nn::Module<T>& model) {
@@ -116,11 +161,15 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
         checkpoint_detail::check_header(file, path, "checkpoint", kCheckpointFormat, kCheckpointVersion, model);
     const auto params = model.named_parameters();
     for (const auto& p : params) checkpoint_detail::check_tensor(file, where, p.name, p.value.shape());
-    if (file.tensors.size() != params.size())  // every parameter was found above: the file has more; name one
-        for (const auto& [name, tensor] : file.tensors)
+    if (file.dtypes.size() != params.size())  // every parameter was found above: the file has more; name one
+        // float and integer tensors; not a structured binding: clang 14 cannot capture one
+        for (const auto& entry : file.dtypes) {
+            const std::string& name = entry.first;
             EMBER_CHECK(std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.name == name; }),
-                        ValueError, where, " has a tensor '", name, "' the model does not have (", file.tensors.size(),
-                        " tensors, the model has ", params.size(), " parameters)");
+                        ValueError, where, " has a tensor '", detail::shown(name), "' the model does not have (",
+                        file.dtypes.size(), " tensors, the model has ", params.size(), " parameters)");
+        }
+    for (const auto& p : params) checkpoint_detail::check_finite(file, where, p.name, "checkpoint");
     for (const auto& p : params) {
         Tensor<T> dst = p.value;
         dst.copy_from(file.tensors.at(p.name));

@@ -12,10 +12,16 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <cerrno>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +50,21 @@ struct Safetensors {
 
 /// The largest JSON header accepted, as in the reference implementation (huggingface/safetensors).
 inline constexpr std::uint64_t kSafetensorsMaxHeader = 100'000'000;
+/// The deepest nesting of JSON arrays and objects accepted in a header. A valid header needs 3 ({name: {shape:
+/// [..]}}); the bound is checked by one scan before nlohmann's parser, which recurses once per level and overflows
+/// the stack near 100,000 levels (Note [bounded header]).
+inline constexpr std::size_t kSafetensorsMaxDepth = 8;
+/// The most entries (tensors, plus __metadata__) a header may hold, and the most members of any JSON array or
+/// object in it, so that a forged header cannot make the parser build millions of values.
+inline constexpr std::size_t kSafetensorsMaxEntries = 100'000;
+/// The highest rank of a tensor's shape accepted.
+inline constexpr std::size_t kSafetensorsMaxRank = 16;
+
+// Note [bounded header]
+// A safetensors header comes from a file, which may be forged or damaged: every figure it gives is bounded before
+// it is used (header length, nesting depth, entry count, rank, offsets), and no message quotes more than ~80
+// characters of it (detail::brief, detail::shown), so that a hostile header gives an IoError, never a crash, a
+// stack overflow or a message of megabytes.
 
 namespace detail {
 template <Real T>
@@ -54,6 +75,49 @@ inline std::uint64_t dtype_size(const std::string& dtype) {
     if (dtype == "F32" || dtype == "I32") return 4;
     if (dtype == "F64" || dtype == "I64") return 8;
     return 0;
+}
+
+/// `text` for a message: at most `limit` characters, then "..." and its full length where it was longer.
+inline std::string shown(std::string_view text, std::size_t limit = 80) {
+    if (text.size() <= limit) return std::string(text);
+    return ember::detail::cat(text.substr(0, limit), "... (", text.size(), " characters)");
+}
+
+/// Appends `j` as compact JSON to `out`, stopping once `out` holds more than `limit` characters (the depth of `j`
+/// is bounded by kSafetensorsMaxDepth, so the recursion is too).
+inline void brief_into(const nlohmann::json& j, std::string& out, std::size_t limit) {
+    if (out.size() > limit) return;
+    if (j.is_object() || j.is_array()) {
+        out += j.is_object() ? '{' : '[';
+        bool first = true;
+        for (auto it = j.begin(); it != j.end() && out.size() <= limit; ++it) {
+            if (!first) out += ',';
+            first = false;
+            if (j.is_object()) {
+                brief_into(nlohmann::json(it.key()), out, limit);
+                out += ':';
+            }
+            brief_into(*it, out, limit);
+        }
+        out += j.is_object() ? '}' : ']';
+    } else if (j.is_string()) {
+        // replace: a cut may split a UTF-8 sequence, which a strict dump() would throw on
+        out += nlohmann::json(std::string_view(j.get_ref<const std::string&>()).substr(0, limit))
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else {
+        out += j.dump();
+    }
+}
+
+/// A header value for a message: its compact JSON, cut to about 80 characters (Note [bounded header]).
+inline std::string brief(const nlohmann::json& j, std::size_t limit = 80) {
+    std::string out;
+    brief_into(j, out, limit);
+    if (out.size() > limit) {
+        out.resize(limit);
+        out += "...";
+    }
+    return out;
 }
 
 /// One entry to write: name, dtype, shape and the bytes (already little-endian, row-major).
@@ -87,27 +151,57 @@ inline void write_safetensors(const std::filesystem::path& path, const std::vect
         std::filesystem::remove(tmp, ignored);
         throw IoError(what);
     };
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) fail(ember::detail::cat("cannot write '", tmp.string(), "'"));
-        const std::uint64_t n = json.size();
-        out.write(reinterpret_cast<const char*>(&n), 8);
-        out.write(json.data(), static_cast<std::streamsize>(json.size()));
-        for (const auto& e : entries)
-            if (e.size) out.write(static_cast<const char*>(e.bytes), static_cast<std::streamsize>(e.size));
-        out.flush();
-        if (!out) fail(ember::detail::cat("error while writing '", tmp.string(), "' (disk full?)"));
-    }
+    // POSIX (Linux) I/O rather than std::ofstream, for fsync: the data reach the disk before the rename makes them
+    // `path`, and the folder's new entry after it, so that a power loss leaves the old file or the new one, never
+    // an empty or half-written one (ext4's and xfs's delayed allocation can otherwise lose both).
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) fail(ember::detail::cat("cannot write '", tmp.string(), "'"));
+    const auto write_all = [&](const void* bytes, std::size_t size) {
+        const char* p = static_cast<const char*>(bytes);
+        while (size > 0) {
+            const ssize_t n = ::write(fd, p, size);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return false;
+            p += n;
+            size -= static_cast<std::size_t>(n);
+        }
+        return true;
+    };
+    const std::uint64_t n = json.size();
+    bool ok = write_all(&n, 8) && write_all(json.data(), json.size());
+    for (const auto& e : entries) ok = ok && write_all(e.bytes, e.size);
+    const int write_errno = ok ? 0 : errno;
+    const bool synced = ok && ::fsync(fd) == 0;
+    const int sync_errno = synced ? 0 : errno;
+    const bool closed = ::close(fd) == 0;  // NFS reports some write errors only here
+    if (!ok)
+        fail(ember::detail::cat("error while writing '", tmp.string(), "': ", std::generic_category().message(write_errno),
+                                " (disk full?)"));
+    if (!synced)
+        fail(ember::detail::cat("error while writing '", tmp.string(), "': fsync failed: ",
+                                std::generic_category().message(sync_errno)));
+    if (!closed) fail(ember::detail::cat("error while writing '", tmp.string(), "': close failed (disk full?)"));
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec) fail(ember::detail::cat("cannot rename '", tmp.string(), "' to '", path.string(), "': ", ec.message()));
+    // The rename is durable once the folder is synced. EINVAL: a file system that cannot sync a folder (some
+    // network and FUSE ones), where there is nothing more to do.
+    const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    const int dfd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const bool dir_synced = dfd >= 0 && (::fsync(dfd) == 0 || errno == EINVAL);
+    const int dir_errno = dir_synced ? 0 : errno;
+    if (dfd >= 0) ::close(dfd);
+    if (!dir_synced)
+        throw IoError(ember::detail::cat("'", path.string(), "' was written, but its folder '", folder.string(),
+                                         "' could not be synced (", std::generic_category().message(dir_errno),
+                                         "): a power loss may lose it"));
 }
 
 /// A non-negative integer of a header field, or IoError naming the file, tensor and field.
 inline std::uint64_t header_uint(const nlohmann::json& v, const std::string& where, const std::string& name,
                                  const char* field) {
     EMBER_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0), IoError, where,
-                ": tensor '", name, "' has a malformed ", field, ": ", v.dump(), " is not a non-negative integer");
+                ": tensor '", shown(name), "' has a malformed ", field, ": ", brief(v), " is not a non-negative integer");
     return v.get<std::uint64_t>();
 }
 }  // namespace detail
@@ -157,6 +251,41 @@ struct Entry {
     std::uint64_t begin, end;
 };
 
+/// Checks, in one pass over the raw bytes, that a JSON header nests arrays and objects at most
+/// kSafetensorsMaxDepth deep and that no array or object has more than kSafetensorsMaxEntries members (brackets
+/// and commas inside strings, escaped quotes included, do not count). IoError naming the file and the entry (the
+/// last key read at the top level) otherwise. The JSON itself is checked by the parser that follows.
+inline void check_header_bounds(std::string_view json, const std::string& where) {
+    std::size_t depth = 0;
+    std::size_t members[kSafetensorsMaxDepth + 1] = {};  // commas seen in each open container
+    std::string_view key;                                // the last string closed at depth 1: the current entry
+    const auto entry = [&] {
+        return key.data() == nullptr ? std::string("the header") : ember::detail::cat("entry '", shown(key), "'");
+    };
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        const char c = json[i];
+        if (c == '"') {
+            const std::size_t begin = ++i;
+            while (i < json.size() && json[i] != '"') i += json[i] == '\\' ? 2 : 1;
+            if (depth == 1) key = json.substr(begin, std::min(i, json.size()) - begin);
+        } else if (c == '{' || c == '[') {
+            EMBER_CHECK(depth < kSafetensorsMaxDepth, IoError, where, " has a malformed header: ", entry(),
+                        " nests JSON deeper than ", kSafetensorsMaxDepth, " levels (at byte ", i,
+                        " of the header); a safetensors header needs 3");
+            members[++depth] = 0;
+        } else if (c == '}' || c == ']') {
+            if (depth > 0) --depth;  // an unbalanced bracket is the parser's to report
+        } else if (c == ',' && depth > 0) {
+            EMBER_CHECK(++members[depth] < kSafetensorsMaxEntries + (depth == 1), IoError, where,
+                        " has a malformed header: ",
+                        depth == 1 ? ember::detail::cat("more than ", kSafetensorsMaxEntries, " entries")
+                                   : ember::detail::cat(entry(), " holds a JSON array or object of more than ",
+                                                        kSafetensorsMaxEntries, " values"),
+                        " (at byte ", i, " of the header)");
+        }
+    }
+}
+
 /// Reads and parses the JSON header of an open file of `file_size` bytes; returns it and its length.
 inline std::pair<nlohmann::json, std::uint64_t> read_header(std::ifstream& in, const std::string& where,
                                                             std::uint64_t file_size) {
@@ -171,11 +300,12 @@ inline std::pair<nlohmann::json, std::uint64_t> read_header(std::ifstream& in, c
     std::string json(static_cast<std::size_t>(header_len), '\0');
     in.read(json.data(), static_cast<std::streamsize>(header_len));
     EMBER_CHECK(in.good(), IoError, "cannot read the header of ", where);
+    check_header_bounds(json, where);
     nlohmann::json header;
     try {
         header = nlohmann::json::parse(json);
-    } catch (const nlohmann::json::exception& e) {
-        throw IoError(ember::detail::cat(where, " has a malformed header: ", e.what()));
+    } catch (const nlohmann::json::exception& e) {  // its "last read: '...'" may quote a long token
+        throw IoError(ember::detail::cat(where, " has a malformed header: ", shown(e.what(), 200)));
     }
     EMBER_CHECK(header.is_object(), IoError, where, " has a malformed header: not a JSON object");
     return {std::move(header), header_len};
@@ -185,7 +315,9 @@ inline std::pair<nlohmann::json, std::uint64_t> read_header(std::ifstream& in, c
 /// for overflow).
 inline std::pair<Shape, std::uint64_t> parse_shape(const nlohmann::json& js, std::uint64_t elem, const std::string& where,
                                                    const std::string& name) {
-    EMBER_CHECK(js.is_array(), IoError, where, ": tensor '", name, "' has a malformed shape: ", js.dump());
+    EMBER_CHECK(js.is_array(), IoError, where, ": tensor '", shown(name), "' has a malformed shape: ", brief(js));
+    EMBER_CHECK(js.size() <= kSafetensorsMaxRank, IoError, where, ": tensor '", shown(name), "' has a shape of ",
+                js.size(), " dimensions, more than the ", kSafetensorsMaxRank, " supported");
     std::vector<index_t> dims;
     std::uint64_t bytes = elem;
     bool overflow = false;
@@ -196,7 +328,7 @@ inline std::pair<Shape, std::uint64_t> parse_shape(const nlohmann::json& js, std
         if (!overflow) bytes *= v;
         dims.push_back(overflow ? 0 : static_cast<index_t>(v));
     }
-    EMBER_CHECK(!overflow, IoError, where, ": tensor '", name, "' has shape ", js.dump(), ", too large to address");
+    EMBER_CHECK(!overflow, IoError, where, ": tensor '", shown(name), "' has shape ", brief(js), ", too large to address");
     return {Shape(std::move(dims)), bytes};
 }
 
@@ -204,25 +336,25 @@ inline std::pair<Shape, std::uint64_t> parse_shape(const nlohmann::json& js, std
 inline Entry parse_entry(const std::string& name, const nlohmann::json& entry, const std::string& where,
                          std::uint64_t data_size) {
     EMBER_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") && entry.contains("data_offsets"),
-                IoError, where, ": malformed entry for tensor '", name,
-                "': expected an object with dtype, shape and data_offsets, got ", entry.dump());
+                IoError, where, ": malformed entry for tensor '", shown(name),
+                "': expected an object with dtype, shape and data_offsets, got ", brief(entry));
     const auto& jd = entry["dtype"];
     const auto& jo = entry["data_offsets"];
-    EMBER_CHECK(jd.is_string(), IoError, where, ": tensor '", name, "' has a malformed dtype: ", jd.dump());
+    EMBER_CHECK(jd.is_string(), IoError, where, ": tensor '", shown(name), "' has a malformed dtype: ", brief(jd));
     const std::string dtype = jd.template get<std::string>();
     const std::uint64_t elem = dtype_size(dtype);
-    EMBER_CHECK(elem != 0, IoError, where, ": tensor '", name, "' has dtype ", dtype,
+    EMBER_CHECK(elem != 0, IoError, where, ": tensor '", shown(name), "' has dtype ", shown(dtype),
                 ", only F32, F64, I32 and I64 are supported");
     auto [shape, bytes] = parse_shape(entry["shape"], elem, where, name);
-    EMBER_CHECK(jo.is_array() && jo.size() == 2, IoError, where, ": tensor '", name,
-                "' has malformed data_offsets: ", jo.dump(), " is not [begin, end]");
+    EMBER_CHECK(jo.is_array() && jo.size() == 2, IoError, where, ": tensor '", shown(name),
+                "' has malformed data_offsets: ", brief(jo), " is not [begin, end]");
     const std::uint64_t begin = header_uint(jo[0], where, name, "data_offsets");
     const std::uint64_t end = header_uint(jo[1], where, name, "data_offsets");
-    EMBER_CHECK(begin <= end, IoError, where, ": tensor '", name, "' has data offsets [", begin, ", ", end,
+    EMBER_CHECK(begin <= end, IoError, where, ": tensor '", shown(name), "' has data offsets [", begin, ", ", end,
                 "] that end before they begin");
-    EMBER_CHECK(end <= data_size, IoError, where, ": tensor '", name, "' has data offsets outside the ", data_size,
+    EMBER_CHECK(end <= data_size, IoError, where, ": tensor '", shown(name), "' has data offsets outside the ", data_size,
                 " data bytes: [", begin, ", ", end, "] (file truncated?)");
-    EMBER_CHECK(end - begin == bytes, IoError, where, ": tensor '", name, "' of shape ", shape, " and dtype ", dtype,
+    EMBER_CHECK(end - begin == bytes, IoError, where, ": tensor '", shown(name), "' of shape ", shape, " and dtype ", dtype,
                 " needs ", bytes, " bytes, its offsets give ", end - begin);
     return {name, dtype, std::move(shape), begin, end};
 }
@@ -236,11 +368,11 @@ inline void check_tiling(const std::vector<Entry>& entries, const std::string& w
     std::uint64_t covered = 0;
     const Entry* previous = nullptr;
     for (const Entry* e : order) {
-        EMBER_CHECK(e->begin >= covered, IoError, where, ": the data of tensors '", previous->name, "' [",
-                    previous->begin, ", ", previous->end, ") and '", e->name, "' [", e->begin, ", ", e->end,
+        EMBER_CHECK(e->begin >= covered, IoError, where, ": the data of tensors '", shown(previous->name), "' [",
+                    previous->begin, ", ", previous->end, ") and '", shown(e->name), "' [", e->begin, ", ", e->end,
                     ") overlap");
         EMBER_CHECK(e->begin == covered, IoError, where, ": data bytes [", covered, ", ", e->begin,
-                    ") before tensor '", e->name, "' belong to no tensor");
+                    ") before tensor '", shown(e->name), "' belong to no tensor");
         covered = e->end;
         previous = e;
     }
@@ -256,7 +388,7 @@ void read_entry(std::ifstream& in, const Entry& e, std::uint64_t data_start, con
     in.seekg(static_cast<std::streamoff>(data_start + e.begin));
     const auto read = [&](void* dst) {
         in.read(static_cast<char*>(dst), static_cast<std::streamsize>(e.end - e.begin));
-        EMBER_CHECK(in.good() || e.end == e.begin, IoError, "cannot read tensor '", e.name, "' from ", where);
+        EMBER_CHECK(in.good() || e.end == e.begin, IoError, "cannot read tensor '", shown(e.name), "' from ", where);
     };
     const auto convert = [&](auto* dst, auto source_tag) {
         using S = decltype(source_tag);
@@ -294,7 +426,9 @@ void read_entry(std::ifstream& in, const Entry& e, std::uint64_t data_start, con
 /// any tensor data and throws IoError naming the file and the problem: shorter than 8 bytes, header length beyond
 /// the file, malformed JSON or entry, unknown dtype, shape x dtype not matching the offsets, offsets outside the
 /// data, or data ranges that overlap, leave a gap or stop before the end of the file (the reference
-/// implementation's rule: the ranges tile the data section exactly).
+/// implementation's rule: the ranges tile the data section exactly), and a header nested deeper than
+/// kSafetensorsMaxDepth, with more than kSafetensorsMaxEntries entries or members of one array or object, or a
+/// shape of rank above kSafetensorsMaxRank (Note [bounded header]).
 template <Real T>
 Safetensors<T> load_safetensors(const std::filesystem::path& path) {
     std::string where = "'";  // appended, not "'" + string: GCC 12 -O3 warns (falsely) on that operator+
@@ -320,7 +454,7 @@ Safetensors<T> load_safetensors(const std::filesystem::path& path) {
         }
         EMBER_CHECK(entry.is_object(), IoError, where, ": __metadata__ must be an object of strings");
         for (const auto& [k, v] : entry.items()) {
-            EMBER_CHECK(v.is_string(), IoError, where, ": __metadata__ value of '", k, "' is not a string");
+            EMBER_CHECK(v.is_string(), IoError, where, ": __metadata__ value of '", detail::shown(k), "' is not a string");
             result.metadata[k] = v.template get<std::string>();
         }
     }

@@ -116,9 +116,9 @@ void save_training_state(const std::filesystem::path& path, nn::Module<T>& model
 /// Reads a training state into a built `model` and an optimizer `opt` over its parameters (both constructed as
 /// the run began: the learning rate is not restored, since fit() sets each epoch's rate from the initial one,
 /// by its schedule or by replaying ReduceLROnPlateau over the history). Checks everything before changing
-/// anything: IoError for an unreadable or truncated file, ValueError naming the first mismatch (another format,
-/// architecture or optimizer, a missing, extra or misshapen tensor, other generators) - the model and optimizer
-/// are then left as they were.
+/// anything: IoError for an unreadable, truncated or malformed file, ValueError naming the first mismatch (another
+/// format, architecture or optimizer, a missing, extra, misshapen or mistyped tensor, other generators) or the first
+/// weight or optimizer tensor that holds a NaN or an infinity - the model and optimizer are then left as they were.
 template <Real T>
 TrainingState load_training_state(const std::filesystem::path& path, nn::Module<T>& model, optim::Optimizer<T>& opt) {
     EMBER_CHECK(model.built(), StateError, "load_training_state: build the model before loading '", path.string(), "'");
@@ -137,10 +137,14 @@ TrainingState load_training_state(const std::filesystem::path& path, nn::Module<
     for (const auto& [name, t] : targets)
         io::checkpoint_detail::check_tensor(file, where, name, t.shape(), "the model and optimizer",
                                         name.starts_with("optimizer/ema/") ? " (was the run's optimizer without a moving average?)" : "");
-    for (const auto& [name, t] : file.tensors)
+    // float and integer tensors; not a structured binding: clang 14 cannot capture one
+    for (const auto& entry : file.dtypes) {
+        const std::string& name = entry.first;
         EMBER_CHECK(std::any_of(targets.begin(), targets.end(), [&](const auto& x) { return x.first == name; }), ValueError,
-                    where, " has a tensor '", name, "' that the model and optimizer do not have",
+                    where, " has a tensor '", io::detail::shown(name), "' that the model and optimizer do not have",
                     name.starts_with("optimizer/ema/") ? " (the run's optimizer kept a moving average)" : "");
+    }
+    for (const auto& target : targets) io::checkpoint_detail::check_finite(file, where, target.first, "training state");
     std::int64_t iterations = -1;
     std::vector<std::pair<Generator*, Generator::State>> states;
     try {

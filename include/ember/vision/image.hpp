@@ -19,6 +19,7 @@
 
 #include "ember/core/error.hpp"
 #include "ember/core/tensor.hpp"
+#include "ember/vision/jpeg_check.hpp"
 #include "ember/vision/stb_image_impl.hpp"
 
 namespace ember::vision {
@@ -54,6 +55,19 @@ struct ImageInfo {
     std::string format;  ///< "JPEG", "PNG", "BMP" or "GIF", by the file's first bytes (not its name)
 };
 
+/// What decode_image accepts before it lets stb_image allocate: files come from users, crawls and datasets, and a
+/// few hundred bytes can declare an 18000 x 18000 canvas (1.3 GB of RGBA for stb_image to allocate and clear).
+/// Both limits are checked before decoding (the size from the file's header); set them per call, e.g.
+/// `decode_image(path, {.max_pixels = 200'000'000})`. See docs/architecture.md, "Untrusted images".
+struct DecodeLimits {
+    /// Most pixels (width x height, as the header declares them) an image may have: 50 megapixels by default,
+    /// enough for photographs (a 45-megapixel camera frame is 8192 x 5464). stb_image needs about 4 bytes a pixel
+    /// while decoding a PNG or JPEG and about 9 for a GIF, besides the 3-byte RGB result.
+    std::uint64_t max_pixels = 50'000'000;
+    /// Most bytes a file (or an in-memory image) may have: 256 MiB by default. Files are read whole into memory.
+    std::uint64_t max_bytes = std::uint64_t{256} << 20;
+};
+
 namespace detail {
 
 /// The container format, recognised by its first bytes (what stb_image would try), or "" when none matches.
@@ -65,20 +79,17 @@ inline std::string_view image_format(const std::uint8_t* head, std::size_t n) {
     return "";
 }
 
-/// A byte source for stb_image's callbacks: a memory span or an open file. It records when the decoder asks
-/// for bytes past the end: stb_image pads a short input with zeros and may then "succeed" (a truncated BMP
-/// decodes to an image with black rows), so a read past the end is how a truncated file is recognised.
+/// A byte source for stb_image's callbacks over a whole file in memory. It records when the decoder asks for bytes
+/// past the end: stb_image pads a short input with zeros and may then "succeed" (a truncated BMP decodes to an image
+/// with black rows), so a read past the end is how a truncated file is recognised.
 /// Note [truncation]: complete files never trigger it (checked on 324 real 180x180 JPEGs and on PNG, BMP, GIF,
 /// progressive and grayscale JPEG files written by Pillow), and every cut inside their image data is caught,
 /// here or by stb_image itself (a GIF cut after its first frame still decodes that frame, which is all we read).
 class ByteSource {
 public:
-    explicit ByteSource(std::span<const std::uint8_t> bytes) : bytes_(bytes), size_(bytes.size()) {}
-    ByteSource(std::FILE* file, std::size_t size) : file_(file), size_(size) {}
+    explicit ByteSource(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
 
     [[nodiscard]] bool overran() const { return overran_; }
-    [[nodiscard]] bool io_failed() const { return io_failed_; }
-    [[nodiscard]] int io_errno() const { return io_errno_; }
 
     /// The callbacks stb_image calls with `this` as user data.
     static stbi_io_callbacks callbacks() { return stbi_io_callbacks{&read_cb, &skip_cb, &eof_cb}; }
@@ -87,20 +98,10 @@ private:
     static int read_cb(void* user, char* out, int size) {
         auto& s = *static_cast<ByteSource*>(user);
         if (size <= 0) return 0;
-        const std::size_t want = static_cast<std::size_t>(size);
-        const std::size_t n = std::min(want, s.size_ - std::min(s.pos_, s.size_));
+        const std::size_t n = std::min(static_cast<std::size_t>(size), s.bytes_.size() - s.pos_);
         if (n == 0) {
             s.overran_ = true;
             return 0;
-        }
-        if (s.file_) {
-            const std::size_t got = std::fread(out, 1, n, s.file_);
-            if (got < n) {
-                s.io_failed_ = true;
-                s.io_errno_ = errno;
-            }
-            s.pos_ += got;
-            return static_cast<int>(got);
         }
         std::memcpy(out, s.bytes_.data() + s.pos_, n);
         s.pos_ += n;
@@ -108,33 +109,24 @@ private:
     }
     static void skip_cb(void* user, int n) {
         auto& s = *static_cast<ByteSource*>(user);
-        std::size_t target = s.pos_;
         if (n < 0) {
             const auto back = static_cast<std::size_t>(-static_cast<long long>(n));
-            target = back > s.pos_ ? 0 : s.pos_ - back;
+            s.pos_ = back > s.pos_ ? 0 : s.pos_ - back;
+        } else if (static_cast<std::size_t>(n) > s.bytes_.size() - s.pos_) {
+            s.overran_ = true;
+            s.pos_ = s.bytes_.size();
         } else {
-            target = s.pos_ + static_cast<std::size_t>(n);
-            if (target > s.size_) {
-                s.overran_ = true;
-                target = s.size_;
-            }
+            s.pos_ += static_cast<std::size_t>(n);
         }
-        if (s.file_ && std::fseek(s.file_, static_cast<long>(target), SEEK_SET) != 0) {
-            s.io_failed_ = true;
-            s.io_errno_ = errno;
-        }
-        s.pos_ = target;
     }
     static int eof_cb(void* user) {
         const auto& s = *static_cast<const ByteSource*>(user);
-        return s.pos_ >= s.size_ ? 1 : 0;
+        return s.pos_ >= s.bytes_.size() ? 1 : 0;
     }
 
     std::span<const std::uint8_t> bytes_;
-    std::FILE* file_ = nullptr;
-    std::size_t size_ = 0, pos_ = 0;
-    bool overran_ = false, io_failed_ = false;
-    int io_errno_ = 0;
+    std::size_t pos_ = 0;  // always <= bytes_.size()
+    bool overran_ = false;
 };
 
 struct FileCloser {
@@ -164,27 +156,40 @@ inline std::pair<FilePtr, std::size_t> open_image_file(const std::filesystem::pa
     return {std::move(file), static_cast<std::size_t>(size)};
 }
 
-/// Peeks at the first bytes of an open file (then rewinds) to name its format.
-inline std::string_view peek_format(std::FILE* f) {
-    std::uint8_t head[8] = {};
-    const std::size_t n = std::fread(head, 1, sizeof head, f);
-    std::rewind(f);
-    return image_format(head, n);
+/// Throws ValueError unless both limits are positive.
+inline void check(const DecodeLimits& limits) {
+    EMBER_CHECK(limits.max_pixels > 0 && limits.max_bytes > 0, ValueError,
+                "DecodeLimits: max_pixels and max_bytes must be > 0, got ", limits.max_pixels, " and ", limits.max_bytes);
 }
 
-/// Decodes from `src` to 3 channels, or throws IoError "cannot decode '<name>': <why>" (stb_image's reason
-/// included when it refused the data).
-inline Image decode_rgb(ByteSource& src, std::string_view format, const std::string& name) {
+/// Decodes a whole file held in `bytes` to 3 channels, or throws IoError "cannot decode '<name>': <why>" (stb_image's
+/// reason included when it refused the data). Before stb_image allocates anything, the JPEG segments are checked
+/// (Note [JPEG pre-check] in vision/jpeg_check.hpp) and the size in the header is held against `limits`.
+inline Image decode_rgb(std::span<const std::uint8_t> bytes, const std::string& name, const DecodeLimits& limits) {
+    const std::string_view format = image_format(bytes.data(), bytes.size());
     EMBER_CHECK(!format.empty(), IoError, "cannot decode '", name, "': not a JPEG, PNG, BMP or GIF file");
+    EMBER_CHECK(bytes.size() <= limits.max_bytes, IoError, "cannot decode '", name, "': the data is ", bytes.size(),
+                " bytes, over the limit of ", limits.max_bytes, " bytes (DecodeLimits::max_bytes)");
+    if (format == "JPEG") check_jpeg_segments(bytes, name);
     const stbi_io_callbacks cb = ByteSource::callbacks();
     int w = 0, h = 0, file_channels = 0;
+    {
+        ByteSource header(bytes);
+        if (!stbi_info_from_callbacks(&cb, &header, &w, &h, &file_channels)) {
+            const char* why = stbi_failure_reason();
+            throw IoError(ember::detail::cat("cannot decode '", name, "': corrupt, truncated or unsupported ", format,
+                                             " data (stb_image: ", why ? why : "unknown reason", ")"));
+        }
+    }
+    const auto pixels = static_cast<std::uint64_t>(std::max(w, 0)) * static_cast<std::uint64_t>(std::max(h, 0));
+    EMBER_CHECK(pixels <= limits.max_pixels, IoError, "cannot decode '", name, "': the ", format, " header declares ",
+                w, " x ", h, " = ", pixels, " pixels, over the limit of ", limits.max_pixels,
+                " (DecodeLimits::max_pixels)");
+    ByteSource src(bytes);
     // req_comp = 3: gray is repeated into R, G and B, alpha dropped (tf.io.decode_image(channels=3) does the same;
     // 16-bit PNG samples keep their high byte, as tf.image.convert_image_dtype(uint16 -> uint8) does).
     std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> data(
         stbi_load_from_callbacks(&cb, &src, &w, &h, &file_channels, 3), &stbi_image_free);
-    if (src.io_failed())
-        throw IoError(ember::detail::cat("cannot decode '", name, "': read error (",
-                                         std::generic_category().message(src.io_errno()), ")"));
     if (!data) {
         const char* why = stbi_failure_reason();
         throw IoError(ember::detail::cat("cannot decode '", name, "': corrupt, truncated or unsupported ", format,
@@ -201,18 +206,40 @@ inline Image decode_rgb(ByteSource& src, std::string_view format, const std::str
     return img;
 }
 
+/// Reads all of `path` (at most limits.max_bytes, else IoError "<verb> '<path>': ...") into memory.
+inline std::vector<std::uint8_t> read_image_file(const std::filesystem::path& path, const DecodeLimits& limits,
+                                                 std::string_view verb) {
+    auto [file, size] = open_image_file(path, verb);
+    EMBER_CHECK(size <= limits.max_bytes, IoError, verb, " '", path.string(), "': the file is ", size,
+                " bytes, over the limit of ", limits.max_bytes, " bytes (DecodeLimits::max_bytes)");
+    std::vector<std::uint8_t> bytes(size);
+    errno = 0;
+    const std::size_t got = std::fread(bytes.data(), 1, size, file.get());
+    if (got != size) {
+        const int err = errno;
+        throw IoError(ember::detail::cat(verb, " '", path.string(), "': read error (",
+                                         err ? std::generic_category().message(err) : "the file got shorter", ")"));
+    }
+    return bytes;
+}
+
 }  // namespace detail
 
-/// Reads the size and channel count of an image file without decoding its pixels (JPEG, PNG, BMP, GIF).
-/// Throws IoError naming the file: missing, unreadable, empty, not an image, or a header stb_image rejects.
-inline ImageInfo probe_image(const std::filesystem::path& path) {
-    auto [file, size] = detail::open_image_file(path, "cannot read image");
-    const std::string_view format = detail::peek_format(file.get());
+/// Reads the size and channel count of an image file without decoding its pixels (JPEG, PNG, BMP, GIF). The file
+/// is read whole (at most limits.max_bytes) and a JPEG's segments checked first (Note [JPEG pre-check]: stb_image
+/// parses the Huffman tables before the frame header even to probe); the pixel limit is not applied.
+/// Throws IoError naming the file: missing, unreadable, empty, too large, not an image, or a header stb_image
+/// rejects.
+inline ImageInfo probe_image(const std::filesystem::path& path, const DecodeLimits& limits = {}) {
+    detail::check(limits);
+    const std::vector<std::uint8_t> bytes = detail::read_image_file(path, limits, "cannot read image");
+    const std::string_view format = detail::image_format(bytes.data(), bytes.size());
     EMBER_CHECK(!format.empty(), IoError, "cannot read image '", path.string(), "': not a JPEG, PNG, BMP or GIF file");
-    detail::ByteSource src(file.get(), size);
+    if (format == "JPEG") detail::check_jpeg_segments(bytes, path.string(), "cannot read image");
+    detail::ByteSource src(bytes);
     const stbi_io_callbacks cb = detail::ByteSource::callbacks();
     ImageInfo info;
-    if (!stbi_info_from_callbacks(&cb, &src, &info.width, &info.height, &info.channels) || src.io_failed()) {
+    if (!stbi_info_from_callbacks(&cb, &src, &info.width, &info.height, &info.channels)) {
         const char* why = stbi_failure_reason();
         throw IoError(ember::detail::cat("cannot read image '", path.string(), "': corrupt or unsupported ", format,
                                          " header (stb_image: ", why ? why : "unknown reason", ")"));
@@ -225,22 +252,23 @@ inline ImageInfo probe_image(const std::filesystem::path& path) {
 /// image_dataset_from_directory does with tf.io.decode_image(channels=3, expand_animations=False): gray is repeated
 /// into R, G and B, alpha is dropped. JPEG pixels may differ from libjpeg-turbo's (TensorFlow's decoder) by a few
 /// levels (at most 3 on a set of 324 real photographs, 0.07 on average); the other formats decode identically.
-/// Throws IoError naming the file: missing, a directory, unreadable, empty, not a JPEG/PNG/BMP/GIF file, corrupt,
-/// or truncated.
-inline Image decode_image(const std::filesystem::path& path) {
-    auto [file, size] = detail::open_image_file(path, "cannot decode");
-    const std::string_view format = detail::peek_format(file.get());
-    detail::ByteSource src(file.get(), size);
-    return detail::decode_rgb(src, format, path.string());
+/// The file is read whole and checked against `limits` (size in bytes, then the pixel count its header declares)
+/// before any pixel memory is allocated; a JPEG's Huffman tables are validated first (Note [JPEG pre-check]).
+/// Throws IoError naming the file: missing, a directory, unreadable, empty, over a limit, not a JPEG/PNG/BMP/GIF
+/// file, corrupt, or truncated; ValueError for a zero limit.
+inline Image decode_image(const std::filesystem::path& path, const DecodeLimits& limits = {}) {
+    detail::check(limits);
+    const std::vector<std::uint8_t> bytes = detail::read_image_file(path, limits, "cannot decode");
+    return detail::decode_rgb(bytes, path.string(), limits);
 }
 
 /// Decodes an image held in memory (the bytes of a JPEG, PNG, BMP or GIF file) like decode_image; `name` is
-/// what error messages call it. Throws IoError.
-inline Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name = "<memory>") {
+/// what error messages call it. Throws IoError, ValueError for a zero limit.
+inline Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name = "<memory>",
+                          const DecodeLimits& limits = {}) {
+    detail::check(limits);
     EMBER_CHECK(!bytes.empty(), IoError, "cannot decode '", name, "': the data is empty (0 bytes)");
-    const std::string_view format = detail::image_format(bytes.data(), bytes.size());
-    detail::ByteSource src(bytes);
-    return detail::decode_rgb(src, format, name);
+    return detail::decode_rgb(bytes, name, limits);
 }
 
 namespace detail {
@@ -326,8 +354,9 @@ inline Image resize_bilinear_u8(const Image& img, int out_h, int out_w) {
 
 /// Decodes `path` and resizes it to out_h x out_w: a [1, out_h, out_w, 3] float tensor with values in [0, 255],
 /// what Keras' image_dataset_from_directory gives for that file. Throws IoError (see decode_image).
-inline Tensor<float> load_image_tensor(const std::filesystem::path& path, int out_h, int out_w) {
-    const Image img = decode_image(path);
+inline Tensor<float> load_image_tensor(const std::filesystem::path& path, int out_h, int out_w,
+                                       const DecodeLimits& limits = {}) {
+    const Image img = decode_image(path, limits);
     auto t = Tensor<float>::empty({1, out_h, out_w, 3});
     resize_bilinear(img, out_h, out_w, t.data());
     return t;

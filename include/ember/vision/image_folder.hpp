@@ -209,6 +209,9 @@ struct LoadOptions {
     /// > 0: Shades of Gray colour constancy with this Minkowski norm (vision/color.hpp), on each resized image;
     /// 0: the pixels as decoded.
     double shades_of_gray = 0;
+    /// Bounds checked before any image is decoded (pixels declared by its header, bytes of the file): an image
+    /// over them is refused like a corrupt one (vision/image.hpp, DecodeLimits).
+    DecodeLimits limits;
     /// Called once per skipped file, in file order, after decoding, with "warning: skipped <decode error>".
     /// Default: printed to stderr.
     std::function<void(const std::string&)> on_warning;
@@ -227,7 +230,7 @@ inline void check(const LoadOptions& o) {
 
 /// load_image for options already checked.
 inline Image load_checked(const std::filesystem::path& path, const LoadOptions& o) {
-    Image img = resize_bilinear_u8(decode_image(path), o.height, o.width);
+    Image img = resize_bilinear_u8(decode_image(path, o.limits), o.height, o.width);
     if (o.shades_of_gray > 0) shades_of_gray(img, o.shades_of_gray);
     return img;
 }
