@@ -129,6 +129,23 @@ TEST_CASE("load_images decodes, resizes, skips corrupt files with a warning, or 
           "data folder '" + root.string() + "' holds no images (.bmp .gif .jpeg .jpg .png)");
 }
 
+TEST_CASE("load_images refuses images over LoadOptions::limits before decoding them", "[data][folder]") {
+    const auto root = test::fresh_dir("load-limits");
+    test::write_image(root / "a" / "small.png", 4, 4, 3);
+    test::write_image(root / "a" / "large.png", 8, 6, 3);  // 48 pixels
+    const auto index = vision::index_image_folder(root);
+    vision::LoadOptions o;
+    o.height = o.width = 4;
+    o.limits.max_pixels = 40;
+    std::vector<std::string> warnings;
+    o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+    const auto set = vision::load_images(index, o);
+    REQUIRE(set.size() == 1);
+    CHECK(set.paths[0].filename() == "small.png");
+    REQUIRE(warnings.size() == 1);
+    CHECK_THAT(warnings[0], Catch::Contains("large.png") && Catch::Contains("over the limit of 40"));
+}
+
 TEST_CASE("load_images in parallel gives the same set as one thread", "[data][folder]") {
     const auto root = test::fresh_dir("load-many");
     for (int i = 0; i < 40; ++i)

@@ -1,0 +1,27 @@
+// tests/fuzz/fuzz_checkpoint.cpp - libFuzzer harness: any bytes as a checkpoint of a small CNN (the checks of the
+// header, architecture, names, shapes and values), and as a training state of the same model with Adam.
+#include <cstddef>
+#include <cstdint>
+
+#include <ember/io/checkpoint.hpp>
+#include <ember/nn/nn.hpp>
+#include <ember/optim/adam.hpp>
+#include <ember/train/training_state.hpp>
+
+#include "fuzz_file.hpp"
+#include "fuzz_model.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static auto model = ember::fuzz::small_model();
+    static ember::optim::Adam<float> adam(model.parameters());
+    const auto& path = ember::fuzz::scratch_file(data, size);
+    try {
+        (void)ember::io::load_checkpoint(path, model);
+    } catch (const ember::Error&) {
+    }
+    try {
+        (void)ember::train::load_training_state(path, model, adam);
+    } catch (const ember::Error&) {
+    }
+    return 0;
+}
