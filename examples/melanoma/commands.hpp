@@ -1,7 +1,8 @@
 // examples/melanoma/commands.hpp - the melanoma program's subcommands as main.cpp's command line hands them their
 // arguments (train's in train_options.hpp, with the table of its options), and the helpers they share. The
-// subcommands live in their own translation units (audit.cpp, train.cpp, evaluate.cpp for evaluate, calibrate and
-// predict), so a build compiles them in parallel and an edit to one recompiles only it.
+// subcommands live in their own translation units (audit.cpp, train.cpp, evaluate.cpp for evaluate and predict,
+// calibrate.cpp; models.cpp loads the checkpoints they score), so a build compiles them in parallel and an edit to
+// one recompiles only it.
 #pragma once
 
 #include <cstdint>

@@ -30,106 +30,140 @@
 
 namespace ember::vision::detail {
 
+/// The walk of Note [JPEG pre-check]: one object per file, its checks one member function per segment kind.
+class JpegWalk {
+public:
+    JpegWalk(std::span<const std::uint8_t> jpeg, const std::string& name, std::string_view verb)
+        : jpeg_(jpeg), name_(name), verb_(verb) {}
+
+    /// Walks every segment stb_image would process; throws IoError at the first unsafe one.
+    void run() {
+        EMBER_CHECK(jpeg_.size() >= 2 && jpeg_[0] == 0xFF && jpeg_[1] == 0xD8, IoError, verb_, " '", name_,
+                    "': not a JPEG file (no SOI marker)");
+        pos_ = 2;
+        while (next_segment()) {}
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& what) const {
+        throw IoError(ember::detail::cat(verb_, " '", name_, "': ", what));
+    }
+    template <class... A>
+    [[noreturn]] void corrupt(const A&... what) const {
+        fail(ember::detail::cat("corrupt JPEG: ", what...));
+    }
+    [[nodiscard]] std::size_t be16(std::size_t at) const {
+        return static_cast<std::size_t>(jpeg_[at] << 8 | jpeg_[at + 1]);
+    }
+
+    /// Finds and checks the next segment; false when the walk ends (EOI, the end of the bytes, or a marker
+    /// stb_image refuses itself, so that nothing after it is ever decoded).
+    bool next_segment() {
+        const std::size_t size = jpeg_.size();
+        // The next marker: 0xFF, any 0xFF fill bytes, then the marker byte. Inside a scan's entropy-coded data
+        // 0xFF00 is a stuffed 0xFF and RST0-7 are restart markers: both are data, as for stb_image.
+        while (pos_ < size && jpeg_[pos_] != 0xFF) ++pos_;
+        while (pos_ < size && jpeg_[pos_] == 0xFF) ++pos_;
+        if (pos_ >= size) return false;  // no EOI: stb_image reports the truncation
+        const std::uint8_t m = jpeg_[pos_++];
+        if (in_scan_ && (m == 0x00 || (m >= 0xD0 && m <= 0xD7))) return true;
+        const bool sof = m == 0xC0 || m == 0xC1 || m == 0xC2;  // the frames stb_image decodes
+        const bool with_length = sof || m == 0xC4 || m == 0xDA || m == 0xDB || m == 0xDC || m == 0xDD ||
+                                 (m >= 0xE0 && m <= 0xEF) || m == 0xFE;
+        // EOI ends the image; any other marker here (a second SOF or SOI, a lossless or arithmetic-coded frame,
+        // a misplaced RST) is one stb_image refuses itself.
+        if (!with_length || (sof && sof_seen_)) return false;
+        seg_ = pos_ - 2;
+        if (pos_ + 2 > size) fail(ember::detail::cat("truncated JPEG file (the segment at byte ", seg_, " has no length)"));
+        const std::size_t len = be16(pos_);  // counts its own two bytes
+        if (len < 2) corrupt("the segment at byte ", seg_, " declares a length of ", len, " (at least 2)");
+        if (pos_ + len > size)
+            fail(ember::detail::cat("truncated JPEG file (the segment at byte ", seg_, " declares ", len, " bytes, ",
+                                    size - pos_, " remain)"));
+        const std::size_t body = pos_ + 2, end = pos_ + len;
+        in_scan_ = false;
+        if (m == 0xC4) check_dht(body, end);
+        if (sof) check_sof(body, len, m == 0xC2);
+        if (m == 0xDA && !sof_seen_) return false;  // a scan before the frame header: stb_image refuses it
+        if (m == 0xDA) check_sos(body, len);
+        pos_ = end;
+        return true;
+    }
+
+    /// DHT: one or more tables, each [class << 4 | id] [16 counts: codes of length 1..16] [symbols].
+    void check_dht(std::size_t at, std::size_t end) {
+        while (at < end) {
+            const int tc = jpeg_[at] >> 4, th = jpeg_[at] & 15;
+            const auto bad = [&](const auto&... why) { corrupt("Huffman table ", tc, "/", th, " is invalid (", why..., ")"); };
+            if (tc > 1 || th > 3) bad("the class must be 0 (DC) or 1 (AC) and the id 0..3");
+            if (end - at < 17) bad("its 16 code counts run past the end of the DHT segment");
+            std::size_t symbols = 0, codes = 0;  // codes: the canonical code after length L, in units of 2^-L
+            for (int l = 1; l <= 16; ++l) {
+                const std::size_t n = jpeg_[at + static_cast<std::size_t>(l)];
+                symbols += n;
+                codes = codes * 2 + n;
+                // Kraft: at most 2^L codes of length <= L (counted in units of length L), else the canonical
+                // construction overflows (what stbi__build_huffman checks only after writing them)
+                if (codes > (std::size_t{1} << l))
+                    bad("the code lengths are not a prefix code: length ", l, " needs ", codes, " codes, ",
+                        (std::size_t{1} << l), " exist");
+            }
+            if (symbols > 256) bad("its code counts add up to ", symbols, " symbols, at most 256");
+            if (end - at - 17 < symbols) bad("its ", symbols, " symbols run past the end of the DHT segment");
+            defined_[tc][th] = true;
+            at += 17 + symbols;
+        }
+    }
+
+    /// SOF: [precision] [height] [width] [components] then per component [id] [h << 4 | v] [quant table].
+    void check_sof(std::size_t body, std::size_t len, bool progressive) {
+        const std::size_t nc = len >= 8 ? jpeg_[body + 5] : 0;
+        if (len < 8 || nc < 1 || nc > 4 || len != 8 + 3 * nc)
+            corrupt("the frame header (SOF) at byte ", seg_, " declares ", nc, " components in ", len,
+                    " bytes (expected 1 to 4 components and 8 + 3 x components bytes)");
+        for (std::size_t c = 0; c < nc; ++c) {
+            const int hv = jpeg_[body + 7 + 3 * c], h = hv >> 4, v = hv & 15;
+            if (h < 1 || h > 4 || v < 1 || v > 4)
+                corrupt("component ", c, " has sampling factors ", h, "x", v, " (each must be 1..4)");
+        }
+        sof_seen_ = true;
+        progressive_ = progressive;
+    }
+
+    /// SOS: [components] then per component [id] [dc << 4 | ac], then [Ss] [Se] [Ah << 4 | Al].
+    void check_sos(std::size_t body, std::size_t len) {
+        const std::size_t ns = jpeg_[body];
+        if (ns < 1 || ns > 4 || len != 6 + 2 * ns)
+            corrupt("the scan header (SOS) at byte ", seg_, " declares ", ns, " components in ", len,
+                    " bytes (expected 1 to 4 components and 6 + 2 x components bytes)");
+        const int ss = jpeg_[body + 1 + 2 * ns], ah = jpeg_[body + 3 + 2 * ns] >> 4;
+        // baseline scans decode with both tables; progressive DC first scans with the DC table, AC scans with the
+        // AC table, DC refinement scans with none
+        const bool uses_dc = !progressive_ || (ss == 0 && ah == 0), uses_ac = !progressive_ || ss > 0;
+        for (std::size_t c = 0; c < ns; ++c) {
+            const int td = jpeg_[body + 2 + 2 * c] >> 4, ta = jpeg_[body + 2 + 2 * c] & 15;
+            if (uses_dc && (td > 3 || !defined_[0][td]))
+                corrupt("the scan at byte ", seg_, " uses Huffman table 0/", td, ", which no DHT segment defines");
+            if (uses_ac && (ta > 3 || !defined_[1][ta]))
+                corrupt("the scan at byte ", seg_, " uses Huffman table 1/", ta, ", which no DHT segment defines");
+        }
+        in_scan_ = true;
+    }
+
+    std::span<const std::uint8_t> jpeg_;
+    const std::string& name_;
+    std::string_view verb_;
+    std::size_t pos_ = 0, seg_ = 0;
+    bool defined_[2][4] = {};  // [class: 0 DC, 1 AC][id]: a DHT has defined this Huffman table
+    bool sof_seen_ = false, progressive_ = false, in_scan_ = false;
+};
+
 /// Throws IoError "<verb> '<name>': corrupt JPEG: <what>" (or "truncated JPEG file (...)") when the marker
 /// segments of `jpeg` (a whole JPEG file, starting with SOI) would make stb_image index past its tables; returns
 /// normally for every file stb_image can decode safely. See Note [JPEG pre-check].
 inline void check_jpeg_segments(std::span<const std::uint8_t> jpeg, const std::string& name,
                                 std::string_view verb = "cannot decode") {
-    const std::size_t size = jpeg.size();
-    const auto be16 = [&](std::size_t at) { return static_cast<std::size_t>(jpeg[at] << 8 | jpeg[at + 1]); };
-    const auto corrupt = [&](const auto&... what) {
-        throw IoError(ember::detail::cat(verb, " '", name, "': corrupt JPEG: ", what...));
-    };
-    EMBER_CHECK(size >= 2 && jpeg[0] == 0xFF && jpeg[1] == 0xD8, IoError, verb, " '", name,
-                "': not a JPEG file (no SOI marker)");
-    bool defined[2][4] = {};  // [class: 0 DC, 1 AC][id]: a DHT has defined this Huffman table
-    bool sof_seen = false, progressive = false, in_scan = false;
-    std::size_t pos = 2;
-    for (;;) {
-        // The next marker: 0xFF, any 0xFF fill bytes, then the marker byte. Inside a scan's entropy-coded data
-        // 0xFF00 is a stuffed 0xFF and RST0-7 are restart markers: both are data, as for stb_image.
-        while (pos < size && jpeg[pos] != 0xFF) ++pos;
-        while (pos < size && jpeg[pos] == 0xFF) ++pos;
-        if (pos >= size) return;  // no EOI: stb_image reports the truncation
-        const std::uint8_t m = jpeg[pos++];
-        const bool rst = m >= 0xD0 && m <= 0xD7;
-        if (in_scan && (m == 0x00 || rst)) continue;
-        const bool sof = m == 0xC0 || m == 0xC1 || m == 0xC2;  // the frames stb_image decodes
-        const bool with_length = sof || m == 0xC4 || m == 0xDA || m == 0xDB || m == 0xDC || m == 0xDD ||
-                                 (m >= 0xE0 && m <= 0xEF) || m == 0xFE;
-        // EOI ends the image; any other marker here (a second SOF or SOI, a lossless or arithmetic-coded frame,
-        // a misplaced RST) is one stb_image refuses itself, so nothing after it is ever decoded.
-        if (!with_length || (sof && sof_seen)) return;
-        const std::size_t seg = pos - 2;  // the segment's offset in the file, for messages
-        if (pos + 2 > size)
-            throw IoError(ember::detail::cat(verb, " '", name, "': truncated JPEG file (the segment at byte ",
-                                             seg, " has no length)"));
-        const std::size_t len = be16(pos);  // counts its own two bytes
-        if (len < 2) corrupt("the segment at byte ", seg, " declares a length of ", len, " (at least 2)");
-        if (pos + len > size)
-            throw IoError(ember::detail::cat(verb, " '", name, "': truncated JPEG file (the segment at byte ",
-                                             seg, " declares ", len, " bytes, ", size - pos, " remain)"));
-        const std::size_t body = pos + 2, end = pos + len;
-        in_scan = false;
-        if (m == 0xC4) {
-            // DHT: one or more tables, each [class << 4 | id] [16 counts: codes of length 1..16] [symbols].
-            std::size_t at = body;
-            while (at < end) {
-                const int tc = jpeg[at] >> 4, th = jpeg[at] & 15;
-                const auto bad = [&](const auto&... why) { corrupt("Huffman table ", tc, "/", th, " is invalid (", why..., ")"); };
-                if (tc > 1 || th > 3) bad("the class must be 0 (DC) or 1 (AC) and the id 0..3");
-                if (end - at < 17) bad("its 16 code counts run past the end of the DHT segment");
-                std::size_t symbols = 0, codes = 0;  // codes: the canonical code after length L, in units of 2^-L
-                for (int l = 1; l <= 16; ++l) {
-                    const std::size_t n = jpeg[at + static_cast<std::size_t>(l)];
-                    symbols += n;
-                    codes = codes * 2 + n;
-                    // Kraft: at most 2^L codes of length <= L (counted in units of length L), else the canonical
-                    // construction overflows (what stbi__build_huffman checks only after writing them)
-                    if (codes > (std::size_t{1} << l))
-                        bad("the code lengths are not a prefix code: length ", l, " needs ", codes, " codes, ",
-                            (std::size_t{1} << l), " exist");
-                }
-                if (symbols > 256) bad("its code counts add up to ", symbols, " symbols, at most 256");
-                if (end - at - 17 < symbols) bad("its ", symbols, " symbols run past the end of the DHT segment");
-                defined[tc][th] = true;
-                at += 17 + symbols;
-            }
-        } else if (sof) {
-            // SOF: [precision] [height] [width] [components] then per component [id] [h << 4 | v] [quant table]
-            const std::size_t nc = len >= 8 ? jpeg[body + 5] : 0;
-            if (len < 8 || nc < 1 || nc > 4 || len != 8 + 3 * nc)
-                corrupt("the frame header (SOF) at byte ", seg, " declares ", nc, " components in ", len,
-                        " bytes (expected 1 to 4 components and 8 + 3 x components bytes)");
-            for (std::size_t c = 0; c < nc; ++c) {
-                const int hv = jpeg[body + 7 + 3 * c], h = hv >> 4, v = hv & 15;
-                if (h < 1 || h > 4 || v < 1 || v > 4)
-                    corrupt("component ", c, " has sampling factors ", h, "x", v, " (each must be 1..4)");
-            }
-            sof_seen = true;
-            progressive = m == 0xC2;
-        } else if (m == 0xDA) {
-            if (!sof_seen) return;  // a scan before the frame header: stb_image refuses it
-            // SOS: [components] then per component [id] [dc << 4 | ac], then [Ss] [Se] [Ah << 4 | Al]
-            const std::size_t ns = jpeg[body];
-            if (ns < 1 || ns > 4 || len != 6 + 2 * ns)
-                corrupt("the scan header (SOS) at byte ", seg, " declares ", ns, " components in ", len,
-                        " bytes (expected 1 to 4 components and 6 + 2 x components bytes)");
-            const int ss = jpeg[body + 1 + 2 * ns], ah = jpeg[body + 3 + 2 * ns] >> 4;
-            // baseline scans decode with both tables; progressive DC first scans with the DC table, AC scans with
-            // the AC table, DC refinement scans with none
-            const bool uses_dc = !progressive || (ss == 0 && ah == 0), uses_ac = !progressive || ss > 0;
-            for (std::size_t c = 0; c < ns; ++c) {
-                const int td = jpeg[body + 2 + 2 * c] >> 4, ta = jpeg[body + 2 + 2 * c] & 15;
-                if (uses_dc && (td > 3 || !defined[0][td]))
-                    corrupt("the scan at byte ", seg, " uses Huffman table 0/", td, ", which no DHT segment defines");
-                if (uses_ac && (ta > 3 || !defined[1][ta]))
-                    corrupt("the scan at byte ", seg, " uses Huffman table 1/", ta, ", which no DHT segment defines");
-            }
-            in_scan = true;
-        }
-        pos = end;
-    }
+    JpegWalk(jpeg, name, verb).run();
 }
 
 }  // namespace ember::vision::detail
