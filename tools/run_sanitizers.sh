@@ -4,13 +4,14 @@
 #   io, vision) - in CI; with --all also kernels, autograd, nn, optim and train (about four times the compile time,
 #   too much for CI's 20 minutes on 2 cores);
 #   ThreadSanitizer (clang, LLVM's OpenMP with its Archer tool): the thread pool (test_core) and the loader's
-#   prefetching workers (test_data).
+#   prefetching workers (test_data); with --all also the parallel kernels (test_kernels).
 # Usage: tools/run_sanitizers.sh [--all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 asan_tests=(test_core test_data test_io test_vision)
 [ "${1:-}" = "--all" ] && asan_tests+=(test_kernels test_autograd test_nn test_optim test_train)
 tsan_tests=(test_core test_data)
+[ "${1:-}" = "--all" ] && tsan_tests+=(test_kernels)
 jobs=$(nproc)
 # -O1 -g1: the sanitizers' usual optimisation, with line numbers in reports; assertions on (no NDEBUG).
 configure() {  # configure <dir> <sanitizer flags> [cmake options...]
