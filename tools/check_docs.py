@@ -2,7 +2,7 @@
 """Checks that no file of the repository narrates its own making, and that no link or path mention is dead.
 
 Documentation and comments say what the code is and why, not the history of how it was written: that history is in
-git, and a text that narrates it ("in session 12 we...") reads as a diary and goes stale. A link or a path that names
+git, and a text that narrates it (numbered work periods, "then we...") reads as a diary and goes stale. A link or a path that names
 a file which no longer exists sends the reader nowhere; moving a file must update its mentions.
 
 Files: those git lists (tracked ones, and untracked ones that .gitignore does not exclude, so that a new file is
