@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of tests/fuzz with clang (AddressSanitizer + UndefinedBehaviorSanitizer), writes
 # their seed corpora, replays the regression reproducers, then fuzzes each harness:
-#   tools/run_fuzzers.sh                 # CI: 20,000 runs per fuzzer (deterministic, -seed=1)
+#   tools/run_fuzzers.sh                 # CI: 4,000 runs per fuzzer (deterministic, -seed=1)
 #   tools/run_fuzzers.sh --runs 200000   # more runs
 #   tools/run_fuzzers.sh --seconds 600   # each fuzzer for 10 minutes (a long run; its corpus grows in build-fuzz/)
 # A finding stops the script with libFuzzer's report and the input saved as build-fuzz/crash-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-budget="-runs=20000"
+budget="-runs=4000"
 case "${1:-}" in
   --runs) budget="-runs=$2" ;;
   --seconds) budget="-max_total_time=$2" ;;
