@@ -32,6 +32,14 @@ inline const std::filesystem::path& scratch_root() {
     return root.path;
 }
 
+/// True, after WARNing "skipped, no shared data: <dir> not found ..." (which ctest reports as a skip), when the
+/// folder of ../shared that a test reads is missing: `if (test::shared_data_missing(dir)) return;`.
+inline bool shared_data_missing(const std::filesystem::path& dir) {
+    if (std::filesystem::is_directory(dir)) return false;
+    WARN("skipped, no shared data: " << dir.string() << " not found (../shared is only beside the project checkout)");
+    return true;
+}
+
 /// max |a - b| / max(1, |b|) over all elements; shapes must match.
 template <Real T>
 double max_rel_error(const Tensor<T>& a, const Tensor<T>& b) {

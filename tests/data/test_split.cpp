@@ -88,10 +88,7 @@ TEST_CASE("keras_split: 2,239 files give 1,792 training and 447 validation", "[d
 
 TEST_CASE("keras_split of the isic-mini Train folder selects the files Keras selects", "[data][split][isic]") {
     const fs::path train = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini" / "Train";
-    if (!fs::is_directory(train)) {
-        WARN("skipped, no shared data: " << train.string() << " not found (../shared/data is only beside the project checkout)");
-        return;
-    }
+    if (test::shared_data_missing(train)) return;
     // Expected: Keras' index_directory order (sorted class folders, os.walk sorted, files sorted) shuffled by
     // np.random.RandomState(seed), computed with NumPy 1.24.2 in Python; names relative to Train/.
     const auto index = vision::index_image_folder(train);

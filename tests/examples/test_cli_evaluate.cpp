@@ -270,10 +270,7 @@ TEST_CASE("train --color-constancy: evaluate and predict correct images as the c
 
 TEST_CASE("melanoma end to end on isic-mini: audit, two epochs, evaluate, predict", "[examples][melanoma][isic]") {
     const fs::path data = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini";
-    if (!fs::is_directory(data)) {
-        WARN("skipped, no shared data: " << data.string() << " not found (../shared/data is only beside the project checkout)");
-        return;
-    }
+    if (ember::test::shared_data_missing(data)) return;
     const fs::path out = fresh_dir("cli-isic");
     auto r = melanoma("audit --data " + q(data) + " --out " + q(out / "audit"));
     CHECK(r.code == 0);

@@ -211,10 +211,7 @@ TEST_CASE("load_image_tensor gives Keras' [1, H, W, 3] floats in 0..255", "[data
 
 TEST_CASE("the isic-mini JPEGs decode to 180x180 RGB", "[data][image][isic]") {
     const fs::path dir = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini" / "Train" / "melanoma";
-    if (!fs::is_directory(dir)) {
-        WARN("skipped, no shared data: " << dir.string() << " not found (../shared/data is only beside the project checkout)");
-        return;
-    }
+    if (test::shared_data_missing(dir)) return;
     int seen = 0;
     for (const auto& e : fs::directory_iterator(dir)) {
         if (e.path().extension() != ".jpg" || seen >= 5) continue;

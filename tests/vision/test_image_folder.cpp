@@ -168,10 +168,7 @@ TEST_CASE("load_images in parallel gives the same set as one thread", "[data][fo
 
 TEST_CASE("the isic-mini sample indexes as 9 classes of 30 training images", "[data][folder][isic]") {
     const fs::path train = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini" / "Train";
-    if (!fs::is_directory(train)) {
-        WARN("skipped, no shared data: " << train.string() << " not found (../shared/data is only beside the project checkout)");
-        return;
-    }
+    if (test::shared_data_missing(train)) return;
     const auto index = vision::index_image_folder(train);
     REQUIRE(index.class_names.size() == 9);
     CHECK(index.class_names[3] == "melanoma");

@@ -171,10 +171,7 @@ TEST_CASE("valid JPEGs pass the check and decode exactly as stb_image alone deco
     same_as_stb(valid_jpeg(33, 17, 1));
     // a DHT holding all four standard tables in one segment, as libjpeg writes them: the isic-mini photographs
     const fs::path dir = fs::path(EMBER_SHARED_DATA_DIR) / "isic-mini" / "Train" / "nevus";
-    if (!fs::is_directory(dir)) {
-        WARN("skipped, no shared data: " << dir.string() << " not found (../shared/data is only beside the project checkout)");
-        return;
-    }
+    if (test::shared_data_missing(dir)) return;
     int seen = 0;
     for (const auto& e : fs::directory_iterator(dir)) {
         if (e.path().extension() != ".jpg" || seen >= 5) continue;
@@ -187,10 +184,7 @@ TEST_CASE("valid JPEGs pass the check and decode exactly as stb_image alone deco
 
 TEST_CASE("the fuzzed reproducers in ../shared/crashes are refused or decoded safely", "[data][image][jpeg][errors]") {
     const fs::path dir = fs::path(EMBER_SHARED_DATA_DIR).parent_path() / "crashes";
-    if (!fs::is_directory(dir)) {
-        WARN("skipped, no shared data: " << dir.string() << " not found (../shared/crashes is only beside the project checkout)");
-        return;
-    }
+    if (test::shared_data_missing(dir)) return;
     const auto error_for = [&](const char* name) { return decode_error(read_file(dir / name), name); };
     CHECK(error_for("stb_jpeg_dht_huffman_overflow.min.jpg") ==
           "cannot decode 'stb_jpeg_dht_huffman_overflow.min.jpg': truncated JPEG file (the segment at byte 2 declares "
