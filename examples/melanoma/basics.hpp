@@ -19,6 +19,10 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// The version of the checkpoints train writes (metadata "checkpoint_format"): 2 records the whole recipe.
+/// Checkpoints of version 1 (no such entry) are refused with a message that names the version, not guessed at.
+inline constexpr int kCheckpointFormat = 2;
+
 /// A double as the shortest text that reads back to the same value.
 inline std::string exact(double v) {
     char buf[32];

@@ -1,7 +1,7 @@
 // examples/melanoma/commands.hpp - the melanoma program's subcommands as main.cpp's command line hands them their
 // arguments (train's in train_options.hpp, with the table of its options), and the helpers they share. The
 // subcommands live in their own translation units (audit.cpp, train.cpp, evaluate.cpp for evaluate and predict,
-// calibrate.cpp; models.cpp loads the checkpoints they score), so a build compiles them in parallel and an edit to
+// cv.cpp and cv_report.cpp; models.cpp loads the checkpoints they score), so a build compiles them in parallel and an edit to
 // one recompiles only it.
 #pragma once
 
@@ -34,40 +34,48 @@ int run_audit(const fs::path& data_dir, const fs::path& out_dir);
 /// `melanoma train` (train.cpp); TrainArgs and its options are in train_options.hpp.
 int run_train(TrainArgs a);
 
+/// `melanoma cv` (cv.cpp): k-fold cross-validation of a recipe over the Train folder.
+struct CvArgs {
+    fs::path recipe, data, out = "runs/cv";
+    int folds = 5;
+    int fold = 0;  // 1-based: train only this fold; 0: every fold not yet done
+    int threads = 0, loader_threads = 1;
+    long limit = 0;
+    bool strict = false;
+};
+int run_cv(const CvArgs& a);
+/// The out-of-fold report of a finished cross-validation (cv_report.cpp): pools the folds' held-out predictions
+/// (`oof` files, one per fold, which must share the recipe `base` and the Train folder), writes cv_report.json,
+/// oof_predictions.csv and the plots in `dir`, prints the table, and returns 0.
+int write_cv_report(const fs::path& dir, const std::vector<fs::path>& oof, const TrainArgs& base);
+
+/// `melanoma release` (release.cpp): train a cross-validated recipe on all of Train, store the out-of-fold alert
+/// threshold, score Test once and write the model card.
+struct ReleaseArgs {
+    fs::path recipe, cv, data, out = "examples/melanoma/models", work = "runs/release";
+    std::string model_name = "ember-melanoma";
+    int threads = 0, loader_threads = 1;
+    long limit = 0;
+    bool strict = false;
+};
+int run_release(const ReleaseArgs& a);
+
 struct EvalArgs {
-    fs::path data, out, exclude_copies_of;
+    fs::path data, out;
     std::vector<fs::path> models;  // one checkpoint, or the members of an ensemble
     double threshold = -1;  // < 0: the checkpoint's
     bool strict = false;
     std::string tta = "none";
     std::string on = "test";
-    // the validation split, where the checkpoint does not record how train made it: train's defaults
-    std::uint64_t seed = TrainArgs{}.seed;
-    double val_split = TrainArgs{}.val_split;
-    std::string split = TrainArgs{}.split;
-    bool dedup = TrainArgs{}.dedup;
     double alert_sensitivity = TrainArgs{}.alert_sensitivity;
     long batch = TrainArgs{}.batch;
 };
 
 int run_evaluate(const EvalArgs& a);
 
-/// `melanoma calibrate`: the alert threshold of one checkpoint chosen on labelled images pooled from several
-/// sources - its own validation split and other folders - and optionally saved into a copy of the checkpoint.
-struct CalibrateArgs {
-    /// models: the one checkpoint; data: a dataset whose Train folder's validation side (as train split it) is a
-    /// source, or empty; alert_sensitivity: the target; the split fields as evaluate --on validation's.
-    EvalArgs eval;
-    std::vector<fs::path> folders;  // folders of class folders, each image a source image
-    /// R, G and B gains: the validation side again under this colour cast is one more source; empty: none.
-    std::vector<double> cast_copy;
-    fs::path save;                  // where to write the checkpoint with the chosen threshold; empty: nowhere
-};
-
-int run_calibrate(const CalibrateArgs& a);
-
 struct PredictArgs {
-    std::vector<fs::path> models;  // one checkpoint, or the members of an ensemble
+    std::vector<fs::path> models;  // one checkpoint, or the members of an ensemble; none: the shipped model
+    fs::path explain;              // where Grad-CAM heat maps go; empty: none
     std::vector<fs::path> images;
     double threshold = -1;  // < 0: the checkpoint's
     bool json = false;      // print JSON rather than text
@@ -75,6 +83,8 @@ struct PredictArgs {
 };
 
 int run_predict(const PredictArgs& a);
+/// The model shipped in examples/melanoma/models/, which predict uses without --model; UsageError when it is missing.
+fs::path default_model();
 
 // ---- shared helpers (common.cpp) ------------------------------------------------------------------------------
 

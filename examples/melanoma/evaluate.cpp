@@ -19,6 +19,7 @@
 #include <ember/io/checkpoint.hpp>
 
 #include "commands.hpp"
+#include "explain.hpp"
 #include "models.hpp"
 #include "model.hpp"
 #include "plots.hpp"
@@ -32,11 +33,11 @@ namespace {
 /// evaluate --on validation judges an ensemble on one validation split: every member must have kept one, the same.
 void check_member_splits(const EvalArgs& a, const std::vector<LoadedModel>& models, const SplitSpec& s0) {
     for (std::size_t i = 0; i < models.size(); ++i) {
-        const SplitSpec si = i == 0 ? s0 : split_spec(a, models[i]);
+        const SplitSpec si = i == 0 ? s0 : split_spec(models[i]);
         if (a.on == "validation") si.require_validation("evaluate --on validation", a.models[i]);
         EMBER_CHECK(a.on != "validation" || si.same_as(s0), UsageError, "evaluate --on validation: ", a.models[i],
                     " was validated on another split (", si.describe(), ") than ", a.models.front(), " (", s0.describe(),
-                    "): their ensemble cannot be judged on either; train ensemble members with the same --split-seed");
+                    "): their ensemble cannot be judged on either; train ensemble members with the same seed");
     }
 }
 
@@ -55,8 +56,7 @@ struct ScoredImages {
     fs::path dir;
 };
 
-/// The Test folder, or the validation side of the Train folder (--on validation), without the images
-/// --exclude-copies-of's folder also holds.
+/// The Test folder, or the validation side of the Train folder (--on validation).
 ScoredImages images_to_score(const EvalArgs& a, const LoadedModel& m, const SplitSpec& spec) {
     ScoredImages s;
     if (a.on == "validation") {
@@ -67,15 +67,6 @@ ScoredImages images_to_score(const EvalArgs& a, const LoadedModel& m, const Spli
         s.set = load_folder(s.dir, a.strict, m.color_constancy, m.names);
         s.rows.resize(s.set.size());
         std::iota(s.rows.begin(), s.rows.end(), 0);
-    }
-    if (!a.exclude_copies_of.empty()) {  // leave out images the model may have trained on
-        const vision::ImageSet seen = load_folder(a.exclude_copies_of, a.strict, m.color_constancy);
-        const auto copy = vision::copies_in(s.set, seen);
-        const std::size_t before = s.rows.size();
-        std::erase_if(s.rows, [&](std::size_t i) { return copy[i]; });
-        std::cout << "Left out " << before - s.rows.size() << " of " << before << " images identical to an image in "
-                  << a.exclude_copies_of << "\n";
-        EMBER_CHECK(!s.rows.empty(), ValueError, "evaluate: every image of ", s.dir, " is also in ", a.exclude_copies_of);
     }
     return s;
 }
@@ -91,7 +82,6 @@ void write_evaluation(const EvalArgs& a, const fs::path& out, const Evaluation& 
     j["on"] = a.on;
     j["test_time_augmentation"] = a.tta;
     j["images"] = images.rows.size();
-    if (!a.exclude_copies_of.empty()) j["excluded_copies_of"] = a.exclude_copies_of.string();
     const int mel = find_class(m.names, kMelanoma);
     if (a.on == "validation" && mel >= 0) {  // the threshold train would store, for these probabilities
         const auto [p, pos] = melanoma_scores(ev, mel);
@@ -119,7 +109,7 @@ void write_evaluation(const EvalArgs& a, const fs::path& out, const Evaluation& 
 int run_evaluate(const EvalArgs& a) {
     std::vector<LoadedModel> models = load_models(a.models, "evaluate");
     const LoadedModel& m = models.front();
-    const SplitSpec s0 = split_spec(a, m);
+    const SplitSpec s0 = split_spec(m);
     check_member_splits(a, models, s0);
     const auto tta = parse_test_time_augment(a.tta);
     const fs::path out = evaluation_folder(a, tta);
@@ -143,8 +133,54 @@ int run_evaluate(const EvalArgs& a) {
 }
 
 
+namespace {
+
+/// The probabilities of one image: the model's, or an ensemble's mean of its members'.
+Tensor<float> ensemble_probabilities(std::vector<LoadedModel>& models, const Tensor<float>& x, TestTimeAugment tta) {
+    Tensor<float> p = predict_probabilities(models.front().model, x, tta);
+    for (std::size_t i = 1; i < models.size(); ++i) {
+        const Tensor<float> q = predict_probabilities(models[i].model, x, tta);
+        for (index_t c = 0; c < p.numel(); ++c) p.data()[c] += q.data()[c];
+    }
+    for (auto& v : p.span()) v /= static_cast<float>(models.size());
+    return p;
+}
+
+/// One image's lines: the top 3, every class, p(melanoma) and the alert.
+void print_prediction(const json& item, const std::vector<std::string>& names) {
+    std::cout << item.at("image").get<std::string>() << "\n" << std::fixed << std::setprecision(3);
+    int k = 0;
+    for (const json& t : item.at("top3"))
+        std::cout << "  " << ++k << ". " << std::left << std::setw(28) << t.at("class").get<std::string>() << std::right
+                  << t.at("probability").get<double>() << "\n";
+    std::cout << "  all:";  // every class, in the model's order
+    for (std::size_t c = 0; c < names.size(); ++c)
+        std::cout << (c ? ", " : " ") << names[c] << " " << item.at("probabilities").at(names[c]).get<double>();
+    std::cout << "\n";
+    if (!item.at("melanoma_probability").is_null()) {
+        std::cout << "  p(melanoma) = " << item.at("melanoma_probability").get<double>() << " (alert threshold "
+                  << item.at("threshold").get<double>() << ")\n";
+        if (item.at("melanoma_alert").get<bool>()) std::cout << "  MELANOMA ALERT: refer this lesion to a dermatologist\n";
+    }
+    if (item.contains("heat_maps"))
+        for (const json& f : item.at("heat_maps"))
+            std::cout << "  heat map (" << f.at("class").get<std::string>() << "): " << f.at("file").get<std::string>() << "\n";
+    std::cout.unsetf(std::ios::floatfield);
+}
+
+}  // namespace
+
+fs::path default_model() {
+    const fs::path shipped = fs::path(MELANOMA_MODEL_DIR) / "ember-melanoma.safetensors";
+    if (!fs::is_regular_file(shipped))
+        throw UsageError("no --model given, and the shipped model " + shipped.string() + " is missing (it comes with the "
+                         "repository; or pass a checkpoint written by train or release with --model)");
+    return shipped;
+}
+
 int run_predict(const PredictArgs& a) {
-    std::vector<LoadedModel> models = load_models(a.models, "predict");
+    if (!a.explain.empty()) ensure_writable_dir(a.explain);  // before any work, not after it
+    std::vector<LoadedModel> models = load_models(a.models.empty() ? std::vector<fs::path>{default_model()} : a.models, "predict");
     LoadedModel& m = models.front();
     const auto tta = parse_test_time_augment(a.tta);
     const double threshold = alert_threshold(models, a.threshold, a.tta);
@@ -152,45 +188,29 @@ int run_predict(const PredictArgs& a) {
     if (mel < 0)
         std::cerr << "warning: the model has no class named '" << kMelanoma << "': no melanoma alert is given\n";
     const vision::LoadOptions options = image_options(true, m.color_constancy);  // as the members were trained
-    NoGradGuard no_grad;
     json out = json::array();
     int failures = 0;
     for (const auto& path : a.images) {
         json item{{"image", path.string()}};
         try {
             const Tensor<float> x = vision::load_image_tensor(path, options);
-            Tensor<float> p = predict_probabilities(m.model, x, tta);
-            for (std::size_t i = 1; i < models.size(); ++i) {  // an ensemble: the mean of the members' probabilities
-                const Tensor<float> q = predict_probabilities(models[i].model, x, tta);
-                for (index_t c = 0; c < p.numel(); ++c) p.data()[c] += q.data()[c];
+            Tensor<float> p;
+            {
+                NoGradGuard no_grad;
+                p = ensemble_probabilities(models, x, tta);
             }
-            for (auto& v : p.span()) v /= static_cast<float>(models.size());
             std::vector<int> order(m.names.size());
             std::iota(order.begin(), order.end(), 0);
             std::sort(order.begin(), order.end(), [&](int i, int j) { return p.data()[i] > p.data()[j]; });
             for (std::size_t c = 0; c < m.names.size(); ++c) item["probabilities"][m.names[c]] = p.data()[c];
-            for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
-                item["top3"].push_back({{"class", m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]},
-                                        {"probability", p.data()[order[static_cast<std::size_t>(k)]]}});
-            const bool alert = mel >= 0 && p.data()[mel] >= threshold;
+            for (std::size_t k = 0; k < 3 && k < order.size(); ++k)
+                item["top3"].push_back({{"class", m.names[static_cast<std::size_t>(order[k])]}, {"probability", p.data()[order[k]]}});
             item["melanoma_probability"] = mel >= 0 ? json(p.data()[mel]) : json(nullptr);  // null: no such class
-            item["melanoma_alert"] = alert;
+            item["melanoma_alert"] = mel >= 0 && p.data()[mel] >= threshold;
             item["threshold"] = threshold;
-            if (!a.json) {
-                std::cout << path.string() << "\n";
-                for (int k = 0; k < 3 && k < static_cast<int>(order.size()); ++k)
-                    std::cout << "  " << k + 1 << ". " << std::left << std::setw(28) << m.names[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]
-                              << std::right << std::fixed << std::setprecision(3) << p.data()[order[static_cast<std::size_t>(k)]] << "\n";
-                std::cout << "  all:";  // every class, in the model's order
-                for (std::size_t c = 0; c < m.names.size(); ++c)
-                    std::cout << (c ? ", " : " ") << m.names[c] << " " << p.data()[c];
-                std::cout << "\n";
-                if (mel >= 0) {
-                    std::cout << "  p(melanoma) = " << p.data()[mel] << " (alert threshold " << threshold << ")\n";
-                    if (alert) std::cout << "  MELANOMA ALERT: refer this lesion to a dermatologist\n";
-                }
-                std::cout.unsetf(std::ios::floatfield);
-            }
+            if (!a.explain.empty())  // of the first model: a heat map explains one network's score
+                item["heat_maps"] = explain_image(m.model, x, path, m.names, order.front(), mel, a.explain);
+            if (!a.json) print_prediction(item, m.names);
         } catch (const IoError& e) {
             ++failures;
             item["error"] = e.what();
@@ -201,6 +221,5 @@ int run_predict(const PredictArgs& a) {
     if (a.json) std::cout << std::setw(2) << out << "\n";
     return failures ? 1 : 0;
 }
-
 
 }  // namespace melanoma

@@ -40,16 +40,6 @@ void add_tta(CLI::App& sub, std::string& tta, const std::string& help) {
     sub.add_option("--tta", tta, help)->check(CLI::IsMember(kTtaKinds))->capture_default_str();
 }
 
-/// How train split a checkpoint's Train folder, for checkpoints that do not record it (`when`: where it is used):
-/// train's --seed, --val-split, --split and --dedup, with train's defaults.
-void add_split_fallbacks(CLI::App& sub, EvalArgs& e, const std::string& when) {
-    const std::string help = when + ", for checkpoints that do not record it";
-    in_range(sub.add_option("--seed", e.seed, help), ranges::seed)->capture_default_str();
-    in_range(sub.add_option("--val-split", e.val_split, help), ranges::fraction)->capture_default_str();
-    sub.add_option("--split", e.split, help)->check(CLI::IsMember(kSplitKinds))->capture_default_str();
-    sub.add_flag("--dedup", e.dedup, help);
-}
-
 /// --threshold of evaluate and predict: a probability, never silently the checkpoint's instead.
 void add_threshold(CLI::App& sub, double& threshold) {
     in_range(sub.add_option("--threshold", threshold, "melanoma alert threshold (default: the one stored in the checkpoint)"),
@@ -88,12 +78,9 @@ CLI::App* add_evaluate(CLI::App& app, EvalArgs& a, int& threads) {
     sub->add_option("--out", a.out, "where metrics.json and the confusion matrix go (default: beside the checkpoint)");
     add_threshold(*sub, a.threshold);
     sub->add_flag("--strict", a.strict, "a corrupt image is fatal");
-    sub->add_option("--exclude-copies-of", a.exclude_copies_of,
-                    "folder of class folders (e.g. Train): leave out images identical to one of its images");
     add_tta(*sub, a.tta, "test-time augmentation: none | flips (mean over the four flips of each image)");
     sub->add_option("--on", a.on, "test | validation (the validation side of --data's Train folder, split as train did)")
         ->check(CLI::IsMember({"test", "validation"}))->capture_default_str();
-    add_split_fallbacks(*sub, a, "with --on validation");
     add_batch(*sub, a.batch, "batch size (as train's, for figures identical to its report)");
     add_threads(*sub, threads);
     in_range(sub->add_option("--alert-sensitivity", a.alert_sensitivity,
@@ -103,37 +90,52 @@ CLI::App* add_evaluate(CLI::App& app, EvalArgs& a, int& threads) {
     return sub;
 }
 
-CLI::App* add_calibrate(CLI::App& app, CalibrateArgs& a, fs::path& model, int& threads) {
-    auto* sub = app.add_subcommand("calibrate", "choose the melanoma alert threshold on labelled images from several sources "
-                                                "pooled (the checkpoint's validation split, other folders), and save it");
-    sub->add_option("--model", model, "checkpoint written by train")->required();
-    sub->add_option("--validation", a.eval.data,
-                    "dataset folder (or its Train folder): the validation side of its Train folder, split as train did");
-    sub->add_option("--data", a.folders, "folder of class folders whose every image is used; repeat it for more sources")
-        ->allow_extra_args(false);
-    in_range(sub->add_option("--cast-copy", a.cast_copy,
-                             "R G B: with --validation, its images again under this colour cast (each channel times "
-                             "its gain) as one more source, e.g. 0.9163 1.0552 1.1975 (examples/melanoma/RESULTS.md)"),
-             ranges::gain)
-        ->expected(3);
-    in_range(sub->add_option("--alert-sensitivity", a.eval.alert_sensitivity,
-                             "the melanoma sensitivity the alert must reach on the pooled images"),
-             ranges::probability)
+CLI::App* add_cv(CLI::App& app, CvArgs& a) {
+    auto* sub = app.add_subcommand("cv", "cross-validate a recipe over the Train folder: one training per fold (resumable), "
+                                         "then the out-of-fold report every choice of recipe is made on");
+    sub->add_option("--recipe", a.recipe, "recipe file (examples/melanoma/recipes/*.json)")->required();
+    sub->add_option("--data", a.data, "dataset folder (Train/ is used); without it the public copy is downloaded");
+    sub->add_option("--out", a.out, "where fold-1 ... fold-K, cv_report.json and the plots go")->capture_default_str();
+    in_range(sub->add_option("--folds", a.folds, "folds (stratified; copies of one image never straddle two)"),
+             Range{.ok = [](double x) { return x >= 2; }, .rule = ">= 2", .integer = true, .max = 100})
         ->capture_default_str();
-    add_tta(*sub, a.eval.tta, "test-time augmentation of the scores (none | flips): as evaluate/predict will use it");
-    sub->add_option("--save", a.save, "write a copy of the checkpoint (not --model itself) that carries the chosen threshold");
-    sub->add_flag("--strict", a.eval.strict, "a corrupt image is fatal");
-    add_split_fallbacks(*sub, a.eval, "with --validation");
-    add_batch(*sub, a.eval.batch, "batch size (as train's, for scores identical to its report)");
-    add_threads(*sub, threads);
+    in_range(sub->add_option("--fold", a.fold, "train only this fold (1 ... --folds; default: every fold not yet done)"),
+             ranges::count);
+    add_threads(*sub, a.threads);
+    in_range(sub->add_option("--loader-threads", a.loader_threads, "threads that assemble and augment training batches"),
+             ranges::count)
+        ->capture_default_str();
+    in_range(sub->add_option("--limit", a.limit, "at most this many training images per fold (quick checks)"), ranges::limit);
+    sub->add_flag("--strict", a.strict, "a corrupt image is fatal");
+    return sub;
+}
+
+CLI::App* add_release(CLI::App& app, ReleaseArgs& a) {
+    auto* sub = app.add_subcommand("release", "train a cross-validated recipe on all of Train with the out-of-fold alert "
+                                              "threshold, score Test once, write the checkpoint and its model card");
+    sub->add_option("--recipe", a.recipe, "the recipe file that was cross-validated")->required();
+    sub->add_option("--cv", a.cv, "the cv --out folder of that recipe (its cv_report.json)")->required();
+    sub->add_option("--data", a.data, "dataset folder (Train/ trains, Test/ is scored once)");
+    sub->add_option("--out", a.out, "where the checkpoint and MODEL_CARD.md go")->capture_default_str();
+    sub->add_option("--work", a.work, "the training run's folder (resumable)")->capture_default_str();
+    sub->add_option("--name", a.model_name, "the model's name (its file is NAME.safetensors)")->capture_default_str();
+    add_threads(*sub, a.threads);
+    in_range(sub->add_option("--loader-threads", a.loader_threads, "threads that assemble and augment training batches"),
+             ranges::count)
+        ->capture_default_str();
+    in_range(sub->add_option("--limit", a.limit, "at most this many training images (quick checks)"), ranges::limit);
+    sub->add_flag("--strict", a.strict, "a corrupt image is fatal");
     return sub;
 }
 
 CLI::App* add_predict(CLI::App& app, PredictArgs& a, int& threads) {
     auto* sub = app.add_subcommand("predict", "class probabilities, top-3 and a MELANOMA ALERT line per image");
-    sub->add_option("--model", a.models, "checkpoint written by train; repeat it for an ensemble (probabilities averaged)")
-        ->required()->allow_extra_args(false);
+    sub->add_option("--model", a.models, "checkpoint written by train or release; repeat it for an ensemble "
+                                         "(probabilities averaged); default: the shipped model (examples/melanoma/models/)")
+        ->allow_extra_args(false);
     sub->add_option("images", a.images, "image files")->required();
+    sub->add_option("--explain", a.explain, "write Grad-CAM heat maps (predicted class and melanoma) over each image "
+                                            "as PNG files into this folder");
     add_threshold(*sub, a.threshold);
     sub->add_flag("--json", a.json, "print JSON");
     add_threads(*sub, threads);
@@ -151,14 +153,15 @@ int main(int argc, char** argv) {
     AuditArgs aa;
     TrainArgs ta;
     EvalArgs ea;
-    CalibrateArgs ca;
-    fs::path cal_model;  // calibrate's --model takes one checkpoint
+    CvArgs ca;
+    ReleaseArgs ra;
     PredictArgs pa;
-    int scoring_threads = 0;  // evaluate's, calibrate's and predict's --threads
+    int scoring_threads = 0;  // evaluate's and predict's --threads
     CLI::App* audit = add_audit(app, aa);
     CLI::App* trn = add_train(app, ta);
     CLI::App* evl = add_evaluate(app, ea, scoring_threads);
-    CLI::App* cal = add_calibrate(app, ca, cal_model, scoring_threads);
+    CLI::App* cv = add_cv(app, ca);
+    CLI::App* rel = add_release(app, ra);
     add_predict(app, pa, scoring_threads);
     try {
         app.parse(argc, argv);
@@ -171,14 +174,13 @@ int main(int argc, char** argv) {
         if (*audit) return run_audit(aa.data, aa.out);
         if (*trn) {
             ta.given = given_options(*trn);
+            if (!ta.recipe.empty()) apply_recipe(ta, ta.recipe);
             return run_train(ta);
         }
+        if (*cv) return run_cv(ca);
+        if (*rel) return run_release(ra);
         ember::set_num_threads(scoring_threads);
         if (*evl) return run_evaluate(ea);
-        if (*cal) {
-            ca.eval.models = {cal_model};
-            return run_calibrate(ca);
-        }
         return run_predict(pa);
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";

@@ -1,4 +1,4 @@
-// examples/melanoma/models.cpp - loading and checking the checkpoints evaluate, calibrate and predict score
+// examples/melanoma/models.cpp - loading and checking the checkpoints evaluate, predict and release score
 // (models.hpp), and remaking a checkpoint's validation split.
 #include <algorithm>
 #include <fstream>
@@ -66,6 +66,15 @@ void read_checkpoint_classes(LoadedModel& m, const std::string& where) {
         throw IoError(where + " is not an ember checkpoint (format: " +
                       (format == meta.end() ? std::string("(missing)") : shown(format->second)) + ")");
 
+    // Older versions of train wrote checkpoints without the recipe; what they were trained with cannot be told
+    // in full, so they are refused rather than guessed at.
+    const auto version = meta.find("checkpoint_format");
+    const std::string found = version == meta.end() ? std::string("1") : shown(version->second);
+    if (found != std::to_string(kCheckpointFormat))
+        throw UsageError(where + " was written by " + (version == meta.end() ? "an older" : "another") +
+                         " version of melanoma train (checkpoint format " + found + "; this program reads format " +
+                         std::to_string(kCheckpointFormat) + "): train the model again with this version");
+
     const std::string& names = metadata_value(meta, where, "class_names");
     json j;
     try {
@@ -124,19 +133,12 @@ LoadedModel load_model(const fs::path& ckpt) {
     LoadedModel m;
     m.meta = meta;
     read_checkpoint_classes(m, where);
-    if (meta.count("color_constancy")) m.color_constancy = meta.at("color_constancy");  // older: none
-    m.placeholder_threshold = meta.count("alert_threshold_from") && meta.at("alert_threshold_from").starts_with("none");
-    if (meta.count("alert_threshold_tta")) {  // empty: given by hand
-        m.threshold_tta = meta.at("alert_threshold_tta");
-        try {
-            if (!m.threshold_tta.empty()) parse_test_time_augment(m.threshold_tta);
-        } catch (const ValueError&) {
-            throw IoError("checkpoint '" + ckpt.string() + "': its alert_threshold_tta '" + m.threshold_tta +
-                          "' is not a test-time augmentation (none | flips)");
-        }
-    } else if (meta.count("alert_threshold_from") && meta.at("alert_threshold_from") == "--alert-threshold") {
-        m.threshold_tta.clear();
-    }
+    m.color_constancy = metadata_value(meta, where, "color_constancy");
+    m.placeholder_threshold = metadata_value(meta, where, "alert_threshold_from") == "cross-validation";
+    m.threshold_tta = metadata_value(meta, where, "alert_threshold_tta");  // empty: given by hand
+    if (!m.threshold_tta.empty() && m.threshold_tta != "none" && m.threshold_tta != "flips")
+        throw IoError(where + ": its alert_threshold_tta '" + shown(m.threshold_tta) +
+                      "' is not a test-time augmentation (none | flips)");
     m.path = ckpt;
     try {
         shades_of_gray_norm(m.color_constancy);
@@ -168,57 +170,39 @@ double alert_threshold(const std::vector<LoadedModel>& models, double override, 
     if (override >= 0) return override;
     for (const auto& member : models)
         if (member.placeholder_threshold)
-            throw UsageError("checkpoint '" + member.path.string() + "' was saved by a training run that stopped before "
-                             "it chose the alert threshold on validation (its " + exact(member.threshold) +
-                             " is a placeholder): give one with --threshold P");
+            throw UsageError("checkpoint '" + member.path.string() + "' is a cross-validation fold's model, whose alert "
+                             "threshold is chosen on all folds' scores (cv_report.json): give one with --threshold P");
     for (const auto& member : models)
         if (!member.threshold_tta.empty() && member.threshold_tta != tta)
             std::cerr << "warning: the alert threshold of " << member.path << " was chosen on scores "
                       << (member.threshold_tta == "none" ? "without test-time augmentation" : "with --tta " + member.threshold_tta)
                       << ", these are scored " << (tta == "none" ? "without it" : "with --tta " + tta)
                       << ": its melanoma sensitivity may differ from the one it was chosen for (choose one for these "
-                         "scores with calibrate --tta " << tta << " and pass it with --threshold, or save it with --save)\n";
+                         "scores with evaluate --on validation --tta " << tta << " and pass it with --threshold)\n";
     double t = 0;
     for (const auto& member : models) t += member.threshold / static_cast<double>(models.size());
     return t;
 }
 
-SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m) {
+SplitSpec split_spec(const LoadedModel& m) {
+    const std::string where = "checkpoint '" + m.path.string() + "'";
     SplitSpec s;
-    const auto meta = [&](const char* key, const std::string& fallback) {
-        const auto it = m.meta.find(key);
-        if (it != m.meta.end()) return it->second;
-        s.guessed.push_back(key);
-        return fallback;
-    };
-    // Before --split-seed existed, the split's seed was the seed.
-    s.seed = static_cast<std::uint64_t>(
-        std::stoull(m.meta.count("split_seed") ? m.meta.at("split_seed") : meta("seed", std::to_string(a.seed))));
-    s.val_split = std::stod(meta("val_split", exact(a.val_split)));
-    s.kind = meta("split", a.split);
-    s.dedup = meta("dedup", a.dedup ? "true" : "false") == "true";
-    if (m.meta.count("train_folder")) s.folder = m.meta.at("train_folder");
+    s.seed = static_cast<std::uint64_t>(std::stoull(metadata_value(m.meta, where, "seed")));
+    s.val_split = std::stod(metadata_value(m.meta, where, "val_split"));
+    s.kind = metadata_value(m.meta, where, "split");
+    s.dedup = metadata_value(m.meta, where, "dedup") == "true";
+    s.folder = metadata_value(m.meta, where, "train_folder");
     return s;
 }
 
 std::pair<vision::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m,
                                                                     const SplitSpec& spec, const char* command) {
     const fs::path dir = split_dir(a.data, "Train");
-    if (!spec.guessed.empty()) {
-        std::cerr << "warning: the checkpoint does not record";
-        for (const auto& k : spec.guessed) std::cerr << " " << k;
-        std::cerr << " (written before they were recorded): using the flags' values; the split is only train's if "
-                     "they match how it was trained\n";
-    }
     const auto index = vision::index_image_folder(dir);
     EMBER_CHECK(index.class_names == m.names, ValueError, command, ": ", dir,
                 " has other class folders than the checkpoint's classes: cannot remake the training split");
     vision::ImageSet set = load_folder(dir, a.strict, m.color_constancy, m.names);
-    if (spec.folder.empty())
-        std::cerr << "warning: the checkpoint does not record which images its Train folder held; the split is "
-                     "only train's if " << dir << " is unchanged\n";
-    else
-        EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, command, ": ", dir,
+    EMBER_CHECK(spec.folder == folder_fingerprint(set), ValueError, command, ": ", dir,
                     " is not the folder the checkpoint was trained on (images or names differ: ",
                     folder_fingerprint(set), " vs the recorded ", spec.folder, "): cannot remake its validation split");
     if (spec.dedup) set = vision::subset(set, vision::deduplicate(set).keep);

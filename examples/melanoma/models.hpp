@@ -1,4 +1,4 @@
-// examples/melanoma/models.hpp - the checkpoints evaluate, calibrate and predict load (a model with its classes,
+// examples/melanoma/models.hpp - the checkpoints evaluate, predict and release load (a model with its classes,
 // alert threshold and how it was trained), and the validation split remade from a checkpoint's record.
 #pragma once
 
@@ -19,11 +19,11 @@ struct LoadedModel {
     ember::nn::Sequential<float> model;
     std::vector<std::string> names;
     double threshold = 0.5;
-    /// The stored threshold is 0.5 as a stand-in: written by a run stopped before training ended (older versions
-    /// of train chose the threshold of best.safetensors on validation only once training ended).
+    /// The stored threshold is 0.5 as a stand-in: a cross-validation fold's model (cv chooses the threshold on all
+    /// folds' scores pooled).
     bool placeholder_threshold = false;
-    /// The test-time augmentation of the scores the stored threshold was chosen on ("none" or "flips"; train and
-    /// older checkpoints: "none"), or empty where it was given by hand (train --alert-threshold).
+    /// The test-time augmentation of the scores the stored threshold was chosen on ("none" or "flips"), or empty
+    /// where it was given by hand (train --alert-threshold).
     std::string threshold_tta = "none";
     std::string color_constancy = "none";  // how its images were loaded in training
     std::map<std::string, std::string> meta;
@@ -40,25 +40,22 @@ std::vector<LoadedModel> load_models(const std::vector<fs::path>& paths, const c
 /// augmentation than `tta` gets a warning: its sensitivity was promised for those scores, not for these.
 double alert_threshold(const std::vector<LoadedModel>& models, double override, const std::string& tta);
 
-/// How train split a checkpoint's Train folder: from its metadata, or for what older checkpoints do not record,
-/// from the flags (`guessed` lists those).
+/// How train split a checkpoint's Train folder, as its metadata records it.
 struct SplitSpec {
     std::uint64_t seed = 0;
     double val_split = 0;
     std::string kind;
     bool dedup = false;
-    std::string folder;  // fingerprint; empty when not recorded
-    std::vector<std::string> guessed;
+    std::string folder;  // fingerprint
 
     [[nodiscard]] std::string describe() const {
         std::ostringstream os;
         os << kind << " split, seed " << seed << ", fraction " << val_split << (dedup ? ", deduplicated" : "");
         return os.str();
     }
-    /// Same images on the validation side (an unrecorded folder matches any).
+    /// Same images on the validation side.
     [[nodiscard]] bool same_as(const SplitSpec& o) const {
-        return seed == o.seed && val_split == o.val_split && kind == o.kind && dedup == o.dedup &&
-               (folder.empty() || o.folder.empty() || folder == o.folder);
+        return seed == o.seed && val_split == o.val_split && kind == o.kind && dedup == o.dedup && folder == o.folder;
     }
     /// UsageError unless train kept a validation split (`command` names who asks, `hint` what to do instead).
     void require_validation(const std::string& command, const fs::path& model, const std::string& hint = "") const {
@@ -68,9 +65,9 @@ struct SplitSpec {
     }
 };
 
-SplitSpec split_spec(const EvalArgs& a, const LoadedModel& m);
+SplitSpec split_spec(const LoadedModel& m);
 /// The validation split of the Train folder, remade as `train` made it (the checkpoint's record of seed, split
-/// and deduplication where it has one, else the flags'), so a checkpoint can be studied on validation - e.g.
+/// and deduplication), so a checkpoint can be studied on validation - e.g.
 /// whether test-time augmentation helps, and at which alert threshold - without touching Test.
 std::pair<ember::vision::ImageSet, std::vector<std::size_t>> validation_side(const EvalArgs& a, const LoadedModel& m,
                                                                            const SplitSpec& spec, const char* command);

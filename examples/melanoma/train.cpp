@@ -40,7 +40,13 @@ namespace {
 /// was parsed): what needs a validation split under --val-split 0, and --color-jitter's hue. Returns the
 /// ColorJitter those make (off without --color-jitter).
 vision::ColorJitter check_train_args(const TrainArgs& a) {
-    const bool validate = a.val_split > 0;
+    if (a.folds > 0) {  // the held-out fold is scored, never chosen on
+        if (a.patience > 0 || a.lr_schedule == "plateau")
+            throw UsageError(std::string("cross-validation trains each fold for its epochs: ") +
+                             (a.patience > 0 ? "\"patience\"" : "\"lr_schedule\": \"plateau\"") +
+                             " would choose on the held-out fold, whose scores must stay out of fold");
+    }
+    const bool validate = a.val_split > 0 || a.folds > 0;
     if (validate && a.alert_threshold >= 0)
         throw UsageError("--alert-threshold is for --val-split 0: with a validation split the threshold is chosen on it "
                          "(--alert-sensitivity)");
@@ -55,8 +61,7 @@ vision::ColorJitter check_train_args(const TrainArgs& a) {
             {"--monitor", "--monitor needs a validation split (--val-split 0 has none)"},
             {"--alert-sensitivity", "--alert-sensitivity needs a validation split to choose the threshold on "
                                     "(--val-split 0 has none; give the threshold with --alert-threshold)"},
-            {"--split", "--split has nothing to split with --val-split 0"},
-            {"--split-seed", "--split-seed has nothing to split with --val-split 0"}};
+            {"--split", "--split has nothing to split with --val-split 0"}};
         for (const auto& [option, why] : needs_validation)
             if (a.given.count(option)) throw UsageError(why);
     }
@@ -94,6 +99,7 @@ std::string jitter_text(const vision::ColorJitter& jitter) {
 /// names what an earlier run of the other mode left there: its model would sit beside this run's files.
 void prepare_run_folder(const TrainArgs& a) {
     ensure_writable_dir(a.out);
+    if (a.folds > 0) return;  // a fold's folder holds what `cv` put there
     const bool validate = a.val_split > 0;
     const std::vector<std::string> other_mode =
         validate ? std::vector<std::string>{"last.safetensors"} : std::vector<std::string>{"best.safetensors", "val_metrics.json"};
@@ -104,33 +110,28 @@ void prepare_run_folder(const TrainArgs& a) {
 }
 
 /// The training images' augmentation as the options say (empty: none) - geometry first (Keras' layers), then
-/// colour: the white balance a camera or illuminant would give, then torchvision's ColorJitter, as the usual
-/// pipelines order them.
+/// torchvision's ColorJitter, as the usual pipelines order them.
 vision::AugmentFn training_augmentation(const TrainArgs& a, const vision::ColorJitter& jitter) {
     vision::AugmentFn augment;
     const bool geometric = a.augment == "flip-rotate-zoom";
-    const vision::RandomAspect stretch(a.stretch);  // the options' checks keep both >= 1
-    const vision::RandomChannelGain gain(a.channel_gain);
-    if (geometric || stretch.max_ratio != 1 || gain.enabled() || jitter.enabled()) {
-        augment = [geometric, stretch, gain, jitter](float* img, int h, int w, int c, Generator& gen) {
+    const vision::RandomAspect stretch(a.stretch);  // the options' checks keep it >= 1
+    const vision::AugmentOptions layers{.rotation = a.rotation, .zoom_min = a.zoom.at(0), .zoom_max = a.zoom.at(1),
+                                        .max_aspect = stretch.max_ratio};
+    if (geometric || stretch.max_ratio != 1 || jitter.enabled()) {
+        augment = [geometric, stretch, layers, jitter](float* img, int h, int w, int c, Generator& gen) {
             if (geometric)
-                vision::random_augment(img, h, w, c, vision::AugmentOptions{.max_aspect = stretch.max_ratio}, gen);
+                vision::random_augment(img, h, w, c, layers, gen);
             else
                 stretch(img, h, w, c, gen);  // draws nothing when off
-            gain(img, h, w, c, gen);         // nor does this
             if (jitter.enabled()) jitter(img, h, w, c, gen);
         };
     }
+    if (geometric)
+        std::cout << "Augmentation on the training side: RandomFlip, RandomRotation(" << a.rotation
+                  << "), RandomZoom(" << a.zoom.at(0) << ", " << a.zoom.at(1) << ")\n";
     if (stretch.max_ratio != 1)
         std::cout << "Random horizontal stretch on the training side: width x [" << 1 / stretch.max_ratio << ", "
                   << stretch.max_ratio << "], log-uniform\n";
-    if (gain.enabled()) {
-        if (a.color_constancy != "none")
-            std::cerr << "warning: --channel-gain puts casts on images after --color-constancy " << a.color_constancy
-                      << " has taken theirs away; evaluate and predict will see none\n";
-        std::cout << "Random white balance on the training side: R, G, B each x [" << 1 / gain.max_gain << ", "
-                  << gain.max_gain << "], log-uniform\n";
-    }
     if (jitter.enabled())
         std::cout << "Colour jitter on the training side: brightness " << jitter.brightness << ", contrast "
                   << jitter.contrast << ", saturation " << jitter.saturation << ", hue " << jitter.hue << "\n";
@@ -171,6 +172,7 @@ struct Run {
     nn::Sequential<float>& model;
     optim::Adam<float>& adam;
     bool validate = false;
+    bool cv = false;  // a cross-validation fold: validation is the held-out fold, scored each epoch, the last epoch kept
     fs::path best, last, backup;  // best.safetensors (with validation), last.safetensors (without), backup.safetensors
     json options;                 // run_options(): what backup.safetensors records and --resume checks
     train::EpochRecord best_record;  // the epoch this run saved in best.safetensors (epoch 0: none)
@@ -184,7 +186,7 @@ struct Run {
     train::LambdaCallback<float> files;
 
     Run(const TrainArgs& args, const TrainData& data, nn::Sequential<float>& m, optim::Adam<float>& opt)
-        : a(args), d(data), model(m), adam(opt), validate(args.val_split > 0), best(args.out / "best.safetensors"),
+        : a(args), d(data), model(m), adam(opt), validate(args.val_split > 0 || args.folds > 0), cv(args.folds > 0), best(args.out / "best.safetensors"),
           last(args.out / "last.safetensors"), backup(args.out / "backup.safetensors"),
           options(run_options(args, data.resolved)) {}
 
@@ -193,6 +195,8 @@ struct Run {
     [[nodiscard]] std::map<std::string, std::string> metadata(double threshold, const train::EpochRecord& rec,
                                                               const char* from) const {
         auto meta = option_metadata(a, d.resolved);
+        meta["checkpoint_format"] = std::to_string(kCheckpointFormat);
+        meta["recipe"] = recipe_of(a).dump();
         meta["class_names"] = json(d.names()).dump();
         meta["alert_class"] = kMelanoma;
         // exactly: older checkpoints stored one validation image's score, and rounding it up (to_string keeps 6
@@ -261,7 +265,7 @@ void add_schedule(Run& run, train::FitOptions<float>& fo) {
 /// last epoch's (without), history.csv and curves, and backup.safetensors after each epoch, which --resume goes
 /// on from.
 void add_file_callbacks(Run& run, train::FitOptions<float>& fo) {
-    if (run.validate) {
+    if (run.validate && !run.cv) {
         run.best_model.emplace(run.a.monitor, [&run](const train::EpochRecord& rec, train::TrainContext<float>& ctx) {
             run.best_record = rec;
             const double threshold = run.choose_threshold(from_outputs(*ctx.validation, run.d.classes()));
@@ -271,11 +275,13 @@ void add_file_callbacks(Run& run, train::FitOptions<float>& fo) {
         fo.callbacks.push_back(&*run.best_model);
     }
     run.files.epoch_end = [&run](const train::EpochRecord& rec, train::TrainContext<float>& ctx) {
-        if (run.validate && !std::isfinite(rec.get("val_loss")))
+        if (run.validate && !run.cv && !std::isfinite(rec.get("val_loss")))
             std::cout << "  (validation loss not finite: not kept as best)\n";
         run.write_history(ctx.history);
-        if (!run.validate) {  // every epoch, so a stopped run keeps its last complete one
-            io::save_checkpoint(run.last, run.model, run.metadata(run.a.alert_threshold, rec, "--alert-threshold"));
+        if (!run.validate || run.cv) {  // every epoch, so a stopped run keeps its last complete one
+            const bool given = !run.cv;  // a fold's threshold is chosen on all folds' scores, by `cv`
+            io::save_checkpoint(run.last, run.model,
+                                run.metadata(given ? run.a.alert_threshold : 0.5, rec, given ? "--alert-threshold" : "cross-validation"));
             std::cout << "  saved " << run.last << "\n";
             run.last_epoch = rec.epoch;
         }
@@ -297,7 +303,7 @@ train::FitOptions<float> make_fit_options(Run& run, data::BatchSource<float>* va
     fo.validation_loss = nn::SparseCategoricalCrossentropy<float>{{}, smoothing};  // Keras weighs training only
     fo.metrics = {train::accuracy<float>(), train::balanced_accuracy<float>()};
     fo.validation = validation;
-    fo.keep_validation_outputs = true;  // the best checkpoint's alert threshold is chosen on them
+    fo.keep_validation_outputs = !run.cv;  // the best checkpoint's alert threshold is chosen on them
     if (a.label_smoothing > 0)
         std::cout << "Label smoothing " << a.label_smoothing << " (target (1 - e) * one-hot + e / " << run.d.classes()
                   << (run.validate ? "; training and validation loss, not the reports' loss" : "; training loss") << ")\n";
@@ -401,10 +407,11 @@ FitOutcome run_fit(Run& run, data::BatchSource<float>& train_loader, const train
     } catch (const train::NonFiniteLossError& e) {
         std::cerr << "error: " << e.what() << "\n";
         // (an existing file may be an earlier run's: whether this run saved one is in best_record / last_epoch)
-        if ((run.validate ? run.best_record.epoch : run.last_epoch) == 0) {
+        const bool keeps_best = run.validate && !run.cv;
+        if ((keeps_best ? run.best_record.epoch : run.last_epoch) == 0) {
             std::cerr << "no epoch was saved: no checkpoint written by this run\n";
             out.exit_code = 3;
-        } else if (!run.validate) {
+        } else if (!keeps_best) {
             std::cerr << "kept " << run.last.string() << ", the last complete epoch (" << run.last_epoch << ")\n";
             out.exit_code = 3;
         } else {
@@ -467,6 +474,27 @@ int finish_with_validation(Run& run, data::BatchSource<float>& val_loader, bool 
     return diverged ? 3 : 0;
 }
 
+/// A cross-validation fold: the last epoch's model scored on the held-out fold, written as the fold's out-of-fold
+/// predictions (oof.json, last so that its presence means the fold is done).
+int finish_fold(const Run& run, data::BatchSource<float>& held_out) {
+    const Evaluation ev = evaluate(run.model, held_out, run.d.classes());
+    json images = json::array(), probabilities = json::array();
+    const auto classes = static_cast<index_t>(run.d.classes());
+    for (std::size_t k = 0; k < run.d.split.validation.size(); ++k) {
+        images.push_back(run.d.set.paths[run.d.split.validation[k]].string());
+        const float* row = ev.probabilities.data() + static_cast<index_t>(k) * classes;
+        probabilities.push_back(std::vector<double>(row, row + classes));
+    }
+    const json oof{{"fold", run.a.fold}, {"folds", run.a.folds}, {"class_names", run.d.names()},
+                   {"recipe", recipe_of(run.a)}, {"train_folder", run.d.resolved.train_folder},
+                   {"images", images}, {"labels", ev.labels}, {"probabilities", probabilities}};
+    write_json(run.a.out / "oof.json", oof);
+    std::cout << "\nFold " << run.a.fold + 1 << " of " << run.a.folds << ": the last epoch scored on its "
+              << ev.labels.size() << " held-out images (accuracy " << ev.confusion.accuracy() << "); wrote "
+              << (run.a.out / "oof.json") << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int run_train(TrainArgs a) {
@@ -483,7 +511,7 @@ int run_train(TrainArgs a) {
                                   {.batch_size = training_batch(a, d.split.train.size()), .shuffle = true, .seed = a.seed,
                                    .workers = a.loader_threads});
     std::optional<data::DataLoader<vision::ImageDataset>> val_loader;
-    if (a.val_split > 0) val_loader.emplace(val_images, d.split.validation, data::LoaderOptions{.batch_size = a.batch});
+    if (a.val_split > 0 || a.folds > 0) val_loader.emplace(val_images, d.split.validation, data::LoaderOptions{.batch_size = a.batch});
 
     auto model = build_model(d.classes(), a.seed);
     optim::Adam<float> adam = make_optimizer(a, model);
@@ -493,6 +521,7 @@ int run_train(TrainArgs a) {
 
     const FitOutcome fit = run_fit(run, train_loader, fo);
     if (fit.exit_code) return *fit.exit_code;
+    if (run.cv) return finish_fold(run, *val_loader);
     return run.validate ? finish_with_validation(run, *val_loader, fit.diverged)
                         : finish_without_validation(run, fit.history, fo);
 }

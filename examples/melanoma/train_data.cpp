@@ -1,5 +1,5 @@
 // examples/melanoma/train_data.cpp - loading and splitting `melanoma train`'s images (train_data.hpp): --dedup
-// before the split, --limit, --extra-train and --rebalance after it, on the training side only.
+// before the split (always for cross-validation), --limit and --rebalance after it, on the training side only.
 #include "train_data.hpp"
 
 #include <algorithm>
@@ -19,23 +19,15 @@ namespace melanoma {
 namespace {
 
 /// The Train folder, deduplicated with --dedup (before the split, so no image has a copy on the other side).
-/// `dropped` receives what deduplication took out where --extra-train needs it, to keep those out too.
-vision::ImageSet load_train_folder(const TrainArgs& a, std::string& fingerprint, vision::ImageSet& dropped) {
+/// Cross-validation always deduplicates: a copy in two folds would be scored by a model that trained on it.
+vision::ImageSet load_train_folder(const TrainArgs& a, std::string& fingerprint) {
     vision::ImageSet set = load_folder(split_dir(a.data, "Train"), a.strict, a.color_constancy);
     fingerprint = folder_fingerprint(set);
-    if (!a.dedup) return set;
+    if (!a.dedup && a.folds == 0) return set;
     const auto d = vision::deduplicate(set);
     std::cout << "Deduplicated: dropped " << d.same_class_copies << " same-class copies and " << d.contradictory
               << " images filed under two or more classes (" << d.contradictory_groups << " distinct); "
               << d.keep.size() << " of " << set.size() << " images remain\n";
-    if (!a.extra_train.empty()) {  // only the dropped images are needed to check --extra-train's against
-        std::vector<bool> kept(set.size());
-        for (auto i : d.keep) kept[i] = true;
-        std::vector<std::size_t> gone;
-        for (std::size_t i = 0; i < set.size(); ++i)
-            if (!kept[i]) gone.push_back(i);
-        dropped = vision::subset(set, gone);
-    }
     return vision::subset(set, d.keep);
 }
 
@@ -43,7 +35,9 @@ vision::ImageSet load_train_folder(const TrainArgs& a, std::string& fingerprint,
 /// trains; --limit then keeps a seeded sample of the training side.
 data::Split split_train_folder(const TrainArgs& a, const vision::ImageSet& set, std::uint64_t split_seed) {
     data::Split split;
-    if (a.val_split > 0) {
+    if (a.folds > 0) {
+        split = data::fold_split(cv_folds(set, a.folds, kFoldSeed), static_cast<std::size_t>(a.fold));
+    } else if (a.val_split > 0) {
         split = a.split == "keras" ? data::keras_split(set.size(), a.val_split, static_cast<std::uint32_t>(split_seed))
                                    : data::stratified_split(set.labels, a.val_split, split_seed);
     } else {
@@ -74,56 +68,6 @@ void check_validation_side(const TrainArgs& a, const TrainData& d) {
                          "melanoma images or a larger --val-split, or --val-split 0 with --alert-threshold");
 }
 
-/// --extra-train: more labelled images for the training side only (another collection), appended to `set` after
-/// the split so that the validation split stays the one the Train folder alone gives. Images identical to an image
-/// already in `set` (the Train folder or an earlier folder) or in `dropped` (what --dedup took out of Train: a
-/// contradictory image must not come back through another folder) are dropped. Returns each folder and the
-/// fingerprint of what it added, for the checkpoint.
-json add_extra_training_images(const TrainArgs& a, vision::ImageSet& set, data::Split& split, const vision::ImageSet& dropped) {
-    const auto& names = set.class_names;
-    json added = json::array();
-    for (const auto& dir : a.extra_train) {
-        const bool earlier = added.size() > 0;  // a folder before this one was added
-        const auto index = vision::index_image_folder(dir, names, /*allow_empty_classes=*/true);
-        if (!index.extra_classes.empty())
-            throw UsageError("--extra-train " + dir.string() + ": class folder '" + index.extra_classes.front() +
-                             "' is not one of the Train folder's " + std::to_string(names.size()) + " classes");
-        if (index.files.empty()) throw UsageError("--extra-train " + dir.string() + ": no images in its class folders");
-        warn_not_indexed(index, "the Train folder's");  // the files that are not images; extra classes threw above
-        vision::ImageSet extra = load_indexed(index, a.strict, a.color_constancy);
-        // An image already in the Train folder would count twice, or leak into validation.
-        const auto copies = vision::copies_in(extra, set);
-        const auto deduplicated = dropped.size() > 0 ? vision::copies_in(extra, dropped) : std::vector<bool>(extra.size());
-        std::vector<std::size_t> keep;
-        std::size_t n_copies = 0, n_deduplicated = 0;
-        for (std::size_t i = 0; i < extra.size(); ++i) {
-            if (copies[i]) ++n_copies;
-            else if (deduplicated[i]) ++n_deduplicated;
-            else keep.push_back(i);
-        }
-        if (n_copies > 0)
-            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << n_copies
-                      << " image(s) identical to images of the Train folder" << (earlier ? " or an earlier --extra-train folder" : "")
-                      << "\n";
-        if (n_deduplicated > 0)
-            std::cerr << "warning: --extra-train " << dir.string() << ": dropped " << n_deduplicated
-                      << " image(s) identical to images --dedup dropped from the Train folder\n";
-        if (keep.size() < extra.size()) extra = vision::subset(extra, keep);
-        added.push_back({{"folder", dir.string()}, {"fingerprint", folder_fingerprint(extra)}});
-        const std::size_t first = set.size();
-        set.append(extra);
-        for (std::size_t i = first; i < set.size(); ++i) split.train.push_back(i);
-        std::cout << "Extra training images from " << dir << ": " << extra.size();
-        if (extra.size() == 0) std::cout << " (all were copies)";
-        const auto counts = extra.counts();
-        const char* sep = " (";
-        for (std::size_t c = 0; c < counts.size(); ++c)
-            if (counts[c] > 0) std::cout << std::exchange(sep, ", ") << names[c] << " " << counts[c];
-        std::cout << (extra.size() > 0 ? ")\n" : "\n");
-    }
-    return added;
-}
-
 /// --rebalance: copies of each class's training images, most of them rotated (Augmentor's recipe).
 void rebalance_training_side(const TrainArgs& a, TrainData& d) {
     const std::size_t before = d.split.train.size();
@@ -142,6 +86,10 @@ void rebalance_training_side(const TrainArgs& a, TrainData& d) {
 
 }  // namespace
 
+std::vector<std::size_t> cv_folds(const vision::ImageSet& set, int folds, std::uint64_t seed) {
+    return data::stratified_kfold(set.labels, static_cast<std::size_t>(folds), seed);
+}
+
 /// The training side's images of each class.
 std::vector<long> training_counts(const TrainData& d) {
     std::vector<long> counts(static_cast<std::size_t>(d.classes()), 0);
@@ -149,23 +97,23 @@ std::vector<long> training_counts(const TrainData& d) {
     return counts;
 }
 
-/// The Train folder loaded, deduplicated and split, --extra-train's images and --rebalance's copies added to the
-/// training side; refuses a validation side nothing can be chosen on.
+/// The Train folder loaded, deduplicated and split, --rebalance's copies added to the training side; refuses a
+/// validation side nothing can be chosen on.
 TrainData load_train_data(const TrainArgs& a) {
     TrainData d;
-    vision::ImageSet dedup_dropped;  // the images --dedup takes out, for --extra-train's copy check
-    d.set = load_train_folder(a, d.resolved.train_folder, dedup_dropped);
-    d.resolved.split_seed = a.split_seed >= 0 ? static_cast<std::uint64_t>(a.split_seed) : a.seed;
-    d.split = split_train_folder(a, d.set, d.resolved.split_seed);
+    d.set = load_train_folder(a, d.resolved.train_folder);
+    d.split = split_train_folder(a, d.set, a.seed);
     d.mel = find_class(d.names(), kMelanoma);
     if (d.mel < 0)
         std::cerr << "warning: no class folder is named '" << kMelanoma << "' (the names are matched exactly): there "
                   << "will be no melanoma alert\n";
-    if (a.val_split > 0) check_validation_side(a, d);
-    d.resolved.extra_train = add_extra_training_images(a, d.set, d.split, dedup_dropped);
+    if (a.val_split > 0 || a.folds > 0) check_validation_side(a, d);
     if (a.rebalance > 0) rebalance_training_side(a, d);
-    if (a.val_split > 0)
-        std::cout << "Split (" << a.split << ", seed " << d.resolved.split_seed << "): " << d.split.train.size()
+    if (a.folds > 0)
+        std::cout << "Cross-validation fold " << a.fold + 1 << " of " << a.folds << ": " << d.split.train.size()
+                  << " training images, " << d.split.validation.size() << " held out\n";
+    else if (a.val_split > 0)
+        std::cout << "Split (" << a.split << ", seed " << a.seed << "): " << d.split.train.size()
                   << " training, " << d.split.validation.size() << " validation images\n";
     else
         std::cout << "No validation split (--val-split 0): " << d.split.train.size()

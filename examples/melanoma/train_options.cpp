@@ -4,7 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <type_traits>
 #include <utility>
@@ -28,6 +31,38 @@ std::string value_text(const T& v) {
     }
 }
 
+/// A recipe value of the wrong JSON type: "recipe 'r.json': \"epochs\" must be an integer, got 2.5".
+[[noreturn]] void wrong_type(const std::string& key, const char* want, const json& value) {
+    throw RecipeError("\"" + key + "\" must be " + want + ", got " + value.dump());
+}
+
+/// A member's value from a recipe's JSON value of the member's type.
+template <class T>
+T value_from_json(const json& v, const std::string& key) {
+    if constexpr (std::is_same_v<T, bool>) {
+        if (!v.is_boolean()) wrong_type(key, "true or false", v);
+        return v.get<bool>();
+    } else if constexpr (std::is_integral_v<T>) {
+        // 2.0 is refused as an integer would be on the command line; a value beyond T's range is out of every range
+        if (!v.is_number_integer()) wrong_type(key, "an integer", v);
+        if (v.is_number_unsigned() ? v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                                   : v.get<std::int64_t>() < static_cast<std::int64_t>(std::numeric_limits<T>::min()))
+            throw RecipeError("\"" + key + "\" is out of range, got " + v.dump());
+        return v.get<T>();
+    } else if constexpr (std::is_floating_point_v<T>) {
+        if (!v.is_number()) wrong_type(key, "a number", v);
+        return v.get<T>();
+    } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, fs::path>) {
+        if (!v.is_string()) wrong_type(key, "a string", v);
+        return T(v.get<std::string>());
+    } else {  // a list of numbers
+        if (!v.is_array()) wrong_type(key, "a list of numbers", v);
+        T list;
+        for (const json& item : v) list.push_back(value_from_json<typename T::value_type>(item, key));
+        return list;
+    }
+}
+
 /// The binding of a TrainArgs member: a CLI11 flag for a bool, else an option of the member's type.
 template <class T>
 Binding member(T TrainArgs::*m) {
@@ -35,7 +70,12 @@ Binding member(T TrainArgs::*m) {
                 if constexpr (std::is_same_v<T, bool>) return sub.add_flag(flag, a.*m, help);
                 else return sub.add_option(flag, a.*m, help);
             },
-            .text = [m](const TrainArgs& a) { return value_text(a.*m); }};
+            .text = [m](const TrainArgs& a) { return value_text(a.*m); },
+            .to_json = [m](const TrainArgs& a) {
+                if constexpr (std::is_same_v<T, fs::path>) return json((a.*m).string());
+                else return json(a.*m);
+            },
+            .from_json = [m](TrainArgs& a, const json& v, const std::string& key) { a.*m = value_from_json<T>(v, key); }};
 }
 
 // ---- the rules of --resume for options that differ ------------------------------------------------------------
@@ -66,13 +106,10 @@ void alert_may_change(const ResumeCheck&, const std::string& flag, const std::st
               << " " << now << "\n";
 }
 
-/// --data, --extra-train: recorded by what the folders held, so the refusal says that, not two fingerprints.
+/// --data: recorded by what the folders held, so the refusal says that, not two fingerprints.
 void other_train_folder(const ResumeCheck& c, const std::string&, const std::string&, const std::string&) {
     c.refuse("the Train folder does not hold the images (names and labels) the run in " +
              c.backup.parent_path().string() + " was trained on");
-}
-void other_extra_folders(const ResumeCheck& c, const std::string&, const std::string&, const std::string&) {
-    c.refuse("the --extra-train folders do not hold the images (names and labels) the run was trained on");
 }
 
 // ---- the table ------------------------------------------------------------------------------------------------
@@ -81,13 +118,19 @@ void other_extra_folders(const ResumeCheck& c, const std::string&, const std::st
 /// an option with a range or `choices` states them where they are not plain, and CLI11 refuses other values as it
 /// parses, before any file is read.
 const std::vector<TrainOption> kTrainOptions{
+    {.flag = "--recipe", .bind = member(&TrainArgs::recipe),
+     .help = "recipe file (examples/melanoma/recipes/*.json): the model and how it is trained; flags given here "
+             "override its fields",
+     .scope = Scope::flag, .show_default = false, .resume = Resume::ignored},
     {.flag = "--data", .bind = member(&TrainArgs::data),
-     .help = "dataset folder (Train/ is used); without it the public copy is downloaded",
+     .help = "dataset folder (Train/ is used); without it the public copy is downloaded", .scope = Scope::flag,
      .show_default = false, .meta_key = "train_folder",
      .recorded = [](const TrainArgs&, const Resolved& r) { return r.train_folder; },
      .on_change = other_train_folder},
     {.flag = "--out", .bind = member(&TrainArgs::out), .help = "run folder: checkpoint, history.csv, plots, val_metrics.json",
-     .show_default = false, .resume = Resume::ignored},
+     .scope = Scope::flag, .show_default = false, .resume = Resume::ignored},
+    {.flag = "--model", .bind = member(&TrainArgs::model), .help = "the network (reference-cnn: the Keras original's)",
+     .scope = Scope::recipe, .choices = {"reference-cnn"}, .meta_key = "model"},
     {.flag = "--epochs", .bind = member(&TrainArgs::epochs), .help = "epochs", .range = ranges::epochs,
      .resume = Resume::may_change, .on_change = epochs_may_grow},
     {.flag = "--batch", .bind = member(&TrainArgs::batch),
@@ -96,110 +139,95 @@ const std::vector<TrainOption> kTrainOptions{
     {.flag = "--seed", .bind = member(&TrainArgs::seed),
      .help = "seed of the split, initial weights, shuffling, dropout and augmentation", .range = ranges::seed,
      .meta_key = "seed"},
-    {.flag = "--split-seed", .bind = member(&TrainArgs::split_seed),
-     .help = "seed of the split alone (default: --seed); runs that differ only in --seed then share a validation "
-             "split, and their ensemble can be judged on it",
-     .range = ranges::split_seed, .show_default = false, .meta_key = "split_seed",
-     .recorded = [](const TrainArgs&, const Resolved& r) { return std::to_string(r.split_seed); }},
     {.flag = "--val-split", .bind = member(&TrainArgs::val_split),
      .help = "validation fraction; 0: train on all of Train without validation (the last epoch is the model; "
              "needs --alert-threshold)",
      .range = ranges::validation, .meta_key = "val_split"},
     {.flag = "--split", .bind = member(&TrainArgs::split), .help = "stratified | keras (Keras' image_dataset_from_directory split)",
-     .choices = kSplitKinds, .meta_key = "split",
+     .scope = Scope::recipe, .choices = kSplitKinds, .meta_key = "split",
      .meta_value = [](const TrainArgs& a, const Resolved&) { return a.val_split > 0 ? a.split : std::string("none"); }},
     {.flag = "--augment", .bind = member(&TrainArgs::augment),
-     .help = "none | flip-rotate-zoom (Keras RandomFlip, RandomRotation(0.2), RandomZoom(height_factor=(0.2, 0.3)), "
-             "the same zoom on both axes)",
-     .choices = {"none", "flip-rotate-zoom"}, .meta_key = "augment"},
+     .help = "none | flip-rotate-zoom (Keras RandomFlip, RandomRotation(rotation), RandomZoom(zoom), the same zoom "
+             "on both axes)",
+     .scope = Scope::recipe, .choices = {"none", "flip-rotate-zoom"}, .meta_key = "augment"},
+    {.flag = "--rotation", .bind = member(&TrainArgs::rotation),
+     .help = "flip-rotate-zoom's RandomRotation factor (0.2: up to 72 degrees either way)", .scope = Scope::recipe,
+     .range = ranges::rotation},
+    {.flag = "--zoom", .bind = member(&TrainArgs::zoom),
+     .help = "flip-rotate-zoom's RandomZoom height_factor, lower and upper (positive: zoom out; -0.1 0.1 is Keras' "
+             "RandomZoom(0.1))",
+     .scope = Scope::recipe, .range = ranges::zoom, .values = 2},
     {.flag = "--color-constancy", .bind = member(&TrainArgs::color_constancy),
      .help = "none | shades-of-gray (Shades of Gray, p = 6, on every image before anything else; evaluate and "
              "predict then do the same, from the checkpoint)",
-     .choices = {"none", "shades-of-gray"}, .meta_key = "color_constancy"},
+     .scope = Scope::recipe, .choices = {"none", "shades-of-gray"}, .meta_key = "color_constancy"},
     {.flag = "--color-jitter", .bind = member(&TrainArgs::color_jitter),
      .help = "training-side colour augmentation, 4 numbers: brightness contrast saturation hue (torchvision's "
              "ColorJitter; e.g. 0.2 0.2 0.2 0.02; default off)",
-     .range = ranges::strength, .values = 4, .show_default = false, .meta_key = "color_jitter",
+     .scope = Scope::recipe, .range = ranges::strength, .values = 4, .show_default = false, .meta_key = "color_jitter",
      .recorded = [](const TrainArgs&, const Resolved& r) { return r.color_jitter; }},
-    {.flag = "--channel-gain", .bind = member(&TrainArgs::channel_gain),
-     .help = "training-side random white balance: R, G and B each multiplied by its own gain drawn "
-             "log-uniformly in [1/G, G] (a colour cast like another camera's or illuminant's; 1: off)",
-     .range = ranges::ratio, .meta_key = "channel_gain", .added_later = true},
     {.flag = "--stretch", .bind = member(&TrainArgs::stretch),
      .help = "training-side random horizontal stretch: the content's width is scaled by a ratio drawn "
-             "log-uniformly in [1/R, R] (torchvision RandomResizedCrop's aspect ratio; 1.3333 covers a 4:3 "
-             "image squashed to a square and its centre square; 1: off); with flip-rotate-zoom it shares the "
-             "zoom's resampling",
-     .range = ranges::ratio, .meta_key = "stretch"},
+             "log-uniformly in [1/R, R] (torchvision RandomResizedCrop's aspect ratio; 1: off)",
+     .scope = Scope::recipe, .range = ranges::ratio},
     {.flag = "--rebalance", .bind = member(&TrainArgs::rebalance),
-     .help = "extra samples per class, Augmentor style (0: off; the seed used 500)", .range = ranges::off_or_count,
-     .meta_key = "rebalance"},
-    {.flag = "--extra-train", .bind = member(&TrainArgs::extra_train),
-     .help = "another folder of class folders (a subset of Train's classes) added to the training side only, "
-             "after the split; images identical to Train images are dropped; repeatable",
-     .show_default = false, .meta_key = "extra_train",
-     .recorded = [](const TrainArgs&, const Resolved& r) {  // by what the folders held, as --data
-         json prints = json::array();
-         for (const auto& folder : r.extra_train) prints.push_back(folder.at("fingerprint"));
-         return prints.dump();
-     },
-     .meta_value = [](const TrainArgs&, const Resolved& r) { return r.extra_train.dump(); },  // with the folders
-     .on_change = other_extra_folders},
+     .help = "extra samples per class, Augmentor style (0: off; the seed used 500)", .scope = Scope::recipe,
+     .range = ranges::off_or_count},
     {.flag = "--class-weights", .bind = member(&TrainArgs::class_weights),
-     .help = "weight the training loss by inverse class frequency (validation stays unweighted, as in Keras)"},
+     .help = "weight the training loss by inverse class frequency (validation stays unweighted, as in Keras)",
+     .scope = Scope::recipe},
     {.flag = "--dedup", .bind = member(&TrainArgs::dedup),
      .help = "before splitting, keep one copy of identical images in a class and drop images filed under several classes",
+     .scope = Scope::recipe,
      .meta_key = "dedup",
      .meta_value = [](const TrainArgs& a, const Resolved&) { return std::string(a.dedup ? "true" : "false"); }},
-    {.flag = "--threads", .bind = member(&TrainArgs::threads), .help = kThreadsHelp, .range = ranges::threads,
-     .resume = Resume::may_change,
+    {.flag = "--threads", .bind = member(&TrainArgs::threads), .help = kThreadsHelp, .scope = Scope::flag,
+     .range = ranges::threads, .resume = Resume::may_change,
      .recorded = [](const TrainArgs&, const Resolved& r) { return std::to_string(r.threads); },
      .on_change = threads_may_change},
     {.flag = "--loader-threads", .bind = member(&TrainArgs::loader_threads),
      .help = "threads that assemble and augment the next training batch while one trains (results do not depend on it)",
-     .range = ranges::count, .resume = Resume::ignored},
+     .scope = Scope::flag, .range = ranges::count, .resume = Resume::ignored},
     {.flag = "--lr", .bind = member(&TrainArgs::lr), .help = "Adam learning rate", .range = ranges::rate},
     {.flag = "--weight-decay", .bind = member(&TrainArgs::weight_decay),
-     .help = "decoupled weight decay, as Keras' AdamW (0.004 is its default; 0: off): weights shrink by lr * this "
-             "each step",
-     .range = ranges::strength, .meta_key = "weight_decay"},
+     .help = "decoupled weight decay, as Keras' AdamW (0: off)", .scope = Scope::recipe, .range = ranges::strength},
     {.flag = "--label-smoothing", .bind = member(&TrainArgs::label_smoothing),
-     .help = "label smoothing e of the loss, as Keras' CategoricalCrossentropy(label_smoothing): the target is "
-             "(1 - e) * one-hot + e / classes (e.g. 0.1; 0: off)",
-     .range = ranges::smoothing, .meta_key = "label_smoothing"},
+     .help = "label smoothing e: the target is (1 - e) * one-hot + e / classes (0: off)", .scope = Scope::recipe,
+     .range = ranges::smoothing},
     {.flag = "--global-clipnorm", .bind = member(&TrainArgs::global_clipnorm),
-     .help = "gradient clipping, as Keras' global_clipnorm: all gradients scaled together to an L2 norm of at "
-             "most this before each update (e.g. 1; 0: off)",
-     .range = ranges::strength, .meta_key = "global_clipnorm"},
+     .help = "gradients scaled together to an L2 norm of at most this, as Keras' global_clipnorm (0: off)",
+     .scope = Scope::recipe, .range = ranges::strength},
     {.flag = "--ema", .bind = member(&TrainArgs::ema),
-     .help = "momentum of a moving average of the weights (Keras' use_ema, e.g. 0.99; 0: off): validation and "
-             "checkpoints use the average",
-     .range = ranges::momentum, .meta_key = "ema"},
+     .help = "momentum of a moving average of the weights (Keras' use_ema; 0: off): validation and checkpoints use "
+             "the average",
+     .scope = Scope::recipe, .range = ranges::momentum},
     {.flag = "--lr-schedule", .bind = member(&TrainArgs::lr_schedule),
-     .help = "constant | cosine (decays towards 0 over --epochs) | step (halve every 10 epochs) | plateau (halve "
-             "after 3 epochs without a better --monitor value, Keras' ReduceLROnPlateau)",
-     .choices = {"constant", "cosine", "step", "plateau"}},
+     .help = "constant | cosine (decays towards 0 over the epochs) | step (halve every 10 epochs) | plateau (halve "
+             "after 3 epochs without a better monitored value, Keras' ReduceLROnPlateau)",
+     .scope = Scope::recipe, .choices = {"constant", "cosine", "step", "plateau"}},
     {.flag = "--patience", .bind = member(&TrainArgs::patience),
-     .help = "early stopping: epochs without a better monitored value (0: off)", .range = ranges::off_or_count},
+     .help = "early stopping: epochs without a better monitored value (0: off)", .scope = Scope::recipe,
+     .range = ranges::off_or_count},
     {.flag = "--monitor", .bind = member(&TrainArgs::monitor),
-     .help = "what picks the best checkpoint and drives early stopping and --lr-schedule plateau",
-     .choices = {"val_accuracy", "val_balanced_accuracy", "val_loss"}},
+     .help = "what picks the best checkpoint and drives early stopping and the plateau schedule",
+     .scope = Scope::recipe, .choices = {"val_accuracy", "val_balanced_accuracy", "val_loss"}},
     {.flag = "--alert-sensitivity", .bind = member(&TrainArgs::alert_sensitivity),
-     .help = "melanoma sensitivity the alert threshold is chosen for, on validation", .range = ranges::probability,
-     .resume = Resume::may_change, .on_change = alert_may_change},
+     .help = "melanoma sensitivity the alert threshold is chosen for, on validation", .scope = Scope::recipe,
+     .range = ranges::probability, .resume = Resume::may_change, .on_change = alert_may_change},
     {.flag = "--alert-threshold", .bind = member(&TrainArgs::alert_threshold),
      .help = "with --val-split 0: the melanoma alert threshold to store (there is no validation split to choose it on)",
-     .range = ranges::probability, .show_default = false, .resume = Resume::may_change, .on_change = alert_may_change},
-    {.flag = "--strict", .bind = member(&TrainArgs::strict),
-     .help = "a corrupt image is fatal (default: skipped with a warning)", .resume = Resume::ignored},
+     .scope = Scope::flag, .range = ranges::probability, .show_default = false, .resume = Resume::may_change,
+     .on_change = alert_may_change},
+    {.flag = "--strict", .bind = member(&TrainArgs::strict), .help = "a corrupt image is fatal (default: skipped with a warning)",
+     .scope = Scope::flag, .resume = Resume::ignored},
     {.flag = "--resume", .bind = member(&TrainArgs::resume),
      .help = "go on from the run folder's backup.safetensors (written after each epoch) as if the run had never "
              "stopped: the same options are required (--epochs may change, not below the epochs done, except with "
-             "--lr-schedule cosine); without a backup the run starts from its first epoch",
-     .resume = Resume::ignored},
+             "a cosine schedule); without a backup the run starts from its first epoch",
+     .scope = Scope::flag, .resume = Resume::ignored},
     {.flag = "--limit", .bind = member(&TrainArgs::limit),
      .help = "use a seeded sample of at most this many training images (quick checks; 0: every image)",
-     .range = ranges::limit, .show_default = false},
+     .scope = Scope::flag, .range = ranges::limit, .show_default = false},
 };
 
 /// An entry's text in the run options.
@@ -238,6 +266,7 @@ const std::vector<TrainOption>& train_options() { return kTrainOptions; }
 
 void add_train_options(CLI::App& train, TrainArgs& a) {
     for (const TrainOption& o : train_options()) {
+        if (o.scope == Scope::recipe) continue;
         CLI::Option* option = o.bind.add(train, a, o.flag, o.help);
         if (o.range.ok) in_range(option, o.range);
         if (!o.choices.empty()) option->check(CLI::IsMember(o.choices));
@@ -262,13 +291,7 @@ void resume_checks(const ResumeCheck& c) {
     for (const TrainOption& o : train_options()) {
         if (o.resume == Resume::ignored) continue;
         const std::string now = c.now.at(o.flag).get<std::string>();
-        if (!c.recorded.contains(o.flag)) {
-            if (!o.added_later) c.refuse(c.backup.string() + " does not record " + o.flag);
-            const std::string off = o.bind.text(TrainArgs{});  // what the run trained with
-            if (now == off) continue;
-            c.refuse(c.backup.string() + " was written before " + o.flag + " existed: the run trained without it (" + o.flag +
-                     " " + off + "), this command has " + o.flag + " " + now);
-        }
+        if (!c.recorded.contains(o.flag)) c.refuse(c.backup.string() + " does not record " + o.flag);
         const std::string was = c.recorded.at(o.flag).get<std::string>();
         if (was == now || o.resume != Resume::must_match) continue;
         if (o.on_change) o.on_change(c, o.flag, was, now);  // a refusal that says more
@@ -286,6 +309,112 @@ std::map<std::string, std::string> option_metadata(const TrainArgs& a, const Res
     for (const TrainOption& o : train_options())
         if (o.meta_key) meta[o.meta_key] = o.meta_value ? o.meta_value(a, r) : recorded_text(o, a, r);
     return meta;
+}
+
+// ---- recipes ----------------------------------------------------------------------------------------------------
+
+namespace {
+
+/// A recipe's key for an option: "--lr-schedule" -> "lr_schedule".
+std::string recipe_key(const char* flag) {
+    std::string key = std::string(flag).substr(2);
+    std::replace(key.begin(), key.end(), '-', '_');
+    return key;
+}
+
+/// The option a recipe key names, or nullptr (a key of a flag-only option names none).
+const TrainOption* recipe_option(const std::string& key) {
+    for (const TrainOption& o : train_options())
+        if (o.scope != Scope::flag && recipe_key(o.flag) == key) return &o;
+    return nullptr;
+}
+
+/// The keys a recipe may hold, for the refusal of one it may not.
+std::string recipe_keys() {
+    std::string keys = "name, description";
+    for (const TrainOption& o : train_options())
+        if (o.scope != Scope::flag) keys += ", " + recipe_key(o.flag);
+    return keys;
+}
+
+/// A field checked as its flag is on the command line: its type, then its range (on the value's text, so a recipe
+/// and a flag are refused alike) or its choices.
+void check_field(const TrainOption& o, const std::string& key, const json& value) {
+    TrainArgs probe;
+    o.bind.from_json(probe, value, key);  // the type
+    const json items = value.is_array() ? value : json::array({value});
+    if (o.values > 0 && value.is_array() && static_cast<int>(value.size()) != o.values)
+        throw RecipeError("\"" + key + "\" must be a list of " + std::to_string(o.values) + " numbers, got " + value.dump());
+    for (const json& item : items) {
+        if (o.range.ok) {
+            const std::string text = item.is_number_float() ? exact(item.get<double>()) : item.dump();
+            if (const std::string why = refusal(o.range, text); !why.empty())
+                throw RecipeError("\"" + key + "\" " + why);
+        }
+        if (!o.choices.empty() && std::find(o.choices.begin(), o.choices.end(), item.get<std::string>()) == o.choices.end()) {
+            std::string list;
+            for (const auto& c : o.choices) list += (list.empty() ? "" : " | ") + c;
+            throw RecipeError("\"" + key + "\" must be one of " + list + ", got " + item.dump());
+        }
+    }
+}
+
+}  // namespace
+
+json parse_recipe(const std::string& text, const std::string& where) {
+    // nesting is bounded while parsing: an object of fields, a list of numbers in a field, no deeper
+    const auto bounded = [](int depth, json::parse_event_t, json&) {
+        if (depth > 2) throw RecipeError("nested deeper than a list in a field");
+        return true;
+    };
+    json recipe;
+    try {
+        recipe = json::parse(text, bounded);
+    } catch (const RecipeError& e) {
+        throw RecipeError("recipe " + where + ": " + e.what());
+    } catch (const json::exception& e) {
+        throw RecipeError("recipe " + where + " is not valid JSON: " + e.what());
+    }
+    if (!recipe.is_object()) throw RecipeError("recipe " + where + " must be a JSON object of fields, got " + recipe.type_name());
+    for (const auto& [key, value] : recipe.items()) {
+        try {
+            if (key == "name" || key == "description") {
+                if (!value.is_string()) wrong_type(key, "a string", value);
+                continue;
+            }
+            const TrainOption* o = recipe_option(key);
+            if (!o) throw RecipeError("unknown key \"" + key + "\" (a recipe holds " + recipe_keys() + ")");
+            check_field(*o, key, value);
+        } catch (const RecipeError& e) {
+            throw RecipeError("recipe " + where + ": " + e.what());
+        }
+    }
+    return recipe;
+}
+
+void apply_recipe(TrainArgs& a, const fs::path& file) {
+    const std::string where = "'" + file.string() + "'";
+    std::error_code ec;
+    const std::uintmax_t bytes = fs::file_size(file, ec);
+    if (ec || !fs::is_regular_file(file)) throw RecipeError("recipe " + where + " is not a readable file");
+    if (bytes > kMaxRecipeBytes)
+        throw RecipeError("recipe " + where + " holds " + std::to_string(bytes) + " bytes; a recipe is at most " +
+                          std::to_string(kMaxRecipeBytes));
+    std::ifstream in(file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw RecipeError("recipe " + where + " could not be read");
+    const json recipe = parse_recipe(text, where);
+    for (const auto& [key, value] : recipe.items()) {
+        const TrainOption* o = recipe_option(key);
+        if (o && !a.given.contains(o->flag)) o->bind.from_json(a, value, key);
+    }
+}
+
+json recipe_of(const TrainArgs& a) {
+    json j = json::object();
+    for (const TrainOption& o : train_options())
+        if (o.scope != Scope::flag) j[recipe_key(o.flag)] = o.bind.to_json(a);
+    return j;
 }
 
 }  // namespace melanoma

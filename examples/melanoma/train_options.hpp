@@ -25,22 +25,23 @@ namespace melanoma {
 /// The arguments of `melanoma train`. Each member's initializer is its option's default; the option table binds
 /// each option to its member.
 struct TrainArgs {
+    fs::path recipe;  // a recipe file (recipes/*.json): its fields replace the defaults, flags given replace its fields
     fs::path data, out = "runs/melanoma";
+    std::string model = "reference-cnn";
     int epochs = 50;
     long batch = 32;
     std::uint64_t seed = 123;
-    std::int64_t split_seed = -1;  // < 0: the seed
     double val_split = 0.2;
     std::string split = "stratified";
     std::string augment = "none";
+    double rotation = 0.2;                   // flip-rotate-zoom: Keras RandomRotation's factor (of a full turn)
+    std::vector<double> zoom{0.2, 0.3};      // flip-rotate-zoom: Keras RandomZoom's height_factor (lower, upper)
     std::string color_constancy = "none";
     std::vector<double> color_jitter;  // empty: off; else brightness, contrast, saturation, hue
-    double channel_gain = 1;           // RandomChannelGain's largest gain: R, G, B each x [1/G, G]; 1: off
     double stretch = 1;                // RandomAspect's largest ratio: width scaled by [1/stretch, stretch]; 1: off
     int rebalance = 0;
     bool class_weights = false;
     bool dedup = false;
-    std::vector<fs::path> extra_train;  // folders of class folders added to the training side only
     int threads = 0;
     int loader_threads = 1;  // threads that assemble and augment each training batch (beside the training threads)
     double lr = 1e-3;
@@ -57,6 +58,9 @@ struct TrainArgs {
     bool strict = false;
     long limit = 0;  // use at most this many training images (smoke tests)
     bool resume = false;  // go on from out/backup.safetensors where it exists
+    // set by `melanoma cv`, not by a flag: train on every fold of the Train folder's cross-validation but
+    // `fold`, validate on that one (folds = 0: a plain run)
+    int folds = 0, fold = -1;
 };
 
 // ---- checks the subcommands share -----------------------------------------------------------------------------
@@ -95,7 +99,8 @@ inline constexpr Range strength{[](double x) { return std::isfinite(x) && x >= 0
 inline constexpr Range smoothing{[](double x) { return x >= 0 && x <= 1; }, "in [0, 1] (0: off)"};
 inline constexpr Range momentum{[](double x) { return x >= 0 && x < 1; }, "in [0, 1) (0: off)"};
 inline constexpr Range ratio{[](double x) { return std::isfinite(x) && x >= 1; }, "finite and >= 1 (1: off)"};
-inline constexpr Range gain{[](double x) { return x > 0 && x < 10; }, "in (0, 10)"};
+inline constexpr Range zoom{[](double x) { return x >= -1 && x <= 1; }, "in [-1, 1]"};
+inline constexpr Range rotation{[](double x) { return x >= 0 && x <= 1; }, "in [0, 1] (of a full turn)"};
 // integers
 inline constexpr Range epochs{.ok = [](double x) { return x > 0; }, .rule = "> 0", .integer = true, .sentence = true};
 inline constexpr Range batch{.ok = [](double x) { return x > 0; }, .rule = "> 0", .integer = true,
@@ -108,8 +113,6 @@ inline constexpr Range count{.ok = [](double x) { return x >= 1; }, .rule = ">= 
 inline constexpr Range off_or_count{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: off)", .integer = true};
 inline constexpr Range limit{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: every image)", .integer = true};
 inline constexpr Range seed{.ok = [](double x) { return x >= 0; }, .rule = ">= 0", .integer = true};
-inline constexpr Range split_seed{.ok = [](double x) { return x >= -1; }, .rule = ">= -1 (-1: --seed)",
-                                  .integer = true};
 }  // namespace ranges
 
 /// Why `range` refuses the text `value` ("must be in [0, 1], got nan"), or "" where it accepts it.
@@ -119,9 +122,9 @@ std::string refusal(const Range& range, const std::string& value);
 /// it itself) and returns it. Every numeric option of every subcommand has one.
 CLI::Option* in_range(CLI::Option* option, Range range);
 
-/// The choices of --split (train, and evaluate/calibrate for checkpoints that do not record it).
+/// The choices of the recipe field "split".
 inline const std::vector<std::string> kSplitKinds{"stratified", "keras"};
-/// The choices of --tta (evaluate, calibrate, predict).
+/// The choices of --tta (evaluate, predict).
 inline const std::vector<std::string> kTtaKinds{"none", "flips"};
 /// The help of --threads, every subcommand's but audit's.
 inline constexpr const char* kThreadsHelp = "OpenMP threads (0: all cores; at most 1024)";
@@ -138,9 +141,7 @@ enum class Resume {
 /// What a run resolved options to, where its records keep the value used rather than the one given.
 struct Resolved {
     int threads = 0;                    ///< --threads 0: the cores counted
-    std::uint64_t split_seed = 0;       ///< --split-seed -1: --seed
     std::string train_folder;           ///< --data: the Train folder's fingerprint (a folder moved is the same run)
-    json extra_train = json::array();   ///< --extra-train: [{"folder", "fingerprint"}] of what each folder added
     std::string color_jitter = "none";  ///< --color-jitter: "none" or "brightness,contrast,saturation,hue"
 };
 
@@ -161,7 +162,16 @@ struct Binding {
     /// The member's value as records keep it: integers as std::to_string, doubles as exact(), words as given,
     /// flags "on" / "off".
     std::function<std::string(const TrainArgs&)> text;
+    /// The member's value as a recipe writes it (a JSON boolean, number, string or list of numbers).
+    std::function<json(const TrainArgs&)> to_json;
+    /// Sets the member from a recipe's value; RecipeError naming `key` for a value of another JSON type.
+    std::function<void(TrainArgs& a, const json& value, const std::string& key)> from_json;
 };
+
+/// Where an option may be given: on the command line, in a recipe file, or both (a flag then overrides the
+/// recipe's field). The run's folders, threads and switches are the command line's; what makes the recipe the
+/// recipe is the file's, so that `train` keeps a short --help.
+enum class Scope { flag, recipe, both };
 
 /// A rule for a recorded option whose value differs on --resume (`was` recorded, `now` given).
 using ResumeRule = void (*)(const ResumeCheck& c, const std::string& flag, const std::string& was, const std::string& now);
@@ -170,9 +180,10 @@ using RecordedText = std::string (*)(const TrainArgs& a, const Resolved& r);
 
 /// One option of `melanoma train`: its name, member, check, help and records, declared in this one place.
 struct TrainOption {
-    const char* flag;           ///< "--lr"
+    const char* flag;           ///< "--lr"; a recipe's key is the name without "--", with '_' for '-' ("lr")
     Binding bind;               ///< its member, whose initializer is the default
     const char* help;
+    Scope scope = Scope::both;
     Range range{};              ///< checked as the command line is parsed; none where range.ok is null
     std::vector<std::string> choices{};  ///< the words it accepts (CLI11's IsMember); empty: any
     int values = 0;             ///< how many values one use takes (--color-jitter's 4); 0: CLI11's default
@@ -181,8 +192,6 @@ struct TrainOption {
     const char* meta_key = nullptr;  ///< the checkpoint metadata entry that records it; nullptr: none
     RecordedText recorded = nullptr;    ///< its text in the run options (and the metadata); null: bind.text
     RecordedText meta_value = nullptr;  ///< its text in the metadata, where that differs; null: as recorded
-    /// Backups written before the option existed do not record it: those runs trained with its default.
-    bool added_later = false;
     /// What --resume does with another value: a note or warning (may_change), or a refusal that says more than
     /// the plain "the run was trained with ..." (must_match, where null gives that one).
     ResumeRule on_change = nullptr;
@@ -191,8 +200,30 @@ struct TrainOption {
 /// The table: every option of `melanoma train`, in --help's order.
 const std::vector<TrainOption>& train_options();
 
-/// Registers every option of the table on `train`.
+/// Registers every option of the table that the command line takes (scope flag or both) on `train`.
 void add_train_options(CLI::App& train, TrainArgs& a);
+
+/// A recipe file refused: its path, the key and why ("recipe 'r.json': \"lr\" must be a finite number > 0,
+/// got -1").
+struct RecipeError : UsageError {
+    using UsageError::UsageError;
+};
+
+/// The largest recipe file read (a recipe is a few hundred bytes; an untrusted file is not read whole beyond this).
+inline constexpr std::uintmax_t kMaxRecipeBytes = 64 * 1024;
+
+/// Parses recipe text (a JSON object of fields; "name" and "description" are free text): each key must name an
+/// option of scope recipe or both, with a value of its type in its range or among its choices; nesting deeper
+/// than a list of numbers is refused. `where` names the source in errors. Returns the fields, by key.
+json parse_recipe(const std::string& text, const std::string& where);
+
+/// Reads a recipe file (at most kMaxRecipeBytes) and applies its fields to `a`, except those whose flag the
+/// command line gave (a.given). RecipeError for a missing, unreadable, oversized or invalid file.
+void apply_recipe(TrainArgs& a, const fs::path& file);
+
+/// The recipe a run trained with: every field of scope recipe or both, at its value, by key (the checkpoint
+/// records it whole, so that `cv`, `release` and a reader know exactly what made a model).
+json recipe_of(const TrainArgs& a);
 
 /// What makes a run the run it is (every option whose `resume` is not `ignored`, by flag, at its recorded text):
 /// stored in backup.safetensors, and a --resume must give the same.

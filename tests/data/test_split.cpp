@@ -149,3 +149,40 @@ TEST_CASE("stratified_split: small classes keep a sample on each side, labels mu
     CHECK(test::error_message<ValueError>([&] { data::stratified_split(bad, 0.2, 1); }) ==
           "stratified_split: label -1 at index 1 is negative (labels are class indices)");
 }
+
+TEST_CASE("stratified_kfold balances every class over the folds and keeps groups together", "[data][split]") {
+    std::vector<std::int32_t> labels;
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 10 * (c + 1); ++i) labels.push_back(c);  // 10, 20, 30 samples
+    const auto folds = ember::data::stratified_kfold(labels, 5, 7);
+    REQUIRE(folds.size() == labels.size());
+    for (int c = 0; c < 3; ++c)
+        for (std::size_t f = 0; f < 5; ++f) {
+            long n = 0;
+            for (std::size_t i = 0; i < labels.size(); ++i) n += labels[i] == c && folds[i] == f;
+            CHECK(n == 2 * (c + 1));  // exactly a fifth of each class
+        }
+    CHECK(folds == ember::data::stratified_kfold(labels, 5, 7));  // reproducible
+    CHECK(folds != ember::data::stratified_kfold(labels, 5, 8));
+
+    // samples 0-3 are copies of one image: they share a fold
+    std::vector<std::size_t> groups(labels.size());
+    for (std::size_t i = 0; i < groups.size(); ++i) groups[i] = i < 4 ? 0 : i;
+    const auto grouped = ember::data::stratified_kfold(labels, 5, 7, groups);
+    for (std::size_t i = 1; i < 4; ++i) CHECK(grouped[i] == grouped[0]);
+
+    const auto split = ember::data::fold_split(folds, 2);
+    CHECK(split.validation.size() == 12);
+    CHECK(split.train.size() == 48);
+    CHECK_THROWS_WITH(ember::data::fold_split(folds, 5), Catch::Contains("no sample is in fold 5"));
+}
+
+TEST_CASE("stratified_kfold refuses what cannot be folded", "[data][split]") {
+    const std::vector<std::int32_t> labels{0, 1, 0, 1};
+    CHECK_THROWS_WITH(ember::data::stratified_kfold(labels, 1, 0), Catch::Contains("at least 2 folds"));
+    CHECK_THROWS_WITH(ember::data::stratified_kfold(labels, 5, 0), Catch::Contains("5 folds of 4 samples"));
+    const std::vector<std::size_t> groups{0, 1};
+    CHECK_THROWS_WITH(ember::data::stratified_kfold(labels, 2, 0, groups), Catch::Contains("2 group ids for 4 labels"));
+    const std::vector<std::int32_t> negative{0, -1, 0, 1};
+    CHECK_THROWS_WITH(ember::data::stratified_kfold(negative, 2, 0), Catch::Contains("label -1 at index 1"));
+}

@@ -1,12 +1,15 @@
 // ember/data/split.hpp - train/validation splits as index lists: Keras-compatible (NumPy's legacy RandomState
-// shuffle, reproduced bit for bit) and stratified (the same fraction of every class, seeded with ember::Generator).
+// shuffle, reproduced bit for bit) and stratified (the same fraction of every class, seeded with ember::Generator),
+// and stratified k-fold assignments for cross-validation, optionally keeping groups (copies of one sample) together.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "ember/core/error.hpp"
@@ -146,6 +149,64 @@ inline Split stratified_split(std::span<const std::int32_t> labels, double valid
     }
     std::sort(s.train.begin(), s.train.end());
     std::sort(s.validation.begin(), s.validation.end());
+    return s;
+}
+
+/// Stratified k-fold cross-validation: the fold (0 .. folds-1) of every sample, so that each fold holds about
+/// 1/folds of every class. `groups` (empty: every sample its own group) names samples that must share a fold -
+/// copies of one image, several images of one patient: a group is dealt as one unit, under its first member's
+/// label. Within a class the groups are shuffled by Generator(seed), then each goes to the fold holding the fewest
+/// samples of that class so far (ties: the fewest samples in all, then the lowest fold), which balances the classes
+/// and the fold sizes at once. A class with fewer groups than folds leaves some folds without it: the caller
+/// decides whether that is acceptable. Throws ValueError for folds < 2, more folds than
+/// samples, a negative label or a `groups` list of another length.
+inline std::vector<std::size_t> stratified_kfold(std::span<const std::int32_t> labels, std::size_t folds,
+                                                 std::uint64_t seed, std::span<const std::size_t> groups = {}) {
+    EMBER_CHECK(folds >= 2, ValueError, "stratified_kfold: needs at least 2 folds, got ", folds);
+    EMBER_CHECK(labels.size() >= folds, ValueError, "stratified_kfold: ", folds, " folds of ", labels.size(), " samples");
+    EMBER_CHECK(groups.empty() || groups.size() == labels.size(), ValueError, "stratified_kfold: ", groups.size(),
+                " group ids for ", labels.size(), " labels");
+    // the members of each group, groups in order of first appearance; each group under its first member's label
+    std::vector<std::vector<std::size_t>> members;
+    std::vector<std::int32_t> group_label;
+    std::map<std::size_t, std::size_t> group_index;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        EMBER_CHECK(labels[i] >= 0, ValueError, "stratified_kfold: label ", labels[i], " at index ", i,
+                    " is negative (labels are class indices)");
+        const std::size_t id = groups.empty() ? i : groups[i];
+        const auto [it, fresh] = group_index.try_emplace(id, members.size());
+        if (fresh) {
+            members.emplace_back();
+            group_label.push_back(labels[i]);
+        }
+        members[it->second].push_back(i);
+    }
+    const auto classes = static_cast<std::size_t>(*std::max_element(group_label.begin(), group_label.end())) + 1;
+    std::vector<std::vector<std::size_t>> by_class(classes);  // group indices
+    for (std::size_t g = 0; g < members.size(); ++g) by_class[static_cast<std::size_t>(group_label[g])].push_back(g);
+    Generator gen(seed);
+    std::vector<std::size_t> fold_of(labels.size()), fold_size(folds, 0);
+    for (auto& class_groups : by_class) {
+        for (std::size_t i = class_groups.size(); i-- > 1;) std::swap(class_groups[i], class_groups[gen.below(i + 1)]);
+        std::vector<std::size_t> in_fold(folds, 0);
+        for (const std::size_t g : class_groups) {
+            std::size_t best = 0;
+            for (std::size_t f = 1; f < folds; ++f)
+                if (std::pair(in_fold[f], fold_size[f]) < std::pair(in_fold[best], fold_size[best])) best = f;
+            for (const std::size_t i : members[g]) fold_of[i] = best;
+            in_fold[best] += members[g].size();
+            fold_size[best] += members[g].size();
+        }
+    }
+    return fold_of;
+}
+
+/// The split of cross-validation fold `fold`: its samples are validation (held out), all others training; both
+/// ascending. Throws ValueError for a fold no sample belongs to.
+inline Split fold_split(std::span<const std::size_t> fold_of, std::size_t fold) {
+    Split s;
+    for (std::size_t i = 0; i < fold_of.size(); ++i) (fold_of[i] == fold ? s.validation : s.train).push_back(i);
+    EMBER_CHECK(!s.validation.empty(), ValueError, "fold_split: no sample is in fold ", fold);
     return s;
 }
 

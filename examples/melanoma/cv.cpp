@@ -1,0 +1,89 @@
+// examples/melanoma/cv.cpp - `melanoma cv`: stratified k-fold cross-validation of a recipe over the Train folder
+// (deduplicated, so no copy of an image sits in two folds), one training per fold, resumable fold by fold; the
+// held-out predictions of all folds pooled into the out-of-fold report (cv_report.cpp) that every choice of recipe
+// is made on.
+#include <iostream>
+#include <map>
+
+#include <ember/core/parallel.hpp>
+#include <ember/data/split.hpp>
+#include <ember/vision/dedup.hpp>
+
+#include "commands.hpp"
+#include "train_data.hpp"
+
+using namespace ember;
+
+namespace melanoma {
+
+namespace {
+
+/// fold-1 ... fold-K: one training run each.
+fs::path fold_dir(const CvArgs& a, int fold) { return a.out / ("fold-" + std::to_string(fold + 1)); }
+
+/// The recipe with the command's data and machine options: what every fold trains with.
+TrainArgs fold_base(const CvArgs& a) {
+    TrainArgs base;
+    apply_recipe(base, a.recipe);
+    base.recipe = a.recipe;
+    base.data = a.data.empty() ? default_data_dir() : a.data;
+    base.threads = a.threads;
+    base.loader_threads = a.loader_threads;
+    base.strict = a.strict;
+    base.limit = a.limit;
+    base.folds = a.folds;
+    return base;
+}
+
+/// Says which classes are too small for the folds (a fold without them scores no recall for them) and writes
+/// folds.json, the fold of every image, for the record.
+void describe_folds(const CvArgs& a, const TrainArgs& base) {
+    vision::ImageSet set = load_folder(split_dir(base.data, "Train"), base.strict, "none");
+    set = vision::subset(set, vision::deduplicate(set).keep);
+    std::vector<long> counts(set.class_names.size(), 0);
+    for (const auto label : set.labels) ++counts[static_cast<std::size_t>(label)];
+    for (std::size_t c = 0; c < counts.size(); ++c)
+        if (counts[c] < a.folds)
+            std::cerr << "warning: class '" << set.class_names[c] << "' has " << counts[c] << " image(s) after "
+                      << "deduplication, fewer than the " << a.folds << " folds: " << a.folds - counts[c]
+                      << " fold(s) hold none of it, and its recall rests on " << counts[c] << " image(s)\n";
+    const auto fold_of = cv_folds(set, a.folds, kFoldSeed);
+    json folds = json::object();
+    for (std::size_t i = 0; i < set.size(); ++i) folds[set.paths[i].string()] = fold_of[i] + 1;
+    write_json(a.out / "folds.json", {{"folds", a.folds}, {"seed", kFoldSeed}, {"images", folds}});
+}
+
+}  // namespace
+
+int run_cv(const CvArgs& a) {
+    ensure_writable_dir(a.out);
+    if (a.threads > 0) ember::set_num_threads(a.threads);
+    const TrainArgs base = fold_base(a);
+    EMBER_CHECK(a.fold <= a.folds, UsageError, "--fold ", a.fold, " of --folds ", a.folds);
+    describe_folds(a, base);
+    for (int fold = 0; fold < a.folds; ++fold) {
+        if (a.fold > 0 && fold != a.fold - 1) continue;
+        const fs::path dir = fold_dir(a, fold);
+        if (fs::exists(dir / "oof.json")) {
+            std::cout << "Fold " << fold + 1 << " of " << a.folds << " is done (" << (dir / "oof.json") << ")\n";
+            continue;
+        }
+        std::cout << "\n== fold " << fold + 1 << " of " << a.folds << " -> " << dir << "\n";
+        TrainArgs run = base;
+        run.out = dir;
+        run.fold = fold;
+        run.resume = true;  // a fold cut short goes on from its last complete epoch
+        if (const int code = run_train(run); code != 0) return code;
+    }
+    std::vector<fs::path> done;
+    for (int fold = 0; fold < a.folds; ++fold)
+        if (fs::exists(fold_dir(a, fold) / "oof.json")) done.push_back(fold_dir(a, fold) / "oof.json");
+    if (static_cast<int>(done.size()) < a.folds) {
+        std::cout << "\n" << done.size() << " of " << a.folds << " folds are done: the out-of-fold report comes when "
+                  << "all are (run the same command again for the others)\n";
+        return 0;
+    }
+    return write_cv_report(a.out, done, base);
+}
+
+}  // namespace melanoma
