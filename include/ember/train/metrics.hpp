@@ -1,6 +1,7 @@
 // ember/train/metrics.hpp - classification metrics: confusion matrix, per-class precision/recall/F1, balanced
-// accuracy, one-vs-rest sensitivity/specificity at a probability threshold (an alert on one class), and the ROC curve
-// and its area for such a score, and Wilson confidence intervals for proportions.
+// accuracy, one-vs-rest sensitivity/specificity at a probability threshold (an alert on one class), the threshold for
+// a target sensitivity or specificity, and the ROC curve and its area for such a score, Wilson confidence intervals
+// for proportions, and percentile bootstrap intervals (plain and stratified) for any statistic of the samples.
 #pragma once
 
 #include <algorithm>
@@ -9,12 +10,14 @@
 #include <cstdint>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "ember/core/error.hpp"
+#include "ember/core/random.hpp"
 #include "ember/core/tensor.hpp"
 
 namespace ember::train {
@@ -121,7 +124,7 @@ private:
     std::vector<std::int64_t> counts_;
 };
 
-/// A confidence interval for a proportion.
+/// A confidence interval [low, high]: for a proportion (wilson_interval) or any statistic (bootstrap_interval).
 struct Interval {
     double low, high;
 };
@@ -221,6 +224,53 @@ inline double threshold_for_sensitivity(std::span<const double> score, const std
     return mid > below && mid < t ? mid : t;  // adjacent doubles: no room in between
 }
 
+/// An alert threshold and the rates it reaches on the scores it was chosen on.
+struct OperatingPoint {
+    double threshold, sensitivity, specificity;
+};
+
+/// The most sensitive alert ("score >= threshold") whose specificity on these scores is at least
+/// `target_specificity`: with s the ceil(target * N)-th lowest negative score (N negatives), every negative at or
+/// below s must stay silent, so the alert fires on the samples scoring above s, and ties at s - negatives or
+/// positives - stay silent too (the specificity reached is never below the target, and may be above it). Any
+/// threshold in (s, u], where u is the lowest score above s, alerts on exactly those samples; as
+/// threshold_for_sensitivity does, this places the threshold in the middle of that gap, (s + u) / 2 (when no score
+/// lies above s: s / 2 for s < 0, or s + 1; for a target of 0, every sample alerts: m / 2, or m - 1 for m <= 0, m
+/// the lowest score), so that a change of the scores far smaller than the gap does not change which samples alert.
+/// Returns the threshold with the sensitivity and specificity binary_rates() gives for it. Throws ValueError for a
+/// target outside [0, 1], mismatched sizes, a NaN score, or a set without positives or without negatives.
+inline OperatingPoint sensitivity_at_specificity(std::span<const double> score, const std::vector<bool>& positive,
+                                                 double target_specificity) {
+    EMBER_CHECK(target_specificity >= 0 && target_specificity <= 1, ValueError,
+                "sensitivity_at_specificity: target must be in [0, 1], got ", target_specificity);
+    metrics_detail::check_binary_scores(score, positive, "sensitivity_at_specificity");
+    std::vector<double> neg;
+    for (std::size_t i = 0; i < score.size(); ++i)
+        if (!positive[i]) neg.push_back(score[i]);
+    std::sort(neg.begin(), neg.end());
+    // Need at least ceil(target * N) negatives below the threshold.
+    auto need = static_cast<std::size_t>(std::ceil(target_specificity * static_cast<double>(neg.size()) - 1e-9));
+    need = std::min(need, neg.size());
+    double threshold = 0;
+    if (need == 0) {  // every sample alerts
+        const double m = *std::min_element(score.begin(), score.end());
+        threshold = m > 0 ? m / 2 : m - 1;
+    } else {
+        const double s = neg[need - 1];
+        double above = std::numeric_limits<double>::infinity();
+        for (const double v : score)
+            if (v > s) above = std::min(above, v);
+        if (above == std::numeric_limits<double>::infinity()) {  // no sample alerts
+            threshold = s < 0 ? s / 2 : s + 1;
+        } else {
+            const double mid = s + (above - s) / 2;
+            threshold = mid > s && mid < above ? mid : above;  // adjacent doubles: no room in between
+        }
+    }
+    const BinaryRates r = binary_rates(score, positive, threshold);
+    return {threshold, r.sensitivity(), r.specificity()};
+}
+
 /// Area under the ROC curve of `score` for "positive[i] is true": the probability that a random positive scores
 /// above a random negative, a tie counting one half (Mann-Whitney U / (P N), as scikit-learn's roc_auc_score for
 /// binary labels). Threshold-free: how well the score ranks, whatever alert threshold is later chosen. Throws
@@ -269,6 +319,110 @@ inline std::vector<RocPoint> roc_curve(std::span<const double> score, const std:
         curve.push_back({t, fp / n, tp / p});
     }
     return curve;
+}
+
+/// A statistic of a resample, given the indices (into the caller's samples) that make it up, repeats included.
+using ResampleStatistic = std::function<double(std::span<const std::size_t>)>;
+
+namespace metrics_detail {
+/// The q-quantile (q in [0, 1]) of ascending `sorted` by linear interpolation between the closest ranks: position
+/// h = (m - 1) q, value sorted[floor h] + (h - floor h) (sorted[floor h + 1] - sorted[floor h]) (NumPy's default,
+/// method="linear"; R's type 7). `sorted` must not be empty.
+inline double quantile_linear(const std::vector<double>& sorted, double q) {
+    const double h = static_cast<double>(sorted.size() - 1) * q;
+    const auto lo = static_cast<std::size_t>(std::floor(h));
+    if (lo + 1 >= sorted.size()) return sorted.back();
+    return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
+}
+
+/// The percentile bootstrap both bootstrap_interval()s share: `draw(gen, indices)` fills one resample's indices,
+/// the statistic is evaluated on each of `resamples` of them, and the (1 - level) / 2 and (1 + level) / 2
+/// quantiles of the finite values are returned. ValueError naming `what` when more than 1% of the values are not
+/// finite (the interval would describe only the resamples the statistic happens to be defined on).
+template <class Draw>
+Interval percentile_bootstrap(std::size_t n, const ResampleStatistic& statistic, std::size_t resamples,
+                              std::uint64_t seed, double level, const char* what, Draw&& draw) {
+    EMBER_CHECK(n > 0, ValueError, what, ": no samples to resample");
+    EMBER_CHECK(resamples > 0, ValueError, what, ": needs at least one resample");
+    EMBER_CHECK(level > 0 && level < 1, ValueError, what, ": level must be in (0, 1), got ", level);
+    EMBER_CHECK(static_cast<bool>(statistic), ValueError, what, ": no statistic given");
+    Generator gen(seed);
+    std::vector<std::size_t> indices(n);
+    std::vector<double> values;
+    values.reserve(resamples);
+    std::size_t skipped = 0;
+    for (std::size_t r = 0; r < resamples; ++r) {
+        draw(gen, indices);
+        const double v = statistic(std::span<const std::size_t>(indices));
+        if (std::isfinite(v)) values.push_back(v);
+        else ++skipped;
+    }
+    EMBER_CHECK(!values.empty() && skipped * 100 <= resamples, ValueError, what, ": the statistic is not finite on ",
+                skipped, " of ", resamples, " resamples", values.empty() ? " (none left)" : "",
+                "; more than 1% would bias the interval");
+    std::sort(values.begin(), values.end());
+    return {quantile_linear(values, (1 - level) / 2), quantile_linear(values, (1 + level) / 2)};
+}
+
+/// Samples grouped by stratum: the indices of each distinct label, in order of the label.
+template <class Labels>
+std::vector<std::vector<std::size_t>> strata_of(const Labels& labels) {
+    std::map<std::int64_t, std::vector<std::size_t>> by_label;
+    for (std::size_t i = 0; i < labels.size(); ++i) by_label[static_cast<std::int64_t>(labels[i])].push_back(i);
+    std::vector<std::vector<std::size_t>> strata;
+    for (auto& entry : by_label) strata.push_back(std::move(entry.second));
+    return strata;
+}
+
+/// The stratified bootstrap over `labels`: position i of each resample is drawn from the samples of i's label.
+template <class Labels>
+Interval stratified_bootstrap(const Labels& labels, const ResampleStatistic& statistic, std::size_t resamples,
+                              std::uint64_t seed, double level) {
+    const auto strata = strata_of(labels);
+    std::vector<const std::vector<std::size_t>*> stratum_of(labels.size());
+    for (const auto& members : strata)
+        for (const std::size_t i : members) stratum_of[i] = &members;
+    return percentile_bootstrap(labels.size(), statistic, resamples, seed, level, "bootstrap_interval_stratified",
+                                [&](Generator& gen, std::vector<std::size_t>& indices) {
+                                    for (std::size_t i = 0; i < indices.size(); ++i) {
+                                        const auto& members = *stratum_of[i];
+                                        indices[i] = members[static_cast<std::size_t>(gen.below(members.size()))];
+                                    }
+                                });
+}
+}  // namespace metrics_detail
+
+/// Percentile bootstrap confidence interval of a statistic of n samples (Efron's percentile method): `resamples`
+/// times, n indices are drawn uniformly with replacement from [0, n) with a Generator seeded by `seed` (the same
+/// seed gives the same interval), and `statistic` is evaluated on them; the interval is the (1 - level) / 2 and
+/// (1 + level) / 2 quantiles of those values, each by linear interpolation between closest ranks (NumPy's default
+/// percentile, R's type 7). Resamples on which the statistic is not finite (NaN or infinite: say an AUC of a
+/// resample without positives, if the statistic returns NaN for it) are skipped; more than 1% of them skipped, or
+/// none left, throws ValueError, as does n = 0, resamples = 0, level outside (0, 1) or an empty statistic. An
+/// exception the statistic throws propagates. For a statistic that needs every class present (AUC, balanced
+/// accuracy), bootstrap_interval_stratified keeps each class's count in every resample.
+inline Interval bootstrap_interval(std::size_t n, const ResampleStatistic& statistic, std::size_t resamples = 2000,
+                                   std::uint64_t seed = 0, double level = 0.95) {
+    return metrics_detail::percentile_bootstrap(n, statistic, resamples, seed, level, "bootstrap_interval",
+                                                [n](Generator& gen, std::vector<std::size_t>& indices) {
+                                                    for (auto& i : indices) i = static_cast<std::size_t>(gen.below(n));
+                                                });
+}
+
+/// bootstrap_interval() resampling within strata: the n = labels.size() samples are grouped by label, and position
+/// i of every resample is drawn uniformly with replacement from the samples sharing sample i's label, so each
+/// resample holds exactly as many samples of each label as the data, in the same positions (labels[indices[i]] ==
+/// labels[i]). Same quantiles, seeding and errors as bootstrap_interval.
+inline Interval bootstrap_interval_stratified(std::span<const std::int32_t> labels, const ResampleStatistic& statistic,
+                                              std::size_t resamples = 2000, std::uint64_t seed = 0,
+                                              double level = 0.95) {
+    return metrics_detail::stratified_bootstrap(labels, statistic, resamples, seed, level);
+}
+/// bootstrap_interval_stratified() for binary labels: positives and negatives resampled apart.
+inline Interval bootstrap_interval_stratified(const std::vector<bool>& labels, const ResampleStatistic& statistic,
+                                              std::size_t resamples = 2000, std::uint64_t seed = 0,
+                                              double level = 0.95) {
+    return metrics_detail::stratified_bootstrap(labels, statistic, resamples, seed, level);
 }
 
 }  // namespace ember::train
