@@ -5,6 +5,7 @@
 
 #include "ember/nn/conv2d.hpp"
 #include "ember/nn/dense.hpp"
+#include "ember/nn/grad_cam.hpp"
 #include "ember/nn/init.hpp"
 #include "ember/nn/layers.hpp"
 #include "ember/nn/loss.hpp"
