@@ -28,7 +28,9 @@ if [ -d "$crashes" ]; then
 else
   echo "run_fuzzers: no $crashes, the regression reproducers were not replayed"
 fi
-for target in image safetensors checkpoint; do
+# The recipe reader's seeds are the shipped recipes themselves.
+mkdir -p "$build/seeds/recipe" && cp examples/melanoma/recipes/*.json "$build/seeds/recipe/"
+for target in image safetensors checkpoint recipe; do
   corpus="$build/corpus/$target"  # new inputs land here; the seeds stay as written
   mkdir -p "$corpus"
   echo "== fuzz_$target ($budget)"

@@ -243,8 +243,8 @@ std::vector<float> class_weights(const TrainData& d) {
     }
     std::cout << std::setprecision(6) << "\n";
     // A class with a handful of images gets a weight in the hundreds, and its few images then dominate every
-    // gradient: with --dedup the seborrheic-keratosis class keeps 1 training image (weight 175) and a run
-    // diverged within 4 epochs (examples/melanoma/RESULTS.md).
+    // gradient: deduplicated, the seborrheic-keratosis class keeps 1 or 2 training images (weight 175) and a run
+    // diverged within 4 epochs.
     for (std::size_t c = 0; c < counts.size(); ++c)
         if (weights[c] > 20)
             std::cerr << "warning: class '" << d.names()[c] << "' has only " << counts[c] << " training image(s); its loss weight "
@@ -379,7 +379,7 @@ void resume_or_start(Run& run, train::FitOptions<float>& fo) {
     }
     check_backup_record(run);
     const auto state = train::load_training_state(run.backup, run.model, run.adam);  // checks it all before changing anything
-    if (run.validate) check_best_checkpoint(run, state.history);
+    if (run.validate && !run.cv) check_best_checkpoint(run, state.history);
     else run.last_epoch = static_cast<int>(state.history.epochs.size());
     std::cout << "Resuming the run in " << a.out << " from " << run.backup.filename() << " (" << state.history.epochs.size()
               << " of " << a.epochs << " epochs done)\n";
