@@ -1,5 +1,5 @@
-// tests/examples/melanoma_cli.hpp - what the tests of the melanoma program share: running it, and the small
-// datasets they write.
+// tests/examples/melanoma_cli.hpp - what the tests of the melanoma program share: running it, the small datasets
+// and recipe files they write, and reading the checkpoints it writes.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -17,6 +18,9 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include <ember/io/safetensors.hpp>
 #include <ember/vision/color.hpp>
 #include <ember/vision/image.hpp>
 
@@ -65,6 +69,49 @@ inline std::string tensor_bytes(const std::string& ckpt) {
     std::uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(ckpt[static_cast<std::size_t>(i)]);
     return ckpt.substr(8 + n);
+}
+
+/// A recipe file named `name`.json in this test process's scratch folder, holding `json_text` as it is (so that
+/// a test can write invalid JSON too).
+inline fs::path recipe_file(const std::string& name, const std::string& json_text) {
+    const fs::path file = ember::test::scratch_root() / "recipes" / (name + ".json");
+    write_text(file, json_text);
+    return file;
+}
+
+/// `--recipe '<file>'` for a recipe file written as recipe_file() writes it: what the tests give train, cv and
+/// release where they used to give the options a recipe now holds.
+inline std::string recipe_arg(const std::string& name, const std::string& json_text) {
+    return "--recipe " + q(recipe_file(name, json_text));
+}
+
+/// The metadata of a safetensors file (a checkpoint or backup.safetensors), from its header.
+inline std::map<std::string, std::string> checkpoint_metadata(const fs::path& file) {
+    const std::string b = bytes(file);
+    REQUIRE(b.size() >= 8);
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
+    const auto header = nlohmann::json::parse(b.substr(8, n));
+    return header.value("__metadata__", nlohmann::json::object()).get<std::map<std::string, std::string>>();
+}
+
+/// The recipe a checkpoint records (its metadata "recipe": every field, at the value the run trained with).
+inline nlohmann::json checkpoint_recipe(const fs::path& file) {
+    const auto meta = checkpoint_metadata(file);
+    REQUIRE(meta.count("recipe") == 1);
+    return nlohmann::json::parse(meta.at("recipe"));
+}
+
+/// A copy of `ckpt` named `name` beside it with metadata `key` set to `value` (erased where `value` is null).
+inline fs::path with_metadata(const fs::path& ckpt, const std::string& name, const std::string& key, const char* value) {
+    auto file = ember::io::load_safetensors<float>(ckpt);
+    if (value)
+        file.metadata[key] = value;
+    else
+        file.metadata.erase(key);
+    const fs::path out = ckpt.parent_path() / name;
+    ember::io::save_safetensors(out, file);
+    return out;
 }
 
 /// Two classes ("benign lesion", "melanoma") of small PNG images: `per_class` of each in Train, one in Test.

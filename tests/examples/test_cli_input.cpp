@@ -6,60 +6,53 @@
 
 using namespace melanoma_cli;
 
-TEST_CASE("melanoma refuses bad options before doing any work", "[examples][melanoma][errors]") {
+TEST_CASE("melanoma refuses bad options and recipe fields before doing any work", "[examples][melanoma][errors]") {
     const fs::path root = tiny_dataset("cli-options");
-    auto r = melanoma("train --data " + q(root) + " --epochs 0 --out " + q(root / "run"));
+    const std::string train = "train --data " + q(root) + " --out " + q(root / "run");
+    auto r = melanoma(train + " --epochs 0");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --epochs must be > 0, got 0"));
-    r = melanoma("train --data " + q(root) + " --batch 0 --out " + q(root / "run"));
+    r = melanoma(train + " --batch 0");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --batch must be > 0, got 0"));
-    r = melanoma("train --data " + q(root) + " --monitor accuracy --out " + q(root / "run"));
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("--monitor") && Catch::Contains("accuracy not in"));
-    r = melanoma("train --data " + q(root) + " --color-jitter 0.2 0.2 0.2 0.7 --out " + q(root / "run"));
+    // what a recipe holds is checked as the flags were: refused naming the file and the key, before any image is read
+    const auto refused_field = [&](const std::string& name, const std::string& fields, const std::string& message) {
+        const fs::path recipe = recipe_file(name, fields);
+        const auto out = melanoma(train + " --recipe " + q(recipe));
+        CAPTURE(fields);
+        CHECK(out.code == 2);
+        CHECK_THAT(out.output, Catch::Contains("error: recipe '" + recipe.string() + "': " + message) && !Catch::Contains("Found"));
+    };
+    refused_field("monitor", R"({"monitor": "accuracy"})",
+                  "\"monitor\" must be one of val_accuracy | val_balanced_accuracy | val_loss, got \"accuracy\"");
+    refused_field("ema", R"({"ema": 1})", "\"ema\" must be in [0, 1) (0: off), got 1");
+    refused_field("weight-decay", R"({"weight_decay": -0.1})", "\"weight_decay\" must be finite and >= 0 (0: off), got -0.1");
+    refused_field("clipnorm", R"({"global_clipnorm": -1})", "\"global_clipnorm\" must be finite and >= 0 (0: off), got -1");
+    for (const char* bad : {"1.5", "-0.1"})
+        refused_field(std::string("smoothing") + bad, std::string(R"({"label_smoothing": )") + bad + "}",
+                      std::string("\"label_smoothing\" must be in [0, 1] (0: off), got ") + bad);
+    for (const char* bad : {"-3", "7"})
+        refused_field(std::string("sensitivity") + bad, std::string(R"({"alert_sensitivity": )") + bad + "}",
+                      std::string("\"alert_sensitivity\" must be in [0, 1], got ") + bad);
+    r = melanoma(train + " " + recipe_arg("hue", R"({"color_jitter": [0.2, 0.2, 0.2, 0.7]})"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("error: --color-jitter: ColorJitter: hue must lie in [0, 0.5], got 0.7"));
     CHECK_THAT(r.output, !Catch::Contains("Found"));
-    r = melanoma("train --data " + q(root) + " --ema 1 --out " + q(root / "run"));
-    CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("--ema") && Catch::Contains("must be in [0, 1) (0: off), got 1"));
-    for (const char* bad : {"-0.1", "nan"}) {
-        r = melanoma("train --data " + q(root) + " --weight-decay " + bad + " --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("--weight-decay") && Catch::Contains(std::string("must be finite and >= 0 (0: off), got ") + bad) &&
-                                 !Catch::Contains("Found"));
-    }
-    for (const char* bad : {"-1", "nan", "inf"}) {
-        r = melanoma("train --data " + q(root) + " --global-clipnorm " + bad + " --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("--global-clipnorm") && Catch::Contains(std::string("must be finite and >= 0 (0: off), got ") + bad) &&
-                                 !Catch::Contains("Found"));
-    }
-    for (const char* bad : {"1.5", "-0.1", "nan"}) {
-        r = melanoma("train --data " + q(root) + " --label-smoothing " + bad + " --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("--label-smoothing") &&
-                                 Catch::Contains(std::string("must be in [0, 1] (0: off), got ") + bad) && !Catch::Contains("Found"));
-    }
     for (const char* bad : {"nan", "-3", "7"}) {  // a probability, never silently the checkpoint's instead
         for (const std::string& cmd : std::vector<std::string>{"predict --model x.safetensors a.png", "evaluate --data " + q(root) + " --model x.safetensors"}) {
             r = melanoma(cmd + " --threshold " + bad);
             CHECK(r.code == 2);
             CHECK_THAT(r.output, Catch::Contains("--threshold: must be in [0, 1], got " + std::string(bad)));
         }
-        r = melanoma("train --data " + q(root) + " --alert-sensitivity " + bad + " --out " + q(root / "run"));
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Catch::Contains("--alert-sensitivity: must be in [0, 1], got " + std::string(bad)));
-        r = melanoma("train --data " + q(root) + " --val-split 0 --alert-threshold " + bad + " --out " + q(root / "run"));
+        r = melanoma(train + " --val-split 0 --alert-threshold " + bad);
         CHECK(r.code == 2);
         CHECK_THAT(r.output, Catch::Contains("--alert-threshold: must be in [0, 1], got " + std::string(bad)));
     }
-    r = melanoma("train --data " + q(root) + " --loader-threads 0 --out " + q(root / "run"));
+    r = melanoma(train + " --loader-threads 0");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--loader-threads") && !Catch::Contains("Found"));
     // whatever CLI11 rejects is a usage error too (exit 2, not CLI11's own 105, 106, 109, ...); --help is not
-    r = melanoma("train --data " + q(root) + " --no-such-option --out " + q(root / "run"));
+    r = melanoma(train + " --no-such-option");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("--no-such-option"));
     r = melanoma("evaluate --data " + q(root) + " --model x.safetensors --threads -1");
@@ -70,7 +63,7 @@ TEST_CASE("melanoma refuses bad options before doing any work", "[examples][mela
     CHECK_THAT(r.output, Catch::Contains("--model") && Catch::Contains("required"));
     r = melanoma("train --help");
     CHECK(r.code == 0);
-    CHECK_THAT(r.output, Catch::Contains("--weight-decay"));
+    CHECK_THAT(r.output, Catch::Contains("--recipe") && !Catch::Contains("--weight-decay"));  // a recipe's field, not a flag
     write_text(root / "a-file", "x");
     r = melanoma("train --data " + q(root) + " --out " + q(root / "a-file" / "run"));
     CHECK(r.code == 2);

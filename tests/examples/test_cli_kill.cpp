@@ -25,7 +25,8 @@ void run_and_kill(const std::string& args, double seconds) {
 TEST_CASE("train killed with SIGKILL at any moment leaves loadable checkpoints, and --resume ends as the whole run",
           "[examples][melanoma][crash]") {
     const fs::path root = tiny_dataset("cli-kill");
-    const std::string base = "train --data " + q(root) + " --batch 4 --augment flip-rotate-zoom --threads 1 --epochs 8 ";
+    const std::string base = "train --data " + q(root) + " --batch 4 --threads 1 --epochs 8 " +
+                             recipe_arg("augmented", R"({"augment": "flip-rotate-zoom"})") + " ";
     REQUIRE(melanoma(base + "--out " + q(root / "whole")).code == 0);
     ember::Generator gen(2024);  // the moments of the kills: drawn, but the same in every run of the test
     for (int attempt = 0; attempt < 6; ++attempt) {

@@ -1,6 +1,6 @@
-// Tests of how `melanoma evaluate`, `predict` and `calibrate` refuse a checkpoint they cannot trust: a weight that
-// is NaN or infinite (which would print p(melanoma) = nan and raise no alert), metadata missing or out of range
-// key by key, a training state, a folder, a tensor of another dtype.
+// Tests of how `melanoma evaluate` and `predict` refuse a checkpoint they cannot trust: a weight that is NaN or
+// infinite (which would print p(melanoma) = nan and raise no alert), metadata missing or out of range key by key, a
+// checkpoint of an older format, a training state, a folder, a tensor of another dtype.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -32,18 +32,6 @@ std::pair<fs::path, std::string> poisoned_copy(const fs::path& ckpt, const std::
     std::ofstream(out, std::ios::binary) << file;
     return {out, first.key()};
 }
-
-/// A copy of `ckpt` named `name` with metadata `key` set to `value` (erased where `value` is null).
-fs::path with_metadata(const fs::path& ckpt, const std::string& name, const std::string& key, const char* value) {
-    auto file = ember::io::load_safetensors<float>(ckpt);
-    if (value)
-        file.metadata[key] = value;
-    else
-        file.metadata.erase(key);
-    const fs::path out = ckpt.parent_path() / name;
-    ember::io::save_safetensors(out, file);
-    return out;
-}
 }  // namespace
 
 TEST_CASE("a checkpoint holding an infinite or NaN weight is refused, not scored to p(melanoma) = nan",
@@ -60,9 +48,6 @@ TEST_CASE("a checkpoint holding an infinite or NaN weight is refused, not scored
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains(refused) && !Catch::Contains("p(melanoma) ="));
     r = melanoma("evaluate --data " + q(root) + " --model " + q(inf) + " --out " + q(root / "ev"));
-    CHECK(r.code == 1);
-    CHECK_THAT(r.output, Catch::Contains(refused));
-    r = melanoma("calibrate --model " + q(inf) + " --validation " + q(root));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains(refused));
     // a NaN, in an ensemble with a sound member
@@ -108,12 +93,24 @@ TEST_CASE("a checkpoint's metadata is checked key by key, and what is no checkpo
     refused(with_metadata(ckpt, "long-names.safetensors", "class_names", std::string(1000, '[').c_str()), 1,
             ": its class_names '" + std::string(80, '[') + "... (1000 characters)' is not JSON");
 
+    // a checkpoint of format 1 (written before checkpoints recorded their recipe) or of a later format is refused by
+    // both, naming the formats, before any image is read
+    const std::string format = " was written by an older version of melanoma train (checkpoint format 1; this program "
+                               "reads format 2): train the model again with this version";
+    const fs::path old = with_metadata(ckpt, "format-1.safetensors", "checkpoint_format", nullptr);
+    refused(old, 2, format);
+    auto r = melanoma("evaluate --data " + q(root) + " --model " + q(old) + " --out " + q(root / "ev-old"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("error: checkpoint '" + old.string() + "'" + format) && !Catch::Contains("Found"));
+    refused(with_metadata(ckpt, "format-3.safetensors", "checkpoint_format", "3"), 2,
+            " was written by another version of melanoma train (checkpoint format 3; this program reads format 2)");
+
     // the run's training state, its folder, and a tensor of another dtype
     refused(root / "run" / "backup.safetensors", 2,
             " is a training state (train writes it as backup.safetensors for train --resume), not a model checkpoint: "
             "use the run's best.safetensors or last.safetensors");
-    auto r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "backup.safetensors") + " --out " +
-                      q(root / "ev"));
+    r = melanoma("evaluate --data " + q(root) + " --model " + q(root / "run" / "backup.safetensors") + " --out " +
+                 q(root / "ev"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("is a training state"));
     refused(root / "run", 2, " is a directory, not a checkpoint file");
