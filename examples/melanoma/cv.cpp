@@ -25,6 +25,7 @@ fs::path fold_dir(const CvArgs& a, int fold) { return a.out / ("fold-" + std::to
 TrainArgs fold_base(const CvArgs& a) {
     TrainArgs base;
     apply_recipe(base, a.recipe);
+    check_fold_recipe(base);  // before hours of work (or a download), not after the first fold's
     base.recipe = a.recipe;
     base.data = a.data.empty() ? default_data_dir() : a.data;
     base.threads = a.threads;
@@ -56,10 +57,10 @@ void describe_folds(const CvArgs& a, const TrainArgs& base) {
 }  // namespace
 
 int run_cv(const CvArgs& a) {
+    EMBER_CHECK(a.fold <= a.folds, UsageError, "--fold ", a.fold, " of --folds ", a.folds);
+    const TrainArgs base = fold_base(a);
     ensure_writable_dir(a.out);
     if (a.threads > 0) ember::set_num_threads(a.threads);
-    const TrainArgs base = fold_base(a);
-    EMBER_CHECK(a.fold <= a.folds, UsageError, "--fold ", a.fold, " of --folds ", a.folds);
     describe_folds(a, base);
     for (int fold = 0; fold < a.folds; ++fold) {
         if (a.fold > 0 && fold != a.fold - 1) continue;

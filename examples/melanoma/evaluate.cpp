@@ -109,6 +109,11 @@ void write_evaluation(const EvalArgs& a, const fs::path& out, const Evaluation& 
 int run_evaluate(const EvalArgs& a) {
     std::vector<LoadedModel> models = load_models(a.models, "evaluate");
     const LoadedModel& m = models.front();
+    if (a.on == "validation")
+        for (const auto& member : models)
+            if (member.placeholder_threshold)  // its run validated on a held-out fold, which the record does not remake
+                throw UsageError("evaluate --on validation: " + member.path.string() + " is a cross-validation fold's "
+                                 "model; its held-out images were scored into its fold's oof.json and cv_report.json");
     const SplitSpec s0 = split_spec(m);
     check_member_splits(a, models, s0);
     const auto tta = parse_test_time_augment(a.tta);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include <ember/io/checkpoint.hpp>
@@ -55,7 +56,8 @@ std::string number(double v, int digits = 3) {
 }
 
 /// MODEL_CARD.md, from the recipe, the out-of-fold report and the one Test scoring.
-void write_model_card(const fs::path& file, const ReleaseArgs& a, const json& cv, const json& test, std::uintmax_t bytes) {
+void write_model_card(const fs::path& file, const ReleaseArgs& a, const json& cv, const json& test,
+                      const std::map<std::string, std::string>& meta, std::uintmax_t bytes) {
     const json& recipe = cv.at("recipe");
     std::ostringstream md;
     md << "# Model card: " << a.model_name << "\n\n"
@@ -70,19 +72,19 @@ void write_model_card(const fs::path& file, const ReleaseArgs& a, const json& cv
        << "- Melanoma alert: p(melanoma) >= " << exact(cv.at("alert").at("threshold").get<double>())
        << ", chosen on the pooled out-of-fold scores for melanoma sensitivity "
        << cv.at("alert").at("target_sensitivity").get<double>() << ".\n\n"
-       << "## Data\n\nThe public ISIC copy (`AmitBytesSage/Melanoma-Skin-Cancer-Detection-Model`), Train folder "
-       << "deduplicated: same-class copies kept once, the 137 images filed under two classes (274 files: "
-       << "melanoma/seborrheic keratosis and actinic keratosis/nevus) dropped, which leaves seborrheic keratosis "
-       << "with 2 images. " << cv.at("images").get<long>() << " images trained the model.\n\n"
+       << "## Data\n\nThe Train folder (`" << a.data.string() << "`), deduplicated: copies of an image within a class "
+       << "kept once, images filed under two or more classes dropped (their label cannot be told). "
+       << meta.at("training_images") << " images trained the model; the cross-validation pooled "
+       << cv.at("images").get<long>() << " held-out images. The audit of the public copy is in docs/melanoma.md.\n\n"
        << "## Out-of-fold figures (the estimate to rely on)\n\n"
        << cv.at("folds").get<int>() << "-fold stratified cross-validation over the deduplicated Train folder, each "
        << "image scored by the model that did not train on it. " << cv.at("interval").get<std::string>() << ".\n\n"
        << "| figure | value [95% interval] |\n|---|---|\n";
     for (const auto& [name, f] : cv.at("figures").items()) md << "| " << name << " | " << figure_text(f) << " |\n";
     md << "\n## Test folder (scored once by release; not an unbiased estimate)\n\n"
-       << "The Test folder (118 images, 16 melanomas) had been scored about 73 times in this project's history "
-          "before this release, and earlier recipes and alert rules were chosen by reading its scores; 18 of its "
-          "images sit in Train under another label. Its figures below are reported for completeness only: "
+       << "The public copy's Test folder had been scored about 73 times in this project's history before this "
+          "release, and earlier recipes and alert rules were chosen by reading its scores; 18 of its 118 images sit "
+          "in Train under another label. Its figures below are reported for completeness only: "
           "N = " << test.at("images").get<long>() << ", accuracy " << number(test.at("accuracy").get<double>())
        << " (95% interval " << number(test.at("accuracy_ci95").at(0).get<double>()) << "-"
        << number(test.at("accuracy_ci95").at(1).get<double>()) << "), balanced accuracy "
@@ -144,7 +146,9 @@ int run_release(const ReleaseArgs& a) {
     if (const int code = run_evaluate(e); code != 0) return code;
     json test;
     std::ifstream(e.out / "metrics.json") >> test;
-    write_model_card(a.out / "MODEL_CARD.md", a, cv, test, bytes);
+    ReleaseArgs resolved = a;
+    resolved.data = t.data;  // the folder the model trained on, also when it was downloaded
+    write_model_card(a.out / "MODEL_CARD.md", resolved, cv, test, meta, bytes);
     std::cout << "Released " << model_file << " (" << bytes << " bytes) and " << (a.out / "MODEL_CARD.md") << "\n";
     return 0;
 }

@@ -37,40 +37,29 @@ namespace {
 // ---- the options ----------------------------------------------------------------------------------------------
 
 /// What the option table's ranges cannot say alone (each value was checked against its range as the command line
-/// was parsed): what needs a validation split under --val-split 0, and --color-jitter's hue. Returns the
-/// ColorJitter those make (off without --color-jitter).
+/// or the recipe was read): what needs a validation split under --val-split 0, what a cross-validation fold may
+/// not choose on, and color_jitter's hue. Returns the ColorJitter those make (off without color_jitter).
 vision::ColorJitter check_train_args(const TrainArgs& a) {
-    if (a.folds > 0) {  // the held-out fold is scored, never chosen on
-        if (a.patience > 0 || a.lr_schedule == "plateau")
-            throw UsageError(std::string("cross-validation trains each fold for its epochs: ") +
-                             (a.patience > 0 ? "\"patience\"" : "\"lr_schedule\": \"plateau\"") +
-                             " would choose on the held-out fold, whose scores must stay out of fold");
-    }
+    if (a.folds > 0) check_fold_recipe(a);
     const bool validate = a.val_split > 0 || a.folds > 0;
-    if (validate && a.alert_threshold >= 0)
+    if (a.val_split > 0 && a.alert_threshold >= 0)
         throw UsageError("--alert-threshold is for --val-split 0: with a validation split the threshold is chosen on it "
-                         "(--alert-sensitivity)");
+                         "(the recipe's alert_sensitivity)");
     if (!validate) {  // nothing to choose on: refuse what needs validation rather than ignore it
         if (a.alert_threshold < 0 || a.alert_threshold > 1)
             throw UsageError("--val-split 0 leaves no validation split to choose the melanoma alert threshold on: pass "
-                             "--alert-threshold P in [0, 1] (e.g. the one a run of the same recipe chose on its validation split)");
-        if (a.patience > 0) throw UsageError("--patience needs a validation split to monitor (--val-split 0 has none)");
+                             "--alert-threshold P in [0, 1] (e.g. the one cv chose out of fold for the recipe)");
+        if (a.patience > 0)
+            throw UsageError("the recipe's \"patience\" needs a validation split to monitor (--val-split 0 has none)");
         if (a.lr_schedule == "plateau")
-            throw UsageError("--lr-schedule plateau needs a validation split to monitor (--val-split 0 has none)");
-        const std::pair<const char*, const char*> needs_validation[] = {
-            {"--monitor", "--monitor needs a validation split (--val-split 0 has none)"},
-            {"--alert-sensitivity", "--alert-sensitivity needs a validation split to choose the threshold on "
-                                    "(--val-split 0 has none; give the threshold with --alert-threshold)"},
-            {"--split", "--split has nothing to split with --val-split 0"}};
-        for (const auto& [option, why] : needs_validation)
-            if (a.given.count(option)) throw UsageError(why);
+            throw UsageError("the recipe's \"lr_schedule\": \"plateau\" needs a validation split to monitor "
+                             "(--val-split 0 has none)");
     }
     if (a.color_jitter.empty()) return {};
-    if (a.color_jitter.size() != 4) throw UsageError("--color-jitter takes 4 numbers: brightness contrast saturation hue");
     try {
         return vision::ColorJitter(a.color_jitter[0], a.color_jitter[1], a.color_jitter[2], a.color_jitter[3]);
     } catch (const ValueError& e) {
-        throw UsageError(std::string("--color-jitter: ") + e.what());
+        throw UsageError(std::string("the recipe's \"color_jitter\": ") + e.what());
     }
 }
 
@@ -207,6 +196,7 @@ struct Run {
         // train scores validation without test-time augmentation; a threshold given by hand has no such scores
         meta["alert_threshold_tta"] = std::string(from) == "validation" ? "none" : "";
         meta["epoch"] = std::to_string(rec.epoch);
+        meta["training_images"] = std::to_string(d.split.train.size());
         meta["val_accuracy"] = validate ? std::to_string(rec.get("val_accuracy")) : "none";
         return meta;
     }

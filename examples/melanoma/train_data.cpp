@@ -1,5 +1,5 @@
-// examples/melanoma/train_data.cpp - loading and splitting `melanoma train`'s images (train_data.hpp): --dedup
-// before the split (always for cross-validation), --limit and --rebalance after it, on the training side only.
+// examples/melanoma/train_data.cpp - loading and splitting `melanoma train`'s images (train_data.hpp): dedup
+// before the split (always for cross-validation), --limit and rebalancing after it, on the training side only.
 #include "train_data.hpp"
 
 #include <algorithm>
@@ -18,7 +18,7 @@ namespace melanoma {
 
 namespace {
 
-/// The Train folder, deduplicated with --dedup (before the split, so no image has a copy on the other side).
+/// The Train folder, deduplicated with the recipe's dedup (before the split, so no image has a copy on the other side).
 /// Cross-validation always deduplicates: a copy in two folds would be scored by a model that trained on it.
 vision::ImageSet load_train_folder(const TrainArgs& a, std::string& fingerprint) {
     vision::ImageSet set = load_folder(split_dir(a.data, "Train"), a.strict, a.color_constancy);
@@ -71,13 +71,13 @@ void check_validation_side(const TrainArgs& a, const TrainData& d) {
 /// --rebalance: copies of each class's training images, most of them rotated (Augmentor's recipe).
 void rebalance_training_side(const TrainArgs& a, TrainData& d) {
     const std::size_t before = d.split.train.size();
-    // A class with a handful of training images becomes a few lesions rotated hundreds of times (with --dedup,
-    // seborrheic keratosis keeps 1 training image): say so, as --class-weights does.
+    // A class with a handful of training images becomes a few lesions rotated hundreds of times (deduplicated,
+    // seborrheic keratosis keeps 1 training image): say so, as class_weights does.
     const std::vector<long> counts = training_counts(d);
     for (std::size_t c = 0; c < counts.size(); ++c)
         if (counts[c] > 0 && a.rebalance >= 50 * counts[c])
             std::cerr << "warning: class '" << d.names()[c] << "' has only " << counts[c]
-                      << " training image(s); --rebalance " << a.rebalance
+                      << " training image(s); rebalance " << a.rebalance
                       << " adds copies of them (70% rotated), about " << a.rebalance / counts[c] << " of each\n";
     vision::rebalance(d.set, d.split.train, a.rebalance, a.seed + 1);
     std::cout << "Rebalanced the training side: " << before << " -> " << d.split.train.size() << " images (+"

@@ -340,6 +340,7 @@ std::string recipe_keys() {
 /// A field checked as its flag is on the command line: its type, then its range (on the value's text, so a recipe
 /// and a flag are refused alike) or its choices.
 void check_field(const TrainOption& o, const std::string& key, const json& value) {
+    if (value == o.bind.to_json(TrainArgs{})) return;  // the default, as recipe_of() records it (color_jitter [])
     TrainArgs probe;
     o.bind.from_json(probe, value, key);  // the type
     const json items = value.is_array() ? value : json::array({value});
@@ -408,6 +409,13 @@ void apply_recipe(TrainArgs& a, const fs::path& file) {
         const TrainOption* o = recipe_option(key);
         if (o && !a.given.contains(o->flag)) o->bind.from_json(a, value, key);
     }
+}
+
+void check_fold_recipe(const TrainArgs& a) {
+    if (a.patience > 0 || a.lr_schedule == "plateau")
+        throw UsageError(std::string("cross-validation trains each fold for its epochs: ") +
+                         (a.patience > 0 ? "\"patience\"" : "\"lr_schedule\": \"plateau\"") +
+                         " would choose on the held-out fold, whose scores must stay out of fold");
 }
 
 json recipe_of(const TrainArgs& a) {

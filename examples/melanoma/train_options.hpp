@@ -92,7 +92,6 @@ namespace ranges {
 // reals
 inline constexpr Range rate{[](double x) { return std::isfinite(x) && x > 0; }, "a finite number > 0"};
 inline constexpr Range probability{[](double x) { return x >= 0 && x <= 1; }, "in [0, 1]"};
-inline constexpr Range fraction{[](double x) { return x > 0 && x < 1; }, "in (0, 1)"};
 inline constexpr Range validation{.ok = [](double x) { return x >= 0 && x < 1; },
                                   .rule = "in [0, 1) (0: train on all of Train, without validation)", .sentence = true};
 inline constexpr Range strength{[](double x) { return std::isfinite(x) && x >= 0; }, "finite and >= 0 (0: off)"};
@@ -220,6 +219,10 @@ json parse_recipe(const std::string& text, const std::string& where);
 /// Reads a recipe file (at most kMaxRecipeBytes) and applies its fields to `a`, except those whose flag the
 /// command line gave (a.given). RecipeError for a missing, unreadable, oversized or invalid file.
 void apply_recipe(TrainArgs& a, const fs::path& file);
+
+/// UsageError when a recipe would choose on a cross-validation fold's held-out images (early stopping, a plateau
+/// schedule): cv scores each fold's last epoch, so that every held-out score stays out of fold.
+void check_fold_recipe(const TrainArgs& a);
 
 /// The recipe a run trained with: every field of scope recipe or both, at its value, by key (the checkpoint
 /// records it whole, so that `cv`, `release` and a reader know exactly what made a model).

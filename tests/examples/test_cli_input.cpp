@@ -36,7 +36,7 @@ TEST_CASE("melanoma refuses bad options and recipe fields before doing any work"
                       std::string("\"alert_sensitivity\" must be in [0, 1], got ") + bad);
     r = melanoma(train + " " + recipe_arg("hue", R"({"color_jitter": [0.2, 0.2, 0.2, 0.7]})"));
     CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("error: --color-jitter: ColorJitter: hue must lie in [0, 0.5], got 0.7"));
+    CHECK_THAT(r.output, Catch::Contains("error: the recipe's \"color_jitter\": ColorJitter: hue must lie in [0, 0.5], got 0.7"));
     CHECK_THAT(r.output, !Catch::Contains("Found"));
     for (const char* bad : {"nan", "-3", "7"}) {  // a probability, never silently the checkpoint's instead
         for (const std::string& cmd : std::vector<std::string>{"predict --model x.safetensors a.png", "evaluate --data " + q(root) + " --model x.safetensors"}) {

@@ -168,7 +168,7 @@ TEST_CASE("train refuses every out-of-range number in a recipe before reading an
     CHECK(tried == numeric_options(false));  // every numeric field of a recipe
     // the hue of the jitter must be <= 0.5 (ColorJitter's own check, after the recipe is read, still before the data)
     const fs::path hue = recipe_file("checks-hue", R"({"color_jitter": [0.1, 0.1, 0.1, 0.7]})");
-    check_refused(train, "--recipe", q(hue), "error: --color-jitter: ColorJitter: hue must lie in [0, 0.5], got 0.7");
+    check_refused(train, "--recipe", q(hue), "error: the recipe's \"color_jitter\": ColorJitter: hue must lie in [0, 0.5], got 0.7");
 }
 
 TEST_CASE("evaluate, predict, cv and release refuse every out-of-range number before reading any file", "[examples][melanoma][errors]") {

@@ -12,7 +12,7 @@ TEST_CASE("melanoma warns when rebalance makes a class out of one lesion's rotat
     const auto r = melanoma("train --data " + q(root) + " --epochs 1 --val-split 0 --alert-threshold 0.5 " +
                             recipe_arg("rebalance-60", R"({"rebalance": 60})") + " --out " + q(root / "run"));
     CHECK(r.code == 0);
-    CHECK_THAT(r.output, Catch::Contains("warning: class 'rare' has only 1 training image(s); --rebalance 60 adds "
+    CHECK_THAT(r.output, Catch::Contains("warning: class 'rare' has only 1 training image(s); rebalance 60 adds "
                                          "copies of them (70% rotated), about 60 of each"));
     CHECK_THAT(r.output, !Catch::Contains("warning: class 'melanoma'") && Catch::Contains("Rebalanced the training side: 11 -> 191"));
 }
@@ -114,9 +114,9 @@ TEST_CASE("train --val-split 0 trains on all of Train, keeps the last epoch and 
          "error: --val-split 0 leaves no validation split to choose the melanoma alert threshold on"},
         {" --alert-threshold 0.3", "error: --alert-threshold is for --val-split 0"},
         {" --val-split 0 --alert-threshold 0.3 " + recipe_arg("patience-2", R"({"patience": 2})"),
-         "error: --patience needs a validation split to monitor (--val-split 0 has none)"},
+         "error: the recipe's \"patience\" needs a validation split to monitor (--val-split 0 has none)"},
         {" --val-split 0 --alert-threshold 0.3 " + recipe_arg("plateau", R"({"lr_schedule": "plateau"})"),
-         "error: --lr-schedule plateau needs a validation split to monitor (--val-split 0 has none)"},
+         "error: the recipe's \"lr_schedule\": \"plateau\" needs a validation split to monitor (--val-split 0 has none)"},
         {" --val-split -0.1 --alert-threshold 0.3", "error: --val-split must be in [0, 1)"},
     };
     Run r;
