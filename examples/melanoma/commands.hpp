@@ -123,10 +123,10 @@ std::string rates_text(const ember::train::BinaryRates& r);
 /// Prints the evaluation report (accuracy, per-class precision/recall/F1, confusion matrix, melanoma alert) to
 /// `os` and returns it as JSON.
 json report(const Evaluation& ev, const std::vector<std::string>& names, double threshold, std::ostream& os);
-/// predictions.csv and the melanoma ROC curve of an evaluation in `dir`; returns the names of the curve's files it
+/// predictions.csv (unless !per_image) and the melanoma ROC curve of an evaluation in `dir`; returns the names of the curve's files it
 /// wrote (melanoma_roc.csv, and melanoma_roc.png where gnuplot drew it; none without a curve), for the caller's
 /// "Wrote ..." line.
 std::vector<std::string> write_details(const fs::path& dir, const Evaluation& ev, const std::vector<std::string>& names,
-                   double threshold, const std::vector<fs::path>& paths);
+                   double threshold, const std::vector<fs::path>& paths, bool per_image = true);
 
 }  // namespace melanoma

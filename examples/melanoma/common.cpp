@@ -255,11 +255,11 @@ std::string csv_field(const std::string& v) {
 /// an older curve in `dir` is removed. Returns the curve's files written (none without a curve; the PNG only
 /// where gnuplot drew it). `paths[i]` is the file of row i.
 std::vector<std::string> write_details(const fs::path& dir, const Evaluation& ev, const std::vector<std::string>& names,
-                   double threshold, const std::vector<fs::path>& paths) {
+                   double threshold, const std::vector<fs::path>& paths, bool per_image) {
     const int mel = find_class(names, kMelanoma);
     const index_t classes = ev.probabilities.size(1);
     const auto predicted = train::argmax_rows(ev.probabilities);
-    {
+    if (per_image) {
         std::ofstream csv(dir / "predictions.csv");
         csv << "image,true_class,predicted_class" << (mel >= 0 ? ",melanoma_alert" : "");
         for (const auto& n : names) csv << "," << csv_field("p_" + n);

@@ -2,6 +2,7 @@
 // (deduplicated, so no copy of an image sits in two folds), one training per fold, resumable fold by fold; the
 // held-out predictions of all folds pooled into the out-of-fold report (cv_report.cpp) that every choice of recipe
 // is made on.
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -37,9 +38,11 @@ TrainArgs fold_base(const CvArgs& a) {
 }
 
 /// Says which classes are too small for the folds (a fold without them scores no recall for them) and writes
-/// folds.json, the fold of every image, for the record.
+/// folds.json, the fold of every image; a folds.json already there (an earlier invocation into the same --out)
+/// must hold the same folds, else the folds trained so far held out other images than the rest would.
 void describe_folds(const CvArgs& a, const TrainArgs& base) {
-    vision::ImageSet set = load_folder(split_dir(base.data, "Train"), base.strict, "none");
+    // deduplicated on the pixels training sees (after the recipe's colour constancy), as each fold's run does
+    vision::ImageSet set = load_folder(split_dir(base.data, "Train"), base.strict, base.color_constancy);
     set = vision::subset(set, vision::deduplicate(set).keep);
     std::vector<long> counts(set.class_names.size(), 0);
     for (const auto label : set.labels) ++counts[static_cast<std::size_t>(label)];
@@ -49,9 +52,23 @@ void describe_folds(const CvArgs& a, const TrainArgs& base) {
                       << "deduplication, fewer than the " << a.folds << " folds: " << a.folds - counts[c]
                       << " fold(s) hold none of it, and its recall rests on " << counts[c] << " image(s)\n";
     const auto fold_of = cv_folds(set, a.folds, kFoldSeed);
-    json folds = json::object();
-    for (std::size_t i = 0; i < set.size(); ++i) folds[set.paths[i].string()] = fold_of[i] + 1;
-    write_json(a.out / "folds.json", {{"folds", a.folds}, {"seed", kFoldSeed}, {"images", folds}});
+    json images = json::object();
+    for (std::size_t i = 0; i < set.size(); ++i) images[set.paths[i].string()] = fold_of[i] + 1;
+    const json folds{{"folds", a.folds}, {"seed", kFoldSeed}, {"images", images}};
+    const fs::path file = a.out / "folds.json";
+    if (fs::exists(file)) {
+        json before;
+        try {
+            std::ifstream in(file);
+            before = json::parse(in);
+        } catch (const json::exception& e) {
+            throw UsageError(file.string() + " is not the folds.json cv writes: " + e.what());
+        }
+        if (before != folds)
+            throw UsageError(a.out.string() + " holds a cross-validation with other folds (" + file.string() +
+                             ": another --folds, Train folder or colour constancy); use another --out");
+    }
+    write_json(file, folds);
 }
 
 }  // namespace
@@ -65,7 +82,7 @@ int run_cv(const CvArgs& a) {
     for (int fold = 0; fold < a.folds; ++fold) {
         if (a.fold > 0 && fold != a.fold - 1) continue;
         const fs::path dir = fold_dir(a, fold);
-        if (fs::exists(dir / "oof.json")) {
+        if (fs::exists(dir / "oof.json")) {  // (write_cv_report checks that it is this cross-validation's)
             std::cout << "Fold " << fold + 1 << " of " << a.folds << " is done (" << (dir / "oof.json") << ")\n";
             continue;
         }

@@ -32,12 +32,19 @@ struct Pooled {
     std::vector<int> fold;
 };
 
-/// Reads one fold's oof.json, checking that it belongs to this cross-validation (recipe, classes, Train folder).
-void read_fold(const fs::path& file, const json& recipe, Pooled& p, std::string& train_folder) {
+/// Reads fold `fold`'s oof.json, checking that it belongs to this cross-validation (recipe, folds, fold, --limit,
+/// classes, Train folder).
+void read_fold(const fs::path& file, int fold, const TrainArgs& base, const json& recipe, Pooled& p,
+               std::string& train_folder) {
     json j;
     try {
         std::ifstream in(file);
         j = json::parse(in);
+        if (j.at("folds").get<int>() != base.folds || j.at("fold").get<int>() != fold || j.at("limit").get<long>() != base.limit)
+            throw UsageError(file.string() + " is fold " + std::to_string(j.at("fold").get<int>() + 1) + " of " +
+                             j.at("folds").dump() + " (--limit " + j.at("limit").dump() + "), not fold " +
+                             std::to_string(fold + 1) + " of " + std::to_string(base.folds) + " (--limit " +
+                             std::to_string(base.limit) + "): use another --out for another cross-validation");
         const json fold_recipe = j.at("recipe");
         if (fold_recipe != recipe)
             throw UsageError(file.string() + " was trained with another recipe (" + fold_recipe.dump() + "); train that "
@@ -58,11 +65,29 @@ void read_fold(const fs::path& file, const json& recipe, Pooled& p, std::string&
             p.images.push_back(images[i]);
             p.labels.push_back(labels[i]);
             p.probabilities.push_back(probs[i]);
-            p.fold.push_back(j.at("fold").get<int>());
+            p.fold.push_back(fold);
         }
     } catch (const json::exception& e) {
         throw UsageError(file.string() + " is not an oof.json written by cv: " + e.what());
     }
+}
+
+/// Every image folds.json lists is pooled once, from the fold it lists: no image was left out or scored twice.
+void check_coverage(const fs::path& dir, const Pooled& p) {
+    json folds;
+    try {
+        std::ifstream in(dir / "folds.json");
+        folds = json::parse(in).at("images");
+    } catch (const json::exception& e) {
+        throw UsageError((dir / "folds.json").string() + " is not the folds.json cv writes: " + e.what());
+    }
+    bool same = folds.size() == p.images.size();
+    for (std::size_t i = 0; same && i < p.images.size(); ++i)
+        same = folds.contains(p.images[i]) && folds.at(p.images[i]).get<int>() == p.fold[i] + 1;
+    if (!same)
+        throw UsageError("the folds' held-out images (" + std::to_string(p.images.size()) + ") are not the " +
+                         std::to_string(folds.size()) + " images of " + (dir / "folds.json").string() +
+                         ", each in its fold: the folds come from different cross-validations");
 }
 
 /// The pooled predictions as an Evaluation, for the reports and plots the other subcommands share.
@@ -87,8 +112,7 @@ Evaluation as_evaluation(const Pooled& p) {
 struct Figures {
     const Pooled& p;
     int mel;
-    double threshold;  // the alert threshold chosen on all pooled images
-    double alert_sensitivity;
+    double alert_sensitivity;  // the target the alert threshold is chosen for
 
     [[nodiscard]] train::ConfusionMatrix confusion(std::span<const std::size_t> idx) const {
         train::ConfusionMatrix cm(static_cast<int>(p.names.size()));
@@ -98,26 +122,49 @@ struct Figures {
         }
         return cm;
     }
-    [[nodiscard]] std::pair<std::vector<double>, std::vector<bool>> scores(std::span<const std::size_t> idx) const {
+    /// p(melanoma) and "is a melanoma" of the images `idx` whose fold is (`in_fold`) or is not `fold` (-1: all).
+    [[nodiscard]] std::pair<std::vector<double>, std::vector<bool>> scores(std::span<const std::size_t> idx, int fold = -1,
+                                                                         bool in_fold = true) const {
         std::vector<double> s;
         std::vector<bool> pos;
-        for (const auto i : idx) {
-            s.push_back(p.probabilities[i][static_cast<std::size_t>(mel)]);
-            pos.push_back(p.labels[i] == mel);
-        }
+        for (const auto i : idx)
+            if (fold < 0 || (p.fold[i] == fold) == in_fold) {
+                s.push_back(p.probabilities[i][static_cast<std::size_t>(mel)]);
+                pos.push_back(p.labels[i] == mel);
+            }
         return {s, pos};
     }
-    /// name -> statistic; the melanoma figures only where there is a melanoma class.
-    [[nodiscard]] std::vector<std::pair<std::string, std::function<double(std::span<const std::size_t>)>>> all() const {
-        std::vector<std::pair<std::string, std::function<double(std::span<const std::size_t>)>>> f{
+    /// The alert's rates with its threshold cross-fitted: each fold's images are alerted at the threshold chosen
+    /// on the other folds' scores, so no image helped choose the threshold it is judged at (the threshold chosen on
+    /// all pooled scores reaches its target sensitivity on them by construction; this says what it does on images
+    /// it was not chosen on).
+    [[nodiscard]] train::BinaryRates cross_fitted(std::span<const std::size_t> idx) const {
+        train::BinaryRates total;
+        const int folds = *std::max_element(p.fold.begin(), p.fold.end()) + 1;
+        for (int k = 0; k < folds; ++k) {
+            const auto [others, others_pos] = scores(idx, k, false);
+            const auto [mine, mine_pos] = scores(idx, k, true);
+            if (mine.empty()) continue;
+            const auto r = train::binary_rates(mine, mine_pos, train::threshold_for_sensitivity(others, others_pos, alert_sensitivity));
+            total.tp += r.tp, total.fn += r.fn, total.tn += r.tn, total.fp += r.fp;
+        }
+        return total;
+    }
+    using Statistic = std::function<double(std::span<const std::size_t>)>;
+    /// name -> statistic: the recall of each class that has images; the melanoma figures where there are
+    /// melanomas and other images.
+    [[nodiscard]] std::vector<std::pair<std::string, Statistic>> all() const {
+        std::vector<std::pair<std::string, Statistic>> f{
             {"accuracy", [this](auto idx) { return confusion(idx).accuracy(); }},
             {"balanced_accuracy", [this](auto idx) { return confusion(idx).balanced_accuracy(); }}};
         for (int c = 0; c < static_cast<int>(p.names.size()); ++c)
-            f.emplace_back("recall " + p.names[static_cast<std::size_t>(c)], [this, c](auto idx) {
-                const auto cm = confusion(idx);
-                return cm.support(c) ? static_cast<double>(cm.count(c, c)) / static_cast<double>(cm.support(c)) : NAN;
-            });
-        if (mel < 0) return f;
+            if (std::count(p.labels.begin(), p.labels.end(), c) > 0)  // resampling keeps each class's count
+                f.emplace_back("recall " + p.names[static_cast<std::size_t>(c)], [this, c](auto idx) {
+                    const auto cm = confusion(idx);
+                    return static_cast<double>(cm.count(c, c)) / static_cast<double>(cm.support(c));
+                });
+        const auto melanomas = std::count(p.labels.begin(), p.labels.end(), mel);
+        if (mel < 0 || melanomas == 0 || melanomas == static_cast<long>(p.labels.size())) return f;
         f.emplace_back("melanoma_roc_auc", [this](auto idx) {
             const auto [s, pos] = scores(idx);
             return train::roc_auc(s, pos);
@@ -130,17 +177,18 @@ struct Figures {
             const auto [s, pos] = scores(idx);
             return train::threshold_for_sensitivity(s, pos, alert_sensitivity);
         });
-        f.emplace_back("alert_sensitivity", [this](auto idx) {
-            const auto [s, pos] = scores(idx);
-            return train::binary_rates(s, pos, threshold).sensitivity();
-        });
-        f.emplace_back("alert_specificity", [this](auto idx) {
-            const auto [s, pos] = scores(idx);
-            return train::binary_rates(s, pos, threshold).specificity();
-        });
+        f.emplace_back("alert_sensitivity_cross_fitted", [this](auto idx) { return cross_fitted(idx).sensitivity(); });
+        f.emplace_back("alert_specificity_cross_fitted", [this](auto idx) { return cross_fitted(idx).specificity(); });
         return f;
     }
 };
+
+/// A CSV field, quoted (a path may hold commas or quotes).
+std::string quoted(const std::string& v) {
+    std::string q = "\"";
+    for (const char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return q + "\"";
+}
 
 /// oof_predictions.csv, with each image's fold.
 void write_predictions(const fs::path& dir, const Pooled& p) {
@@ -149,7 +197,7 @@ void write_predictions(const fs::path& dir, const Pooled& p) {
     for (const auto& n : p.names) csv << ",p_" << n;
     csv << "\n" << std::setprecision(9);
     for (std::size_t i = 0; i < p.images.size(); ++i) {
-        csv << '"' << p.images[i] << "\"," << p.fold[i] + 1 << ",\"" << p.names[static_cast<std::size_t>(p.labels[i])] << '"';
+        csv << quoted(p.images[i]) << "," << p.fold[i] + 1 << "," << quoted(p.names[static_cast<std::size_t>(p.labels[i])]);
         for (const double q : p.probabilities[i]) csv << "," << q;
         csv << "\n";
     }
@@ -161,7 +209,8 @@ int write_cv_report(const fs::path& dir, const std::vector<fs::path>& oof, const
     Pooled p;
     std::string train_folder;
     const json recipe = recipe_of(base);
-    for (const auto& file : oof) read_fold(file, recipe, p, train_folder);
+    for (std::size_t k = 0; k < oof.size(); ++k) read_fold(oof[k], static_cast<int>(k), base, recipe, p, train_folder);
+    check_coverage(dir, p);
     const int mel = find_class(p.names, kMelanoma);
     const Evaluation ev = as_evaluation(p);
     double threshold = 0.5;
@@ -169,10 +218,11 @@ int write_cv_report(const fs::path& dir, const std::vector<fs::path>& oof, const
         const auto [s, pos] = melanoma_scores(ev, mel);
         threshold = train::threshold_for_sensitivity(s, pos, base.alert_sensitivity);
     }
-    const Figures figures{p, mel, threshold, base.alert_sensitivity};
+    const Figures figures{p, mel, base.alert_sensitivity};
     std::vector<std::size_t> all(p.images.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    json j{{"recipe", recipe}, {"folds", oof.size()}, {"images", p.images.size()}, {"class_names", p.names},
+    json j{{"recipe", recipe}, {"folds", oof.size()}, {"limit", base.limit}, {"train_folder", train_folder},
+           {"images", p.images.size()}, {"class_names", p.names},
            {"interval", "95% percentile bootstrap over images, resampled within each class (" +
                             std::to_string(kResamples) + " resamples, seed " + std::to_string(kBootstrapSeed) + ")"},
            {"alert", {{"target_sensitivity", base.alert_sensitivity}, {"threshold", threshold}}}};
@@ -189,12 +239,10 @@ int write_cv_report(const fs::path& dir, const std::vector<fs::path>& oof, const
     write_json(dir / "cv_report.json", j);
     write_predictions(dir, p);
     const bool cm_drawn = plots::confusion_matrix(dir, ev.confusion, p.names);
-    const auto roc = write_details(dir, ev, p.names, threshold, {});
+    const auto roc = write_details(dir, ev, p.names, threshold, {}, /*per_image=*/false);  // oof_predictions.csv has them
     std::cout << "Wrote in " << dir << ": cv_report.json, oof_predictions.csv" << (cm_drawn ? ", confusion_matrix.png" : "");
     for (const auto& f : roc) std::cout << ", " << f;
     std::cout << "\n";
-    std::error_code ignored;
-    fs::remove(dir / "predictions.csv", ignored);  // write_details' per-image file: oof_predictions.csv has the folds
     return 0;
 }
 

@@ -114,6 +114,12 @@ int run_evaluate(const EvalArgs& a) {
             if (member.placeholder_threshold)  // its run validated on a held-out fold, which the record does not remake
                 throw UsageError("evaluate --on validation: " + member.path.string() + " is a cross-validation fold's "
                                  "model; its held-out images were scored into its fold's oof.json and cv_report.json");
+    if (a.on == "test")
+        for (const auto& member : models)
+            if (member.meta.count("model_name"))  // written by release, which scored Test once and reported it
+                std::cerr << "warning: " << member.path << " is a released model: release scored the Test folder "
+                             "once for it (its MODEL_CARD.md); a new score on the same images is no new estimate, "
+                             "and nothing may be chosen on it\n";
     const SplitSpec s0 = split_spec(m);
     check_member_splits(a, models, s0);
     const auto tta = parse_test_time_augment(a.tta);
@@ -173,6 +179,13 @@ void print_prediction(const json& item, const std::vector<std::string>& names) {
     std::cout.unsetf(std::ios::floatfield);
 }
 
+/// The image's file stem, or with "-2", "-3" ... where an earlier image of this command had the same stem.
+std::string unique_stem(const fs::path& image, std::set<std::string>& taken) {
+    std::string stem = image.stem().string();
+    for (int n = 2; !taken.insert(stem).second; ++n) stem = image.stem().string() + "-" + std::to_string(n);
+    return stem;
+}
+
 }  // namespace
 
 fs::path default_model() {
@@ -195,6 +208,7 @@ int run_predict(const PredictArgs& a) {
     const vision::LoadOptions options = image_options(true, m.color_constancy);  // as the members were trained
     json out = json::array();
     int failures = 0;
+    std::set<std::string> stems;  // heat maps of a/x.jpg and b/x.jpg must not overwrite each other
     for (const auto& path : a.images) {
         json item{{"image", path.string()}};
         try {
@@ -214,7 +228,7 @@ int run_predict(const PredictArgs& a) {
             item["melanoma_alert"] = mel >= 0 && p.data()[mel] >= threshold;
             item["threshold"] = threshold;
             if (!a.explain.empty())  // of the first model: a heat map explains one network's score
-                item["heat_maps"] = explain_image(m.model, x, path, m.names, order.front(), mel, a.explain);
+                item["heat_maps"] = explain_image(m.model, x, unique_stem(path, stems), m.names, order.front(), mel, a.explain);
             if (!a.json) print_prediction(item, m.names);
         } catch (const IoError& e) {
             ++failures;

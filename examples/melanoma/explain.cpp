@@ -48,7 +48,7 @@ std::vector<std::uint8_t> overlay(const Tensor<float>& image, const Tensor<float
     const index_t pixels = heat.numel();
     std::vector<std::uint8_t> rgb(static_cast<std::size_t>(pixels) * 3);
     for (index_t i = 0; i < pixels; ++i) {
-        const float h = heat.data()[i];
+        const float h = std::isfinite(heat.data()[i]) ? heat.data()[i] : 0.0f;  // a NaN would make the cast undefined
         const auto colour = jet(h);
         const float alpha = 0.25f + 0.5f * h;
         for (int c = 0; c < 3; ++c) {
@@ -68,7 +68,7 @@ std::string file_part(const std::string& name) {
 
 }  // namespace
 
-json explain_image(nn::Sequential<float>& model, const Tensor<float>& image, const fs::path& source,
+json explain_image(nn::Sequential<float>& model, const Tensor<float>& image, const std::string& stem,
                    const std::vector<std::string>& names, int predicted, int mel, const fs::path& dir) {
     const std::size_t layer = nn::last_spatial_layer(model);
     const index_t height = image.size(1), width = image.size(2);
@@ -79,7 +79,7 @@ json explain_image(nn::Sequential<float>& model, const Tensor<float>& image, con
         const nn::GradCamMap<float> map = nn::grad_cam(model, image, layer, c);
         const Tensor<float> heat = nn::upsample_heat_map(map.heat, height, width);
         const auto rgb = overlay(image, heat);
-        const fs::path file = dir / (source.stem().string() + "-gradcam-" + file_part(names[static_cast<std::size_t>(c)]) + ".png");
+        const fs::path file = dir / (stem + "-gradcam-" + file_part(names[static_cast<std::size_t>(c)]) + ".png");
         if (stbi_write_png(file.c_str(), static_cast<int>(width), static_cast<int>(height), 3, rgb.data(),
                            static_cast<int>(width) * 3) == 0)
             throw IoError("predict --explain: could not write " + file.string());

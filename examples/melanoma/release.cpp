@@ -61,14 +61,15 @@ void write_model_card(const fs::path& file, const ReleaseArgs& a, const json& cv
     const json& recipe = cv.at("recipe");
     std::ostringstream md;
     md << "# Model card: " << a.model_name << "\n\n"
-       << "A nine-class classifier of dermoscopic images of skin lesions with a melanoma alert, trained with ember "
+       << "A " << cv.at("class_names").size() << "-class classifier of dermoscopic images of skin lesions with a "
+       << "melanoma alert, trained with ember "
        << EMBER_VERSION_STRING << " by `melanoma release` (this file is written by that command).\n\n"
        << "**Intended use: research and teaching. It is not a medical device** and must not be used to diagnose "
           "anyone.\n\n## The model\n\n"
        << "- Checkpoint: `" << a.model_name << ".safetensors` (" << bytes << " bytes; safetensors with the recipe, "
        << "class names, alert threshold and library version in its metadata).\n"
-       << "- Network: " << recipe.at("model").get<std::string>() << " (the Keras original's CNN, 460,585 parameters), "
-       << "input 180x180 RGB.\n- Recipe (`" << a.recipe.filename().string() << "`): `" << recipe.dump() << "`\n"
+       << "- Network: " << recipe.at("model").get<std::string>() << " (the Keras original's CNN), input 180x180 RGB.\n"
+       << "- Classes: " << cv.at("class_names").dump() << ".\n- Recipe (`" << a.recipe.filename().string() << "`): `" << recipe.dump() << "`\n"
        << "- Melanoma alert: p(melanoma) >= " << exact(cv.at("alert").at("threshold").get<double>())
        << ", chosen on the pooled out-of-fold scores for melanoma sensitivity "
        << cv.at("alert").at("target_sensitivity").get<double>() << ".\n\n"
@@ -97,27 +98,29 @@ void write_model_card(const fs::path& file, const ReleaseArgs& a, const json& cv
     }
     if (test.contains("melanoma_roc_auc")) md << ", melanoma ROC AUC " << number(test.at("melanoma_roc_auc").get<double>());
     md << ".\n\n## Known limits\n\n"
-       << "- One collection (ISIC), one image size, few images per class (dermatofibroma and vascular lesion about "
-          "100 each, seborrheic keratosis 2 after deduplication): figures on other clinics' cameras will be lower.\n"
+       << "- One collection, one image size, few images in some classes (their recalls above have the widest "
+          "intervals): figures on other clinics' cameras and populations will be lower.\n"
        << "- Labels of the public copy are not all right (the copies filed under two classes above).\n"
        << "- The alert threshold was chosen for a sensitivity on this collection; another population needs its own.\n";
     std::ofstream out(file);
     out << md.str();
 }
 
-}  // namespace
-
-int run_release(const ReleaseArgs& a) {
+/// The recipe's training run on all of the deduplicated Train folder, with the out-of-fold threshold; refuses a
+/// cross-validation of another Train folder or --limit before hours of training.
+TrainArgs release_run(const ReleaseArgs& a, const json& cv) {
     TrainArgs t;
     apply_recipe(t, a.recipe);
     t.recipe = a.recipe;
-    const json cv = read_cv_report(a.cv, recipe_of(t));
-    const fs::path model_file = a.out / (a.model_name + ".safetensors");
-    if (fs::exists(model_file))
-        throw UsageError("release: " + model_file.string() + " exists: a released model is scored on Test once, so "
-                         "release does not overwrite one; remove it (and its model card) to release another");
-    ensure_writable_dir(a.out);
     t.data = a.data.empty() ? default_data_dir() : a.data;
+    (void)split_dir(t.data, "Test");  // scored at the end: a missing Test folder is said now, not after training
+    if (cv.at("limit").get<long>() != a.limit)
+        throw UsageError("release: the cross-validation in " + a.cv.string() + " ran with --limit " + cv.at("limit").dump() +
+                         ", this release with --limit " + std::to_string(a.limit) + ": its threshold is not this model's");
+    if (folder_fingerprint(load_folder(split_dir(t.data, "Train"), a.strict, t.color_constancy)) !=
+        cv.at("train_folder").get<std::string>())
+        throw UsageError("release: " + a.cv.string() + " cross-validated another Train folder than " + t.data.string() +
+                         "'s (images or names differ)");
     t.out = a.work;
     t.threads = a.threads;
     t.loader_threads = a.loader_threads;
@@ -127,20 +130,42 @@ int run_release(const ReleaseArgs& a) {
     t.dedup = true;   // the images the cross-validation judged
     t.alert_threshold = cv.at("alert").at("threshold").get<double>();
     t.resume = true;  // a release cut short goes on from its last complete epoch
+    return t;
+}
+
+}  // namespace
+
+int run_release(const ReleaseArgs& a) {
+    const json cv = [&] {
+        TrainArgs recipe;
+        apply_recipe(recipe, a.recipe);
+        return read_cv_report(a.cv, recipe_of(recipe));
+    }();
+    const fs::path model_file = a.out / (a.model_name + ".safetensors");
+    if (fs::exists(model_file))
+        throw UsageError("release: " + model_file.string() + " exists: a released model is scored on Test once, so "
+                         "release does not overwrite one; remove it (and its model card) to release another");
+    ensure_writable_dir(a.out);
+    const TrainArgs t = release_run(a, cv);
     if (const int code = run_train(t); code != 0) return code;
 
+    // The model with what it is: the recipe cross-validated (release trains it with val_split 0 and dedup), the
+    // out-of-fold threshold (chosen on scores without test-time augmentation) and the library that made it.
     LoadedModel m = load_model(a.work / "last.safetensors");
     auto meta = m.meta;
+    meta["recipe"] = cv.at("recipe").dump();
+    meta["release_overrides"] = R"({"val_split": 0, "dedup": true})";
     meta["alert_threshold_from"] = "out-of-fold scores of " + std::to_string(cv.at("folds").get<int>()) + "-fold cross-validation";
+    meta["alert_threshold_tta"] = "none";
     meta["library_version"] = EMBER_VERSION_STRING;
     meta["model_name"] = a.model_name;
-    io::save_checkpoint(model_file, m.model, meta);
-    const std::uintmax_t bytes = fs::file_size(model_file);
+    const fs::path staged = a.work / model_file.filename();  // moved beside its card once Test is scored
+    io::save_checkpoint(staged, m.model, meta);
 
-    std::cout << "\nScoring the Test folder, once, with " << model_file << "\n";
+    std::cout << "\nScoring the Test folder, once, with " << staged << "\n";
     EvalArgs e;
     e.data = t.data;
-    e.models = {model_file};
+    e.models = {staged};
     e.out = a.work / "test";
     e.strict = a.strict;
     if (const int code = run_evaluate(e); code != 0) return code;
@@ -148,7 +173,11 @@ int run_release(const ReleaseArgs& a) {
     std::ifstream(e.out / "metrics.json") >> test;
     ReleaseArgs resolved = a;
     resolved.data = t.data;  // the folder the model trained on, also when it was downloaded
-    write_model_card(a.out / "MODEL_CARD.md", resolved, cv, test, meta, bytes);
+    const std::uintmax_t bytes = fs::file_size(staged);
+    write_model_card(a.work / "MODEL_CARD.md", resolved, cv, test, meta, bytes);
+    fs::copy_file(a.work / "MODEL_CARD.md", a.out / "MODEL_CARD.md", fs::copy_options::overwrite_existing);
+    fs::copy_file(staged, a.out / (model_file.filename().string() + ".tmp"), fs::copy_options::overwrite_existing);
+    fs::rename(a.out / (model_file.filename().string() + ".tmp"), model_file);
     std::cout << "Released " << model_file << " (" << bytes << " bytes) and " << (a.out / "MODEL_CARD.md") << "\n";
     return 0;
 }

@@ -475,7 +475,7 @@ int finish_fold(const Run& run, data::BatchSource<float>& held_out) {
         const float* row = ev.probabilities.data() + static_cast<index_t>(k) * classes;
         probabilities.push_back(std::vector<double>(row, row + classes));
     }
-    const json oof{{"fold", run.a.fold}, {"folds", run.a.folds}, {"class_names", run.d.names()},
+    const json oof{{"fold", run.a.fold}, {"folds", run.a.folds}, {"limit", run.a.limit}, {"class_names", run.d.names()},
                    {"recipe", recipe_of(run.a)}, {"train_folder", run.d.resolved.train_folder},
                    {"images", images}, {"labels", ev.labels}, {"probabilities", probabilities}};
     write_json(run.a.out / "oof.json", oof);

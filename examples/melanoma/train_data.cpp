@@ -62,7 +62,8 @@ void check_validation_side(const TrainArgs& a, const TrainData& d) {
                          exact(a.val_split) + ", " + a.split + "): nothing to choose the best epoch or the alert "
                          "threshold on; use more images, a larger --val-split, or --val-split 0 with --alert-threshold");
     const auto has_melanoma = [&](std::size_t i) { return d.set.labels[i] == d.mel; };
-    if (d.mel >= 0 && std::none_of(d.split.validation.begin(), d.split.validation.end(), has_melanoma))
+    // (a cross-validation fold needs none: cv chooses the threshold on all folds' held-out scores pooled)
+    if (d.mel >= 0 && a.folds == 0 && std::none_of(d.split.validation.begin(), d.split.validation.end(), has_melanoma))
         throw UsageError("the validation split (" + std::to_string(d.split.validation.size()) +
                          " images) holds no melanoma image: the alert threshold cannot be chosen on it; use more "
                          "melanoma images or a larger --val-split, or --val-split 0 with --alert-threshold");

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <iostream>
 #include <type_traits>
 #include <utility>
@@ -172,7 +173,7 @@ const std::vector<TrainOption> kTrainOptions{
      .scope = Scope::recipe, .range = ranges::ratio},
     {.flag = "--rebalance", .bind = member(&TrainArgs::rebalance),
      .help = "extra samples per class, Augmentor style (0: off; the seed used 500)", .scope = Scope::recipe,
-     .range = ranges::off_or_count},
+     .range = ranges::per_class},
     {.flag = "--class-weights", .bind = member(&TrainArgs::class_weights),
      .help = "weight the training loss by inverse class frequency (validation stays unweighted, as in Keras)",
      .scope = Scope::recipe},
@@ -340,7 +341,8 @@ std::string recipe_keys() {
 /// A field checked as its flag is on the command line: its type, then its range (on the value's text, so a recipe
 /// and a flag are refused alike) or its choices.
 void check_field(const TrainOption& o, const std::string& key, const json& value) {
-    if (value == o.bind.to_json(TrainArgs{})) return;  // the default, as recipe_of() records it (color_jitter [])
+    // the default, as recipe_of() records it (color_jitter []); of the same JSON type (50.0 equals 50 in JSON)
+    if (const json def = o.bind.to_json(TrainArgs{}); value == def && value.type() == def.type()) return;
     TrainArgs probe;
     o.bind.from_json(probe, value, key);  // the type
     const json items = value.is_array() ? value : json::array({value});
@@ -364,8 +366,11 @@ void check_field(const TrainOption& o, const std::string& key, const json& value
 
 json parse_recipe(const std::string& text, const std::string& where) {
     // nesting is bounded while parsing: an object of fields, a list of numbers in a field, no deeper
-    const auto bounded = [](int depth, json::parse_event_t, json&) {
+    std::set<std::string> keys;  // a key given twice would silently take its last value
+    const auto bounded = [&keys](int depth, json::parse_event_t event, json& parsed) {
         if (depth > 2) throw RecipeError("nested deeper than a list in a field");
+        if (event == json::parse_event_t::key && depth == 1 && !keys.insert(parsed.get<std::string>()).second)
+            throw RecipeError("key " + parsed.dump() + " is given twice");
         return true;
     };
     json recipe;

@@ -110,6 +110,9 @@ inline constexpr Range threads{.ok = [](double x) { return x >= 0; }, .rule = ">
 inline constexpr Range count{.ok = [](double x) { return x >= 1; }, .rule = ">= 1", .label = "POSITIVE",
                              .integer = true};
 inline constexpr Range off_or_count{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: off)", .integer = true};
+/// rebalance: extra samples per class, each a full image in memory; 100,000 per class is already tens of GB.
+inline constexpr Range per_class{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: off)", .integer = true,
+                                 .max = 100000};
 inline constexpr Range limit{.ok = [](double x) { return x >= 0; }, .rule = ">= 0 (0: every image)", .integer = true};
 inline constexpr Range seed{.ok = [](double x) { return x >= 0; }, .rule = ">= 0", .integer = true};
 }  // namespace ranges
