@@ -2,6 +2,10 @@
 // (deduplicated, so no copy of an image sits in two folds), one training per fold, resumable fold by fold; the
 // held-out predictions of all folds pooled into the out-of-fold report (cv_report.cpp) that every choice of recipe
 // is made on.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -18,6 +22,27 @@ using namespace ember;
 namespace melanoma {
 
 namespace {
+
+/// An exclusive lock on a fold's folder (flock on fold-k/lock), so that two cv processes on one --out (one per
+/// fold, side by side) never train the same fold into the same files; the system drops it when the process ends,
+/// however it ends.
+class FoldLock {
+public:
+    explicit FoldLock(const fs::path& dir) {
+        fs::create_directories(dir);
+        fd_ = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw UsageError("cv: cannot create " + (dir / "lock").string());
+        held_ = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+    }
+    ~FoldLock() { ::close(fd_); }
+    FoldLock(const FoldLock&) = delete;
+    FoldLock& operator=(const FoldLock&) = delete;
+    [[nodiscard]] bool held() const { return held_; }
+
+private:
+    int fd_ = -1;
+    bool held_ = false;
+};
 
 /// fold-1 ... fold-K: one training run each.
 fs::path fold_dir(const CvArgs& a, int fold) { return a.out / ("fold-" + std::to_string(fold + 1)); }
@@ -84,6 +109,11 @@ int run_cv(const CvArgs& a) {
         const fs::path dir = fold_dir(a, fold);
         if (fs::exists(dir / "oof.json")) {  // (write_cv_report checks that it is this cross-validation's)
             std::cout << "Fold " << fold + 1 << " of " << a.folds << " is done (" << (dir / "oof.json") << ")\n";
+            continue;
+        }
+        const FoldLock lock(dir);
+        if (!lock.held()) {
+            std::cout << "Fold " << fold + 1 << " of " << a.folds << " is being trained by another cv process: skipped\n";
             continue;
         }
         std::cout << "\n== fold " << fold + 1 << " of " << a.folds << " -> " << dir << "\n";

@@ -249,7 +249,9 @@ std::string refusal(const Range& range, const std::string& value) {
     const bool integer = value.size() > sign && value.find_first_not_of("0123456789", sign) == std::string::npos;
     if (range.integer && !integer) return std::string("must be an integer ") + range.rule + ", got " + value;
     if (!number || !range.ok(x)) return std::string("must be ") + range.rule + ", got " + value;
-    if (x > range.max) return "must be <= " + exact(range.max) + ", got " + value;
+    if (x > range.max)  // an integer's cap as digits ("100000", not exact()'s "1e+05")
+        return "must be <= " + (range.integer ? std::to_string(static_cast<long long>(range.max)) : exact(range.max)) +
+               ", got " + value;
     return {};
 }
 

@@ -7,6 +7,10 @@
 
 #include <ember/version.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "melanoma_cli.hpp"
 
 using namespace melanoma_cli;
@@ -55,7 +59,8 @@ json check_finished_cv(const fs::path& cv) {
     const double threshold = report.at("alert").at("threshold").get<double>();
     CHECK((threshold >= 0 && threshold <= 1));
     for (const char* name : {"accuracy", "balanced_accuracy", "recall melanoma", "melanoma_roc_auc",
-                             "melanoma_sensitivity_at_specificity_0.80", "alert_sensitivity", "alert_specificity"})
+                             "melanoma_sensitivity_at_specificity_0.80", "alert_threshold", "alert_sensitivity_cross_fitted",
+                             "alert_specificity_cross_fitted"})
         CHECK(report.at("figures").contains(name));
     for (const auto& [name, figure] : report.at("figures").items()) {
         CAPTURE(name);
@@ -94,11 +99,10 @@ void check_release(const fs::path& data, const fs::path& cv, const fs::path& roo
     CHECK_THAT(meta.at("alert_threshold_from"), Catch::Contains("out-of-fold scores of 2-fold cross-validation"));
     // the alert threshold is the out-of-fold one, exactly
     CHECK(std::stod(meta.at("alert_threshold")) == read_json(cv / "cv_report.json").at("alert").at("threshold").get<double>());
-    const json trained = checkpoint_recipe(model);  // the recipe, trained on all of Train, deduplicated
-    CHECK(trained.at("epochs") == 1);
-    CHECK(trained.at("batch") == 16);
-    CHECK(trained.at("val_split") == 0);
-    CHECK(trained.at("dedup") == true);
+    // the recipe cross-validated, and what release changed to train it on all of Train, deduplicated
+    CHECK(checkpoint_recipe(model) == read_json(cv / "cv_report.json").at("recipe"));
+    CHECK(json::parse(meta.at("release_overrides")) == json{{"val_split", 0}, {"dedup", true}});
+    CHECK(meta.at("alert_threshold_tta") == "none");
     const std::string card = bytes(root / "model" / "MODEL_CARD.md");
     CHECK_THAT(card, Catch::Contains("# Model card: ember-melanoma") && Catch::Contains("not a medical device") &&
                          Catch::Contains("scored once") && Catch::Contains("2-fold stratified cross-validation") &&
@@ -225,6 +229,26 @@ TEST_CASE("cv --fold trains that fold alone, a later cv the others, and a class 
                  " --folds 2 --out " + q(root / "cv"));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("oof.json was trained with another recipe"));
+    // another --folds into the same --out would hold out other images than the folds trained so far
+    r = melanoma(cv.substr(0, cv.find(" --folds")) + " --folds 3 --out " + q(root / "cv"));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("holds a cross-validation with other folds"));
+}
+
+TEST_CASE("cv skips a fold another cv process holds, so that two may run side by side on one --out",
+          "[examples][melanoma]") {
+    const fs::path root = tiny_dataset("cli-cv-lock");
+    fs::create_directories(root / "cv" / "fold-1");
+    const int fd = ::open((root / "cv" / "fold-1" / "lock").c_str(), O_RDWR | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);  // as a cv process training fold 1 holds it
+    const auto r = melanoma("cv " + recipe_arg("tiny-lock", kTiny) + " --data " + q(root) + " --folds 2 --out " + q(root / "cv"));
+    ::close(fd);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("Fold 1 of 2 is being trained by another cv process: skipped") &&
+                             Catch::Contains("== fold 2 of 2") && Catch::Contains("1 of 2 folds are done"));
+    CHECK_FALSE(fs::exists(root / "cv" / "fold-1" / "oof.json"));
+    CHECK(fs::exists(root / "cv" / "fold-2" / "oof.json"));
 }
 
 TEST_CASE("cv refuses a recipe that would choose on the held-out fold", "[examples][melanoma][errors]") {

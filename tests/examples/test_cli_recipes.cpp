@@ -120,6 +120,9 @@ TEST_CASE("a recipe that is not one is refused with exit code 2, naming the file
     refused(R"({"epochs": "5"})", ": \"epochs\" must be an integer, got \"5\"");
     refused(R"({"epochs": 2.5})", ": \"epochs\" must be an integer, got 2.5");
     refused(R"({"epochs": 2.0})", ": \"epochs\" must be an integer, got 2.0");
+    refused(R"({"epochs": 50.0})", ": \"epochs\" must be an integer, got 50.0");  // equal to the default in JSON
+    refused(R"({"epochs": 20, "epochs": 50})", ": key \"epochs\" is given twice");
+    refused(R"({"rebalance": 1000000})", ": \"rebalance\" must be <= 100000, got 1000000");
     refused(R"({"dedup": "yes"})", ": \"dedup\" must be true or false, got \"yes\"");
     refused(R"({"dedup": 1})", ": \"dedup\" must be true or false, got 1");
     refused(R"({"lr": "0.1"})", ": \"lr\" must be a number, got \"0.1\"");
