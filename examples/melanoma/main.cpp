@@ -90,23 +90,28 @@ CLI::App* add_evaluate(CLI::App& app, EvalArgs& a, int& threads) {
     return sub;
 }
 
+/// What cv and release share with train's command line: the threads, --limit (`whose`: "per fold ") and --strict.
+void add_training_machine(CLI::App& sub, int& threads, int& loader_threads, long& limit, bool& strict, const std::string& whose) {
+    add_threads(sub, threads);
+    in_range(sub.add_option("--loader-threads", loader_threads, "threads that assemble and augment training batches"),
+             ranges::count)
+        ->capture_default_str();
+    in_range(sub.add_option("--limit", limit, "at most this many training images " + whose + "(quick checks)"), ranges::limit);
+    sub.add_flag("--strict", strict, "a corrupt image is fatal");
+}
+
 CLI::App* add_cv(CLI::App& app, CvArgs& a) {
     auto* sub = app.add_subcommand("cv", "cross-validate a recipe over the Train folder: one training per fold (resumable), "
                                          "then the out-of-fold report every choice of recipe is made on");
     sub->add_option("--recipe", a.recipe, "recipe file (examples/melanoma/recipes/*.json)")->required();
     sub->add_option("--data", a.data, "dataset folder (Train/ is used); without it the public copy is downloaded");
     sub->add_option("--out", a.out, "where fold-1 ... fold-K, cv_report.json and the plots go")->capture_default_str();
-    in_range(sub->add_option("--folds", a.folds, "folds (stratified; copies of one image never straddle two)"),
+    in_range(sub->add_option("--folds", a.folds, "folds (stratified, over the deduplicated Train folder: no pixel-identical copy straddles two)"),
              Range{.ok = [](double x) { return x >= 2; }, .rule = ">= 2", .integer = true, .max = 100})
         ->capture_default_str();
     in_range(sub->add_option("--fold", a.fold, "train only this fold (1 ... --folds; default: every fold not yet done)"),
              ranges::count);
-    add_threads(*sub, a.threads);
-    in_range(sub->add_option("--loader-threads", a.loader_threads, "threads that assemble and augment training batches"),
-             ranges::count)
-        ->capture_default_str();
-    in_range(sub->add_option("--limit", a.limit, "at most this many training images per fold (quick checks)"), ranges::limit);
-    sub->add_flag("--strict", a.strict, "a corrupt image is fatal");
+    add_training_machine(*sub, a.threads, a.loader_threads, a.limit, a.strict, "per fold ");
     return sub;
 }
 
@@ -119,12 +124,7 @@ CLI::App* add_release(CLI::App& app, ReleaseArgs& a) {
     sub->add_option("--out", a.out, "where the checkpoint and MODEL_CARD.md go")->capture_default_str();
     sub->add_option("--work", a.work, "the training run's folder (resumable)")->capture_default_str();
     sub->add_option("--name", a.model_name, "the model's name (its file is NAME.safetensors)")->capture_default_str();
-    add_threads(*sub, a.threads);
-    in_range(sub->add_option("--loader-threads", a.loader_threads, "threads that assemble and augment training batches"),
-             ranges::count)
-        ->capture_default_str();
-    in_range(sub->add_option("--limit", a.limit, "at most this many training images (quick checks)"), ranges::limit);
-    sub->add_flag("--strict", a.strict, "a corrupt image is fatal");
+    add_training_machine(*sub, a.threads, a.loader_threads, a.limit, a.strict, "");
     return sub;
 }
 
