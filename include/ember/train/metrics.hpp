@@ -193,6 +193,13 @@ inline void check_binary_scores(std::span<const double> score, const std::vector
     EMBER_CHECK(p > 0 && p < static_cast<std::ptrdiff_t>(positive.size()), ValueError, what,
                 ": needs positive and negative samples, got ", p, " positive(s) among ", positive.size());
 }
+/// A threshold in the middle of the gap (lo, hi] between two scores: every threshold there alerts on the same
+/// samples, and the middle keeps them so under changes of the scores far smaller than the gap; hi where the two are
+/// adjacent doubles, with no room in between.
+inline double mid_gap(double lo, double hi) {
+    const double mid = lo + (hi - lo) / 2;
+    return mid > lo && mid < hi ? mid : hi;
+}
 }  // namespace metrics_detail
 
 /// A threshold whose alert reaches `target_sensitivity` on these scores and is as specific as it can be there:
@@ -220,8 +227,7 @@ inline double threshold_for_sensitivity(std::span<const double> score, const std
     for (const double v : score)
         if (v < t) below = std::max(below, v);
     if (below == -std::numeric_limits<double>::infinity()) return t > 0 ? t / 2 : t - 1;  // every sample alerts
-    const double mid = below + (t - below) / 2;
-    return mid > below && mid < t ? mid : t;  // adjacent doubles: no room in between
+    return metrics_detail::mid_gap(below, t);
 }
 
 /// An alert threshold and the rates it reaches on the scores it was chosen on.
@@ -263,8 +269,7 @@ inline OperatingPoint sensitivity_at_specificity(std::span<const double> score, 
         if (above == std::numeric_limits<double>::infinity()) {  // no sample alerts
             threshold = s < 0 ? s / 2 : s + 1;
         } else {
-            const double mid = s + (above - s) / 2;
-            threshold = mid > s && mid < above ? mid : above;  // adjacent doubles: no room in between
+            threshold = metrics_detail::mid_gap(s, above);
         }
     }
     const BinaryRates r = binary_rates(score, positive, threshold);
