@@ -1,7 +1,8 @@
 // bench_kernels: the pieces under the convolutions, in GFLOP/s or GB/s: the packed GEMM against Eigen on the
-// im2col shapes of the reference model, an im2col tile, and max-pool forward/backward at pool1's shape.
-// Single-threaded (GEMM and im2col run on the calling thread inside ember's parallel loops); max-pool uses
-// OMP_NUM_THREADS. Run: ./build/bench/bench_kernels --benchmark_counters_tabular=true
+// im2col shapes of the reference model, an im2col tile, max-pool forward/backward at pool1's shape, and a 3x3
+// depthwise convolution forward/backward at a MobileNet block's shape.
+// Single-threaded (GEMM and im2col run on the calling thread inside ember's parallel loops); max-pool and the
+// depthwise convolution use OMP_NUM_THREADS. Run: ./build/bench/bench_kernels --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -73,10 +74,31 @@ void BM_max_pool(benchmark::State& state) {  // pool1: [32, 180, 180, 32] -> [32
     state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
     state.SetLabel(backward ? "backward" : "forward");
 }
+void BM_depthwise_conv(benchmark::State& state) {  // a MobileNet block's 3x3 depthwise step: [8, 56, 56, 64]
+    const bool backward = state.range(0) != 0;
+    const auto g = kernels::DepthwiseConv2DGeometry::make(8, 56, 56, 64, 3, 3, 1, 1, 1, kernels::Padding::same);
+    Generator gen(4);
+    auto x = Tensor<float>::uniform({8, 56, 56, 64}, -1, 1, gen);
+    auto w = Tensor<float>::uniform({3, 3, 64, 1}, -1, 1, gen);
+    auto b = Tensor<float>::zeros({64}), y = Tensor<float>::empty(x.shape());
+    auto dx = Tensor<float>::zeros(x.shape()), dw = Tensor<float>::zeros(w.shape()), db = Tensor<float>::zeros({64});
+    for (auto _ : state) {
+        if (backward)
+            kernels::depthwise_conv2d_backward(g, x.data(), w.data(), y.data(), nullptr, dx.data(), dw.data(),
+                                               db.data());
+        else
+            kernels::depthwise_conv2d_forward(g, x.data(), w.data(), b.data(), true, y.data());
+        benchmark::DoNotOptimize(y.data());
+    }
+    const double flop = 2.0 * 9 * static_cast<double>(y.numel()) * (backward ? 2 : 1);  // dx and dw
+    state.counters["GFLOP/s"] = benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(backward ? "backward" : "forward");
+}
 }  // namespace
 
 BENCHMARK(BM_gemm_packed)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gemm_eigen)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_im2col_tile)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_max_pool)->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_depthwise_conv)->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_MAIN();

@@ -18,14 +18,15 @@ own padding='same' agrees only for stride 1 and odd kernels (used in the model, 
 Gradients of the single-op cases are those of a weighted sum  L = sum(y * r)  with a fixed random r ('<case>.r'),
 so that every output element gets its own upstream gradient. Labels are I64, everything else F64.
 """
-import json
 import math
-import struct
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_writer import write_safetensors  # noqa: E402
 
 torch.manual_seed(1234)
 torch.set_default_dtype(torch.float64)
@@ -201,30 +202,8 @@ for k in params:
     put("model." + k, params[k])
     put("model.grad." + k, grads[k])
 
-# Write safetensors by hand: 8-byte little-endian header length, JSON header padded with spaces to 8 bytes, raw
-# little-endian row-major data in name order.
-header, blobs, offset = {}, [], 0
-header["__metadata__"] = {
+write_safetensors(tensors, Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch_reference.safetensors", {
     "generator": "tools/make_torch_fixtures.py",
     "torch": torch.__version__,
     "layouts": "NHWC images, HWIO conv kernels, Dense kernels [in, out], NHWC Flatten",
-}
-for name in sorted(tensors):
-    t = tensors[name]
-    dtype, fmt = ("I64", "<i8") if t.dtype == torch.int64 else ("F64", "<f8")
-    data = t.numpy().astype(fmt).tobytes()
-    header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-    blobs.append(data)
-    offset += len(data)
-text = json.dumps(header, separators=(",", ":"))
-text += " " * ((8 - len(text) % 8) % 8)
-out = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch_reference.safetensors"
-out.parent.mkdir(parents=True, exist_ok=True)
-tmp = out.with_suffix(".tmp")
-with open(tmp, "wb") as f:
-    f.write(struct.pack("<Q", len(text)))
-    f.write(text.encode())
-    for blob in blobs:
-        f.write(blob)
-tmp.replace(out)
-print(f"wrote {out} ({out.stat().st_size} bytes, {len(tensors)} tensors, torch {torch.__version__})", file=sys.stderr)
+})

@@ -105,7 +105,7 @@ TEST_CASE("loading a checkpoint of another architecture or a truncated one fails
         CHECK(test::error_message<ValueError>([&] { io::load_checkpoint(edited, a); }) ==
               "checkpoint '" + edited.string() + "' has a tensor 'zz.extra' the model does not have (" +
                   std::to_string(tensors.size()) + " tensors, the model has " + std::to_string(tensors.size() - 1) +
-                  " parameters)");
+                  " weights)");
     }
     // truncate the file
     const auto size = fs::file_size(path);

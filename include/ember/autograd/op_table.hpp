@@ -38,6 +38,20 @@ enum class Op : unsigned char {
     log_softmax,
     sparse_categorical_crossentropy,
     mean_squared_error,
+    batch_norm,  // training form: the batch's own statistics
+    leaky_relu,
+    sigmoid,
+    tanh,
+    gelu,
+    swish,
+    binary_crossentropy_from_logits,
+    binary_focal_crossentropy_from_logits,
+    sparse_categorical_focal_crossentropy,
+    avg_pool2d,
+    global_avg_pool2d,
+    global_max_pool2d,
+    depthwise_conv2d,
+    concatenate,
     count_
 };
 
@@ -70,6 +84,22 @@ inline constexpr std::array op_table{
     OpInfo{Op::log_softmax, "log_softmax", "ember/autograd/softmax.hpp"},
     OpInfo{Op::sparse_categorical_crossentropy, "sparse_categorical_crossentropy", "ember/autograd/softmax.hpp"},
     OpInfo{Op::mean_squared_error, "mean_squared_error", "ember/autograd/losses.hpp"},
+    OpInfo{Op::batch_norm, "batch_norm", "ember/autograd/batch_norm.hpp"},
+    OpInfo{Op::leaky_relu, "leaky_relu", "ember/autograd/activations.hpp"},
+    OpInfo{Op::sigmoid, "sigmoid", "ember/autograd/activations.hpp"},
+    OpInfo{Op::tanh, "tanh", "ember/autograd/activations.hpp"},
+    OpInfo{Op::gelu, "gelu", "ember/autograd/activations.hpp"},
+    OpInfo{Op::swish, "swish", "ember/autograd/activations.hpp"},
+    OpInfo{Op::binary_crossentropy_from_logits, "binary_crossentropy_from_logits", "ember/autograd/losses.hpp"},
+    OpInfo{Op::binary_focal_crossentropy_from_logits, "binary_focal_crossentropy_from_logits",
+           "ember/autograd/losses.hpp"},
+    OpInfo{Op::sparse_categorical_focal_crossentropy, "sparse_categorical_focal_crossentropy",
+           "ember/autograd/losses.hpp"},
+    OpInfo{Op::avg_pool2d, "avg_pool2d", "ember/autograd/pool.hpp"},
+    OpInfo{Op::global_avg_pool2d, "global_avg_pool2d", "ember/autograd/pool.hpp"},
+    OpInfo{Op::global_max_pool2d, "global_max_pool2d", "ember/autograd/pool.hpp"},
+    OpInfo{Op::depthwise_conv2d, "depthwise_conv2d", "ember/autograd/depthwise_conv2d.hpp"},
+    OpInfo{Op::concatenate, "concatenate", "ember/autograd/merge.hpp"},
 };
 
 /// The number of ops, as a count.

@@ -144,7 +144,7 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module<T>& mod
     metadata["input_shape"] = model.input_shape().str();
     metadata["architecture"] = architecture_string(model);
     std::vector<std::pair<std::string, Tensor<T>>> tensors;
-    for (auto& p : model.named_parameters()) tensors.emplace_back(p.name, p.value);
+    for (auto& p : model.named_weights()) tensors.emplace_back(p.name, p.value);
     io::save_safetensors<T>(path, tensors, metadata);
 }
 
@@ -159,7 +159,7 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
     auto file = io::load_safetensors<T>(path);
     const std::string where =
         checkpoint_detail::check_header(file, path, "checkpoint", kCheckpointFormat, kCheckpointVersion, model);
-    const auto params = model.named_parameters();
+    const auto params = model.named_weights();  // parameters and buffers (moving statistics)
     for (const auto& p : params) checkpoint_detail::check_tensor(file, where, p.name, p.value.shape());
     if (file.dtypes.size() != params.size())  // every parameter was found above: the file has more; name one
         // float and integer tensors; not a structured binding: clang 14 cannot capture one
@@ -167,7 +167,7 @@ std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& 
             const std::string& name = entry.first;
             EMBER_CHECK(std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.name == name; }),
                         ValueError, where, " has a tensor '", detail::shown(name), "' the model does not have (",
-                        file.dtypes.size(), " tensors, the model has ", params.size(), " parameters)");
+                        file.dtypes.size(), " tensors, the model has ", params.size(), " weights)");
         }
     for (const auto& p : params) checkpoint_detail::check_finite(file, where, p.name, "checkpoint");
     for (const auto& p : params) {

@@ -3,8 +3,10 @@
 // May include: core, kernels.
 #pragma once
 
+#include "ember/kernels/batch_norm.hpp"
 #include "ember/kernels/conv2d.hpp"
 #include "ember/kernels/conv2d_backward.hpp"
+#include "ember/kernels/depthwise_conv2d.hpp"
 #include "ember/kernels/elementwise.hpp"
 #include "ember/kernels/gemm.hpp"
 #include "ember/kernels/pool.hpp"

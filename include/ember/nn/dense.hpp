@@ -29,6 +29,7 @@ public:
     }
     [[nodiscard]] const Tensor<T>& kernel() const { this->require_built(); return kernel_w_; }
     [[nodiscard]] const Tensor<T>& bias() const { this->require_built(); return bias_; }
+    [[nodiscard]] Activation activation() const { return activation_; }
 
 protected:
     Shape do_build(const Shape& in, Generator& gen) override {

@@ -1,42 +1,14 @@
-// ember/nn/layers.hpp - the parameter-free layers: MaxPool2D, Dropout, Flatten, Rescaling, ReLU, Softmax.
+// ember/nn/layers.hpp - the parameter-free layers: Dropout, Flatten, Rescaling, ReLU, Softmax, and the pooling
+// layers (nn/pooling.hpp, included here).
 #pragma once
 
 #include <optional>
 
 #include "ember/nn/conv2d.hpp"
 #include "ember/nn/module.hpp"
+#include "ember/nn/pooling.hpp"
 
 namespace ember::nn {
-
-/// Keras' MaxPooling2D: strides = pool size unless given, 'valid' (180 -> 90 -> 45 -> 22).
-template <Real T = float>
-class MaxPool2D : public Module<T> {
-public:
-    explicit MaxPool2D(Size2 pool_size = 2, std::optional<Size2> strides = std::nullopt)
-        : pool_(pool_size), strides_(strides.value_or(pool_size)) {
-        EMBER_CHECK(pool_.h > 0 && pool_.w > 0 && strides_.h > 0 && strides_.w > 0, ValueError,
-                    "MaxPool2D: pool size and strides must be > 0, got pool (", pool_.h, ", ", pool_.w, ") strides (",
-                    strides_.h, ", ", strides_.w, ")");
-    }
-    [[nodiscard]] std::string type_name() const override { return "MaxPool2D"; }
-    [[nodiscard]] std::string default_name() const override { return "max_pool2d"; }
-    Tensor<T> forward(const Tensor<T>& x) override {
-        return max_pool2d(x, {pool_.h, pool_.w, strides_.h, strides_.w}, this->where());
-    }
-
-protected:
-    Shape do_build(const Shape& in, Generator&) override {
-        EMBER_CHECK(in.rank() == 3, ShapeError, this->where(), ": expected input [N, H, W, C], got [N, ",
-                    in.str().substr(1));
-        const auto g = kernels::Pool2DGeometry::make(1, in[0], in[1], in[2], pool_.h, pool_.w, strides_.h, strides_.w);
-        EMBER_CHECK(g.oh > 0 && g.ow > 0, ShapeError, this->where(), ": input [N, ", in.str().substr(1),
-                    " is smaller than the pool window");
-        return {g.oh, g.ow, in[2]};
-    }
-
-private:
-    Size2 pool_, strides_;
-};
 
 /// Keras' Dropout: inverted dropout, active only in training mode. Its mask generator is seeded at build from
 /// the model's generator, so a model seed fixes the masks too.

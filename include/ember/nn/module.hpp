@@ -90,6 +90,24 @@ public:
         return n;
     }
 
+    /// State that is saved with the weights but never trained (Keras' non-trainable weights: BatchNormalization's
+    /// "moving_mean" and "moving_variance"), with names as named_parameters() gives them. Checkpoints and training
+    /// states store it; optimizers never see it. Most layers have none.
+    [[nodiscard]] virtual std::vector<NamedParameter<T>> named_buffers() const { return {}; }
+    /// named_parameters() then named_buffers(): everything a checkpoint stores, by name (Keras' model.weights lists
+    /// the same tensors layer by layer).
+    [[nodiscard]] std::vector<NamedParameter<T>> named_weights() const {
+        auto out = named_parameters();
+        for (auto& b : named_buffers()) out.push_back(std::move(b));
+        return out;
+    }
+    /// The number of values in named_buffers() (Keras' "Non-trainable params").
+    [[nodiscard]] index_t buffer_count() const {
+        index_t n = 0;
+        for (auto& b : named_buffers()) n += b.value.numel();
+        return n;
+    }
+
     /// The generators this module draws from while it runs (a Dropout layer's mask generator), with their names
     /// ("mask"; "dropout.mask" inside a Sequential): part of a training state, so that a resumed run draws
     /// what the uninterrupted one would have (train::save_training_state). Most layers have none.
@@ -99,11 +117,11 @@ public:
     /// "name:Type:[out shape]" and each parameter's "name:[shape]"; Sequential lists its layers instead.
     [[nodiscard]] virtual std::string architecture() const {
         std::string s = (name_.empty() ? default_name() : name_) + ":" + type_name() + ":" + output_shape_.str();
-        for (const auto& p : named_parameters()) s += ";" + p.name + ":" + p.value.shape().str();
+        for (const auto& p : named_weights()) s += ";" + p.name + ":" + p.value.shape().str();
         return s;
     }
 
-    /// Training mode (dropout active) or inference mode. Modules start in training mode, as in PyTorch.
+    /// Training mode (dropout active, batch normalization on batch statistics) or inference mode. Modules start in training mode, as in PyTorch.
     virtual void train(bool on = true) { training_ = on; }
     void eval() { train(false); }
     [[nodiscard]] bool is_training() const { return training_; }

@@ -52,6 +52,19 @@ public:
         layers_.push_back(std::move(layer));
     }
 
+    /// Removes layer i of a model, which must keep the shape it is given (a removal may not change what the
+    /// layers after it receive): fold_batch_norm() uses it. Throws ValueError otherwise, naming the layer.
+    void remove(std::size_t i) {
+        EMBER_CHECK(i < layers_.size(), ValueError, this->where(), ": no layer ", i, " to remove (", layers_.size(),
+                    " layers)");
+        const Module<T>& layer = *layers_[i];
+        EMBER_CHECK(!this->built() || layer.input_shape() == layer.output_shape(), ValueError, this->where(),
+                    ": cannot remove ", layer.where(), ", which maps ", layer.input_shape(), " to ",
+                    layer.output_shape());
+        EMBER_CHECK(layers_.size() > 1, ValueError, this->where(), ": cannot remove its only layer");
+        layers_.erase(layers_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+
     [[nodiscard]] std::size_t size() const { return layers_.size(); }
     [[nodiscard]] Module<T>& operator[](std::size_t i) { return *layers_.at(i); }
     [[nodiscard]] const Module<T>& operator[](std::size_t i) const { return *layers_.at(i); }
@@ -76,6 +89,13 @@ public:
         std::vector<NamedParameter<T>> out;
         for (const auto& layer : layers_)
             for (auto& p : layer->named_parameters()) out.push_back({layer->name() + "." + p.name, p.value});
+        return out;
+    }
+
+    [[nodiscard]] std::vector<NamedParameter<T>> named_buffers() const override {
+        std::vector<NamedParameter<T>> out;
+        for (const auto& layer : layers_)
+            for (auto& b : layer->named_buffers()) out.push_back({layer->name() + "." + b.name, b.value});
         return out;
     }
 
@@ -120,13 +140,14 @@ public:
         os << double_rule << '\n';
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             const auto& l = *layers_[i];
-            row(l.name() + " (" + l.type_name() + ")", shape_str(l.output_shape()), with_commas(l.parameter_count()));
+            row(l.name() + " (" + l.type_name() + ")", shape_str(l.output_shape()),
+                with_commas(l.parameter_count() + l.buffer_count()));
             os << (i + 1 < layers_.size() ? std::string() : double_rule) << '\n';
         }
-        const index_t total = this->parameter_count();
-        os << "Total params: " << with_commas(total) << '\n'
-           << "Trainable params: " << with_commas(total) << '\n'
-           << "Non-trainable params: 0\n"
+        const index_t trainable = this->parameter_count(), frozen = this->buffer_count();
+        os << "Total params: " << with_commas(trainable + frozen) << '\n'
+           << "Trainable params: " << with_commas(trainable) << '\n'
+           << "Non-trainable params: " << with_commas(frozen) << '\n'
            << rule << '\n';
         return os.str();
     }

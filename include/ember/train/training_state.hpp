@@ -99,7 +99,7 @@ void save_training_state(const std::filesystem::path& path, nn::Module<T>& model
                          const History& history, std::map<std::string, std::string> metadata = {}) {
     EMBER_CHECK(model.built(), StateError, "save_training_state: the model is not built");
     std::vector<std::pair<std::string, Tensor<T>>> tensors;
-    for (auto& p : model.named_parameters()) tensors.emplace_back("model/" + p.name, p.value);
+    for (auto& p : model.named_weights()) tensors.emplace_back("model/" + p.name, p.value);
     for (auto& [name, t] : opt.named_state()) tensors.emplace_back("optimizer/" + name, t);
     metadata["format"] = kTrainingStateFormat;
     metadata["format_version"] = kTrainingStateVersion;
@@ -132,7 +132,7 @@ TrainingState load_training_state(const std::filesystem::path& path, nn::Module<
     EMBER_CHECK(meta("optimizer") == opt.name(), ValueError, where, " is the state of optimizer ", meta("optimizer"),
                 ", not of ", opt.name());
     std::vector<std::pair<std::string, Tensor<T>>> targets;
-    for (auto& p : model.named_parameters()) targets.emplace_back("model/" + p.name, p.value);
+    for (auto& p : model.named_weights()) targets.emplace_back("model/" + p.name, p.value);
     for (auto& [name, t] : opt.named_state()) targets.emplace_back("optimizer/" + name, t);
     for (const auto& [name, t] : targets)
         io::checkpoint_detail::check_tensor(file, where, name, t.shape(), "the model and optimizer",
