@@ -145,7 +145,13 @@ LoadedModel load_model(const fs::path& ckpt) {
     } catch (const ValueError& e) {
         throw IoError("checkpoint '" + ckpt.string() + "': " + e.what());
     }
-    m.model = reference_model(static_cast<int>(m.names.size()));
+    // A checkpoint without a "model" key holds the reference CNN.
+    const auto network = meta.find("model");
+    const std::string name = network == meta.end() ? "reference-cnn" : network->second;
+    if (std::find(kModelNames.begin(), kModelNames.end(), name) == kModelNames.end())
+        throw IoError(where + ": its model '" + shown(name) + "' is not a network of this program (reference-cnn | "
+                      "ember-separable)");
+    m.model = make_model(name, static_cast<int>(m.names.size()));
     m.model.build({kImageSize, kImageSize, 3});
     io::load_checkpoint(ckpt, m.model);
     m.model.eval();

@@ -68,7 +68,8 @@ void write_model_card(const fs::path& file, const ReleaseArgs& a, const json& cv
           "anyone.\n\n## The model\n\n"
        << "- Checkpoint: `" << a.model_name << ".safetensors` (" << bytes << " bytes; safetensors with the recipe, "
        << "class names, alert threshold and library version in its metadata).\n"
-       << "- Network: " << recipe.at("model").get<std::string>() << " (the Keras original's CNN), input 180x180 RGB.\n"
+       << "- Network: " << recipe.at("model").get<std::string>()
+       << (recipe.at("model") == "reference-cnn" ? " (the Keras original's CNN)" : "") << ", input 180x180 RGB.\n"
        << "- Classes: " << cv.at("class_names").dump() << ".\n- Recipe (`" << a.recipe.filename().string() << "`): `" << recipe.dump() << "`\n"
        << "- Melanoma alert: p(melanoma) >= " << exact(cv.at("alert").at("threshold").get<double>())
        << ", chosen on the pooled out-of-fold scores for melanoma sensitivity "

@@ -129,9 +129,9 @@ vision::AugmentFn training_augmentation(const TrainArgs& a, const vision::ColorJ
 
 // ---- the model ------------------------------------------------------------------------------------------------
 
-/// The reference CNN, its initial weights drawn from the seed.
-nn::Sequential<float> build_model(int classes, std::uint64_t seed) {
-    auto model = reference_model(classes);
+/// The recipe's network, its initial weights drawn from the seed.
+nn::Sequential<float> build_model(const std::string& name, int classes, std::uint64_t seed) {
+    auto model = make_model(name, classes);
     model.build({kImageSize, kImageSize, 3}, seed);
     std::cout << model.summary();
     return model;
@@ -503,7 +503,7 @@ int run_train(TrainArgs a) {
     std::optional<data::DataLoader<vision::ImageDataset>> val_loader;
     if (a.val_split > 0 || a.folds > 0) val_loader.emplace(val_images, d.split.validation, data::LoaderOptions{.batch_size = a.batch});
 
-    auto model = build_model(d.classes(), a.seed);
+    auto model = build_model(a.model, d.classes(), a.seed);
     optim::Adam<float> adam = make_optimizer(a, model);
     Run run(a, d, model, adam);
     train::FitOptions<float> fo = make_fit_options(run, val_loader ? &*val_loader : nullptr);

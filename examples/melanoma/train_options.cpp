@@ -2,6 +2,8 @@
 // CLI11 options, the run options backup.safetensors records, the --resume checks and the checkpoint metadata.
 #include "train_options.hpp"
 
+#include "model.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -130,8 +132,9 @@ const std::vector<TrainOption> kTrainOptions{
      .on_change = other_train_folder},
     {.flag = "--out", .bind = member(&TrainArgs::out), .help = "run folder: checkpoint, history.csv, plots, val_metrics.json",
      .scope = Scope::flag, .show_default = false, .resume = Resume::ignored},
-    {.flag = "--model", .bind = member(&TrainArgs::model), .help = "the network (reference-cnn: the Keras original's)",
-     .scope = Scope::recipe, .choices = {"reference-cnn"}, .meta_key = "model"},
+    {.flag = "--model", .bind = member(&TrainArgs::model), .help = "the network: reference-cnn (the Keras original's) or ember-separable (depthwise-separable "
+                                                                  "convolutions, batch-normalized)",
+     .scope = Scope::recipe, .choices = kModelNames, .meta_key = "model"},
     {.flag = "--epochs", .bind = member(&TrainArgs::epochs), .help = "epochs", .range = ranges::epochs,
      .resume = Resume::may_change, .on_change = epochs_may_grow},
     {.flag = "--batch", .bind = member(&TrainArgs::batch),

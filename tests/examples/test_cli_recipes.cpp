@@ -137,7 +137,7 @@ TEST_CASE("a recipe that is not one is refused with exit code 2, naming the file
     refused(R"({"augment": "spin"})", ": \"augment\" must be one of none | flip-rotate-zoom, got \"spin\"");
     refused(R"({"lr_schedule": "Cosine"})", ": \"lr_schedule\" must be one of constant | cosine | step | plateau, got \"Cosine\"");
     refused(R"({"split": "random"})", ": \"split\" must be one of stratified | keras, got \"random\"");
-    refused(R"({"model": "resnet50"})", ": \"model\" must be one of reference-cnn, got \"resnet50\"");
+    refused(R"({"model": "resnet50"})", ": \"model\" must be one of reference-cnn | ember-separable, got \"resnet50\"");
     refused(R"({"zoom": [0.1]})", ": \"zoom\" must be a list of 2 numbers, got [0.1]");
     refused(R"({"zoom": [0.1, 0.2, 0.3]})", ": \"zoom\" must be a list of 2 numbers, got [0.1,0.2,0.3]");
     // the shape of the file: an object of fields, a list of numbers in a field and no deeper
@@ -189,7 +189,7 @@ TEST_CASE("cv and release read the recipe as train does, and train takes no reci
 
 TEST_CASE("the shipped recipes are recipes, and one of them trains", "[examples][melanoma]") {
     const auto recipes = shipped_recipes();
-    CHECK(recipes.size() == 4);
+    CHECK(recipes.size() == 5);
     std::set<std::string> names;
     for (const fs::path& file : recipes) {
         CAPTURE(file);
@@ -209,7 +209,8 @@ TEST_CASE("the shipped recipes are recipes, and one of them trains", "[examples]
         CHECK_THAT(r.output, Catch::StartsWith("error: --val-split 0 leaves no validation split to choose the melanoma alert "
                                                "threshold on"));
     }
-    CHECK(names == std::set<std::string>{"ember-recommended", "seed-augmented", "seed-baseline", "seed-rebalanced"});
+    CHECK(names == std::set<std::string>{"ember-recommended", "ember-separable", "seed-augmented", "seed-baseline",
+                                         "seed-rebalanced"});
     // one trains, briefly, on a small sample: its recipe is what the checkpoint records
     const fs::path root = tiny_dataset("cli-shipped-trains");
     const fs::path file = fs::path(EMBER_SOURCE_DIR) / "examples" / "melanoma" / "recipes" / "ember-recommended.json";
