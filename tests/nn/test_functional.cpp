@@ -282,3 +282,16 @@ TEST_CASE("a Model refuses unused inputs, unreachable outputs and inputs that ar
     CHECK(test::error_message<ShapeError>([&] { model(Tensor<float>::zeros({2, 4, 1})); }) ==
           "Functional 'functional': input 'input_layer' expects [N, 4], got [2, 4, 1]");
 }
+
+TEST_CASE("the residual block of README.md builds, counts its weights and runs", "[nn][functional]") {
+    // README.md's snippet, word for word.
+    auto in = nn::Input<float>({32, 32, 16});
+    auto x = nn::call(nn::Conv2D(16, 3, nn::same, nn::relu), in);
+    x = nn::call(nn::BatchNormalization(), nn::call(nn::Conv2D(16, 3, nn::same), x));
+    auto y = nn::call(nn::ReLU(), nn::call(nn::Add(), {x, in}));  // a residual block
+    nn::Model<float> model(in, nn::call(nn::Dense(10), nn::call(nn::GlobalAveragePooling2D(), y)));
+    CHECK(model.parameter_count() == 2 * (3 * 3 * 16 * 16 + 16) + 2 * 16 + 16 * 10 + 10);
+    CHECK(model.buffer_count() == 2 * 16);
+    Generator gen(1);
+    CHECK(model(Tensor<float>::uniform({2, 32, 32, 16}, -1, 1, gen)).shape() == Shape{2, 10});
+}
