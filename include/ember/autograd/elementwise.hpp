@@ -45,7 +45,7 @@ Tensor<T> binary(const Tensor<T>& a, const Tensor<T>& b) {
         else return x / y;
     };
     if (a.shape() == b.shape()) {
-        for (index_t i = 0, n = out.numel(); i < n; ++i) po[i] = f(pa[i], pb[i]);
+        kernels::map_elements(out.numel(), [&](index_t i) { po[i] = f(pa[i], pb[i]); });
     } else {
         kernels::for_each_broadcast(out_shape, sa, sb,
                                     [&](index_t i, index_t ia, index_t ib) { po[i] = f(pa[ia], pb[ib]); });
@@ -89,14 +89,14 @@ Tensor<T> unary(const Tensor<T>& x, Op op, F f, DF df) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     const T* px = x.data();
     T* py = y.data();
-    for (index_t i = 0, n = x.numel(); i < n; ++i) py[i] = f(px[i]);
+    kernels::map_elements(x.numel(), [&](index_t i) { py[i] = f(px[i]); });
     if (!autograd::needs_grad<T>({&x})) return y;
     return autograd::record(y, op, {x}, [x, y = y.detach(), df](const Tensor<T>& g, std::vector<Tensor<T>>& gi) {
         const T* px = x.data();
         const T* py = y.data();
         const T* pg = g.data();
         T* pd = gi[0].data();
-        for (index_t i = 0, n = x.numel(); i < n; ++i) pd[i] += pg[i] * df(px[i], py[i]);
+        kernels::map_elements(x.numel(), [&](index_t i) { pd[i] += pg[i] * df(px[i], py[i]); });
     });
 }
 }  // namespace detail

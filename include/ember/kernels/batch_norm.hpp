@@ -74,19 +74,18 @@ void channel_affine(const T* x, index_t rows, index_t c, const T* mean, const T*
 template <class T>
 void batch_norm_backward(const T* x, const T* dy, index_t rows, index_t c, const std::vector<double>& mean,
                          const std::vector<double>& inv_std, const T* gamma, T* dx, T* dgamma, T* dbeta) {
-    std::vector<double> sum_dy, sum_dy_xhat;
-    batch_norm_detail::channel_sums(rows, c, sum_dy, [&](index_t r, double* acc) {
-        const T* g = dy + r * c;
-        for (index_t k = 0; k < c; ++k) acc[k] += static_cast<double>(g[k]);
-    });
-    batch_norm_detail::channel_sums(rows, c, sum_dy_xhat, [&](index_t r, double* acc) {
+    // Both sums in one pass over dy and x: acc[k] collects dy, acc[c + k] dy * xhat.
+    std::vector<double> sums;
+    batch_norm_detail::channel_sums(rows, 2 * c, sums, [&](index_t r, double* acc) {
         const T* g = dy + r * c;
         const T* xr = x + r * c;
         for (index_t k = 0; k < c; ++k) {
             const auto s = static_cast<std::size_t>(k);
-            acc[k] += static_cast<double>(g[k]) * ((static_cast<double>(xr[k]) - mean[s]) * inv_std[s]);
+            acc[k] += static_cast<double>(g[k]);
+            acc[c + k] += static_cast<double>(g[k]) * ((static_cast<double>(xr[k]) - mean[s]) * inv_std[s]);
         }
     });
+    const std::vector<double> sum_dy(sums.begin(), sums.begin() + c), sum_dy_xhat(sums.begin() + c, sums.end());
     for (index_t k = 0; k < c; ++k) {
         const auto s = static_cast<std::size_t>(k);
         if (dgamma) dgamma[k] += static_cast<T>(sum_dy_xhat[s]);

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "ember/core/parallel.hpp"
 #include "ember/core/shape.hpp"
 
 namespace ember::kernels {
@@ -51,8 +52,24 @@ void for_each_broadcast(const Shape& out, const std::vector<index_t>& sa, const 
 }
 
 /// dst[target] += src[out] summed over the dimensions `target` broadcasts along (the backward of a broadcast).
+/// Elements per chunk of an elementwise pass: enough work to repay handing a chunk to a thread.
+inline constexpr index_t kElementwiseGrain = index_t{1} << 15;
+
+/// f(i) for every i in [0, n), in parallel chunks for large n. Each i is independent, so the result does not depend
+/// on the thread count.
+template <class F>
+void map_elements(index_t n, F&& f) {
+    parallel_for(0, n, kElementwiseGrain, [&](index_t lo, index_t hi) {
+        for (index_t i = lo; i < hi; ++i) f(i);
+    });
+}
+
 template <class T>
 void sum_to(const T* src, const Shape& out, T* dst, const Shape& target) {
+    if (target == out) {  // no broadcast to undo (a residual Add's gradient): a plain parallel pass
+        map_elements(out.numel(), [&](index_t i) { dst[i] += src[i]; });
+        return;
+    }
     const auto st = broadcast_strides(target, out);
     const std::vector<index_t> none(static_cast<std::size_t>(out.rank()), 0);
     for_each_broadcast(out, st, none, [&](index_t i, index_t it, index_t) { dst[it] += src[i]; });
