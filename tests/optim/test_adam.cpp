@@ -69,7 +69,8 @@ TEST_CASE("Adam validates its options by name", "[optim][adam][errors]") {
     CHECK(test::error_message<ValueError>([&] { optim::Adam<float>({p}, {.epsilon = -1e-7}); }) ==
           "Adam: option 'epsilon' must be >= 0, got -1e-07");
     CHECK(test::error_message<ValueError>([&] { optim::Adam<float>({Tensor<float>::ones({1})}); }) ==
-          "optimizer: parameter 0 is undefined or does not require grad (build the model first)");
+          "optimizer: parameter 0 is undefined or does not require grad (build the model first; for a model with "
+          "frozen layers, pass model.trainable_parameters())");
     optim::Adam<float> adam({p});
     CHECK_THROWS_AS(adam.set_learning_rate(-1), ValueError);
     adam.set_learning_rate(5e-4);

@@ -14,7 +14,8 @@ namespace ember::nn {
 /// the averages: moving = moving * momentum + batch * (1 - momentum), with the biased variance as Keras 3 does
 /// (tf.keras 2's fused kernel and PyTorch's BatchNorm2d move the unbiased one; PyTorch's `momentum` is Keras'
 /// 1 - momentum). Inference mode
-/// (`eval()`) normalizes with the moving statistics and leaves them as they are. A training batch with one value
+/// (`eval()`), and a layer frozen by `set_trainable(false)` in either mode, normalize with the moving statistics and
+/// leave them as they are. A training batch with one value
 /// per channel (one sample of a [N, C] input) is refused: its variance is 0.
 template <Real T = float>
 class BatchNormalization : public Module<T> {
@@ -32,7 +33,7 @@ public:
         this->require_built();
         EMBER_CHECK(x.rank() >= 1 && x.shape().drop_front() == this->input_shape(), ShapeError, this->where(),
                     ": expected input [N, ", this->input_shape().str().substr(1), ", got ", x.shape());
-        if (!this->is_training())
+        if (!this->is_training() || !this->trainable())  // a frozen layer keeps its statistics, as in Keras
             return batch_norm_inference(x, gamma_, beta_, moving_mean_, moving_variance_, epsilon_, this->where());
         BatchMoments moments;
         Tensor<T> y = batch_norm(x, gamma_, beta_, epsilon_, &moments, this->where());

@@ -131,6 +131,10 @@ public:
         Module<T>::train(on);
         for (auto* layer : layers_) layer->train(on);
     }
+    void set_trainable(bool on) override {
+        Module<T>::set_trainable(on);
+        for (auto* layer : layers_) layer->set_trainable(on);
+    }
 
     /// Each layer's "name:Type:[out shape]", with "<-" and the layers each of its calls reads ("add:Add:[8, 8, 4]
     /// <-conv2d_1,input_layer"; calls of a shared layer apart by '|'), then "outputs:" and the output layers: what
@@ -341,7 +345,8 @@ std::string Model<T>::summary() const {
         for (std::size_t c = 1; c < connected.size(); ++c) os << std::string(70, ' ') << connected[c] << '\n';
         os << (i + 1 < layers_.size() ? std::string() : double_rule) << '\n';
     }
-    const index_t trainable = this->parameter_count(), frozen = this->buffer_count();
+    const index_t trainable = this->trainable_parameter_count();
+    const index_t frozen = this->parameter_count() - trainable + this->buffer_count();
     os << "Total params: " << Sequential<T>::with_commas(trainable + frozen) << '\n'
        << "Trainable params: " << Sequential<T>::with_commas(trainable) << '\n'
        << "Non-trainable params: " << Sequential<T>::with_commas(frozen) << '\n'

@@ -55,6 +55,7 @@ public:
         output_shape_ = do_build(in, gen);
         input_shape_ = in;
         built_ = true;
+        if (!trainable_) set_trainable(false);  // frozen before its parameters existed
         return output_shape_;
     }
     /// build() with a generator seeded `seed`: model.build({180, 180, 3}, 123).
@@ -87,6 +88,29 @@ public:
     [[nodiscard]] index_t parameter_count() const {
         index_t n = 0;
         for (auto& p : named_parameters()) n += p.value.numel();
+        return n;
+    }
+
+    /// Keras' `layer.trainable = False`: the parameters stop requiring grad, so backward computes no gradient for
+    /// them and an optimizer is given trainable_parameters() instead of parameters(); a BatchNormalization then runs
+    /// in inference mode even while the model trains (Keras' rule for fine-tuning). Containers pass it to every
+    /// layer. The parameters are still saved and loaded with the others.
+    virtual void set_trainable(bool on) {
+        trainable_ = on;
+        for (auto& p : named_parameters()) p.value.requires_grad(on);
+    }
+    [[nodiscard]] bool trainable() const { return trainable_; }
+    /// The parameters that require grad: what an optimizer should update (Keras' trainable_weights).
+    [[nodiscard]] std::vector<Tensor<T>> trainable_parameters() const {
+        std::vector<Tensor<T>> out;
+        for (auto& p : named_parameters())
+            if (p.value.requires_grad()) out.push_back(p.value);
+        return out;
+    }
+    /// The number of values in trainable_parameters() (Keras' "Trainable params").
+    [[nodiscard]] index_t trainable_parameter_count() const {
+        index_t n = 0;
+        for (auto& p : trainable_parameters()) n += p.numel();
         return n;
     }
 
@@ -138,6 +162,7 @@ private:
     Shape input_shape_, output_shape_;
     bool built_ = false;
     bool training_ = true;
+    bool trainable_ = true;
 };
 
 }  // namespace ember::nn

@@ -110,6 +110,10 @@ public:
         Module<T>::train(on);
         for (auto& layer : layers_) layer->train(on);
     }
+    void set_trainable(bool on) override {
+        Module<T>::set_trainable(on);
+        for (auto& layer : layers_) layer->set_trainable(on);
+    }
 
     /// "conv2d:Conv2D:[180, 180, 32];...": each layer's name, type and output shape (what checkpoints compare).
     [[nodiscard]] std::string architecture() const override {
@@ -144,7 +148,8 @@ public:
                 with_commas(l.parameter_count() + l.buffer_count()));
             os << (i + 1 < layers_.size() ? std::string() : double_rule) << '\n';
         }
-        const index_t trainable = this->parameter_count(), frozen = this->buffer_count();
+        const index_t trainable = this->trainable_parameter_count();
+        const index_t frozen = this->parameter_count() - trainable + this->buffer_count();
         os << "Total params: " << with_commas(trainable + frozen) << '\n'
            << "Trainable params: " << with_commas(trainable) << '\n'
            << "Non-trainable params: " << with_commas(frozen) << '\n'

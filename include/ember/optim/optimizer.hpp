@@ -46,7 +46,8 @@ public:
         const char* name = who_.c_str();
         for (std::size_t i = 0; i < params_.size(); ++i)
             EMBER_CHECK(params_[i].defined() && params_[i].requires_grad(), ValueError,
-                        "optimizer: parameter ", i, " is undefined or does not require grad (build the model first)");
+                        "optimizer: parameter ", i, " is undefined or does not require grad (build the model first; "
+                        "for a model with frozen layers, pass model.trainable_parameters())");
         check_option(c.weight_decay >= 0, "weight_decay", ">= 0", c.weight_decay, name);
         check_option(c.clipnorm >= 0, "clipnorm", ">= 0", c.clipnorm, name);
         check_option(c.clipvalue >= 0, "clipvalue", ">= 0", c.clipvalue, name);
