@@ -1,5 +1,7 @@
 // tests/fuzz/fuzz_checkpoint.cpp - libFuzzer harness: any bytes as a checkpoint of a small CNN (the checks of the
-// header, architecture, names, shapes and values), and as a training state of the same model with Adam.
+// header, architecture, names, shapes and values), and as a training state of the same model with Adam. A checkpoint
+// that loads also runs once in inference mode: the values it holds (a negative moving variance) must be refused
+// there with an Error, never turned into NaN or a crash.
 #include <cstddef>
 #include <cstdint>
 
@@ -17,7 +19,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& path = ember::fuzz::scratch_file(data, size);
     try {
         (void)ember::io::load_checkpoint(path, model);
+        model.eval();
+        ember::NoGradGuard no_grad;
+        (void)model(ember::Tensor<float>::ones({1, 4, 4, 3}));
+        model.train();
     } catch (const ember::Error&) {
+        model.train();
     }
     try {
         (void)ember::train::load_training_state(path, model, adam);
