@@ -85,6 +85,8 @@ std::map<Op, std::vector<GradCase>> layer_cases(Generator& gen) {
         {"3x3 'same' fused relu", {1, 5, 5, 3}, {3, 3, 3, 2}, {1, 1, Padding::same, true}, true},
         {"2x2 'valid' stride 2 fused relu", {2, 6, 7, 2}, {2, 2, 2, 3}, {2, 2, Padding::valid, true}, true},
         {"3x3 'same' without bias", {1, 4, 4, 2}, {3, 3, 2, 2}, {1, 1, Padding::same, false}, false},
+        {"3x3 'same' dilation 2", {2, 6, 7, 2}, {3, 3, 2, 3}, {1, 1, Padding::same, false, 2, 2}, true},
+        {"3x2 'valid' dilation (2, 3) fused relu", {1, 7, 8, 2}, {3, 2, 2, 2}, {1, 1, Padding::valid, true, 2, 3}, true},
     };
     for (const Conv& cv : convs) {
         V in{uniform(cv.x, -1, 1, gen), uniform(cv.w, -1, 1, gen)};
