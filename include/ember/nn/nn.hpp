@@ -1,5 +1,5 @@
 // ember/nn/nn.hpp - the nn stage: Module (the layer contract), the layers with Keras' names and defaults,
-// Sequential, initializers and losses.
+// Sequential and the functional graph (Input, call, Model), batch-norm folding, initializers and losses.
 // May include: core, kernels, autograd, nn.
 #pragma once
 
