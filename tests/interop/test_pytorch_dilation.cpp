@@ -57,6 +57,10 @@ TEST_CASE("dilated Conv2D matches PyTorch: values and gradients, 'same' and 'val
     }
     CHECK(test::error_message<ValueError>([] { nn::Conv2D<float>(4, 3, nn::same, nn::linear, 2, 2); }) ==
           "Conv2D: strides (2, 2) and dilation_rate (2, 2) cannot both exceed 1 (as in Keras)");
+    CHECK(test::error_message<ValueError>([] {
+              (void)conv2d(Tensor<float>::ones({1, 5, 5, 1}), Tensor<float>::ones({2, 2, 1, 1}), Tensor<float>(),
+                           {1, 1, Padding::same, false, 2, -1});
+          }) == "conv2d: dilation_rate must be > 0, got (2, -1)");
     nn::Conv2D<float> wide(2, 3, nn::valid, nn::linear, 1, 3);
     CHECK(test::error_message<ShapeError>([&] { wide.build({6, 9, 1}, 1); }) ==
           "Conv2D 'conv2d': input [N, 6, 9, 1] is smaller than the 7x7 kernel window with 'valid' padding");

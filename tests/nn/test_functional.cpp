@@ -295,3 +295,15 @@ TEST_CASE("the residual block of README.md builds, counts its weights and runs",
     Generator gen(1);
     CHECK(model(Tensor<float>::uniform({2, 32, 32, 16}, -1, 1, gen)).shape() == Shape{2, 10});
 }
+
+TEST_CASE("building a Model from another model's symbols leaves that model's layers in their mode", "[nn][functional]") {
+    auto in = nn::Input<float>({6});
+    auto h = nn::call(nn::Dropout(0.5), nn::call(nn::Dense(4), in));
+    nn::Model<float> whole(in, nn::call(nn::Dense(2), h));
+    whole.eval();
+    Generator gen(2);
+    const auto x = Tensor<float>::uniform({3, 6}, -1, 1, gen);
+    const auto before = whole(x);
+    nn::Model<float> features(in, h);  // shares the Dense and the Dropout
+    CHECK(test::max_rel_error(whole(x), before) == 0);  // the Dropout stayed in inference mode
+}

@@ -106,6 +106,8 @@ template <Real T>
 Tensor<T> dilated_conv2d(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& bias, const Conv2DOptions& o,
                          const std::string& where) {
     EMBER_CHECK(w.rank() == 4, ShapeError, where, ": expected kernel [KH, KW, C_in, C_out], got ", w.shape());
+    EMBER_CHECK(o.dilation_h > 0 && o.dilation_w > 0, ValueError, where, ": dilation_rate must be > 0, got (",
+                o.dilation_h, ", ", o.dilation_w, ")");  // before the dense kernel is sized from it
     const Tensor<T> dense = dilate_kernel(w, o.dilation_h, o.dilation_w);
     const auto g = check_conv2d(x, dense, bias, o, where);
     Tensor<T> y = Tensor<T>::empty({g.n, g.oh, g.ow, g.k});

@@ -57,15 +57,16 @@ protected:
     Shape do_build(const Shape& in, Generator& gen) override {
         EMBER_CHECK(in.rank() == 3, ShapeError, this->where(), ": expected input [N, H, W, C], got [N, ",
                     in.str().substr(1));
-        const Shape kshape{kernel_.h, kernel_.w, in[2], filters_};
-        kernel_w_ = init::glorot_uniform<T>(kshape, gen).requires_grad(true);
-        bias_ = Tensor<T>::zeros({filters_}).requires_grad(true);
-        // the window a dilated kernel spans
+        // the window a dilated kernel spans; checked before any weight is drawn, so that a refused call leaves
+        // the generator (and so every later layer's weights) as it was
         const index_t span_h = (kernel_.h - 1) * dilation_.h + 1, span_w = (kernel_.w - 1) * dilation_.w + 1;
         const auto ey = kernels::padded_extent(in[0], span_h, strides_.h, padding_);
         const auto ex = kernels::padded_extent(in[1], span_w, strides_.w, padding_);
         EMBER_CHECK(ey.out > 0 && ex.out > 0, ShapeError, this->where(), ": input [N, ", in.str().substr(1),
                     " is smaller than the ", span_h, "x", span_w, " kernel window with 'valid' padding");
+        const Shape kshape{kernel_.h, kernel_.w, in[2], filters_};
+        kernel_w_ = init::glorot_uniform<T>(kshape, gen).requires_grad(true);
+        bias_ = Tensor<T>::zeros({filters_}).requires_grad(true);
         return {ey.out, ex.out, filters_};
     }
 

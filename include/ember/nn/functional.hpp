@@ -275,6 +275,9 @@ Symbol<detail::element_type_t<Layer>> call(const std::shared_ptr<Layer>& layer,
 template <class Layer>
     requires std::derived_from<std::remove_cvref_t<Layer>, Module<detail::element_type_t<Layer>>>
 std::shared_ptr<std::remove_cvref_t<Layer>> shared(Layer&& layer) {
+    static_assert(!std::is_lvalue_reference_v<Layer>,
+                  "nn::shared: give it a temporary or std::move(layer); a copy of a named layer would leave the named "
+                  "one out of the graph, or share only some of its state");
     return std::make_shared<std::remove_cvref_t<Layer>>(std::forward<Layer>(layer));
 }
 

@@ -45,7 +45,8 @@ public:
         for (auto* layer : layers_) layer->set_name(names.at(layer));
         Generator unused(0);  // every layer is built already; this only records the shapes
         Module<T>::build(inputs_[0].shape(), unused);
-        train(this->is_training());
+        // No train() here: the layers may also belong to another model the user put in eval(), and a new model
+        // must not switch them back (its own mode is set by train()/eval() like any module's).
     }
     Model(Model&&) noexcept = default;
     Model& operator=(Model&&) noexcept = default;
@@ -197,7 +198,8 @@ void Model<T>::check_endpoints() const {
                 "one output, got ", inputs_.size(), " and ", outputs_.size());
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
         EMBER_CHECK(inputs_[i].defined(), ValueError, this->where(), ": input ", i, " is an undefined symbol");
-        EMBER_CHECK(dynamic_cast<const InputLayer<T>*>(&inputs_[i].layer()) != nullptr, ValueError, this->where(),
+        EMBER_CHECK(inputs_[i].is_input() && dynamic_cast<const InputLayer<T>*>(&inputs_[i].layer()) != nullptr,
+                    ValueError, this->where(),
                     ": input ", i, " is the output of ", inputs_[i].layer().where(), ", not an nn::Input");
         for (std::size_t j = 0; j < i; ++j)
             EMBER_CHECK(!inputs_[i].same_as(inputs_[j]), ValueError, this->where(), ": input ", i, " is input ", j,
