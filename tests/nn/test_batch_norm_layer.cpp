@@ -126,3 +126,16 @@ TEST_CASE("checkpoints and training states carry the moving statistics", "[nn][b
     io::save_checkpoint(dir / "plain.safetensors", plain);
     CHECK_THROWS_AS(io::load_checkpoint(dir / "plain.safetensors", b), ValueError);
 }
+
+TEST_CASE("a checkpoint of another dilation or epsilon is refused by its architecture", "[nn][batch_norm][io]") {
+    const auto dir = test::scratch_root();
+    nn::Sequential<float> a{nn::Conv2D(2, 3, nn::same, nn::linear, 1, 2), nn::BatchNormalization(0.99, 1e-5)};
+    a.build({5, 5, 1}, 1);
+    CHECK(a.architecture() == "conv2d:Conv2D(dilation=2x2):[5, 5, 2];batch_normalization:BatchNormalization(epsilon=1e-05):"
+                              "[5, 5, 2]");
+    io::save_checkpoint(dir / "dilated.safetensors", a);
+    nn::Sequential<float> b{nn::Conv2D(2, 3, nn::same), nn::BatchNormalization()};
+    b.build({5, 5, 1}, 1);
+    CHECK(b.architecture() == "conv2d:Conv2D:[5, 5, 2];batch_normalization:BatchNormalization:[5, 5, 2]");
+    CHECK_THROWS_AS(io::load_checkpoint(dir / "dilated.safetensors", b), ValueError);
+}

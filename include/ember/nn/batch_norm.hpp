@@ -2,6 +2,8 @@
 // training mode, moving statistics in inference mode, the moving statistics saved with the weights.
 #pragma once
 
+#include <sstream>
+
 #include "ember/nn/module.hpp"
 
 namespace ember::nn {
@@ -28,6 +30,13 @@ public:
     }
     [[nodiscard]] std::string type_name() const override { return "BatchNormalization"; }
     [[nodiscard]] std::string default_name() const override { return "batch_normalization"; }
+    /// A checkpoint's moving variance is only right with the epsilon it was normalized with.
+    [[nodiscard]] std::string settings() const override {
+        if (epsilon_ == 1e-3) return {};
+        std::ostringstream os;
+        os << "epsilon=" << epsilon_;
+        return os.str();
+    }
 
     Tensor<T> forward(const Tensor<T>& x) override {
         this->require_built();

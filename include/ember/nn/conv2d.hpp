@@ -38,6 +38,10 @@ public:
 
     [[nodiscard]] std::string type_name() const override { return "Conv2D"; }
     [[nodiscard]] std::string default_name() const override { return "conv2d"; }
+    [[nodiscard]] std::string settings() const override {
+        if (dilation_.h == 1 && dilation_.w == 1) return {};
+        return "dilation=" + std::to_string(dilation_.h) + "x" + std::to_string(dilation_.w);
+    }
 
     Tensor<T> forward(const Tensor<T>& x) override {
         this->require_built();

@@ -144,7 +144,7 @@ public:
         std::string s;
         for (const auto* layer : layers_) {
             // appends only: GCC 12 -O3 warns of an overflow in string::insert, which `"x" + str` calls
-            (s += s.empty() ? "" : ";") += layer->name() + ":" + layer->type_name() + ":" + layer->output_shape().str();
+            (s += s.empty() ? "" : ";") += layer->name() + ":" + layer->recorded_type() + ":" + layer->output_shape().str();
             std::string calls;
             for (std::size_t n = 0; n < nodes_.size(); ++n) {
                 if (nodes_[n]->layer.get() != layer || inbound_[n].empty()) continue;

@@ -37,6 +37,15 @@ public:
 
     /// Keras' class name ("Conv2D").
     [[nodiscard]] virtual std::string type_name() const = 0;
+    /// Settings that change what the layer computes but not its weights' names or shapes, as architecture strings
+    /// record them ("dilation=2x2"); empty for the defaults, so that a checkpoint of a model with other settings
+    /// is refused while the strings of default layers stay as they were.
+    [[nodiscard]] virtual std::string settings() const { return {}; }
+    /// "Conv2D" or "Conv2D(dilation=2x2)": the type and any non-default settings, as architecture strings hold it.
+    [[nodiscard]] std::string recorded_type() const {
+        const std::string s = settings();
+        return s.empty() ? type_name() : type_name() + "(" + s + ")";
+    }
     /// Prefix of automatic names ("conv2d", "conv2d_1", ...).
     [[nodiscard]] virtual std::string default_name() const = 0;
     [[nodiscard]] const std::string& name() const { return name_; }
@@ -140,7 +149,7 @@ public:
     /// What a checkpoint records to recognise this architecture before touching a weight: by default
     /// "name:Type:[out shape]" and each parameter's "name:[shape]"; Sequential lists its layers instead.
     [[nodiscard]] virtual std::string architecture() const {
-        std::string s = (name_.empty() ? default_name() : name_) + ":" + type_name() + ":" + output_shape_.str();
+        std::string s = (name_.empty() ? default_name() : name_) + ":" + recorded_type() + ":" + output_shape_.str();
         for (const auto& p : named_weights()) s += ";" + p.name + ":" + p.value.shape().str();
         return s;
     }

@@ -120,7 +120,7 @@ public:
         std::string s;
         for (std::size_t i = 0; i < size(); ++i) {
             if (i) s += ';';
-            s += (*this)[i].name() + ":" + (*this)[i].type_name() + ":" + (*this)[i].output_shape().str();
+            s += (*this)[i].name() + ":" + (*this)[i].recorded_type() + ":" + (*this)[i].output_shape().str();
         }
         return s;
     }
