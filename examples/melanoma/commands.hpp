@@ -69,6 +69,7 @@ struct EvalArgs {
     std::string on = "test";
     double alert_sensitivity = TrainArgs{}.alert_sensitivity;
     long batch = TrainArgs{}.batch;
+    bool releasing = false;  // set by release for its one scoring of Test: no "already released" warning
 };
 
 int run_evaluate(const EvalArgs& a);

@@ -114,7 +114,7 @@ int run_evaluate(const EvalArgs& a) {
             if (member.placeholder_threshold)  // its run validated on a held-out fold, which the record does not remake
                 throw UsageError("evaluate --on validation: " + member.path.string() + " is a cross-validation fold's "
                                  "model; its held-out images were scored into its fold's oof.json and cv_report.json");
-    if (a.on == "test")
+    if (a.on == "test" && !a.releasing)
         for (const auto& member : models)
             if (member.meta.count("model_name"))  // written by release, which scored Test once and reported it
                 std::cerr << "warning: " << member.path << " is a released model: release scored the Test folder "

@@ -169,6 +169,7 @@ int run_release(const ReleaseArgs& a) {
     e.models = {staged};
     e.out = a.work / "test";
     e.strict = a.strict;
+    e.releasing = true;
     if (const int code = run_evaluate(e); code != 0) return code;
     json test;
     std::ifstream(e.out / "metrics.json") >> test;

@@ -90,6 +90,7 @@ void check_release(const fs::path& data, const fs::path& cv, const fs::path& roo
     REQUIRE(r.code == 0);
     CHECK_THAT(r.output, Catch::Contains("Scoring the Test folder, once, with ") && Catch::Contains("Images 54 ") &&
                              Catch::Contains("Released "));
+    CHECK_THAT(r.output, !Catch::Contains("is a released model"));  // release's own scoring is the one it reports
     const fs::path model = root / "model" / "ember-melanoma.safetensors";
     REQUIRE(fs::exists(model));
     const auto meta = checkpoint_metadata(model);
