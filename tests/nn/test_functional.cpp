@@ -307,3 +307,14 @@ TEST_CASE("building a Model from another model's symbols leaves that model's lay
     nn::Model<float> features(in, h);  // shares the Dense and the Dropout
     CHECK(test::max_rel_error(whole(x), before) == 0);  // the Dropout stayed in inference mode
 }
+
+TEST_CASE("a layer reachable directly and inside a nested Model is one parameter set, listed once", "[nn][functional]") {
+    auto in = nn::Input<float>({4});
+    auto mid = nn::call(nn::Dense(3), in);
+    auto encoder = nn::shared(nn::Model<float>(in, mid));
+    auto in2 = nn::Input<float>({4}, {.name = "second"});
+    auto out = nn::call(nn::Add(), {nn::call(encoder, in2), mid});
+    nn::Model<float> outer({in, in2}, {out});
+    CHECK(outer.parameters().size() == 2);  // the Dense's kernel and bias, once
+    CHECK(outer.parameter_count() == 4 * 3 + 3);
+}

@@ -110,22 +110,22 @@ public:
         return out;
     }
 
+    /// Each tensor once, under its first name: a layer reachable both directly and inside a nested Model would
+    /// otherwise be listed twice, and an optimizer would update it twice a step.
     [[nodiscard]] std::vector<NamedParameter<T>> named_parameters() const override {
-        std::vector<NamedParameter<T>> out;
-        for (const auto* layer : layers_)
-            for (auto& p : layer->named_parameters()) out.push_back({layer->name() + "." + p.name, p.value});
-        return out;
+        return unique_named([](const Module<T>& l) { return l.named_parameters(); });
     }
     [[nodiscard]] std::vector<NamedParameter<T>> named_buffers() const override {
-        std::vector<NamedParameter<T>> out;
-        for (const auto* layer : layers_)
-            for (auto& b : layer->named_buffers()) out.push_back({layer->name() + "." + b.name, b.value});
-        return out;
+        return unique_named([](const Module<T>& l) { return l.named_buffers(); });
     }
     [[nodiscard]] std::vector<std::pair<std::string, Generator*>> named_generators() override {
         std::vector<std::pair<std::string, Generator*>> out;
         for (auto* layer : layers_)
-            for (auto& [name, gen] : layer->named_generators()) out.emplace_back(layer->name() + "." + name, gen);
+            for (auto& [name, gen] : layer->named_generators()) {
+                const Generator* g = gen;  // once, as parameters are
+                if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return o.second == g; }))
+                    out.emplace_back(layer->name() + "." + name, gen);
+            }
         return out;
     }
     void train(bool on = true) override {
@@ -168,6 +168,17 @@ protected:
     Shape do_build(const Shape&, Generator&) override { return outputs_[0].shape(); }
 
 private:
+    template <class Get>
+    std::vector<NamedParameter<T>> unique_named(Get get) const {
+        std::vector<NamedParameter<T>> out;
+        for (const auto* layer : layers_)
+            for (auto& p : get(*layer)) {
+                const bool seen = std::any_of(out.begin(), out.end(),
+                                              [&](const auto& o) { return o.value.shares_storage_with(p.value); });
+                if (!seen) out.push_back({layer->name() + "." + p.name, p.value});
+            }
+        return out;
+    }
     void check_endpoints() const;
     void order_nodes();
     [[nodiscard]] std::map<const Module<T>*, std::string> plan_names() const;
