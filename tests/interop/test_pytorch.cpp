@@ -11,44 +11,20 @@
 #include <ember/nn/nn.hpp>
 
 #include "helpers.hpp"
+#include "torch_fixture.hpp"
 
 using namespace ember;
 
 namespace {
-const io::Safetensors<double>& fixture() {
-    static const auto f =
-        io::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) + "/tests/fixtures/torch_reference.safetensors");
+const test::TorchFixture& fixture() {
+    static const test::TorchFixture f("torch_reference.safetensors");
     return f;
 }
-bool has(const std::string& name) { return fixture().tensors.count(name) != 0; }
-const Tensor<double>& get(const std::string& name) {
-    const auto& t = fixture().tensors;
-    auto it = t.find(name);
-    if (it == t.end()) FAIL("fixture has no tensor '" << name << "'");
-    return it->second;
-}
-Tensor<double> leaf(const std::string& name) { return get(name).clone().requires_grad(true); }
-std::vector<std::int32_t> labels(const std::string& name) {
-    auto it = fixture().integers.find(name);
-    if (it == fixture().integers.end()) FAIL("fixture has no integer tensor '" << name << "'");
-    std::vector<std::int32_t> out;
-    for (std::int64_t v : it->second.values) out.push_back(static_cast<std::int32_t>(v));
-    return out;
-}
-
-/// max |a - b| / max |b|: relative to the reference's scale, so that small gradients are not compared in
-/// absolute terms and exact zeros (dead ReLUs, pooled-away inputs) are not divided by.
-double rel_error(const Tensor<double>& a, const Tensor<double>& b) {
-    REQUIRE(a.defined());
-    REQUIRE(a.shape() == b.shape());
-    double diff = 0, scale = 0;
-    for (index_t i = 0; i < a.numel(); ++i) {
-        diff = std::max(diff, std::abs(a.data()[i] - b.data()[i]));
-        scale = std::max(scale, std::abs(b.data()[i]));
-    }
-    return scale == 0 ? diff : diff / scale;
-}
-double rel_error(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
+const Tensor<double>& get(const std::string& name) { return fixture().get(name); }
+bool has(const std::string& name) { return fixture().has(name); }
+Tensor<double> leaf(const std::string& name) { return fixture().leaf(name); }
+std::vector<std::int32_t> labels(const std::string& name) { return fixture().labels(name); }
+using test::rel_error;
 
 // Everything is float64 on both sides, so the results agree to rounding (about 1e-15 measured with PyTorch 1.13).
 // 1e-10 is far stricter than the 1e-5 the cross-check asks for: it also catches a float32 intermediate (about
@@ -57,8 +33,8 @@ constexpr double kTol = 1e-10;
 }  // namespace
 
 TEST_CASE("the PyTorch fixture is float64, with I64 labels, from the generator script", "[interop][pytorch]") {
-    CHECK(fixture().metadata.at("generator") == "tools/make_torch_fixtures.py");
-    for (const auto& [name, dtype] : fixture().dtypes) {
+    CHECK(fixture().file().metadata.at("generator") == "tools/make_torch_fixtures.py");
+    for (const auto& [name, dtype] : fixture().file().dtypes) {
         CAPTURE(name);
         CHECK(dtype == (name.ends_with("labels") ? "I64" : "F64"));
     }
@@ -149,7 +125,7 @@ TEST_CASE("a reduced reference model matches a PyTorch module: logits, loss and 
 
     // The fixture holds exactly the model's parameters, under ember's names and in ember's shapes.
     std::set<std::string> in_fixture, in_model;
-    for (const auto& [name, t] : fixture().tensors)
+    for (const auto& [name, t] : fixture().file().tensors)
         if (name.starts_with("model.grad.")) in_fixture.insert(name.substr(11));
     for (auto& p : model.named_parameters()) {
         CAPTURE(p.name);

@@ -13,22 +13,17 @@
 #include <ember/nn/nn.hpp>
 
 #include "helpers.hpp"
+#include "torch_fixture.hpp"
 
 using namespace ember;
 
 namespace {
-const io::Safetensors<double>& fixture() {
-    static const auto f = io::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) +
-                                                       "/tests/fixtures/torch_activations_losses.safetensors");
+const test::TorchFixture& fixture() {
+    static const test::TorchFixture f("torch_activations_losses.safetensors");
     return f;
 }
-const Tensor<double>& get(const std::string& name) {
-    const auto& t = fixture().tensors;
-    auto it = t.find(name);
-    if (it == t.end()) FAIL("fixture has no tensor '" << name << "'");
-    return it->second;
-}
-Tensor<double> leaf(const std::string& name) { return get(name).clone().requires_grad(true); }
+const Tensor<double>& get(const std::string& name) { return fixture().get(name); }
+Tensor<double> leaf(const std::string& name) { return fixture().leaf(name); }
 std::vector<double> weights(const std::string& name) { return get(name).to_vector(); }
 
 /// max |a - b| / max(1, max |b|): relative for large values, absolute for the tails near 0.
@@ -61,7 +56,7 @@ void check_loss(const std::string& prefix, const std::string& z_name,
 }  // namespace
 
 TEST_CASE("the activations fixture comes from its generator script", "[interop][pytorch]") {
-    CHECK(fixture().metadata.at("generator") == "tools/make_torch_fixtures_activations_losses.py");
+    CHECK(fixture().file().metadata.at("generator") == "tools/make_torch_fixtures_activations_losses.py");
 }
 
 TEST_CASE("the activations match PyTorch, value and input gradient, extremes included", "[interop][pytorch]") {
@@ -120,8 +115,8 @@ TEST_CASE("binary_focal_crossentropy_from_logits matches Keras' formula evaluate
 
 TEST_CASE("sparse_categorical_focal_crossentropy matches Keras' formula evaluated by PyTorch", "[interop][pytorch]") {
     const std::vector<double> w = weights("categorical.w");
-    auto it = fixture().integers.find("categorical.labels");
-    REQUIRE(it != fixture().integers.end());
+    auto it = fixture().file().integers.find("categorical.labels");
+    REQUIRE(it != fixture().file().integers.end());
     std::vector<std::int32_t> labels;
     for (std::int64_t v : it->second.values) labels.push_back(static_cast<std::int32_t>(v));
     auto targets = Tensor<double>::empty({static_cast<index_t>(labels.size())});

@@ -10,30 +10,17 @@
 #include <ember/nn/nn.hpp>
 
 #include "helpers.hpp"
+#include "torch_fixture.hpp"
 
 using namespace ember;
 
 namespace {
-const io::Safetensors<double>& fixture() {
-    static const auto f =
-        io::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) + "/tests/fixtures/torch_batch_norm.safetensors");
+const test::TorchFixture& fixture() {
+    static const test::TorchFixture f("torch_batch_norm.safetensors");
     return f;
 }
-const Tensor<double>& get(const std::string& name) {
-    auto it = fixture().tensors.find(name);
-    if (it == fixture().tensors.end()) FAIL("fixture has no tensor '" << name << "'");
-    return it->second;
-}
-/// max |a - b| / max |b| (relative to the reference's scale).
-double rel_error(const Tensor<double>& a, const Tensor<double>& b) {
-    REQUIRE(a.shape() == b.shape());
-    double diff = 0, scale = 0;
-    for (index_t i = 0; i < a.numel(); ++i) {
-        diff = std::max(diff, std::abs(a.data()[i] - b.data()[i]));
-        scale = std::max(scale, std::abs(b.data()[i]));
-    }
-    return scale == 0 ? diff : diff / scale;
-}
+const Tensor<double>& get(const std::string& name) { return fixture().get(name); }
+using test::rel_error;
 constexpr double kTol = 1e-10;  // float64 on both sides; far inside the 1e-5 the cross-check asks for
 
 /// A BatchNormalization layer for the case's input, with the fixture's gamma, beta and moving statistics.
@@ -69,7 +56,7 @@ void check_case(const std::string& name, bool training) {
 
 TEST_CASE("BatchNormalization matches PyTorch in training and inference, with Keras' moving averages",
           "[interop][pytorch][batch_norm]") {
-    CHECK(fixture().metadata.at("generator") == "tools/make_torch_fixtures_batch_norm.py");
+    CHECK(fixture().file().metadata.at("generator") == "tools/make_torch_fixtures_batch_norm.py");
     check_case("train_nhwc", true);
     check_case("train_dense", true);
     check_case("eval_nhwc", false);

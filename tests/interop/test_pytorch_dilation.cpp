@@ -9,29 +9,17 @@
 #include <ember/nn/nn.hpp>
 
 #include "helpers.hpp"
+#include "torch_fixture.hpp"
 
 using namespace ember;
 
 namespace {
-const io::Safetensors<double>& fixture() {
-    static const auto f =
-        io::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) + "/tests/fixtures/torch_dilation.safetensors");
+const test::TorchFixture& fixture() {
+    static const test::TorchFixture f("torch_dilation.safetensors");
     return f;
 }
-const Tensor<double>& get(const std::string& name) {
-    auto it = fixture().tensors.find(name);
-    if (it == fixture().tensors.end()) FAIL("fixture has no tensor '" << name << "'");
-    return it->second;
-}
-double rel_error(const Tensor<double>& a, const Tensor<double>& b) {
-    REQUIRE(a.shape() == b.shape());
-    double diff = 0, scale = 0;
-    for (index_t i = 0; i < a.numel(); ++i) {
-        diff = std::max(diff, std::abs(a.data()[i] - b.data()[i]));
-        scale = std::max(scale, std::abs(b.data()[i]));
-    }
-    return scale == 0 ? diff : diff / scale;
-}
+const Tensor<double>& get(const std::string& name) { return fixture().get(name); }
+using test::rel_error;
 }  // namespace
 
 TEST_CASE("dilated Conv2D matches PyTorch: values and gradients, 'same' and 'valid'", "[interop][pytorch][conv2d]") {

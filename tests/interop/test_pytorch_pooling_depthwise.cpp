@@ -12,42 +12,20 @@
 #include <ember/nn/nn.hpp>
 
 #include "helpers.hpp"
+#include "torch_fixture.hpp"
 
 using namespace ember;
 
 namespace {
-const io::Safetensors<double>& fixture() {
-    static const auto f = io::load_safetensors<double>(std::string(EMBER_SOURCE_DIR) +
-                                                       "/tests/fixtures/torch_pooling_depthwise.safetensors");
+const test::TorchFixture& fixture() {
+    static const test::TorchFixture f("torch_pooling_depthwise.safetensors");
     return f;
 }
-bool has(const std::string& name) { return fixture().tensors.count(name) != 0; }
-const Tensor<double>& get(const std::string& name) {
-    const auto& t = fixture().tensors;
-    auto it = t.find(name);
-    if (it == t.end()) FAIL("fixture has no tensor '" << name << "'");
-    return it->second;
-}
-Tensor<double> leaf(const std::string& name) { return get(name).clone().requires_grad(true); }
-std::vector<std::int32_t> labels(const std::string& name) {
-    auto it = fixture().integers.find(name);
-    if (it == fixture().integers.end()) FAIL("fixture has no integer tensor '" << name << "'");
-    std::vector<std::int32_t> out;
-    for (std::int64_t v : it->second.values) out.push_back(static_cast<std::int32_t>(v));
-    return out;
-}
-
-/// max |a - b| / max |b|, as in test_pytorch.cpp.
-double rel_error(const Tensor<double>& a, const Tensor<double>& b) {
-    REQUIRE(a.defined());
-    REQUIRE(a.shape() == b.shape());
-    double diff = 0, scale = 0;
-    for (index_t i = 0; i < a.numel(); ++i) {
-        diff = std::max(diff, std::abs(a.data()[i] - b.data()[i]));
-        scale = std::max(scale, std::abs(b.data()[i]));
-    }
-    return scale == 0 ? diff : diff / scale;
-}
+const Tensor<double>& get(const std::string& name) { return fixture().get(name); }
+bool has(const std::string& name) { return fixture().has(name); }
+Tensor<double> leaf(const std::string& name) { return fixture().leaf(name); }
+std::vector<std::int32_t> labels(const std::string& name) { return fixture().labels(name); }
+using test::rel_error;
 
 // float64 on both sides: far inside the 1e-5 asked for, and strict enough to catch a float32 intermediate.
 constexpr double kTol = 1e-10;
@@ -62,8 +40,8 @@ void check_single_input(const std::string& n, const Tensor<double>& x, const Ten
 
 TEST_CASE("the pooling and depthwise fixture is float64, with I64 labels, from its generator script",
           "[interop][pytorch]") {
-    CHECK(fixture().metadata.at("generator") == "tools/make_torch_fixtures_pooling_depthwise.py");
-    for (const auto& [name, dtype] : fixture().dtypes) {
+    CHECK(fixture().file().metadata.at("generator") == "tools/make_torch_fixtures_pooling_depthwise.py");
+    for (const auto& [name, dtype] : fixture().file().dtypes) {
         CAPTURE(name);
         CHECK(dtype == (name.ends_with("labels") ? "I64" : "F64"));
     }
@@ -146,7 +124,7 @@ TEST_CASE("a MobileNet-style model matches a PyTorch module: logits, loss and ev
                                  nn::GlobalAveragePooling2D<double>(), nn::Dense<double>(3)};
     model.build({9, 9, 3}, 1);
     std::set<std::string> in_fixture, in_model;
-    for (const auto& [name, t] : fixture().tensors)
+    for (const auto& [name, t] : fixture().file().tensors)
         if (name.starts_with("model.grad.")) in_fixture.insert(name.substr(11));
     for (auto& p : model.named_parameters()) {
         CAPTURE(p.name);
