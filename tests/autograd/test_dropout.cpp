@@ -29,3 +29,21 @@ TEST_CASE("dropout is the identity in inference mode and reproducible with a see
     CHECK(dropout(x, 0.5, true, a).to_vector() == dropout(x, 0.5, true, b).to_vector());
     CHECK(test::error_message<ValueError>([&] { dropout(x, 1.0, true, a); }) == "dropout: rate must be in [0, 1), got 1");
 }
+
+TEST_CASE("in a data-parallel step each shard draws the global batch's mask for its rows", "[autograd][dropout]") {
+    Generator whole_gen(5);
+    const auto x = Tensor<double>::full({7, 3, 2}, 1.0);
+    const auto whole = dropout(x, 0.5, true, whole_gen).to_vector();
+    std::vector<double> joined;
+    Generator shard_gen[2] = {Generator(5), Generator(5)};
+    for (int s = 0; s < 2; ++s) {
+        const index_t offset = s == 0 ? 0 : 3, rows = s == 0 ? 3 : 4;
+        const BatchShardScope scope({offset, 7});
+        const auto part = dropout(Tensor<double>::full({rows, 3, 2}, 1.0), 0.5, true, shard_gen[s]);
+        for (double v : part.span()) joined.push_back(v);
+    }
+    CHECK(joined == whole);
+    CHECK(shard_gen[0].state().words == whole_gen.state().words);  // every process's generator advanced alike
+    CHECK(shard_gen[1].state().words == whole_gen.state().words);
+    CHECK(current_batch_shard().global_rows == 0);  // the scope restored "whole batch"
+}

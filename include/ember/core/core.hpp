@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ember/core/allocator.hpp"
+#include "ember/core/batch_shard.hpp"
 #include "ember/core/error.hpp"
 #include "ember/core/parallel.hpp"
 #include "ember/core/random.hpp"

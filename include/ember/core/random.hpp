@@ -36,6 +36,11 @@ public:
         return result;
     }
 
+    /// Skips `n` draws of next_u64() (or of uniform(), which takes one each).
+    void discard(std::uint64_t n) {
+        for (std::uint64_t i = 0; i < n; ++i) (void)next_u64();
+    }
+
     /// Uniform double in [0, 1) with 53 random bits.
     double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
     /// Uniform double in [lo, hi).

@@ -6,6 +6,8 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -17,11 +19,25 @@ namespace ember::data {
 
 /// One mini-batch: inputs [B, input...] and targets [B, target...]. A classifier's targets are class indices
 /// stored as T in a [B] tensor, as Keras' sparse labels (nn::class_indices() reads them back as integers).
+/// In data-parallel training (LoaderOptions::shards > 1) a process holds rows [global_offset, global_offset + size())
+/// of a global batch of global_rows rows; global_rows == 0: the batch is whole.
 template <Real T>
 struct Batch {
     Tensor<T> inputs;
     Tensor<T> targets;
+    index_t global_offset = 0;
+    index_t global_rows = 0;
     [[nodiscard]] index_t size() const { return inputs.defined() && inputs.rank() > 0 ? inputs.size(0) : 0; }
+
+    /// `auto& [inputs, targets] = batch` (the tuple protocol below: the shard fields are not bound).
+    template <std::size_t I>
+    auto& get() & {
+        if constexpr (I == 0) return inputs; else return targets;
+    }
+    template <std::size_t I>
+    const auto& get() const& {
+        if constexpr (I == 0) return inputs; else return targets;
+    }
 };
 
 /// What a DataLoader needs from a dataset: its size, the per-sample shapes of inputs and targets (Shape{} for
@@ -82,3 +98,10 @@ private:
 };
 
 }  // namespace ember::data
+
+template <ember::Real T>
+struct std::tuple_size<ember::data::Batch<T>> : std::integral_constant<std::size_t, 2> {};
+template <std::size_t I, ember::Real T>
+struct std::tuple_element<I, ember::data::Batch<T>> {
+    using type = ember::Tensor<T>;
+};

@@ -36,6 +36,11 @@ struct LoaderOptions {
     std::uint64_t seed = 0;      ///< order and per-sample randomness are functions of (seed, epoch): reproducible
     bool prefetch = true;        ///< assemble the next batch on a background thread
     int workers = 1;             ///< threads that assemble one batch (each a share of its samples)
+    /// Data-parallel training over `shards` processes: batch_size is the global batch, and this process assembles
+    /// only share `shard` of each global batch (rows [n * shard / shards, n * (shard + 1) / shards) of its n rows),
+    /// so that the processes together see exactly the batches one process sees.
+    int shard = 0;
+    int shards = 1;
 };
 
 namespace detail {
@@ -71,6 +76,8 @@ public:
         : set_(&dataset), indices_(std::move(indices)), o_(o), order_(indices_) {
         EMBER_CHECK(o_.batch_size > 0, ValueError, "DataLoader: batch size must be > 0, got ", o_.batch_size);
         EMBER_CHECK(o_.workers > 0, ValueError, "DataLoader: workers must be > 0, got ", o_.workers);
+        EMBER_CHECK(o_.shards > 0 && o_.shard >= 0 && o_.shard < o_.shards, ValueError, "DataLoader: shard ",
+                    o_.shard, " of ", o_.shards, " (need 0 <= shard < shards)");
         for (std::size_t i : indices_)
             EMBER_CHECK(i < dataset.size(), IndexError, "DataLoader: index ", i, " outside a dataset of ",
                         dataset.size(), " samples");
@@ -133,12 +140,20 @@ private:
         pending_ = std::async(std::launch::async, [this, b] { return assemble(b); });
     }
 
-    /// Batch `b` of the current order; with several workers each fills a contiguous share of it. What a worker
-    /// throws is rethrown here (the first, by worker), after all of them finished.
+    /// Batch `b` of the current order (this process's shard of it); with several workers each fills a contiguous
+    /// share of it. What a worker throws is rethrown here (the first, by worker), after all of them finished.
     Batch<T> assemble(long b) const {
-        const std::size_t begin = static_cast<std::size_t>(b) * static_cast<std::size_t>(o_.batch_size);
-        const std::size_t n = std::min(order_.size(), begin + static_cast<std::size_t>(o_.batch_size)) - begin;
+        const std::size_t global_begin = static_cast<std::size_t>(b) * static_cast<std::size_t>(o_.batch_size);
+        const std::size_t global_n =
+            std::min(order_.size(), global_begin + static_cast<std::size_t>(o_.batch_size)) - global_begin;
+        const auto shards = static_cast<std::size_t>(o_.shards), shard = static_cast<std::size_t>(o_.shard);
+        const std::size_t first = global_n * shard / shards;
+        const std::size_t begin = global_begin + first, n = global_n * (shard + 1) / shards - first;
         Batch<T> batch;
+        if (o_.shards > 1) {
+            batch.global_offset = static_cast<index_t>(first);
+            batch.global_rows = static_cast<index_t>(global_n);
+        }
         batch.inputs = Tensor<T>::empty(Shape(set_->input_shape()).prepend(static_cast<index_t>(n)));
         batch.targets = Tensor<T>::empty(Shape(set_->target_shape()).prepend(static_cast<index_t>(n)));
         const std::size_t workers = std::min(n, static_cast<std::size_t>(o_.workers));

@@ -158,11 +158,13 @@ inline bool use_winograd(const Conv2DGeometry& g, ConvAlgo algo) {
 /// Writes rows [r0, r1) of xp [.., wp, c], the zero-padded copy of image x [h, w, c] placed at (top, left)
 /// (columns of x beyond wp - left are dropped). With `mask` (one byte per value of x), copies x where the mask
 /// is non-zero and 0 elsewhere (the ReLU derivative); with `csum`, adds the copied values of each channel into
-/// csum[c].
+/// csum[c], row by row (a row's sum first: a bias gradient sums a million values, whose rounding error a running
+/// float sum lets grow with their count).
 template <class T>
 void pad_rows(const T* x, index_t h, index_t w, index_t c, index_t top, index_t left, index_t wp, index_t r0,
               index_t r1, T* xp, const std::uint8_t* mask, T* csum) {
     const index_t cols = std::max<index_t>(std::min(w, wp - left), 0), row = wp * c;
+    std::vector<T> row_sum(csum ? static_cast<std::size_t>(c) : 0);
     for (index_t r = r0; r < r1; ++r) {
         T* dst = xp + r * row;
         const index_t iy = r - top;
@@ -179,9 +181,12 @@ void pad_rows(const T* x, index_t h, index_t w, index_t c, index_t top, index_t 
         } else {
             std::memcpy(d, src, static_cast<std::size_t>(cols * c) * sizeof(T));
         }
-        if (csum)
+        if (csum) {
+            std::fill(row_sum.begin(), row_sum.end(), T(0));
             for (index_t px = 0; px < cols; ++px)
-                for (index_t ch = 0; ch < c; ++ch) csum[ch] += d[px * c + ch];
+                for (index_t ch = 0; ch < c; ++ch) row_sum[static_cast<std::size_t>(ch)] += d[px * c + ch];
+            for (index_t ch = 0; ch < c; ++ch) csum[ch] += row_sum[static_cast<std::size_t>(ch)];
+        }
         std::fill_n(d + cols * c, row - (left + cols) * c, T(0));
     }
 }

@@ -27,6 +27,7 @@ void backward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* d
             auto& my_db = db_parts[static_cast<std::size_t>(tid)];
             if (dw) my_dw.assign(static_cast<std::size_t>(wsize), T(0));
             if (db) my_db.assign(static_cast<std::size_t>(g.k), T(0));
+            std::vector<T> tile_db(db ? static_cast<std::size_t>(g.k) : 0);
             const index_t lo = g.n * tid / nthreads, hi = g.n * (tid + 1) / nthreads;
             for (index_t img = lo; img < hi; ++img) {
                 const T* xi = x + img * g.in_image();
@@ -40,9 +41,12 @@ void backward_im2col(const Conv2DGeometry& g, const T* x, const T* w, const T* d
                         gemm<T>(true, false, g.patch(), g.k, np, T(1), col.data(), g.patch(), dyt, g.k, T(1),
                                 my_dw.data(), g.k);
                     }
-                    if (db)
+                    if (db) {  // the tile's sum first, then into the running one (see pad_rows)
+                        std::fill(tile_db.begin(), tile_db.end(), T(0));
                         for (index_t p = 0; p < np; ++p)
-                            for (index_t j = 0; j < g.k; ++j) my_db[static_cast<std::size_t>(j)] += dyt[p * g.k + j];
+                            for (index_t j = 0; j < g.k; ++j) tile_db[static_cast<std::size_t>(j)] += dyt[p * g.k + j];
+                        for (index_t j = 0; j < g.k; ++j) my_db[static_cast<std::size_t>(j)] += tile_db[static_cast<std::size_t>(j)];
+                    }
                     if (dx) {
                         // [P, K] x [K, KH*KW*C] -> [P, KH*KW*C]
                         gemm_packed(false, np, dyt, g.k, wt, false, dcol.data(), g.patch());

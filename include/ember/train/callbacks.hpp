@@ -43,6 +43,9 @@ struct TrainContext {
     /// FitOptions::keep_validation_outputs, every output and target in the source's order (e.g. to choose a
     /// decision threshold for the model being kept).
     const Evaluation<T>* validation = nullptr;
+    /// This process's rank in data-parallel training (FitOptions::group; 0 alone). Callbacks that write files
+    /// write them on rank 0 only, so that no file is written by two processes.
+    int rank = 0;
 };
 
 /// The hooks of fit(), in the order it calls them. Every hook has an empty default.

@@ -35,7 +35,7 @@ public:
     void on_epoch_end(const EpochRecord& r, TrainContext<T>& ctx) override {
         if (tracker_ && !tracker_->update(r)) return;
         saved_ = r.epoch;
-        if (ctx.replaying) return;  // the file already holds it
+        if (ctx.replaying || ctx.rank != 0) return;  // the file already holds it; or process 0 writes it
         io::save_checkpoint(path_, ctx.model, metadata_ ? metadata_(r) : std::map<std::string, std::string>{});
         if (ctx.log) *ctx.log << "  saved " << path_.string() << "\n";
     }
@@ -61,6 +61,7 @@ public:
     explicit BackupAndRestore(std::filesystem::path path, std::map<std::string, std::string> metadata = {})
         : path_(std::move(path)), metadata_(std::move(metadata)) {}
     void on_backup(TrainContext<T>& ctx) override {
+        if (ctx.rank != 0) return;  // process 0 writes it; the others hold the same state
         save_training_state(path_, ctx.model, ctx.optimizer, ctx.history, metadata_);
     }
     /// The completed epochs of the backup at path() (empty when there is none), its state loaded into `model`

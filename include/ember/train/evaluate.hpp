@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "ember/nn/loss.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/train/metric.hpp"
+#include "ember/train/process_group.hpp"
 
 namespace ember::train {
 
@@ -45,16 +47,35 @@ Tensor<T> concat_rows(const std::vector<Tensor<T>>& parts) {
     for (const auto& p : parts) dst = std::copy_n(p.data(), p.numel(), dst);
     return out;
 }
+/// The shape of one output row, on every process: from this process's outputs, or, where its shard is empty, from
+/// the first process that has rows.
+template <Real T>
+Shape row_shape(ProcessGroup& group, const Tensor<T>& y) {
+    std::vector<index_t> mine;
+    if (y.defined()) mine = y.shape().drop_front().dims();
+    const auto all = group.gather_all({reinterpret_cast<const std::byte*>(mine.data()), mine.size() * sizeof(index_t)});
+    if (y.defined()) return Shape(mine);
+    for (const auto& p : all) {
+        if (p.empty()) continue;
+        std::vector<index_t> dims(p.size() / sizeof(index_t));
+        std::memcpy(dims.data(), p.data(), p.size());
+        return Shape(dims);
+    }
+    return Shape{};
+}
 }  // namespace evaluate_detail
 
 /// Runs `model` in inference mode (no dropout, no autograd) over one epoch of `source` (start_epoch(0)): the mean
 /// of `loss` over the samples (each batch's loss weighted by its size; omitted when `loss` is empty) and each
 /// metric's result, under their names. With `keep_outputs` the Evaluation also holds every output and target.
-/// The model's training mode is restored afterwards. Throws what the model, the loss or a metric throws.
+/// The model's training mode is restored afterwards. With a `group`, each process gives its shard of every batch
+/// (LoaderOptions::shard) and every process gets the figures and outputs of the whole data (each batch's rows gathered
+/// in rank order: the unsharded order). Throws what the model, the loss or a metric throws.
 template <Real T>
 Evaluation<T> evaluate(nn::Module<T>& model, data::BatchSource<T>& source,
                        const std::type_identity_t<nn::Loss<T>>& loss = {},
-                       const std::vector<std::shared_ptr<Metric<T>>>& metrics = {}, bool keep_outputs = false) {
+                       const std::vector<std::shared_ptr<Metric<T>>>& metrics = {}, bool keep_outputs = false,
+                       ProcessGroup* group = nullptr) {
     const bool was_training = model.is_training();
     model.eval();
     struct Restore {
@@ -74,10 +95,15 @@ Evaluation<T> evaluate(nn::Module<T>& model, data::BatchSource<T>& source,
     source.start_epoch(0);
     data::Batch<T> b;
     while (source.next(b)) {
-        const Tensor<T> y = model(b.inputs);
-        if (loss) loss_sum += static_cast<double>(loss(y, b.targets).item()) * static_cast<double>(b.size());
+        Tensor<T> y = b.size() > 0 ? model(b.inputs) : Tensor<T>();
+        if (group) {
+            y = gather_rows(*group, y, evaluate_detail::row_shape(*group, y));
+            b.targets = gather_rows(*group, b.targets, b.targets.shape().drop_front());
+        }
+        if (y.size(0) == 0) continue;
+        if (loss) loss_sum += static_cast<double>(loss(y, b.targets).item()) * static_cast<double>(y.size(0));
         for (auto& m : ms) m->update(y, b.targets);
-        seen += b.size();
+        seen += y.size(0);
         if (keep_outputs) {
             outs.push_back(y);
             targets.push_back(b.targets);

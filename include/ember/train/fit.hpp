@@ -23,6 +23,7 @@
 #include "ember/train/evaluate.hpp"
 #include "ember/train/history.hpp"
 #include "ember/train/metric.hpp"
+#include "ember/train/process_group.hpp"
 #include "ember/train/progress.hpp"
 
 namespace ember::train {
@@ -59,6 +60,13 @@ struct FitOptions {
     std::ostream* log = &std::cout;  ///< progress and epoch lines; nullptr for silence
     /// Redraw the progress bar in place ('\r'); unset: when `log` is std::cout and that is a terminal.
     std::optional<bool> interactive_progress;
+    /// Data-parallel training over these processes (not owned; nullptr: this process alone). Each process gives
+    /// fit its shard of every global batch (LoaderOptions::shard, shards), of the training and validation data;
+    /// fit broadcasts process 0's training state at the start, sums the gradients of each step across processes
+    /// before the optimizer's step, and computes the loss and metrics of the global batches, so that every process
+    /// holds the same weights and figures as one process given the global batches would. Only process 0 logs and
+    /// runs the callbacks' file writing (TrainContext::rank).
+    ProcessGroup* group = nullptr;
 };
 
 namespace fit_detail {
@@ -98,39 +106,77 @@ void check_options(const FitOptions<T>& o) {
                     o.initial_history.epochs[k].epoch);
 }
 
-/// One pass over the training batches: forward, loss, backward, step. Records the loss, the metrics and the
-/// gradient norms (before clipping) in `rec`. Throws NonFiniteLossError when a loss is not finite.
+/// What one training step measured: the mean loss, the outputs and targets (of the global batch in data-parallel
+/// training) and the number of rows.
+template <Real T>
+struct StepResult {
+    double loss = 0;
+    Tensor<T> outputs, targets;
+    index_t rows = 0;
+};
+
+/// One step on batch `b`: forward, loss, backward, step; in data-parallel training on this process's shard, with the
+/// loss, outputs and gradients of the global batch. Throws NonFiniteLossError (on every process alike) when the loss
+/// is not finite.
+template <Real T>
+StepResult<T> train_step(nn::Module<T>& model, optim::Optimizer<T>& opt, const data::Batch<T>& b,
+                         const FitOptions<T>& o, int epoch, long step, long steps) {
+    StepResult<T> r{0, {}, b.targets, b.size()};
+    const BatchShardScope shard({b.global_offset, b.global_rows});
+    Tensor<T> loss;
+    if (b.size() > 0) {
+        r.outputs = model(b.inputs);
+        loss = o.loss(r.outputs, b.targets);
+        r.loss = static_cast<double>(loss.item());
+    }
+    if (o.group) {  // the global batch's mean loss: each shard's mean weighted by its rows
+        double sums[2] = {r.loss * static_cast<double>(r.rows), static_cast<double>(r.rows)};
+        o.group->sum(std::span<double>(sums));
+        r.loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
+    }
+    if (!std::isfinite(r.loss))
+        throw NonFiniteLossError(detail::cat("fit: the loss became ", LossValue{r.loss}, " at epoch ", epoch,
+                                             ", batch ", step, " of ", steps, "; training stopped after ", epoch - 1,
+                                             " complete epoch", epoch == 2 ? "" : "s"));
+    opt.zero_grad();
+    if (loss.defined()) loss.backward();
+    if (o.group) {
+        const auto global = b.global_rows > 0 ? b.global_rows : b.size();
+        reduce_gradients(*o.group, opt.parameters(),
+                         global > 0 ? static_cast<double>(b.size()) / static_cast<double>(global) : 0.0);
+        const Shape out_row = r.outputs.defined() ? r.outputs.shape().drop_front() : Shape{};
+        r.outputs = gather_rows(*o.group, r.outputs.defined() ? r.outputs.detach() : r.outputs, out_row);
+        r.targets = gather_rows(*o.group, b.targets, b.targets.shape().drop_front());
+        r.rows = r.targets.size(0);
+    }
+    opt.step();
+    if (r.outputs.defined()) r.outputs = r.outputs.detach();
+    return r;
+}
+
+/// One pass over the training batches (train_step each). Records the loss, the metrics and the gradient norms
+/// (before clipping) in `rec`.
 template <Real T>
 void train_epoch(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>& source, const FitOptions<T>& o,
-                 std::vector<std::unique_ptr<Metric<T>>>& metrics, EpochRecord& rec) {
+                 std::vector<std::unique_ptr<Metric<T>>>& metrics, EpochRecord& rec, std::ostream* log) {
     model.train();
     source.start_epoch(rec.epoch);
     const long steps = source.batches_per_epoch();
     std::optional<ProgressBar> bar;
-    if (o.log)
-        bar.emplace(steps, *o.log, o.interactive_progress.value_or(o.log == &std::cout && ::isatty(STDOUT_FILENO) != 0));
+    if (log) bar.emplace(steps, *log, o.interactive_progress.value_or(log == &std::cout && ::isatty(STDOUT_FILENO) != 0));
     for (auto& m : metrics) m->reset();
     double loss_sum = 0, norm_sum = 0, norm_max = 0;
     long seen = 0, step = 0;
     data::Batch<T> b;
     while (source.next(b)) {
         ++step;
-        const Tensor<T> outputs = model(b.inputs);
-        const Tensor<T> loss = o.loss(outputs, b.targets);
-        const double value = static_cast<double>(loss.item());
-        if (!std::isfinite(value))
-            throw NonFiniteLossError(detail::cat("fit: the loss became ", LossValue{value}, " at epoch ", rec.epoch,
-                                                 ", batch ", step, " of ", steps, "; training stopped after ",
-                                                 rec.epoch - 1, " complete epoch", rec.epoch == 2 ? "" : "s"));
-        opt.zero_grad();
-        loss.backward();
-        opt.step();
+        const StepResult<T> r = train_step(model, opt, b, o, rec.epoch, step, steps);
         norm_sum += opt.last_gradient_norm();
         if (!(opt.last_gradient_norm() <= norm_max)) norm_max = opt.last_gradient_norm();  // NaN stays NaN
-        const Tensor<T> detached = outputs.detach();
-        for (auto& m : metrics) m->update(detached, b.targets);
-        loss_sum += value * static_cast<double>(b.size());
-        seen += static_cast<long>(b.size());
+        if (r.rows > 0)
+            for (auto& m : metrics) m->update(r.outputs, r.targets);
+        loss_sum += r.loss * static_cast<double>(r.rows);
+        seen += static_cast<long>(r.rows);
         if (bar && metrics.empty()) bar->update(step, seen, loss_sum / static_cast<double>(seen));
         if (bar && !metrics.empty())
             bar->update(step, seen, loss_sum / static_cast<double>(seen), metrics.front()->name(),
@@ -167,9 +213,12 @@ inline void log_epoch(std::ostream& log, const EpochRecord& rec) {
 template <Real T>
 History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>& train, const FitOptions<T>& o) {
     fit_detail::check_options(o);
+    if (o.group) broadcast_training_state(*o.group, model, opt);
+    std::ostream* const log = o.group && !o.group->is_root() ? nullptr : o.log;
     History history;
     TrainContext<T> ctx{model, opt, history, o.epochs};
-    ctx.log = o.log;
+    ctx.log = log;
+    ctx.rank = o.group ? o.group->rank() : 0;
     ctx.validated = o.validation != nullptr;
     for (auto* c : o.callbacks) c->on_train_begin(ctx);
     ctx.replaying = true;  // the completed epochs re-enacted, the history growing as it did
@@ -179,8 +228,8 @@ History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>
     }
     ctx.replaying = false;
     const int first = static_cast<int>(history.epochs.size()) + 1;
-    if (first > 1 && o.log)
-        *o.log << "Resuming after epoch " << first - 1 << " of " << o.epochs
+    if (first > 1 && log)
+        *log << "Resuming after epoch " << first - 1 << " of " << o.epochs
                << (ctx.stop_training ? "; it had stopped early, nothing left to train"
                    : first > o.epochs ? "; nothing left to train" : "")
                << "\n";
@@ -191,20 +240,20 @@ History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>
     for (int epoch = first; epoch <= o.epochs && !ctx.stop_training; ++epoch) {
         if (opt.averages_swapped_in()) opt.swap_averages();  // back to the raw weights
         for (auto* c : o.callbacks) c->on_epoch_begin(epoch, ctx);
-        if (o.log) *o.log << "Epoch " << epoch << "/" << o.epochs << " (lr " << opt.learning_rate() << ")\n";
+        if (log) *log << "Epoch " << epoch << "/" << o.epochs << " (lr " << opt.learning_rate() << ")\n";
         const auto start = std::chrono::steady_clock::now();
         EpochRecord rec;
         rec.epoch = epoch;
-        fit_detail::train_epoch(model, opt, train, o, metrics, rec);
+        fit_detail::train_epoch(model, opt, train, o, metrics, rec, log);
         if (opt.uses_ema()) opt.swap_averages();  // the averaged model, until the next epoch
         std::optional<Evaluation<T>> ev;
         if (o.validation) {
-            ev = evaluate(model, *o.validation, val_loss, o.metrics, o.keep_validation_outputs);
+            ev = evaluate(model, *o.validation, val_loss, o.metrics, o.keep_validation_outputs, o.group);
             for (const auto& [name, v] : ev->figures) rec.set("val_" + name, v);
         }
         rec.set("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         history.epochs.push_back(rec);
-        if (o.log) fit_detail::log_epoch(*o.log, rec);
+        if (log) fit_detail::log_epoch(*log, rec);
         ctx.validation = ev ? &*ev : nullptr;
         for (auto* c : o.callbacks) c->on_epoch_end(history.epochs.back(), ctx);
         ctx.validation = nullptr;
