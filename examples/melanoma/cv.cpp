@@ -9,12 +9,14 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <ember/core/parallel.hpp>
 #include <ember/data/split.hpp>
 #include <ember/vision/dedup.hpp>
 
 #include "commands.hpp"
+#include "job.hpp"
 #include "train_data.hpp"
 
 using namespace ember;
@@ -101,18 +103,21 @@ void describe_folds(const CvArgs& a, const TrainArgs& base) {
 int run_cv(const CvArgs& a) {
     EMBER_CHECK(a.fold <= a.folds, UsageError, "--fold ", a.fold, " of --folds ", a.folds);
     const TrainArgs base = fold_base(a);
-    ensure_writable_dir(a.out);
+    if (job().root()) ensure_writable_dir(a.out);
+    barrier();
     if (a.threads > 0) ember::set_num_threads(a.threads);
-    describe_folds(a, base);
+    if (job().root()) describe_folds(a, base);
     for (int fold = 0; fold < a.folds; ++fold) {
         if (a.fold > 0 && fold != a.fold - 1) continue;
         const fs::path dir = fold_dir(a, fold);
-        if (fs::exists(dir / "oof.json")) {  // (write_cv_report checks that it is this cross-validation's)
+        // Rank 0 decides for a data-parallel job (one lock per job), so that its processes train the same folds.
+        if (root_decides(fs::exists(dir / "oof.json"))) {  // (write_cv_report checks that it is this cross-validation's)
             std::cout << "Fold " << fold + 1 << " of " << a.folds << " is done (" << (dir / "oof.json") << ")\n";
             continue;
         }
-        const FoldLock lock(dir);
-        if (!lock.held()) {
+        std::optional<FoldLock> lock;
+        if (job().root()) lock.emplace(dir);
+        if (!root_decides(lock && lock->held())) {
             std::cout << "Fold " << fold + 1 << " of " << a.folds << " is being trained by another cv process: skipped\n";
             continue;
         }
@@ -122,7 +127,9 @@ int run_cv(const CvArgs& a) {
         run.fold = fold;
         run.resume = true;  // a fold cut short goes on from its last complete epoch
         if (const int code = run_train(run); code != 0) return code;
+        barrier();  // rank 0 has written the fold's oof.json
     }
+    if (!job().root()) return 0;
     std::vector<fs::path> done;
     for (int fold = 0; fold < a.folds; ++fold)
         if (fs::exists(fold_dir(a, fold) / "oof.json")) done.push_back(fold_dir(a, fold) / "oof.json");

@@ -13,6 +13,7 @@
 #include <ember/core/parallel.hpp>
 
 #include "commands.hpp"
+#include "job.hpp"
 
 using namespace melanoma;
 
@@ -146,6 +147,7 @@ CLI::App* add_predict(CLI::App& app, PredictArgs& a, int& threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    start_job(argc, argv);  // under mpirun: one of the job's processes; rank 0 alone prints
     CLI::App app{"melanoma: train and evaluate a CNN on ISIC dermoscopy images, with a melanoma alert (ember example)"};
     // A command line CLI11 refuses reads as the program's other usage errors do: "error: --lr: must be ...".
     app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "error: " + CLI::FailureMessage::simple(a, e); });
@@ -183,9 +185,11 @@ int main(int argc, char** argv) {
         if (*evl) return run_evaluate(ea);
         return run_predict(pa);
     } catch (const UsageError& e) {
+        if (job().size > 1) abort_job(e.what(), 2);  // the other processes may be waiting for this one
         std::cerr << "error: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
+        if (job().size > 1) abort_job(e.what(), 1);
         std::cerr << "error: " << e.what() << "\n";
         return 1;
     }

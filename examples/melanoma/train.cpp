@@ -24,6 +24,7 @@
 
 #include "classifier.hpp"
 #include "commands.hpp"
+#include "job.hpp"
 #include "model.hpp"
 #include "plots.hpp"
 #include "train_data.hpp"
@@ -302,7 +303,7 @@ train::FitOptions<float> make_fit_options(Run& run, data::BatchSource<float>* va
         run.early_stopping.emplace(a.monitor, a.patience);
         fo.callbacks.push_back(&*run.early_stopping);
     }
-    add_file_callbacks(run, fo);
+    if (job().root()) add_file_callbacks(run, fo);  // one process writes the run's files
     if (run.plateau) fo.callbacks.push_back(&*run.plateau);
     return fo;
 }
@@ -364,7 +365,7 @@ void resume_or_start(Run& run, train::FitOptions<float>& fo) {
         return;
     }
     if (!a.resume) {
-        std::cerr << "warning: " << run.backup << " is from an earlier run; this run replaces it (--resume goes on with it)\n";
+        if (job().root()) std::cerr << "warning: " << run.backup << " is from an earlier run; this run replaces it (--resume goes on with it)\n";
         return;
     }
     check_backup_record(run);
@@ -374,6 +375,7 @@ void resume_or_start(Run& run, train::FitOptions<float>& fo) {
     std::cout << "Resuming the run in " << a.out << " from " << run.backup.filename() << " (" << state.history.epochs.size()
               << " of " << a.epochs << " epochs done)\n";
     fo.initial_history = state.history;
+    if (!job().root()) return;  // rank 0 writes the files
     // what the files say is the history's, not that of an epoch begun after the backup and cut short
     state.history.write_csv(a.out / "history.csv");
     run.curves = state.history.epochs.size() >= 2 && plots::training_curves(a.out, run.validate);
@@ -485,11 +487,24 @@ int finish_fold(const Run& run, data::BatchSource<float>& held_out) {
     return 0;
 }
 
+/// Refuses a data-parallel job whose processes were given other options or data (the run options but the
+/// threads, which may differ between machines, and the training images).
+void require_same_run(const Run& run) {
+    if (job().size == 1) return;
+    std::vector<std::string> lines;
+    for (const auto& [key, value] : run.options.items())
+        if (key != "--threads") lines.push_back(key + " " + (value.is_string() ? value.get<std::string>() : value.dump()));
+    for (const auto i : run.d.split.train) lines.push_back(run.d.set.paths[i].string());
+    require_same_start(lines, "options or data");
+}
+
 }  // namespace
 
 int run_train(TrainArgs a) {
     const vision::ColorJitter jitter = check_train_args(a);
-    prepare_run_folder(a);
+    if (job().root()) prepare_run_folder(a);
+    barrier();  // the folder exists before any process looks into it
+    if (a.threads == 0) a.threads = default_threads();
     if (a.threads > 0) ember::set_num_threads(a.threads);
     if (a.data.empty()) a.data = default_data_dir();
 
@@ -497,22 +512,30 @@ int run_train(TrainArgs a) {
     d.resolved.threads = ember::max_threads();
     d.resolved.color_jitter = jitter_text(jitter);
     const vision::ImageDataset train_images(d.set, training_augmentation(a, jitter)), val_images(d.set);
+    // Each process assembles its share of every global batch of --batch images (one process: all of it).
     data::DataLoader train_loader(train_images, d.split.train,
                                   {.batch_size = training_batch(a, d.split.train.size()), .shuffle = true, .seed = a.seed,
-                                   .workers = a.loader_threads});
-    std::optional<data::DataLoader<vision::ImageDataset>> val_loader;
-    if (a.val_split > 0 || a.folds > 0) val_loader.emplace(val_images, d.split.validation, data::LoaderOptions{.batch_size = a.batch});
+                                   .workers = a.loader_threads, .shard = job().rank, .shards = job().size});
+    std::optional<data::DataLoader<vision::ImageDataset>> val_loader, val_whole;
+    if (a.val_split > 0 || a.folds > 0) {
+        val_loader.emplace(val_images, d.split.validation,
+                           data::LoaderOptions{.batch_size = a.batch, .shard = job().rank, .shards = job().size});
+        val_whole.emplace(val_images, d.split.validation, data::LoaderOptions{.batch_size = a.batch});
+    }
 
     auto model = build_model(a.model, d.classes(), a.seed);
     optim::Adam<float> adam = make_optimizer(a, model);
     Run run(a, d, model, adam);
+    require_same_run(run);
     train::FitOptions<float> fo = make_fit_options(run, val_loader ? &*val_loader : nullptr);
+    fo.group = job().group;
     resume_or_start(run, fo);
 
     const FitOutcome fit = run_fit(run, train_loader, fo);
     if (fit.exit_code) return *fit.exit_code;
-    if (run.cv) return finish_fold(run, *val_loader);
-    return run.validate ? finish_with_validation(run, *val_loader, fit.diverged)
+    if (!job().root()) return 0;  // rank 0 scores the model kept and writes the reports
+    if (run.cv) return finish_fold(run, *val_whole);
+    return run.validate ? finish_with_validation(run, *val_whole, fit.diverged)
                         : finish_without_validation(run, fit.history, fo);
 }
 
