@@ -2,6 +2,7 @@
 // process of one.
 #include "job.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -19,6 +20,14 @@ Job& the_job() {
     static Job j;
     return j;
 }
+int& local_processes() {  // the job's processes on this machine, asked once by every process alike
+    static int n = 1;
+    return n;
+}
+std::streambuf*& saved_cerr() {  // std::cerr of a process other than rank 0, silenced until abort_job
+    static std::streambuf* buf = nullptr;
+    return buf;
+}
 #ifdef MELANOMA_WITH_MPI
 std::unique_ptr<ember::distributed::Environment>& environment() {
     static std::unique_ptr<ember::distributed::Environment> env;
@@ -35,16 +44,20 @@ void start_job(int& argc, char**& argv) {
     if (dist::world_size() > 1) {
         static dist::MpiGroup world;
         the_job() = {world.rank(), world.size(), &world};
+        local_processes() = dist::local_size();  // collective: here, where every process passes
     }
 #else
     (void)argc, (void)argv;
 #endif
-    if (!the_job().root()) std::cout.rdbuf(nullptr);  // rank 0 prints for the job
+    if (the_job().root()) return;
+    std::cout.rdbuf(nullptr);  // rank 0 prints for the job, warnings included
+    saved_cerr() = std::cerr.rdbuf(nullptr);
 }
 
 const Job& job() { return the_job(); }
 
 void abort_job(const std::string& why, int code) {
+    if (saved_cerr()) std::cerr.rdbuf(saved_cerr());
 #ifdef MELANOMA_WITH_MPI
     if (the_job().size > 1) ember::distributed::abort_job(why, code);
 #endif
@@ -66,11 +79,8 @@ bool root_decides(bool decision) {
 }
 
 int default_threads() {
-#ifdef MELANOMA_WITH_MPI
-    const int local = ember::distributed::local_size();
-    if (local > 1) return std::max(1, ember::max_threads() / local);
-#endif
-    return 0;  // every core
+    const int local = local_processes();
+    return local > 1 ? std::max(1, ember::max_threads() / local) : 0;  // 0: every core
 }
 
 void require_same_start(const std::vector<std::string>& lines, const std::string& what) {

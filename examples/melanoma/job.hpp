@@ -16,8 +16,8 @@ struct Job {
     [[nodiscard]] bool root() const { return rank == 0; }
 };
 
-/// Starts MPI when a launcher started the program (first thing in main), and silences std::cout on every
-/// process but rank 0, which alone prints progress and results.
+/// Starts MPI when a launcher started the program (first thing in main), and silences std::cout and std::cerr
+/// on every process but rank 0, which alone prints progress, results and warnings (abort_job still speaks).
 void start_job(int& argc, char**& argv);
 [[nodiscard]] const Job& job();
 /// Ends the whole job from this process, naming its rank and `why` (no process is left waiting).

@@ -530,6 +530,10 @@ int run_train(TrainArgs a) {
     train::FitOptions<float> fo = make_fit_options(run, val_loader ? &*val_loader : nullptr);
     fo.group = job().group;
     resume_or_start(run, fo);
+    // every process must go on from the same epoch: each read the run folder itself
+    require_same_start({"--out " + fs::absolute(a.out).string(), std::string("--resume ") + (a.resume ? "on" : "off"),
+                        "epochs done " + std::to_string(fo.initial_history.epochs.size())},
+                       "run folders or resume states");
 
     const FitOutcome fit = run_fit(run, train_loader, fo);
     if (fit.exit_code) return *fit.exit_code;

@@ -38,6 +38,10 @@ struct Batch {
     const auto& get() const& {
         if constexpr (I == 0) return inputs; else return targets;
     }
+    template <std::size_t I>
+    auto get() && {
+        if constexpr (I == 0) return std::move(inputs); else return std::move(targets);
+    }
 };
 
 /// What a DataLoader needs from a dataset: its size, the per-sample shapes of inputs and targets (Shape{} for

@@ -96,6 +96,11 @@ public:
         int provided = 0;
         mpi_detail::check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
         owns_ = true;
+        if (provided < MPI_THREAD_FUNNELED) {
+            MPI_Finalize();
+            throw MpiError("MPI_Init_thread: this MPI does not allow threads beside the one that calls it "
+                           "(MPI_THREAD_FUNNELED), which ember's OpenMP and loader threads need");
+        }
     }
     ~Environment() {
         int finalized = 0;
@@ -152,12 +157,21 @@ inline int local_size() {
 /// train::ProcessGroup on an MPI communicator (MPI_COMM_WORLD by default). MPI must be running (Environment).
 class MpiGroup final : public train::ProcessGroup {
 public:
-    explicit MpiGroup(MPI_Comm comm = MPI_COMM_WORLD) : comm_(comm) {
+    /// Works on a duplicate of `comm` (its messages never meet the caller's), whose errors are returned and
+    /// thrown as MpiError rather than aborting.
+    explicit MpiGroup(MPI_Comm comm = MPI_COMM_WORLD) {
         EMBER_CHECK(mpi_running(), StateError, "MpiGroup: MPI is not running (construct a distributed::Environment "
                     "first, and start the program with mpirun)");
+        mpi_detail::check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+        MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
         MPI_Comm_rank(comm_, &rank_);
         MPI_Comm_size(comm_, &size_);
     }
+    ~MpiGroup() override {
+        if (mpi_running()) MPI_Comm_free(&comm_);
+    }
+    MpiGroup(const MpiGroup&) = delete;
+    MpiGroup& operator=(const MpiGroup&) = delete;
     [[nodiscard]] int rank() const override { return rank_; }
     [[nodiscard]] int size() const override { return size_; }
     void sum(std::span<float> v) override { sum_in_pieces(v); }
@@ -169,18 +183,22 @@ public:
         }
     }
     [[nodiscard]] std::vector<std::vector<std::byte>> gather_all(std::span<const std::byte> bytes) override {
-        EMBER_CHECK(bytes.size() <= kPiece, ValueError, "MpiGroup::gather_all: ", bytes.size(), " bytes from one ",
-                    "process (at most ", kPiece, ")");
-        const int mine = static_cast<int>(bytes.size());
-        std::vector<int> counts(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
-        mpi_detail::check(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_), "MPI_Allgather");
+        // the sizes first, in 64 bits, so that every process sees every size and refuses (or not) alike
+        const auto mine64 = static_cast<long long>(bytes.size());
+        std::vector<long long> sizes(static_cast<std::size_t>(size_));
+        mpi_detail::check(MPI_Allgather(&mine64, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, comm_),
+                          "MPI_Allgather");
         long long total = 0;
-        for (int r = 0; r < size_; ++r) {
-            offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
-            total += counts[static_cast<std::size_t>(r)];
-        }
+        for (long long n : sizes) total += n;
         EMBER_CHECK(total <= static_cast<long long>(kPiece), ValueError, "MpiGroup::gather_all: ", total,
-                    " bytes in all (at most ", kPiece, ")");
+                    " bytes from the processes in all (at most ", kPiece, ")");
+        const int mine = static_cast<int>(mine64);
+        std::vector<int> counts(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+        for (int r = 0, at = 0; r < size_; ++r) {
+            counts[static_cast<std::size_t>(r)] = static_cast<int>(sizes[static_cast<std::size_t>(r)]);
+            offsets[static_cast<std::size_t>(r)] = at;
+            at += counts[static_cast<std::size_t>(r)];
+        }
         std::vector<std::byte> all(static_cast<std::size_t>(total));
         mpi_detail::check(MPI_Allgatherv(bytes.data(), mine, MPI_BYTE, all.data(), counts.data(), offsets.data(),
                                          MPI_BYTE, comm_),
@@ -203,7 +221,7 @@ private:
             mpi_detail::ring_sum(v.subspan(at, std::min(piece, v.size() - at)), comm_, rank_, size_);
     }
 
-    MPI_Comm comm_;
+    MPI_Comm comm_ = MPI_COMM_NULL;
     int rank_ = 0, size_ = 1;
 };
 

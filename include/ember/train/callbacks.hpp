@@ -269,7 +269,8 @@ void ReduceLROnPlateau<T>::on_epoch_end(const EpochRecord& r, TrainContext<T>& c
 
 /// Calls `on_improve(record, context)` each time `monitor` improves (never while replaying a resumed run, nor
 /// for an epoch whose loss is not finite): where a program saves its best model (Keras' ModelCheckpoint with
-/// save_best_only). best() gives the last improving epoch; a resumed run's replay restores it.
+/// save_best_only). best() gives the last improving epoch; a resumed run's replay restores it. In data-parallel
+/// training it runs on every process: a hook that writes files checks TrainContext::rank.
 template <Real T>
 class BestModel final : public Callback<T> {
 public:
@@ -296,7 +297,8 @@ private:
     EpochRecord best_;
 };
 
-/// Keras' LambdaCallback: ad-hoc hooks from functions (on_epoch_end is skipped while replaying a resumed run).
+/// Keras' LambdaCallback: ad-hoc hooks from functions (on_epoch_end is skipped while replaying a resumed run). In
+/// data-parallel training the hooks run on every process: one that writes files checks TrainContext::rank.
 template <Real T>
 class LambdaCallback final : public Callback<T> {
 public:
@@ -316,7 +318,7 @@ class CSVLogger final : public Callback<T> {
 public:
     explicit CSVLogger(std::filesystem::path path) : path_(std::move(path)) {}
     void on_epoch_end(const EpochRecord&, TrainContext<T>& ctx) override {
-        if (!ctx.replaying) ctx.history.write_csv(path_);
+        if (!ctx.replaying && ctx.rank == 0) ctx.history.write_csv(path_);  // one process writes it
     }
 
 private:

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -47,22 +46,6 @@ Tensor<T> concat_rows(const std::vector<Tensor<T>>& parts) {
     for (const auto& p : parts) dst = std::copy_n(p.data(), p.numel(), dst);
     return out;
 }
-/// The shape of one output row, on every process: from this process's outputs, or, where its shard is empty, from
-/// the first process that has rows.
-template <Real T>
-Shape row_shape(ProcessGroup& group, const Tensor<T>& y) {
-    std::vector<index_t> mine;
-    if (y.defined()) mine = y.shape().drop_front().dims();
-    const auto all = group.gather_all({reinterpret_cast<const std::byte*>(mine.data()), mine.size() * sizeof(index_t)});
-    if (y.defined()) return Shape(mine);
-    for (const auto& p : all) {
-        if (p.empty()) continue;
-        std::vector<index_t> dims(p.size() / sizeof(index_t));
-        std::memcpy(dims.data(), p.data(), p.size());
-        return Shape(dims);
-    }
-    return Shape{};
-}
 }  // namespace evaluate_detail
 
 /// Runs `model` in inference mode (no dropout, no autograd) over one epoch of `source` (start_epoch(0)): the mean
@@ -97,8 +80,11 @@ Evaluation<T> evaluate(nn::Module<T>& model, data::BatchSource<T>& source,
     while (source.next(b)) {
         Tensor<T> y = b.size() > 0 ? model(b.inputs) : Tensor<T>();
         if (group) {
-            y = gather_rows(*group, y, evaluate_detail::row_shape(*group, y));
-            b.targets = gather_rows(*group, b.targets, b.targets.shape().drop_front());
+            EMBER_CHECK(b.global_rows > 0 || group->size() == 1, ValueError, "evaluate: with ", group->size(),
+                        " processes each must give its shard of every batch (LoaderOptions::shard, shards), not the ",
+                        "whole batch");
+            y = gather_rows(*group, y);
+            b.targets = gather_rows(*group, b.targets);
         }
         if (y.size(0) == 0) continue;
         if (loss) loss_sum += static_cast<double>(loss(y, b.targets).item()) * static_cast<double>(y.size(0));

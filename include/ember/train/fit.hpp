@@ -122,6 +122,9 @@ template <Real T>
 StepResult<T> train_step(nn::Module<T>& model, optim::Optimizer<T>& opt, const data::Batch<T>& b,
                          const FitOptions<T>& o, int epoch, long step, long steps) {
     StepResult<T> r{0, {}, b.targets, b.size()};
+    EMBER_CHECK(!o.group || o.group->size() == 1 || b.global_rows > 0, ValueError, "fit: with ", o.group ? o.group->size() : 1,
+                " processes each must give its shard of every global batch (LoaderOptions::shard, shards), not the "
+                "whole batch");
     const BatchShardScope shard({b.global_offset, b.global_rows});
     Tensor<T> loss;
     if (b.size() > 0) {
@@ -129,10 +132,12 @@ StepResult<T> train_step(nn::Module<T>& model, optim::Optimizer<T>& opt, const d
         loss = o.loss(r.outputs, b.targets);
         r.loss = static_cast<double>(loss.item());
     }
+    double global_rows = static_cast<double>(r.rows);
     if (o.group) {  // the global batch's mean loss: each shard's mean weighted by its rows
         double sums[2] = {r.loss * static_cast<double>(r.rows), static_cast<double>(r.rows)};
         o.group->sum(std::span<double>(sums));
         r.loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
+        global_rows = sums[1];
     }
     if (!std::isfinite(r.loss))
         throw NonFiniteLossError(detail::cat("fit: the loss became ", LossValue{r.loss}, " at epoch ", epoch,
@@ -141,13 +146,13 @@ StepResult<T> train_step(nn::Module<T>& model, optim::Optimizer<T>& opt, const d
     opt.zero_grad();
     if (loss.defined()) loss.backward();
     if (o.group) {
-        const auto global = b.global_rows > 0 ? b.global_rows : b.size();
-        reduce_gradients(*o.group, opt.parameters(),
-                         global > 0 ? static_cast<double>(b.size()) / static_cast<double>(global) : 0.0);
-        const Shape out_row = r.outputs.defined() ? r.outputs.shape().drop_front() : Shape{};
-        r.outputs = gather_rows(*o.group, r.outputs.defined() ? r.outputs.detach() : r.outputs, out_row);
-        r.targets = gather_rows(*o.group, b.targets, b.targets.shape().drop_front());
+        reduce_gradients(*o.group, opt.parameters(), global_rows > 0 ? static_cast<double>(b.size()) / global_rows : 0.0);
+        r.outputs = gather_rows(*o.group, r.outputs.defined() ? r.outputs.detach() : r.outputs);
+        r.targets = gather_rows(*o.group, b.size() > 0 ? b.targets : Tensor<T>());
         r.rows = r.targets.size(0);
+        // A process with an empty shard ran no forward pass: its Dropout generators did not advance. The last
+        // process's shard is never empty.
+        if (b.global_rows < o.group->size()) broadcast_generators(*o.group, model, o.group->size() - 1);
     }
     opt.step();
     if (r.outputs.defined()) r.outputs = r.outputs.detach();
@@ -245,6 +250,7 @@ History fit(nn::Module<T>& model, optim::Optimizer<T>& opt, data::BatchSource<T>
         EpochRecord rec;
         rec.epoch = epoch;
         fit_detail::train_epoch(model, opt, train, o, metrics, rec, log);
+        if (o.group) broadcast_buffers(*o.group, model);  // one model's moving statistics, validated and saved
         if (opt.uses_ema()) opt.swap_averages();  // the averaged model, until the next epoch
         std::optional<Evaluation<T>> ev;
         if (o.validation) {

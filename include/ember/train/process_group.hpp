@@ -51,6 +51,11 @@ inline constexpr std::size_t kGradientBucketBytes = std::size_t{4} << 20;
 /// buckets of kGradientBucketBytes and each bucket is summed in one call.
 template <Real T>
 void reduce_gradients(ProcessGroup& group, const std::vector<Tensor<T>>& params, double share) {
+    // Which parameters have a gradient on some process: one no process's loss reached keeps none, as it would
+    // alone (the optimizer then skips it instead of decaying it and moving it by its momentum).
+    std::vector<double> reached(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) reached[i] = params[i].grad().defined() ? 1.0 : 0.0;
+    group.sum(std::span<double>(reached));
     const std::size_t bucket_values = std::max<std::size_t>(kGradientBucketBytes / sizeof(T), 1);
     std::vector<T> bucket;
     std::vector<std::size_t> members;  // the parameters in the current bucket
@@ -62,7 +67,7 @@ void reduce_gradients(ProcessGroup& group, const std::vector<Tensor<T>>& params,
             std::copy_n(bucket.data() + at, g.numel(), g.data());
             at += static_cast<std::size_t>(g.numel());
             Tensor<T> p = params[i];  // a handle: set_grad reaches the parameter
-            p.set_grad(g);
+            p.set_grad(reached[i] > 0 ? g : Tensor<T>());
         }
         bucket.clear();
         members.clear();
@@ -81,6 +86,24 @@ void reduce_gradients(ProcessGroup& group, const std::vector<Tensor<T>>& params,
     if (!members.empty()) flush();
 }
 
+/// Copies process `root`'s generator states (Dropout's masks) to every other process.
+template <Real T>
+void broadcast_generators(ProcessGroup& group, nn::Module<T>& model, int root) {
+    for (auto& [name, gen] : model.named_generators()) {
+        Generator::State st = gen->state();
+        group.broadcast({reinterpret_cast<std::byte*>(&st), sizeof st}, root);
+        gen->set_state(st);
+    }
+}
+
+/// Copies process 0's buffers (BatchNormalization's moving statistics, which each process updates from its own
+/// shard) to every other process, as PyTorch's DistributedDataParallel does (broadcast_buffers): validation and
+/// the checkpoints rank 0 writes then see one model.
+template <Real T>
+void broadcast_buffers(ProcessGroup& group, nn::Module<T>& model) {
+    for (auto& b : model.named_buffers()) group.broadcast(group_detail::bytes_of(b.value), 0);
+}
+
 /// Copies process 0's weights, buffers, generator states and optimizer state (step count, slots, moving averages)
 /// to every other process: the start of a data-parallel run, fresh or resumed, is the same everywhere.
 template <Real T>
@@ -90,17 +113,32 @@ void broadcast_training_state(ProcessGroup& group, nn::Module<T>& model, optim::
     std::int64_t steps = opt.iterations();
     group.broadcast({reinterpret_cast<std::byte*>(&steps), sizeof steps}, 0);
     opt.set_iterations(steps);
-    for (auto& [name, gen] : model.named_generators()) {
-        Generator::State st = gen->state();
-        group.broadcast({reinterpret_cast<std::byte*>(&st), sizeof st}, 0);
-        gen->set_state(st);
+    broadcast_generators(group, model, 0);
+}
+
+/// The shape of one row of `local` on every process: this process's own, or, where its shard is empty (`local`
+/// undefined), the first process's that has rows.
+template <Real T>
+Shape common_row_shape(ProcessGroup& group, const Tensor<T>& local) {
+    std::vector<index_t> mine;
+    if (local.defined()) mine = local.shape().drop_front().dims();
+    const auto all = group.gather_all({reinterpret_cast<const std::byte*>(mine.data()), mine.size() * sizeof(index_t)});
+    if (local.defined()) return Shape(mine);
+    for (std::size_t r = 0; r < all.size(); ++r) {
+        if (all[r].empty()) continue;
+        std::vector<index_t> dims(all[r].size() / sizeof(index_t));
+        std::memcpy(dims.data(), all[r].data(), all[r].size());
+        return Shape(dims);
     }
+    return Shape{};
 }
 
 /// The rows of `local` from every process, concatenated in rank order: with each process holding its shard of a
-/// global batch, the global batch. Every process's tensor must have the same shape past the first extent.
+/// global batch, the global batch. Every process's tensor must have the same shape past the first extent; an
+/// undefined `local` (an empty shard) gives no rows.
 template <Real T>
-Tensor<T> gather_rows(ProcessGroup& group, const Tensor<T>& local, const Shape& row_shape) {
+Tensor<T> gather_rows(ProcessGroup& group, const Tensor<T>& local) {
+    const Shape row_shape = common_row_shape(group, local);
     const std::span<const std::byte> mine =
         local.defined() ? std::span<const std::byte>(reinterpret_cast<const std::byte*>(local.data()),
                                                      static_cast<std::size_t>(local.numel()) * sizeof(T))
