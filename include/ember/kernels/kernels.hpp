@@ -9,6 +9,7 @@
 #include "ember/kernels/depthwise_conv2d.hpp"
 #include "ember/kernels/elementwise.hpp"
 #include "ember/kernels/gemm.hpp"
+#include "ember/kernels/gemm_bf16.hpp"
 #include "ember/kernels/pool.hpp"
 #include "ember/kernels/simd.hpp"
 #include "ember/kernels/softmax.hpp"
