@@ -59,6 +59,7 @@ namespace bf16_detail {
 // 32-bit value against a B vector of 16 columns. An odd depth is padded with a zero.
 inline constexpr int kMR = 12, kNV = 2, kNR = 32;  // 24 zmm accumulators, as the float kernel
 inline constexpr index_t kKC = 512, kMC = 16 * kMR;
+inline constexpr index_t kAmxRows = 32, kAmxPairs = 16;  // a block of C on AMX: 32 x 32 (Note [AMX tiles])
 
 /// op(X)[i][p] of a row-major X: [rows, depth] (or, transposed, [depth, rows]) with leading dimension ld.
 inline float element(const float* x, bool trans, index_t ld, index_t i, index_t p) {
@@ -95,7 +96,7 @@ __attribute__((target("avx512f,avx512bf16"))) inline void convert_row_avx512(con
 /// Rows [i0, i0 + rows) x depth [p0, p0 + kc) of op(A) in bfloat16, row r at out + r * 2 * kc2 (kc2 >= kc / 2
 /// pairs; the depth beyond kc padded with zeros).
 inline void convert_rows(const float* a, bool trans, index_t lda, index_t i0, index_t rows, index_t p0, index_t kc,
-                         index_t kc2, bool vector, std::uint16_t* out) {
+                         index_t kc2, [[maybe_unused]] bool vector, std::uint16_t* out) {
     for (index_t r = 0; r < rows; ++r) {
         std::uint16_t* row = out + r * 2 * kc2;
 #ifdef EMBER_HAVE_BF16_KERNEL
@@ -165,7 +166,6 @@ struct alignas(64) TileConfig {
     std::uint16_t bytes_per_row[16] = {};
     std::uint8_t rows[16] = {};
 };
-inline constexpr index_t kAmxRows = 32, kAmxPairs = 16;
 
 __attribute__((target("amx-tile,amx-bf16"))) inline void amx_begin() {
     TileConfig cfg;
@@ -243,7 +243,7 @@ inline Bf16Unit resolve(Bf16Unit u) {
 }
 
 /// One block of C: rows [r0, r0 + rows) of the converted A block against the B panel at bp, into C at c.
-inline void block(Bf16Unit unit, index_t kc2, const std::uint16_t* ap, index_t rows, const std::uint16_t* bp, index_t nr,
+inline void block([[maybe_unused]] Bf16Unit unit, index_t kc2, const std::uint16_t* ap, index_t rows, const std::uint16_t* bp, index_t nr,
                   bool add, float* c, index_t ldc) {
     alignas(64) float acc[kAmxRows * kNR];
 #ifdef EMBER_HAVE_BF16_KERNEL
