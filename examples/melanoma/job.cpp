@@ -3,10 +3,12 @@
 #include "job.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <span>
+#include <thread>
 
 #include <ember/core/parallel.hpp>
 #ifdef MELANOMA_WITH_MPI
@@ -57,6 +59,10 @@ void start_job(int& argc, char**& argv) {
 const Job& job() { return the_job(); }
 
 void abort_job(const std::string& why, int code) {
+    // Most errors strike every process alike (a refused option, a missing folder): a process other than rank 0
+    // waits a moment, so that rank 0's abort usually ends the job first and the message is printed once. A
+    // process that failed alone still ends the job, two seconds later.
+    if (the_job().size > 1 && !the_job().root()) std::this_thread::sleep_for(std::chrono::seconds(2));
     if (saved_cerr()) std::cerr.rdbuf(saved_cerr());
 #ifdef MELANOMA_WITH_MPI
     if (the_job().size > 1) ember::distributed::abort_job(why, code);
