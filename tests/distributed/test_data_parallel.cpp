@@ -16,15 +16,13 @@
 #include <ember/train/fit.hpp>
 #include <ember/train/metric.hpp>
 
+#include "world.hpp"
+
 using namespace ember;
+using test::world;
 
 namespace {
 
-distributed::MpiGroup* world() {
-    if (!distributed::mpi_running()) return nullptr;
-    static distributed::MpiGroup group;
-    return &group;
-}
 
 template <Real T>
 nn::Sequential<T> reference_model() {

@@ -7,15 +7,10 @@
 
 #include <ember/distributed/distributed.hpp>
 
-using namespace ember;
+#include "world.hpp"
 
-namespace {
-distributed::MpiGroup* world() {
-    if (!distributed::mpi_running()) return nullptr;
-    static distributed::MpiGroup group;
-    return &group;
-}
-}  // namespace
+using namespace ember;
+using test::world;
 
 TEST_CASE("a program started alone is one process of one", "[distributed]") {
     if (!distributed::mpi_running()) {
