@@ -1,7 +1,7 @@
 // ember/kernels/gemm_bf16.hpp - bfloat16 numbers and a GEMM on them: C (+)= bf16(op(A)) * bf16(op(B)) with float
-// accumulation, on AVX512_BF16's vdpbf16ps (two products per float lane per instruction: twice the float FMA rate)
-// where the CPU has it, chosen at run time, so one binary runs everywhere; elsewhere a scalar loop that rounds and
-// adds exactly as vdpbf16ps does (slow: for tests and for correctness on any CPU, not for speed).
+// accumulation, on AMX tiles (tdpbf16ps: Intel Sapphire Rapids and later) or AVX512_BF16's vdpbf16ps (two products
+// per float lane per instruction) where the CPU has them, chosen at run time, so one binary runs everywhere;
+// elsewhere on a scalar loop that adds as vdpbf16ps does (slow: for tests and for correctness on any CPU).
 #pragma once
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "ember/core/shape.hpp"
 
 #if defined(__x86_64__) && !defined(EMBER_FORCE_SCALAR)
+#include <cpuid.h>
 #include <immintrin.h>
 #define EMBER_HAVE_BF16_KERNEL 1
 #endif
@@ -60,6 +61,7 @@ namespace bf16_detail {
 inline constexpr int kMR = 12, kNV = 2, kNR = 32;  // 24 zmm accumulators, as the float kernel
 inline constexpr index_t kKC = 512, kMC = 16 * kMR;
 inline constexpr index_t kAmxRows = 32, kAmxPairs = 16;  // a block of C on AMX: 32 x 32 (Note [AMX tiles])
+static_assert(kMC % kAmxRows == 0, "an AMX block reads 32 rows of A: the last must stay in the A buffer");
 
 /// op(X)[i][p] of a row-major X: [rows, depth] (or, transposed, [depth, rows]) with leading dimension ld.
 inline float element(const float* x, bool trans, index_t ld, index_t i, index_t p) {
@@ -130,11 +132,6 @@ inline void micro_kernel_scalar(index_t kc2, const std::uint16_t* a, index_t mr,
 __attribute__((target("avx512f,avx512bf16"))) inline void micro_kernel_avx512(index_t kc2, const std::uint16_t* a,
                                                                               index_t mr, const std::uint16_t* b,
                                                                               float* acc) {
-    if (mr < kMR) {  // a short last block: the scalar loop (bit for bit the same sums)
-        std::fill_n(acc, kMR * kNR, 0.0f);
-        micro_kernel_scalar(kc2, a, mr, b, acc);
-        return;
-    }
     __m512 c[kMR][kNV];
     for (int r = 0; r < kMR; ++r)
         for (int v = 0; v < kNV; ++v) c[r][v] = _mm512_setzero_ps();
@@ -143,8 +140,8 @@ __attribute__((target("avx512f,avx512bf16"))) inline void micro_kernel_avx512(in
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bq), b1 = (__m512bh)_mm512_loadu_si512(bq + 32);
 #pragma GCC unroll 12
         for (int r = 0; r < kMR; ++r) {
-            std::int32_t pair;
-            std::memcpy(&pair, a + (r * kc2 + q) * 2, sizeof pair);
+            std::int32_t pair;  // a short block repeats its last row (in bounds; store_tile keeps mr rows)
+            std::memcpy(&pair, a + (std::min<index_t>(r, mr - 1) * kc2 + q) * 2, sizeof pair);
             const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
             c[r][0] = _mm512_dpbf16_ps(c[r][0], av, b0);
             c[r][1] = _mm512_dpbf16_ps(c[r][1], av, b1);
@@ -181,6 +178,7 @@ __attribute__((target("amx-tile"))) inline void amx_end() { _tile_release(); }
 /// 16). Rows of A beyond the block's valid ones are read (the buffer holds them) and their results ignored.
 __attribute__((target("amx-tile,amx-bf16"))) inline void micro_kernel_amx(index_t kc2, const std::uint16_t* a,
                                                                           const std::uint16_t* b, float* acc) {
+    asm volatile("" ::: "memory");  // GCC's tile-load intrinsics declare no memory input: A and B must be stored
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -211,7 +209,7 @@ inline bool cpu_has_amx_bf16() {
 #if defined(EMBER_HAVE_BF16_KERNEL) && defined(__linux__)
     static const bool has = [] {
         unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-        __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(7), "c"(0));
+        if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;  // no leaf 7
         const bool tiles = ((edx >> 22) & 1u) != 0 && ((edx >> 24) & 1u) != 0;  // AMX-BF16, AMX-TILE
         constexpr long kReqXcompPerm = 0x1023, kXtiledata = 18;
         return tiles && syscall(SYS_arch_prctl, kReqXcompPerm, kXtiledata) == 0;
@@ -265,9 +263,12 @@ inline void block([[maybe_unused]] Bf16Unit unit, index_t kc2, const std::uint16
 /// C[M,N] = (accumulate ? C : 0) + bf16(op(A)) * bf16(op(B)), row-major, every product summed in float: op(A) is
 /// [M,K] (A is [M,K] with lda >= K, or with `trans_a` [K,M] with lda >= M), likewise op(B) [K,N]. A and B are
 /// rounded to bfloat16 as they are packed. It runs on AMX tiles or vdpbf16ps where the CPU has them (`unit`), else
-/// on a scalar loop; the vdpbf16ps path and the scalar loop compute the same bits (the same pairs in the same order;
-/// the vector path flushes subnormals to zero), AMX sums in its own order. Error: at most (2^-7 + 2^-16 + (K + 1)
-/// 2^-24) (|C0| + sum |a||b|). Runs on the calling thread. Throws ValueError for a negative size.
+/// on a scalar loop. For values in float's normal range the vdpbf16ps path and the scalar loop compute the same bits
+/// on CPUs that follow Intel's pseudo-code (the same pairs in the same order; a product of two bfloat16 is exact, so
+/// FMA contraction changes nothing); the vector path flushes subnormals to zero, and AMX sums in its own order.
+/// Error, to first order and in float's normal range: at most (2^-7 + 2^-16 + (K + 1) 2^-24) (|C0| + sum |a||b|).
+/// On AMX it loads its own tile configuration and releases the tiles when it returns. Runs on the calling thread.
+/// Throws ValueError for a negative size.
 inline void gemm_bf16(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, const float* a, index_t lda,
                       const float* b, index_t ldb, bool accumulate, float* c, index_t ldc, Bf16Unit unit = Bf16Unit::best) {
     using namespace bf16_detail;
@@ -280,10 +281,11 @@ inline void gemm_bf16(bool trans_a, bool trans_b, index_t m, index_t n, index_t 
     }
     unit = resolve(unit);
     const bool amx = unit == Bf16Unit::amx;
+    const bool convert_vector = unit != Bf16Unit::scalar && cpu_has_bf16();  // vcvtneps2bf16 is AVX512_BF16's
     const index_t mr_step = amx ? kAmxRows : kMR, pair_step = amx ? kAmxPairs : 1;
     const index_t n_pad = (n + kNR - 1) / kNR * kNR, kc2_max = (kKC / 2 + pair_step - 1) / pair_step * pair_step;
     std::vector<std::uint16_t> bpack(static_cast<std::size_t>(n_pad * 2 * kc2_max));
-    std::vector<std::uint16_t> apack(static_cast<std::size_t>((kMC + kAmxRows) * 2 * kc2_max));  // + rows AMX reads
+    std::vector<std::uint16_t> apack(static_cast<std::size_t>(kMC * 2 * kc2_max));  // kMC is a multiple of 32
 #ifdef EMBER_HAVE_BF16_KERNEL
     if (amx) amx_begin();
 #endif
@@ -292,7 +294,7 @@ inline void gemm_bf16(bool trans_a, bool trans_b, index_t m, index_t n, index_t 
         pack_pairs(b, !trans_b, ldb, 0, n, p0, kc, kc2, kNR, bpack.data());  // B's columns are op(B)^T's rows
         for (index_t i0 = 0; i0 < m; i0 += kMC) {
             const index_t mc = std::min(kMC, m - i0);
-            convert_rows(a, trans_a, lda, i0, mc, p0, kc, kc2, unit != Bf16Unit::scalar, apack.data());
+            convert_rows(a, trans_a, lda, i0, mc, p0, kc, kc2, convert_vector, apack.data());
             for (index_t j0 = 0; j0 < n; j0 += kNR)
                 for (index_t r0 = 0; r0 < mc; r0 += mr_step)
                     block(unit, kc2, apack.data() + r0 * kc2 * 2, std::min(mr_step, mc - r0), bpack.data() + j0 * kc2 * 2,
