@@ -365,7 +365,7 @@ void resume_or_start(Run& run, train::FitOptions<float>& fo) {
         return;
     }
     if (!a.resume) {
-        if (job().root()) std::cerr << "warning: " << run.backup << " is from an earlier run; this run replaces it (--resume goes on with it)\n";
+        std::cerr << "warning: " << run.backup << " is from an earlier run; this run replaces it (--resume goes on with it)\n";
         return;
     }
     check_backup_record(run);

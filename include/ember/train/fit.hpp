@@ -147,7 +147,7 @@ StepResult<T> train_step(nn::Module<T>& model, optim::Optimizer<T>& opt, const d
     if (loss.defined()) loss.backward();
     if (o.group) {
         reduce_gradients(*o.group, opt.parameters(), global_rows > 0 ? static_cast<double>(b.size()) / global_rows : 0.0);
-        r.outputs = gather_rows(*o.group, r.outputs.defined() ? r.outputs.detach() : r.outputs);
+        r.outputs = gather_rows(*o.group, r.outputs);  // a copy: no graph comes with it
         r.targets = gather_rows(*o.group, b.size() > 0 ? b.targets : Tensor<T>());
         r.rows = r.targets.size(0);
         // A process with an empty shard ran no forward pass: its Dropout generators did not advance. The last
